@@ -1,0 +1,12 @@
+// vitest configuration: the whole suite (unit, plugin, golden, property and end-to-end tests) in one run.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'bench/**/*.test.ts', 'rules/**/*.test.ts', 'grammar/**/*.test.ts', 'plugins/**/*.test.ts', 'connectors/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
