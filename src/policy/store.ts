@@ -1,0 +1,181 @@
+// The policy store: holds the current CompiledPolicySet, watches the policy paths and hot-reloads. A new set
+// is built off the request path and swapped in with ONE assignment, only when it loaded without errors.
+import { type FSWatcher, watch } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { type Diagnostic, renderDiagnostics, summarizeDiagnostics } from '../../grammar/diagnostics.ts';
+import type { PluginFactory } from '../sdk/plugin.ts';
+import { type LoadOptions, type LoadResult, loadPolicies } from './load.ts';
+import type { CompiledPolicySet } from './types.ts';
+
+/** Options of a PolicyStore. */
+export interface PolicyStoreOptions extends LoadOptions {
+  /** Files and directories to load (directories: every `*.policy` below). */
+  readonly paths: readonly string[];
+  /** Plugins in chain order (plugins/index.ts `ALL_PLUGINS`). */
+  readonly plugins: readonly PluginFactory<any>[];
+  readonly logger: Logger;
+  /**
+   * Called after each attempted reload that changed something: 'success' when the new set was swapped in,
+   * 'error' when it had errors and the old set was kept (the lead wires this to
+   * `policy_gateway_policy_reloads_total{result}`).
+   */
+  readonly onReload?: (result: 'success' | 'error', diagnostics: readonly Diagnostic[]) => void;
+  /** Watch the paths and reload on change (default true). */
+  readonly watch?: boolean;
+  /** Quiet period after the last file event before reloading (default 100 ms). */
+  readonly debounceMs?: number;
+}
+
+/** What one reload did. */
+export interface ReloadOutcome {
+  /** 'unchanged': the sources hash to the current revision, nothing was swapped. */
+  readonly result: 'success' | 'error' | 'unchanged';
+  readonly diagnostics: readonly Diagnostic[];
+  /** Revision serving after this reload. */
+  readonly revision: string | undefined;
+}
+
+/**
+ * Serves the current policy set and keeps it fresh. Requests read `current` once at their start and keep
+ * that snapshot; a reload never changes a set in use (sets are deep-frozen).
+ */
+export class PolicyStore {
+  readonly #opts: PolicyStoreOptions;
+  #current: CompiledPolicySet | undefined;
+  #watchers: FSWatcher[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<ReloadOutcome> | undefined;
+  #next: Promise<ReloadOutcome> | undefined;
+  #closed = false;
+
+  constructor(opts: PolicyStoreOptions) {
+    this.#opts = opts;
+  }
+
+  /** The set serving now: one field read. MUST NOT be called before `load()` resolved. */
+  get current(): CompiledPolicySet {
+    return this.#current!;
+  }
+
+  /**
+   * Initial load, then starts watching. Throws a plain Error whose message is the rendered diagnostics
+   * when the policies do not load (the CLI prints it and exits). Warnings are logged.
+   */
+  async load(): Promise<CompiledPolicySet> {
+    const r = await this.#build();
+    if (!r.set) {
+      throw new Error(`policies failed to load (${summarizeDiagnostics(r.diagnostics)}):\n${renderDiagnostics(r.diagnostics, r.sources)}`);
+    }
+    this.#logWarnings(r);
+    this.#current = r.set;
+    this.#opts.logger.info({ revision: r.set.revision, policies: r.set.policies.size, files: r.set.files.length }, 'policies loaded');
+    if (this.#opts.watch !== false) await this.#startWatching();
+    return r.set;
+  }
+
+  /**
+   * Rebuilds the set from disk (file events and SIGHUP call this). Reloads never overlap: a call during a
+   * reload schedules one more run after it (calls in between share that run). Never rejects.
+   */
+  reload(): Promise<ReloadOutcome> {
+    if (this.#closed) return Promise.resolve({ result: 'unchanged', diagnostics: [], revision: this.#current?.revision });
+    if (!this.#running) {
+      this.#running = this.#reloadOnce().finally(() => { this.#running = undefined; });
+      return this.#running;
+    }
+    this.#next ??= this.#running.then(() => {
+      this.#next = undefined;
+      return this.reload();
+    });
+    return this.#next;
+  }
+
+  /** Stops watching; pending debounced reloads are dropped. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+  }
+
+  #build(): Promise<LoadResult> {
+    return loadPolicies(this.#opts.paths, this.#opts.plugins, this.#opts);
+  }
+
+  async #reloadOnce(): Promise<ReloadOutcome> {
+    const log = this.#opts.logger;
+    let r: LoadResult;
+    try {
+      r = await this.#build();
+    } catch (e) {
+      // loadPolicies does not throw; this guards the watcher against bugs all the same.
+      log.error({ err: e }, 'policy reload crashed, keeping the last good policies');
+      this.#notify('error', []);
+      return { result: 'error', diagnostics: [], revision: this.#current?.revision };
+    }
+    if (this.#closed) return { result: 'unchanged', diagnostics: r.diagnostics, revision: this.#current?.revision };
+    if (!r.set) {
+      const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
+      log.error({ errors, revision: this.#current?.revision, diagnostics: renderDiagnostics(r.diagnostics, r.sources) },
+        'policy reload failed, keeping the last good policies');
+      this.#notify('error', r.diagnostics);
+      return { result: 'error', diagnostics: r.diagnostics, revision: this.#current?.revision };
+    }
+    if (r.set.revision === this.#current?.revision) {
+      log.debug({ revision: r.set.revision }, 'policies unchanged');
+      return { result: 'unchanged', diagnostics: r.diagnostics, revision: r.set.revision };
+    }
+    this.#logWarnings(r);
+    this.#current = r.set; // the swap: one assignment; requests already running keep their snapshot
+    log.info({ revision: r.set.revision, policies: r.set.policies.size, files: r.set.files.length }, 'policies reloaded');
+    this.#notify('success', r.diagnostics);
+    return { result: 'success', diagnostics: r.diagnostics, revision: r.set.revision };
+  }
+
+  /** Calls onReload; a throwing callback is logged, never allowed to break the reload loop. */
+  #notify(result: 'success' | 'error', diagnostics: readonly Diagnostic[]): void {
+    try {
+      this.#opts.onReload?.(result, diagnostics);
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'policy onReload callback failed');
+    }
+  }
+
+  #logWarnings(r: LoadResult): void {
+    if (r.diagnostics.length) {
+      this.#opts.logger.warn({ warnings: r.diagnostics.length, diagnostics: renderDiagnostics(r.diagnostics, r.sources) }, 'policy warnings');
+    }
+  }
+
+  async #startWatching(): Promise<void> {
+    const dirs = new Map<string, boolean>(); // dir → recursive
+    for (const p of this.#opts.paths) {
+      try {
+        if ((await stat(p)).isDirectory()) dirs.set(p, true);
+        else if (!dirs.has(dirname(p))) dirs.set(dirname(p), false);
+      } catch { /* reported by the load; nothing to watch */ }
+    }
+    for (const [dir, recursive] of dirs) {
+      try {
+        const w = watch(dir, { recursive, persistent: false }, () => this.#schedule());
+        w.on('error', (err) => this.#opts.logger.warn({ err, dir }, 'policy watcher failed'));
+        this.#watchers.push(w);
+      } catch (err) {
+        this.#opts.logger.warn({ err, dir }, 'cannot watch policy directory; reload with SIGHUP');
+      }
+    }
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.reload();
+    }, this.#opts.debounceMs ?? 100);
+    this.#timer.unref();
+  }
+}
