@@ -1,0 +1,82 @@
+// The auditor plugin (block `audit`): always on and last in the chain, it writes exactly one audit record per
+// request at onComplete — allowed, decided, refused, rejected, failed upstream or aborted — in logfmt or JSON.
+import { definePlugin, type Outcome, type PluginHooks } from '../../src/sdk/plugin.ts';
+import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
+import type { ChatCompletion, ChatCompletionChunk } from '../../src/sdk/types.ts';
+import { compileAudit, type AuditConfig } from './block.ts';
+import { formatAuditRecord } from './format.ts';
+import { buildAuditRecord, buildUnchainedRecord, type Capture, type UnchainedEnd } from './record.ts';
+import { sinkFor } from './sink.ts';
+import { registerServeHooks } from '../../src/sdk/serve-hooks.ts';
+
+/**
+ * Every metric this plugin writes. `policy_gateway_audit_records_total{result}` (result: written, dropped, error)
+ * is declared with the gateway's metrics in src/metrics.ts (`auditRecords`); the auditor increments it.
+ */
+export const AUDITOR_METRICS = Object.freeze({ auditRecords: 'policy_gateway_audit_records_total' } as const);
+
+/** Per-request capture of prompt/output references, only for policies with `prompts on`. */
+export const auditCaptureKey = stateKey<Capture>('auditor.capture');
+
+function capture(ctx: RequestContext): Capture {
+  let c = ctx.get(auditCaptureKey);
+  if (!c) ctx.set(auditCaptureKey, (c = { passedChain: false, body: undefined, chunks: undefined }));
+  return c;
+}
+
+/** Writes the record of one finished chained request. Never throws (a failure is counted and logged once). */
+export function recordRequest(config: AuditConfig, outcome: Outcome, ctx: RequestContext): void {
+  const sink = sinkFor(ctx.services);
+  if (sink.off) return;
+  let line: string;
+  try {
+    line = formatAuditRecord(buildAuditRecord(ctx, outcome, config, config.prompts ? capture(ctx) : undefined), sink.format);
+  } catch (err) {
+    sink.fail(err as Error, 'audit record could not be built');
+    return;
+  }
+  sink.write(line);
+}
+
+/** Writes the record of a request that ended before reaching a policy (bad JSON, unknown policy or route, 413, 415). */
+export function recordUnchained(end: UnchainedEnd, services: GatewayServices): void {
+  const sink = sinkFor(services);
+  if (sink.off) return;
+  sink.write(formatAuditRecord(buildUnchainedRecord(end, Date.now()), sink.format));
+}
+
+// Requests that never reach a policy are recorded through the gateway-level hook.
+registerServeHooks({ onUnchainedEnd: recordUnchained });
+
+/** The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts. */
+export function auditHooks(config: AuditConfig): PluginHooks {
+  const onComplete = (outcome: Outcome, ctx: RequestContext): void => recordRequest(config, outcome, ctx);
+  if (!config.prompts) return Object.freeze({ onComplete });
+  return Object.freeze({
+    // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
+    onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
+    // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
+    // read the text at onComplete, after the redactor has rewritten these objects in place.
+    onResponse: (body: ChatCompletion, ctx: RequestContext) => { capture(ctx).body = body; },
+    onChunk: (chunk: ChatCompletionChunk, ctx: RequestContext) => {
+      const c = capture(ctx);
+      (c.chunks ??= []).push(chunk);
+      return 'pass' as const;
+    },
+    onComplete,
+  });
+}
+
+/** The auditor: always on (a config even without an `audit` block), last in the chain. */
+export const auditorPlugin = definePlugin<AuditConfig>({
+  name: 'auditor',
+  blocks: ['audit'],
+  compile: (blocks, env) => compileAudit(blocks, env),
+  hooks(config) {
+        return auditHooks(config);
+  },
+});
+
+export default auditorPlugin;
+export { compileAudit, buildAuditRecord, buildUnchainedRecord, formatAuditRecord, sinkFor };
+export type { AuditConfig };

@@ -1,0 +1,236 @@
+// Builds the audit record of one request from its context and outcome (chained requests) or from the gateway's
+// end-of-request summary (requests that never reached a policy). Field order is fixed here and documented in README.md.
+import type { RequestContext } from '../../src/sdk/context.ts';
+import type { Outcome } from '../../src/sdk/plugin.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
+import { reasonCodeForError } from '../decide/reason-codes.ts';
+import type { AuditConfig } from './block.ts';
+import { auditTimestamp, type AuditRecord, type AuditValue } from './format.ts';
+
+/** `decision` / `effective_decision` of a request the gateway answered with an error before deciding (401, 429, 400, …). */
+export const REJECT = 'reject';
+
+/** Longest prompt or output text kept in a record (UTF-16 code units); longer text is cut and marked. */
+export const MAX_TEXT = 16_384;
+
+/**
+ * Fields with a fixed place in every record, in order. The first five are the connectors' line (DESIGN §5);
+ * `timestamp` is written bare in logfmt. Other `ctx.audit` keys follow `upstream_status`, then `tags`,
+ * then `prompt` and `output` (only for policies with `prompts on`).
+ */
+export const FIELD_ORDER: readonly string[] = Object.freeze([
+  'timestamp', 'policy_id', 'decision', 'reason_code', 'policy_user', 'policy_project_id',
+  'request_id', 'route', 'effective_decision', 'rollout_mode', 'enforced', 'policy_target', 'status', 'code', 'aborted', 'stream',
+  'triggered_categories', 'allowlist_hits', 'denylist_hits', 'rule', 'revision', 'key_label', 'redactions',
+  'prompt_tokens', 'completion_tokens', 'duration_ms', 'overhead_ms', 'upstream_ms', 'upstream_status',
+  'tags', 'prompt', 'output',
+]);
+
+const RESERVED = new Set(FIELD_ORDER);
+const EXTRA_KEY = /^[a-z][a-z0-9_]{0,63}$/;
+/** Redaction type names: built-in detectors and custom labels from the policy (`ACCOUNT`, `Customer-ID`); nothing
+ * that could break the `name:count,` list (no separators, quotes, spaces or `=`). */
+const COUNT_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/;
+
+/** Text captured for a policy with `prompts on`: set by the auditor's hooks, read at completion (after redaction). */
+export interface Capture {
+  /** True once the auditor's onRequest ran, i.e. every earlier request hook (request-scope redaction included) ran. */
+  passedChain: boolean;
+  /** The non-streaming answer object (redacted in place by the redactor before the record is built). */
+  body: ChatCompletion | undefined;
+  /** Stream chunks as the upstream sent them; the redactor edits them in place after the auditor saw them. */
+  chunks: ChatCompletionChunk[] | undefined;
+}
+
+const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/** The rule-set revision the request was served with, when the gateway exposes it on the context. */
+function revisionOf(ctx: RequestContext): string | null {
+  // NOTE(auditor): the SDK context does not carry the CompiledPolicySet yet; read it structurally so the
+  // field fills in as soon as the core adds `ctx.policy` (reported to the lead).
+  const p = (ctx as RequestContext & { readonly policy?: { readonly revision?: unknown } }).policy;
+  return typeof p?.revision === 'string' ? p.revision : null;
+}
+
+function stringOrNull(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/** `{ email: 2, phone: 1 }` from ctx.audit.redactions (only finite counts), or null when nothing was redacted. */
+function redactionCounts(v: unknown): Readonly<Record<string, number>> | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  let out: Record<string, number> | null = null;
+  for (const [k, n] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof n === 'number' && Number.isFinite(n) && n > 0 && COUNT_KEY.test(k)) (out ??= {})[k] = n;
+  }
+  return out;
+}
+
+/** An extra ctx.audit value as an audit value (objects of counts, lists of strings, scalars), or undefined to skip it. */
+function extraValue(v: unknown): AuditValue | undefined {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (Array.isArray(v)) return v.map((x) => String(x));
+  if (typeof v === 'object') {
+    const counts = redactionCounts(v);
+    return counts ?? null;
+  }
+  return undefined;
+}
+
+/** Cuts `s` to MAX_TEXT code units (never inside a surrogate pair) and says how much was cut. */
+export function clipText(s: string): string {
+  if (s.length <= MAX_TEXT) return s;
+  let end = MAX_TEXT;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${s.slice(0, end)}…[${s.length - end} more characters]`;
+}
+
+function messageText(m: ChatMessage): string {
+  const c = m.content;
+  if (typeof c === 'string') return c;
+  if (!Array.isArray(c)) return '';
+  let out = '';
+  for (const part of c) out += (out ? ' ' : '') + (typeof part.text === 'string' ? part.text : `[${String(part.type)}]`);
+  return out;
+}
+
+/** The request's messages as `role: text` lines (what went upstream, after request-scope redaction). */
+export function promptText(messages: readonly ChatMessage[]): string {
+  let out = '';
+  for (const m of messages) out += `${out ? '\n' : ''}${m.role}: ${messageText(m)}`;
+  return clipText(out);
+}
+
+/** The answer text from a (redacted) completion body or (redacted) stream chunks, choices joined by newlines. */
+export function outputText(c: Capture): string | null {
+  const parts: string[] = [];
+  if (c.body) {
+    for (const ch of c.body.choices ?? []) {
+      const t = ch?.message ? messageText(ch.message) : '';
+      parts[ch?.index ?? parts.length] = t;
+    }
+  } else if (c.chunks) {
+    for (const chunk of c.chunks) {
+      for (const ch of chunk.choices ?? []) {
+        const t = ch?.delta?.content;
+        if (typeof t === 'string' && t !== '') parts[ch.index ?? 0] = (parts[ch.index ?? 0] ?? '') + t;
+      }
+    }
+  } else return null;
+  return clipText(parts.filter((p) => p !== undefined).join('\n'));
+}
+
+/**
+ * The record of a request that ran its policy chain. `decision` is the policy's verdict, except for requests the
+ * gateway answered with an error before any upstream call or policy answer (auth, quota, validation after the
+ * policy was found, a failing plugin): those read `decision=reject`, with the reason code of their GW_ERR_* code.
+ */
+export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: AuditConfig, capture?: Capture): AuditRecord {
+  const v = ctx.verdict;
+  const err = outcome.error;
+  const rejected = err !== undefined && !outcome.synthesized && !outcome.upstreamCalled;
+  const t = ctx.timings;
+  const end = t.end || performance.now();
+  const called = outcome.upstreamCalled && t.upstreamStart > 0;
+  const upstreamMs = called && t.upstreamEnd > 0 ? t.upstreamEnd - t.upstreamStart : null;
+  const a = ctx.audit;
+  const rec: Record<string, AuditValue> = {
+    timestamp: auditTimestamp(t.startedAt),
+    policy_id: ctx.meta.policyId,
+    decision: rejected ? REJECT : v.decision,
+    reason_code: rejected ? reasonCodeForError(err.code) : v.reasonCode,
+    policy_user: ctx.meta.user,
+    policy_project_id: ctx.meta.project,
+    request_id: ctx.id,
+    route: ctx.route,
+    effective_decision: rejected ? REJECT : v.effectiveDecision,
+    // A rejection is no policy decision, so it has no rollout mode (the verdict still holds its defaults).
+    rollout_mode: rejected ? null : v.rolloutMode,
+    enforced: rejected ? null : v.enforced,
+    policy_target: ctx.meta.target,
+    status: outcome.status,
+    code: err?.code ?? null,
+    aborted: outcome.aborted,
+    stream: ctx.request.stream === true,
+    triggered_categories: v.triggeredCategories,
+    allowlist_hits: v.allowlistHits,
+    denylist_hits: v.denylistHits,
+    rule: v.rule,
+    revision: revisionOf(ctx),
+    key_label: stringOrNull(a.key_label),
+    redactions: redactionCounts(a.redactions),
+    prompt_tokens: ctx.usage ? ctx.usage.prompt_tokens ?? null : null,
+    completion_tokens: ctx.usage ? ctx.usage.completion_tokens ?? null : null,
+    duration_ms: round3(end - t.start),
+    overhead_ms: called && upstreamMs !== null ? round3(Math.max(0, end - t.start - upstreamMs)) : (called ? null : round3(end - t.start)),
+    upstream_ms: upstreamMs === null ? null : round3(upstreamMs),
+    upstream_status: ctx.upstreamStatus > 0 ? ctx.upstreamStatus : null,
+  };
+  for (const k in a) {
+    if (RESERVED.has(k) || !EXTRA_KEY.test(k)) continue;
+    const x = extraValue(a[k]);
+    if (x !== undefined) rec[k] = x;
+  }
+  rec.tags = config.tags;
+  if (config.prompts && capture) {
+    // Only text that went through the whole request chain (redactor included) is recorded; a request refused or
+    // rejected earlier never reached request-scope redaction, so its prompt is left out.
+    rec.prompt = capture.passedChain ? promptText(ctx.request.messages) : null;
+    rec.output = outputText(capture);
+  }
+  return rec as AuditRecord;
+}
+
+/** What the gateway reports for a request that ended before reaching a policy (see src/server.ts RequestEnd). */
+export interface UnchainedEnd {
+  readonly reqId: string;
+  readonly route: string;
+  readonly status: number;
+  readonly error: { readonly code: string } | undefined;
+  readonly durationMs: number;
+  /** The serving rule-set revision, when the gateway reports it. */
+  readonly revision?: string | undefined;
+}
+
+/**
+ * The record of a request that never reached a policy chain (bad JSON, unknown policy or route, 413, 415,
+ * shutting down): `decision=reject`, the error's reason code, no policy fields.
+ */
+export function buildUnchainedRecord(end: UnchainedEnd, nowMs: number): AuditRecord {
+  const code = end.error?.code ?? null;
+  const rec: Record<string, AuditValue> = {
+    timestamp: auditTimestamp(nowMs - end.durationMs),
+    policy_id: null,
+    decision: REJECT,
+    reason_code: code ? reasonCodeForError(code) : 'INTERNAL_ERROR',
+    policy_user: null,
+    policy_project_id: null,
+    request_id: end.reqId,
+    route: end.route,
+    effective_decision: REJECT,
+    rollout_mode: null,
+    enforced: null,
+    policy_target: null,
+    status: end.status,
+    code,
+    aborted: false,
+    stream: null,
+    triggered_categories: [],
+    allowlist_hits: [],
+    denylist_hits: [],
+    rule: null,
+    revision: typeof end.revision === 'string' ? end.revision : null,
+    key_label: null,
+    redactions: null,
+    prompt_tokens: null,
+    completion_tokens: null,
+    duration_ms: round3(end.durationMs),
+    overhead_ms: round3(end.durationMs),
+    upstream_ms: null,
+    upstream_status: null,
+    tags: [],
+  };
+  return rec as AuditRecord;
+}

@@ -1,0 +1,156 @@
+// Where audit lines go: stdout, stderr, a file (reopened on SIGHUP for logrotate) or nowhere, through pino's
+// asynchronous SonicBoom destination, separate from the application logger. One sink per gateway instance.
+import { appendFileSync, writeSync } from 'node:fs';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { CounterLike, GatewayServices } from '../../src/sdk/context.ts';
+import type { AuditFormat } from './format.ts';
+
+/** Largest amount of unwritten audit text buffered in memory (a stalled disk or pipe drops lines, counted, beyond it). */
+export const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+type Dest = ReturnType<typeof pino.destination>;
+
+/** Results counted in `policy_gateway_audit_records_total{result}`. */
+export type AuditResult = 'written' | 'dropped' | 'error';
+
+/** Options of one sink. */
+export interface AuditSinkOptions {
+  /** `stdout`, `stderr`, `off` or a file path (created with its directory; appended to). */
+  readonly destination: string;
+  readonly format: AuditFormat;
+  readonly log: Logger;
+  /** `policy_gateway_audit_records_total{result}`, when the gateway provides it. */
+  readonly counter?: CounterLike | undefined;
+}
+
+/**
+ * An audit destination. `write` never blocks the request path: lines are queued and written asynchronously by
+ * SonicBoom; `close` flushes everything (graceful shutdown); lines written after `close` go out synchronously.
+ */
+export class AuditSink {
+  readonly destination: string;
+  readonly format: AuditFormat;
+  readonly #log: Logger;
+  readonly #counter: CounterLike | undefined;
+  readonly #fd: number | undefined;
+  readonly #path: string | undefined;
+  #dest: Dest | undefined;
+  #closed = false;
+  /** The file could not be opened: records are counted as errors until a reopen succeeds. */
+  #broken = false;
+  #errorLogged = false;
+
+  constructor(o: AuditSinkOptions) {
+    this.destination = o.destination;
+    this.format = o.format;
+    this.#log = o.log;
+    this.#counter = o.counter;
+    if (o.destination === 'off') return;
+    this.#fd = o.destination === 'stdout' ? 1 : o.destination === 'stderr' ? 2 : undefined;
+    this.#path = this.#fd === undefined ? o.destination : undefined;
+    this.#dest = this.#open();
+  }
+
+  #open(): Dest {
+    const dest = pino.destination({ dest: this.#fd ?? this.#path!, sync: false, mkdir: this.#path !== undefined, append: true, minLength: 0, maxLength: MAX_BUFFERED_BYTES });
+    let ready = this.#fd !== undefined;
+    dest.once('ready', () => { ready = true; });
+    dest.on('error', (err: Error) => {
+      // An error before 'ready' is a failed open: stop queueing into a stream that can never write.
+      if (!ready) this.#broken = true;
+      this.fail(err);
+    });
+    dest.on('drop', () => this.#count('dropped'));
+    return dest;
+  }
+
+  /** True when records are discarded (`--audit off`). */
+  get off(): boolean {
+    return this.destination === 'off';
+  }
+
+  #count(result: AuditResult): void {
+    this.#counter?.inc({ result });
+  }
+
+  /** Counts a lost record (`result="error"`) and logs the first failure of this sink. */
+  fail(err: Error, msg = 'audit destination failed'): void {
+    this.#count('error');
+    if (this.#errorLogged) return;
+    this.#errorLogged = true;
+    this.#log.error({ err, destination: this.destination }, msg);
+  }
+
+  /** Queues one line (a newline is added). Never throws; failures are counted and logged once. */
+  write(line: string): void {
+    if (this.off) return;
+    const text = `${line}\n`;
+    if (this.#broken && !this.#closed) { this.#count('error'); return; }
+    try {
+      if (this.#closed) this.#writeSync(text);
+      else this.#dest!.write(text);
+      this.#count('written');
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  #writeSync(text: string): void {
+    if (this.#fd !== undefined) writeSync(this.#fd, text);
+    else appendFileSync(this.#path!, text);
+  }
+
+  /** Reopens a file destination in place (after logrotate renamed it); no-op for stdout/stderr/off. Retries a failed open. */
+  reopen(): void {
+    if (this.#path === undefined || this.#closed || !this.#dest) return;
+    if (this.#broken) {
+      this.#broken = false;
+      this.#errorLogged = false;
+      this.#dest = this.#open();
+      return;
+    }
+    try {
+      this.#dest.reopen();
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  /** Flushes every queued line and releases the file. Later lines are written synchronously, so none is lost. */
+  async close(): Promise<void> {
+    if (this.#closed || !this.#dest || this.#broken) { this.#closed = true; return; }
+    this.#closed = true;
+    const dest = this.#dest;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      timer.unref();
+      const done = () => { clearTimeout(timer); resolve(); };
+      dest.once('close', done);
+      dest.once('error', done);
+      try {
+        dest.end();
+      } catch {
+        done();
+      }
+    });
+  }
+}
+
+const sinks = new WeakMap<GatewayServices, AuditSink>();
+
+/**
+ * The sink of one gateway instance (created on first use from `services.audit`): registers a SIGHUP reopen and
+ * a flush at graceful shutdown with the gateway.
+ */
+export function sinkFor(services: GatewayServices): AuditSink {
+  let sink = sinks.get(services);
+  if (sink) return sink;
+  const counter = (services.metrics as GatewayServices['metrics'] & { readonly auditRecords?: CounterLike }).auditRecords;
+  sink = new AuditSink({ destination: services.audit.destination, format: services.audit.format, log: services.log, counter });
+  sinks.set(services, sink);
+  const s = sink;
+  services.onReopen(() => s.reopen());
+  services.onClose(() => s.close());
+  return sink;
+}

@@ -1,0 +1,99 @@
+// The auth plugin (first in the chain): checks `Authorization: Bearer <policy key>` against the policy's keys
+// file (sha256 digests, constant-time compare), expiry and the key's allowed policies and projects.
+import type { Logger } from 'pino';
+import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
+import type { RequestContext } from '../../src/sdk/context.ts';
+import { E, GatewayError, type ErrorDef } from '../../src/errors.ts';
+import { compileAuth, type AuthConfig } from './block.ts';
+import { KeyRing } from './key-ring.ts';
+import { digestKey, digestsEqual, keyIdOf, type KeyEntry } from './keys-file.ts';
+import { principalKey } from './state.ts';
+
+export { principalKey, type Principal } from './state.ts';
+export type { AuthConfig } from './block.ts';
+
+/** Reasons counted in policy_gateway_auth_failures_total{reason} (all from this fixed list). */
+export const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'invalid', 'expired', 'forbidden'] as const;
+type Reason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** Compared against when the presented key id is unknown, so unknown ids cost the same hashing and compare work. */
+const DUMMY_DIGEST = Buffer.alloc(32);
+
+function reject(ctx: RequestContext, reason: Reason, def: ErrorDef, args: readonly string[] = []): RequestAction {
+  ctx.services.metrics.authFailures.inc({ reason });
+  ctx.log.debug({ plugin: 'auth', reason }, 'request rejected');
+  return { kind: 'reject', error: new GatewayError(def, args) };
+}
+
+/** The bearer token of an Authorization header value, '' when the header is not `Bearer <token>`. */
+export function bearerToken(header: string): string {
+  // "Bearer" (any case), at least one space, one token without spaces, optional trailing spaces.
+  if (header.length < 8) return '';
+  const scheme = header.slice(0, 6);
+  if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') return '';
+  const c = header.charCodeAt(6);
+  if (c !== 32 && c !== 9) return '';
+  const token = header.slice(7).trim();
+  if (token === '' || token.includes(' ') || token.includes('\t')) return '';
+  return token;
+}
+
+/**
+ * Looks a presented key up by its public id and compares sha256 digests in constant time. Returns the entry or
+ * undefined. Unknown ids still hash and compare (against a dummy digest) so they take the same time.
+ */
+export function findKey(keys: ReadonlyMap<string, KeyEntry>, token: string): KeyEntry | undefined {
+  const id = keyIdOf(token);
+  const entry = id === undefined ? undefined : keys.get(id);
+  const digest = digestKey(token);
+  const equal = digestsEqual(digest, entry ? entry.digest : DUMMY_DIGEST);
+  return entry && equal ? entry : undefined;
+}
+
+/** The request-path check of one compiled auth block. */
+function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestAction {
+  const header = ctx.headers.authorization;
+  if (header === undefined || header === '') return reject(ctx, 'missing', E.GW_ERR_AUTH_MISSING);
+  const token = bearerToken(header);
+  if (token === '') return reject(ctx, 'malformed', E.GW_ERR_AUTH_MALFORMED);
+  const entry = findKey(ring.current(ctx.now(), log), token);
+  if (entry === undefined) return reject(ctx, 'invalid', E.GW_ERR_AUTH_INVALID);
+  if (entry.expiresAt !== null && ctx.now() >= entry.expiresAt) return reject(ctx, 'expired', E.GW_ERR_AUTH_EXPIRED);
+  const policyId = ctx.meta.policyId;
+  if (entry.policies !== '*' && !entry.policies.includes(policyId)) {
+    return reject(ctx, 'forbidden', E.GW_ERR_AUTH_FORBIDDEN, [`policy "${policyId}"`]);
+  }
+  if (entry.projects !== null) {
+    const project = ctx.meta.project;
+    if (project === null) {
+      return reject(ctx, 'forbidden', E.GW_ERR_AUTH_FORBIDDEN,
+        ['requests without a project: send the X-Policy-Project header or "policy_project_id"']);
+    }
+    if (entry.projects !== '*' && !entry.projects.includes(project)) {
+      return reject(ctx, 'forbidden', E.GW_ERR_AUTH_FORBIDDEN, [`project "${project}"`]);
+    }
+  }
+  ctx.set(principalKey, { id: entry.id, label: entry.label });
+  ctx.audit.key_label = entry.label;
+  return undefined;
+}
+
+/** Builds the hooks of one compiled auth block; the key ring (reloading key set) lives as long as the policy. */
+export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: KeyRing } {
+  const ring = new KeyRing(config.path, config.keys);
+  return {
+    ring,
+    onRequest(ctx) {
+      return authenticate(ring, ctx, ctx.services.log);
+    },
+  };
+}
+
+/** The auth plugin: block `auth { keys "file" }`. A policy without an auth block is open (no key needed). */
+export const authPlugin = definePlugin<AuthConfig>({
+  name: 'auth',
+  blocks: ['auth'],
+  compile: compileAuth,
+  hooks: authHooks,
+});
+export default authPlugin;

@@ -1,0 +1,298 @@
+// Compile step of the `moderation` block: provider choice and settings, flag rules (category globs + thresholds),
+// on_error, cache and scan; checks them (POL0430–POL0439) and builds the frozen ModerationConfig.
+import type { Block, Span, Statement, Value } from '../../grammar/ast.ts';
+import type { CompileEnv } from '../../src/sdk/plugin.ts';
+import {
+  describeValue, didYouMean, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword, suggestNotes,
+} from '../../src/policy/block-helpers.ts';
+import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from '../topics/scan.ts';
+import { builtinClassifier } from './builtin.ts';
+import { PROVIDERS, REMOTE_DEFAULTS, type ProviderName, type RemoteSettings } from './providers.ts';
+import { CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
+
+/** Statement keywords of the `moderation` block. */
+export const MODERATION_STATEMENTS: readonly string[] = Object.freeze(['provider', 'flag', 'on_error', 'cache', 'scan']);
+/** Settings of a remote provider body. */
+export const PROVIDER_SETTINGS: readonly string[] = Object.freeze(['url', 'key', 'model', 'timeout', 'template']);
+/** Default flag threshold (`flag c` = `flag c above 0.5`) and cache size. */
+export const MODERATION_DEFAULTS = Object.freeze({ threshold: 0.5, cacheSize: 10_000, maxCacheSize: 10_000_000, maxTimeoutMs: 60_000 });
+
+/** One compiled flag rule as it applies to one category. */
+export interface FlagRule {
+  readonly threshold: number;
+  /** `file:line` of the flag statement (or of the block for the default rule). */
+  readonly rule: string;
+}
+
+/** The compiled `moderation` block of one policy. Frozen. */
+export interface ModerationConfig {
+  readonly policyId: string;
+  readonly provider: ProviderName;
+  /** Settings of a remote provider; null for builtin. */
+  readonly remote: RemoteSettings | null;
+  /** Per category (taxonomy order): the flag rules covering it, in file order. A category is flagged when its score is above a threshold. */
+  readonly flags: readonly (readonly FlagRule[])[];
+  readonly onError: 'open' | 'closed';
+  /** Result cache entries for remote providers (0: off). */
+  readonly cacheSize: number;
+  readonly scan: ScanMode;
+}
+
+type Env = Pick<CompileEnv, 'report' | 'policyId'>;
+
+function once(sts: readonly Statement[] | undefined, kw: string, env: Env): Statement | undefined {
+  if (!sts || sts.length === 0) return undefined;
+  for (const st of sts.slice(1)) {
+    reportError(env, 'POL0436', st.terms[0]!.span, `duplicate "${kw}" statement`, [`first given at ${ruleRef(sts[0]!.span)}`]);
+  }
+  return sts[0];
+}
+
+function noBody(st: Statement, env: Env): void {
+  if (st.body) reportError(env, 'POL0436', st.terms[0]!.span, `"${identName(st.terms[0])}" takes no "{ … }" body`);
+}
+
+/** A bare word or string value, or undefined. */
+function word(v: Value | undefined): string | undefined {
+  return v?.kind === 'Ident' ? v.name : v?.kind === 'String' ? v.value : undefined;
+}
+
+function readTimeout(v: Value | undefined, span: Span, env: Env): number | undefined {
+  if (v?.kind !== 'Number' || v.unit !== 'duration' || v.value <= 0 || v.value > MODERATION_DEFAULTS.maxTimeoutMs) {
+    reportError(env, 'POL0439', v?.span ?? span, v === undefined ? '"timeout" needs a duration' : `invalid timeout ${describeValue(v)}`,
+      ['expected a duration between 1ms and 60s, e.g. timeout 2s or timeout 1500ms']);
+    return undefined;
+  }
+  return v.value;
+}
+
+function readProvider(st: Statement, env: Env): { name: ProviderName; remote: RemoteSettings | null } | undefined {
+  const v = st.terms[1];
+  const name = word(v);
+  if (name === undefined || st.terms.length !== 2) {
+    reportError(env, 'POL0430', (st.terms[2] ?? v ?? st.terms[0]!).span, '"provider" takes one provider name',
+      [`expected one of: ${PROVIDERS.map((p) => `"${p}"`).join(', ')}`]);
+    return undefined;
+  }
+  if (!(PROVIDERS as readonly string[]).includes(name)) {
+    reportError(env, 'POL0430', v!.span, `unknown moderation provider "${name}"`, suggestNotes(name, PROVIDERS));
+    return undefined;
+  }
+  if (name === 'builtin') {
+    if (st.body) reportError(env, 'POL0433', v!.span, 'provider "builtin" takes no settings', ['write provider builtin']);
+    return { name, remote: null };
+  }
+  const kind = name as 'openai' | 'llama_guard';
+  let url: string | undefined;
+  let keyEnv: string | null = null;
+  let model: string = kind === 'openai' ? REMOTE_DEFAULTS.openaiModel : REMOTE_DEFAULTS.llamaGuardModel;
+  let timeoutMs: number = REMOTE_DEFAULTS.timeoutMs;
+  let template: 'gateway' | 'server' = 'gateway';
+  let ok = true;
+  const seen = new Map<string, Span>();
+  for (const s of st.body ?? []) {
+    const key = identName(s.terms[0]);
+    if (key === undefined || !PROVIDER_SETTINGS.includes(key)) {
+      const shown = key ?? describeValue(s.terms[0]!);
+      reportError(env, 'POL0433', s.terms[0]!.span, `unknown provider setting "${shown}"`, suggestNotes(shown, PROVIDER_SETTINGS));
+      ok = false;
+      continue;
+    }
+    if (seen.has(key)) {
+      reportError(env, 'POL0436', s.terms[0]!.span, `duplicate provider setting "${key}"`, [`first given at ${ruleRef(seen.get(key)!)}`]);
+      ok = false;
+      continue;
+    }
+    seen.set(key, s.span);
+    const val = s.terms[1];
+    if (key === 'url') {
+      let parsed: URL | undefined;
+      try { if (val?.kind === 'String') parsed = new URL(val.value); } catch { /* reported below */ }
+      if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || s.terms.length !== 2) {
+        reportError(env, 'POL0433', (val ?? s.terms[0]!).span, val?.kind === 'String' ? `invalid url "${val.value}"` : '"url" takes one quoted http(s) URL',
+          [kind === 'openai' ? 'e.g. url "https://api.openai.com/v1/moderations"' : 'e.g. url "http://127.0.0.1:8000/v1/chat/completions"']);
+        ok = false;
+      } else url = val!.kind === 'String' ? val!.value : undefined;
+    } else if (key === 'key') {
+      const name2 = s.terms[2];
+      if (identName(val) !== 'env' || name2?.kind !== 'String' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name2.value) || s.terms.length !== 3) {
+        reportError(env, 'POL0433', (val ?? s.terms[0]!).span,
+          val?.kind === 'String' ? 'API keys cannot be written in a policy' : '"key" takes env "VARIABLE_NAME"',
+          ['write key env "OPENAI_API_KEY": the key is read from that environment variable at request time']);
+        ok = false;
+      } else keyEnv = name2.value;
+    } else if (key === 'model') {
+      if (val?.kind !== 'String' || val.value.trim() === '' || s.terms.length !== 2) {
+        reportError(env, 'POL0433', (val ?? s.terms[0]!).span, '"model" takes one quoted model name', [`e.g. model "${model}"`]);
+        ok = false;
+      } else model = val.value;
+    } else if (key === 'timeout') {
+      const t = readTimeout(val, s.terms[0]!.span, env);
+      if (t === undefined) ok = false; else timeoutMs = t;
+    } else {
+      const t = word(val);
+      if (kind !== 'llama_guard') {
+        reportError(env, 'POL0433', s.terms[0]!.span, '"template" only applies to provider "llama_guard"');
+        ok = false;
+      } else if (t !== 'gateway' && t !== 'server') {
+        reportError(env, 'POL0433', (val ?? s.terms[0]!).span, t === undefined ? '"template" takes gateway or server' : `unknown template "${t}"`,
+          suggestNotes(t ?? '', ['gateway', 'server']));
+        ok = false;
+      } else template = t;
+    }
+  }
+  if (url === undefined && ok) {
+    reportError(env, 'POL0433', v!.span, `provider "${kind}" needs a url`,
+      [kind === 'openai' ? `write provider openai { url "https://api.openai.com/v1/moderations"; key env "OPENAI_API_KEY" }`
+        : 'write provider llama_guard { url "http://127.0.0.1:8000/v1/chat/completions"; model "meta-llama/Llama-Guard-3-8B" }']);
+    ok = false;
+  }
+  if (!ok || url === undefined) return undefined;
+  return { name: kind, remote: Object.freeze({ kind, url, keyEnv, model, timeoutMs, template }) };
+}
+
+interface FlagDraft { readonly cats: readonly number[]; readonly threshold: number; readonly rule: string; readonly span: Span }
+
+function readFlag(st: Statement, env: Env): FlagDraft | undefined {
+  noBody(st, env);
+  const target = st.terms[1];
+  if (target === undefined) {
+    reportError(env, 'POL0431', st.span, '"flag" needs a category', ['e.g. flag "self-harm/*" above 0.5  or  flag violence/graphic']);
+    return undefined;
+  }
+  const cats = new Set<number>();
+  let ok = true;
+  for (const item of flattenTerm(target)) {
+    const name = word(item);
+    if (name === undefined) {
+      reportError(env, 'POL0431', item.span, `expected a category, found ${describeValue(item)}`, ['e.g. "self-harm/*" or violence/graphic']);
+      ok = false;
+      continue;
+    }
+    const covered = expandCategoryGlob(name);
+    if (covered.length === 0) {
+      const s = didYouMean(name, CATEGORIES);
+      const notes = s ? [`did you mean "${s}"?`] : [];
+      notes.push(`known categories: ${CATEGORIES.map((c) => `"${c}"`).join(', ')}`);
+      reportError(env, 'POL0431', item.span,
+        name.includes('*') || name.includes('?') ? `category pattern "${name}" matches no known category` : `unknown category "${name}"`, notes);
+      ok = false;
+      continue;
+    }
+    for (const c of covered) cats.add(CATEGORIES.indexOf(c));
+  }
+  let threshold: number = MODERATION_DEFAULTS.threshold;
+  if (st.terms.length > 2) {
+    const kw = identName(st.terms[2]);
+    const v = st.terms[3];
+    if (kw !== 'above' || st.terms.length !== 4) {
+      reportError(env, 'POL0432', st.terms[2]!.span, `unexpected ${describeValue(st.terms[2]!)} in flag rule`,
+        [kw !== undefined && kw !== 'above' && didYouMean(kw, ['above']) ? 'did you mean "above"?' : 'write flag "category" above 0.7']);
+      return undefined;
+    }
+    if (v?.kind !== 'Number' || (v.unit !== 'none' && v.unit !== 'percent') || !(v.value >= 0)
+      || (v.unit === 'none' ? v.value >= 1 : v.value >= 100)) {
+      reportError(env, 'POL0432', (v ?? st.terms[2]!).span, `invalid threshold ${v ? describeValue(v) : ''}`.trim(),
+        ['a threshold is a score from 0 up to (not including) 1, e.g. above 0.7 or above 70%; a category is flagged when its score is above it']);
+      return undefined;
+    }
+    threshold = v.unit === 'percent' ? v.value / 100 : v.value;
+  }
+  return ok ? { cats: [...cats].sort((a, b) => a - b), threshold, rule: ruleRef(st.span), span: st.terms[0]!.span } : undefined;
+}
+
+/**
+ * Compiles the `moderation` block of one policy into a frozen ModerationConfig, or undefined without a block.
+ * Without `flag` statements every category is flagged above 0.5. Never throws.
+ */
+export function compileModeration(blocks: readonly Block[], outer: Env): ModerationConfig | undefined {
+  const block = blocks[0];
+  if (block === undefined) return undefined;
+  let errors = 0;
+  const env: Env = { policyId: outer.policyId, report: (d) => { if (d.severity === 'error') errors++; outer.report(d); } };
+  for (const q of block.qualifiers) reportError(env, 'POL0436', q.span, `the moderation block takes no qualifier, found ${describeValue(q)}`, ['write moderation { … }']);
+  const byKw = statementsByKeyword(block, MODERATION_STATEMENTS, env);
+  let failed = false;
+  // provider
+  let provider: ProviderName = 'builtin';
+  let remote: RemoteSettings | null = null;
+  const pst = once(byKw.get('provider'), 'provider', env);
+  if (pst) {
+    const p = readProvider(pst, env);
+    if (p === undefined) failed = true;
+    else { provider = p.name; remote = p.remote; }
+  }
+  if (provider === 'builtin') {
+    try {
+      builtinClassifier();
+    } catch (e) {
+      reportError(env, 'POL0430', pst?.span ?? block.nameSpan, `the builtin classifier failed to load: ${(e as Error).message}`,
+        ['this is a bug in policy-gateway (plugins/moderation/lexicon); please report it']);
+      failed = true;
+    }
+  }
+  // flag rules
+  const drafts: FlagDraft[] = [];
+  for (const st of byKw.get('flag') ?? []) {
+    const d = readFlag(st, env);
+    if (d === undefined) { failed = true; continue; }
+    const redundant = d.cats.every((c) => drafts.some((e) => e.cats.includes(c) && e.threshold <= d.threshold));
+    if (redundant && drafts.length > 0) {
+      const by = [...new Set(drafts.filter((e) => d.cats.some((c) => e.cats.includes(c))).map((e) => e.rule))];
+      reportWarning(env, 'POL0437', d.span, 'flag rule never flags anything new',
+        [`every category it covers is already flagged at the same or a lower threshold by ${by.length > 1 ? 'rules at' : 'the rule at'} ${by.join(', ')}`]);
+    }
+    drafts.push(d);
+  }
+  if (drafts.length === 0) {
+    drafts.push({ cats: CATEGORIES.map((_, i) => i), threshold: MODERATION_DEFAULTS.threshold, rule: ruleRef(block.nameSpan), span: block.nameSpan });
+  }
+  const flags = CATEGORIES.map((_, c) => Object.freeze(drafts.filter((d) => d.cats.includes(c)).map((d) => Object.freeze({ threshold: d.threshold, rule: d.rule }))));
+  // on_error
+  let onError: 'open' | 'closed' = 'open';
+  const est = once(byKw.get('on_error'), 'on_error', env);
+  if (est) {
+    noBody(est, env);
+    const w = word(est.terms[1]);
+    if (w === 'open' || w === 'closed') {
+      if (est.terms.length !== 2) { reportError(env, 'POL0434', est.terms[2]!.span, '"on_error" takes one value'); failed = true; } else onError = w;
+    } else {
+      reportError(env, 'POL0434', (est.terms[1] ?? est.terms[0]!).span, w === undefined ? '"on_error" takes open or closed' : `unknown on_error value "${w}"`,
+        [...suggestNotes(w ?? '', ['open', 'closed']), 'open: a provider failure counts as "not flagged"; closed: the request is rejected (503)']);
+      failed = true;
+    }
+  }
+  // cache
+  let cacheSize: number = MODERATION_DEFAULTS.cacheSize;
+  const cst = once(byKw.get('cache'), 'cache', env);
+  if (cst) {
+    noBody(cst, env);
+    const v = cst.terms[1];
+    if (identName(v) === 'off' && cst.terms.length === 2) cacheSize = 0;
+    else if (v?.kind === 'Number' && (v.unit === 'none' || v.unit === 'count') && Number.isInteger(v.value) && v.value >= 0
+      && v.value <= MODERATION_DEFAULTS.maxCacheSize && cst.terms.length === 2) cacheSize = v.value;
+    else {
+      reportError(env, 'POL0435', (v ?? cst.terms[0]!).span, v === undefined ? '"cache" needs a size' : `invalid cache size ${describeValue(v)}`,
+        ['expected a whole number of entries (up to 10M, e.g. cache 10000 or cache 50k) or cache off']);
+      failed = true;
+    }
+    if (provider === 'builtin' && cacheSize > 0 && !failed) {
+      reportWarning(env, 'POL0437', cst.terms[0]!.span, '"cache" has no effect with provider "builtin"', ['only remote providers cache results']);
+    }
+  }
+  // scan
+  let scan: ScanMode = DEFAULT_SCAN;
+  const sst = once(byKw.get('scan'), 'scan', env);
+  if (sst) {
+    noBody(sst, env);
+    const w = word(sst.terms[1]);
+    if (w !== undefined && (SCAN_MODES as readonly string[]).includes(w) && sst.terms.length === 2) scan = w as ScanMode;
+    else {
+      reportError(env, 'POL0438', (sst.terms[1] ?? sst.terms[0]!).span, w === undefined ? '"scan" takes one mode' : `unknown scan mode "${w}"`,
+        suggestNotes(w ?? '', SCAN_MODES));
+      failed = true;
+    }
+  }
+  if (failed || errors > 0) return undefined;
+  return Object.freeze({ policyId: env.policyId, provider, remote, flags: Object.freeze(flags), onError, cacheSize, scan });
+}

@@ -1,0 +1,169 @@
+// `npm run eval:moderation`: evaluates the builtin classifier on the labelled corpus (test/fixtures/moderation/corpus.jsonl):
+// precision and recall per category and per family, false positives on the benign set, per split (dev/test) and source.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { builtinClassifier, type BuiltinClassifier } from './builtin.ts';
+import { CATEGORIES, CATEGORY_INDEX, PARENT } from './taxonomy.ts';
+
+/** One labelled corpus item. */
+export interface CorpusItem {
+  readonly id: string;
+  readonly text: string;
+  /** Taxonomy categories (children imply their parents when scoring). Empty for benign items. */
+  readonly labels: readonly string[];
+  readonly source: string;
+  readonly split: 'dev' | 'test';
+  /** Unsafe, but in no taxonomy category (privacy, discrimination on non-protected traits): neither benign nor a positive. */
+  readonly unsafe_other?: boolean;
+}
+
+/** Precision/recall counts for one category or family. */
+export interface Counts {
+  readonly name: string;
+  tp: number;
+  fp: number;
+  fn: number;
+  /** Positives in the evaluated items. */
+  support: number;
+}
+
+/** Everything one evaluation computes. */
+export interface EvalResult {
+  readonly items: number;
+  readonly threshold: number;
+  readonly categories: Counts[];
+  readonly families: Counts[];
+  readonly benign: number;
+  /** Benign items flagged in any category. */
+  readonly benignFlagged: { id: string; text: string; flagged: string[] }[];
+  /** Positive items missed entirely (no flag in any of their families). */
+  readonly missed: { id: string; text: string; labels: readonly string[] }[];
+  /** Items flagged in a category they are not labelled with (benign included). */
+  readonly wrong: { id: string; text: string; labels: readonly string[]; flagged: string[] }[];
+}
+
+/** The default corpus path. */
+export const CORPUS_PATH = fileURLToPath(new URL('../../test/fixtures/moderation/corpus.jsonl', import.meta.url));
+
+/** Reads a JSONL corpus. */
+export function loadCorpus(path: string = CORPUS_PATH): CorpusItem[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as CorpusItem);
+}
+
+/** Labels plus their parents (`self-harm/intent` implies `self-harm`). */
+function closure(labels: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const l of labels) {
+    out.add(l);
+    const p = PARENT[CATEGORY_INDEX.get(l)!]!;
+    if (p >= 0) out.add(CATEGORIES[p]!);
+  }
+  return out;
+}
+
+const family = (c: string): string => c.split('/')[0]!;
+const FAMILIES = [...new Set(CATEGORIES.map(family))];
+
+/** Flags `items` with the builtin classifier at `threshold` (a category is flagged when its score is above it) and counts. */
+export function evaluateBuiltin(items: readonly CorpusItem[], threshold = 0.5, classifier: BuiltinClassifier = builtinClassifier()): EvalResult {
+  const cats = new Map<string, Counts>(CATEGORIES.map((c) => [c, { name: c, tp: 0, fp: 0, fn: 0, support: 0 }]));
+  const fams = new Map<string, Counts>(FAMILIES.map((f) => [f, { name: f, tp: 0, fp: 0, fn: 0, support: 0 }]));
+  const benignFlagged: EvalResult['benignFlagged'] = [];
+  const missed: EvalResult['missed'] = [];
+  const wrong: EvalResult['wrong'] = [];
+  let benign = 0;
+  for (const it of items) {
+    const scores = classifier.classify([it.text]);
+    const flagged = CATEGORIES.filter((c) => scores[c]! > threshold);
+    const truth = closure(it.labels);
+    const isBenign = it.labels.length === 0 && !it.unsafe_other;
+    if (isBenign) benign++;
+    if (isBenign && flagged.length > 0) benignFlagged.push({ id: it.id, text: it.text, flagged });
+    for (const c of CATEGORIES) {
+      const k = cats.get(c)!;
+      const want = truth.has(c);
+      const got = flagged.includes(c);
+      if (want) k.support++;
+      if (want && got) k.tp++;
+      else if (got) k.fp++;
+      else if (want) k.fn++;
+    }
+    const truthF = new Set([...truth].map(family));
+    const gotF = new Set(flagged.map(family));
+    for (const f of FAMILIES) {
+      const k = fams.get(f)!;
+      const want = truthF.has(f);
+      const got = gotF.has(f);
+      if (want) k.support++;
+      if (want && got) k.tp++;
+      else if (got) k.fp++;
+      else if (want) k.fn++;
+    }
+    if (truthF.size > 0 && ![...truthF].some((f) => gotF.has(f))) missed.push({ id: it.id, text: it.text, labels: it.labels });
+    if (flagged.some((c) => !truth.has(c))) wrong.push({ id: it.id, text: it.text, labels: it.labels, flagged });
+  }
+  return { items: items.length, threshold, categories: [...cats.values()], families: [...fams.values()], benign, benignFlagged, missed, wrong };
+}
+
+/** Precision, or NaN when nothing was flagged. */
+export const precision = (k: Counts): number => (k.tp + k.fp === 0 ? NaN : k.tp / (k.tp + k.fp));
+/** Recall, or NaN without positives. */
+export const recall = (k: Counts): number => (k.support === 0 ? NaN : k.tp / k.support);
+
+const pct = (x: number): string => (Number.isNaN(x) ? '   — ' : `${(x * 100).toFixed(1).padStart(5)}%`);
+
+function table(title: string, rows: readonly Counts[]): string {
+  const out = [`${title.padEnd(26)} support   tp   fp   fn  precision  recall`];
+  for (const k of rows) {
+    out.push(`${k.name.padEnd(26)} ${String(k.support).padStart(7)} ${String(k.tp).padStart(4)} ${String(k.fp).padStart(4)} ${String(k.fn).padStart(4)}     ${pct(precision(k))}  ${pct(recall(k))}`);
+  }
+  return out.join('\n');
+}
+
+/** Renders one evaluation as text. */
+export function renderEval(name: string, r: EvalResult, opts: { errors?: boolean } = {}): string {
+  const lines = [
+    `== ${name}: ${r.items} items, threshold ${r.threshold} (flag when score > threshold) ==`,
+    table('family', r.families),
+    '',
+    table('category', r.categories),
+    '',
+    `benign set: ${r.benign} items, ${r.benignFlagged.length} flagged (false-positive rate ${pct(r.benign ? r.benignFlagged.length / r.benign : NaN).trim()})`,
+  ];
+  for (const b of r.benignFlagged) lines.push(`  FP ${b.id}: ${JSON.stringify(b.text)} → ${b.flagged.join(', ')}`);
+  if (opts.errors) {
+    lines.push(`missed positives (${r.missed.length}):`);
+    for (const m of r.missed) lines.push(`  FN ${m.id} [${m.labels.join(', ')}]: ${JSON.stringify(m.text)}`);
+    lines.push(`flagged outside their labels (${r.wrong.length}):`);
+    for (const w of r.wrong) lines.push(`  XX ${w.id} [${w.labels.join(', ')}] → ${w.flagged.join(', ')}: ${JSON.stringify(w.text)}`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({
+    options: {
+      split: { type: 'string', default: 'all' },
+      threshold: { type: 'string', default: '0.5' },
+      errors: { type: 'boolean', default: false },
+      corpus: { type: 'string' },
+    },
+  });
+  const all = loadCorpus(values.corpus ?? CORPUS_PATH);
+  const threshold = Number(values.threshold);
+  const c = builtinClassifier();
+  process.stdout.write(`builtin classifier: ${c.lexicon.files.length} lexicon files, ${c.lexicon.rules.length} rules, ${c.phraseCount} phrases\n\n`);
+  const splits = values.split === 'all' ? ['all', 'dev', 'test'] : [values.split!];
+  for (const s of splits) {
+    const items = s === 'all' ? all : all.filter((i) => i.split === s);
+    process.stdout.write(renderEval(`split ${s}`, evaluateBuiltin(items, threshold, c), { errors: values.errors }) + '\n\n');
+  }
+  if (values.split === 'all') {
+    for (const src of ['xstest', 'own']) {
+      const items = all.filter((i) => i.source.startsWith(src));
+      const r = evaluateBuiltin(items, threshold, c);
+      process.stdout.write(`-- source ${src}: ${items.length} items --\n${table('family', r.families)}\nbenign ${r.benign}, flagged ${r.benignFlagged.length}\n\n`);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// The moderation plugin (block `moderation`): classifies the scanned messages with the configured provider (builtin
+// lexicon classifier, an OpenAI-style moderation endpoint, or a Llama-Guard-style classifier), turns scores into flagged
+// categories with the policy's flag rules, and publishes them for decide (moderationKey) and on the verdict.
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
+import type { RequestContext } from '../../src/sdk/context.ts';
+import { E, GatewayError } from '../../src/errors.ts';
+import { scannedTexts } from '../topics/scan.ts';
+import { compileModeration, type ModerationConfig } from './block.ts';
+import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
+import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
+import { moderationKey, type ModerationResult } from './state.ts';
+import { CATEGORIES } from './taxonomy.ts';
+
+export { moderationKey, type ModerationResult } from './state.ts';
+export { compileModeration, MODERATION_STATEMENTS, PROVIDER_SETTINGS, MODERATION_DEFAULTS, type ModerationConfig, type FlagRule } from './block.ts';
+export { BuiltinClassifier, builtinClassifier, ZERO_SCORES, type Scores, type Explanation, type FiredRule } from './builtin.ts';
+export {
+  PROVIDERS, LLAMA_GUARD_CATEGORIES, REMOTE_DEFAULTS, ProviderError, openAIProvider, llamaGuardProvider, llamaGuardPrompt,
+  parseOpenAIModeration, parseLlamaGuard, type ModerationProvider, type ProviderName, type RemoteSettings, type ProviderFailure,
+} from './providers.ts';
+export { CATEGORIES, expandCategoryGlob, categoryGlobMatch } from './taxonomy.ts';
+
+/** Every metric this plugin writes (all through `ctx.services.metrics`; labels come from configuration only). */
+export const MODERATION_METRICS = Object.freeze({
+  /** policy_gateway_moderation_flags_total{policy_id, category}: one per flagged category per request. */
+  flags: 'moderationFlags',
+  /** policy_gateway_moderation_duration_seconds{provider}: classification time (cache hits included, as ~0). */
+  seconds: 'moderationSeconds',
+  /** policy_gateway_moderation_errors_total{provider, result: fail_open|fail_closed}: failed remote calls. */
+  errors: 'moderationErrors',
+} as const);
+
+const EMPTY: readonly string[] = Object.freeze([]);
+const NO_RULES: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The per-policy run-time state: config, provider, cache and the shared nothing-flagged results. */
+export interface ModerationRuntime {
+  readonly config: ModerationConfig;
+  readonly remote: ModerationProvider | null;
+  readonly cache: LRUCache<string, Scores> | null;
+  /** Published when nothing is flagged and the scores are all zero (the common case): no allocation. */
+  readonly clean: ModerationResult;
+  /** Published after a fail-open provider error. */
+  readonly failedOpen: ModerationResult;
+}
+
+/**
+ * Turns scores into the published result: flagged categories (taxonomy order, which is sorted) and the rule that
+ * flagged each, updates the verdict and counts flags. Sync.
+ */
+export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: Scores, provider: string): void {
+  const flags = rt.config.flags;
+  let flagged: string[] | undefined;
+  let rules: Record<string, string> | undefined;
+  if (scores !== ZERO_SCORES) {
+    for (let c = 0; c < CATEGORIES.length; c++) {
+      const cat = CATEGORIES[c]!;
+      const s = scores[cat] ?? 0;
+      const fr = flags[c]!;
+      for (let k = 0; k < fr.length; k++) {
+        if (s > fr[k]!.threshold) {
+          (flagged ??= []).push(cat);
+          (rules ??= {})[cat] = fr[k]!.rule;
+          break;
+        }
+      }
+    }
+  }
+  if (flagged === undefined) {
+    ctx.set(moderationKey, scores === ZERO_SCORES && provider === rt.clean.provider ? rt.clean
+      : { flagged: EMPTY, scores, provider, rules: NO_RULES });
+    return;
+  }
+  ctx.set(moderationKey, { flagged, scores, provider, rules: rules! });
+  const v = ctx.verdict;
+  if (v.triggeredCategories.length === 0) v.triggeredCategories = flagged.slice();
+  else {
+    const merged = [...new Set([...v.triggeredCategories, ...flagged])].sort();
+    v.triggeredCategories = merged;
+  }
+  const counter = ctx.services.metrics.moderationFlags;
+  const policyId = rt.config.policyId;
+  for (const category of flagged) counter.inc({ policy_id: policyId, category }, 1);
+}
+
+function observe(ctx: RequestContext, provider: string, startMs: number): void {
+  ctx.services.metrics.moderationSeconds.observe({ provider }, (performance.now() - startMs) / 1000);
+}
+
+/** Cache key: sha256 of the scanned text. */
+function cacheKey(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
+}
+
+/** The remote path: cache, then a call bounded by the provider timeout and the request's signal. */
+async function classifyRemote(rt: ModerationRuntime, ctx: RequestContext, text: string, key: string): Promise<RequestAction> {
+  const provider = rt.remote!;
+  const timeout = AbortSignal.timeout(rt.config.remote!.timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timeout]);
+  const t0 = performance.now();
+  let scores: Scores;
+  try {
+    scores = await provider.classify(text, signal, ctx.services.env);
+  } catch (e) {
+    observe(ctx, provider.name, t0);
+    const reason = e instanceof ProviderError ? e.reason : 'network';
+    if (ctx.signal.aborted && !timeout.aborted) return undefined; // the client left: nothing to decide, nothing to count
+    const result = rt.config.onError === 'open' ? 'fail_open' : 'fail_closed';
+    ctx.services.metrics.moderationErrors.inc({ provider: provider.name, result });
+    ctx.log.warn({ plugin: 'moderation', provider: provider.name, reason, result }, 'moderation provider failed');
+    ctx.audit.moderation_error = reason;
+    if (rt.config.onError === 'closed') {
+      return { kind: 'reject', error: new GatewayError(E.GW_ERR_MODERATION_UNAVAILABLE, [], { cause: e }) };
+    }
+    ctx.set(moderationKey, rt.failedOpen);
+    return undefined;
+  }
+  observe(ctx, provider.name, t0);
+  rt.cache?.set(key, scores);
+  applyScores(rt, ctx, scores, provider.name);
+  return undefined;
+}
+
+/** Builds the per-policy runtime (provider instance, cache). Called once per policy load. */
+export function createRuntime(config: ModerationConfig): ModerationRuntime {
+  const remote = config.remote === null ? null : config.remote.kind === 'openai' ? openAIProvider(config.remote) : llamaGuardProvider(config.remote);
+  const cache = remote !== null && config.cacheSize > 0 ? new LRUCache<string, Scores>({ max: config.cacheSize }) : null;
+  return Object.freeze({
+    config,
+    remote,
+    cache,
+    clean: Object.freeze({ flagged: EMPTY, scores: ZERO_SCORES, provider: config.provider, rules: NO_RULES }),
+    failedOpen: Object.freeze({ flagged: EMPTY, scores: Object.freeze({}), provider: 'error', rules: NO_RULES }),
+  });
+}
+
+/**
+ * The request hook body. Builtin: synchronous, returns undefined (never a promise). Remote: a cache hit is
+ * answered synchronously too; otherwise returns the promise of the provider call.
+ */
+export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): RequestAction | Promise<RequestAction> {
+  const config = rt.config;
+  if (rt.remote === null) {
+    const t0 = performance.now();
+    const scores = builtinClassifier().classifyRequest(ctx.request, config.scan);
+    observe(ctx, 'builtin', t0);
+    applyScores(rt, ctx, scores, 'builtin');
+    return undefined;
+  }
+  const text = scannedTexts(ctx.request, config.scan).join('\n\n');
+  if (text.trim() === '') {
+    ctx.set(moderationKey, rt.clean);
+    return undefined;
+  }
+  const key = cacheKey(text);
+  const hit = rt.cache?.get(key);
+  if (hit !== undefined) {
+    const t0 = performance.now();
+    applyScores(rt, ctx, hit, rt.remote.name);
+    observe(ctx, rt.remote.name, t0);
+    return undefined;
+  }
+  return classifyRemote(rt, ctx, text, key);
+}
+
+/** The moderation plugin. */
+export const moderationPlugin = definePlugin<ModerationConfig>({
+  name: 'moderation',
+  blocks: ['moderation'],
+  compile: (blocks, env) => compileModeration(blocks, env),
+  hooks(config): PluginHooks {
+    const rt = createRuntime(config);
+    return Object.freeze({
+      onRequest: (ctx: RequestContext) => moderateRequest(rt, ctx),
+    });
+  },
+});
+
+export default moderationPlugin;

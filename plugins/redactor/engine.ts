@@ -1,0 +1,396 @@
+// The redaction engine: finds candidate spans of every enabled detector, resolves overlaps deterministically and
+// writes the replacement; the same code runs one-shot (whole text) and streaming (text pieces, holding back only
+// the tail that could still become part of a match), so both give the same output for the same text.
+import { createHmac } from 'node:crypto';
+import { type Detector, NEED_MORE, REJECT, type SpanOut } from './detectors.ts';
+
+/** How a redacted span is written. */
+export type RedactStyle =
+  | { readonly kind: 'label' }
+  | { readonly kind: 'mask'; readonly mask: string }
+  | { readonly kind: 'partial'; readonly keep: number; readonly maskChar: string }
+  | { readonly kind: 'hash' };
+
+/** Per-request sink: the keyed-hash key and the running counts per detector type. */
+export interface RedactSink {
+  /** HMAC-SHA256 key for the `hash` style. */
+  readonly key: string | Uint8Array;
+  /** Redactions so far per detector type (never the values). */
+  readonly counts: Record<string, number>;
+  /** When given, every redacted span is recorded here (absolute positions in the input). Tests and the eval. */
+  readonly spans?: { start: number; end: number; type: string }[];
+}
+
+interface Cand {
+  a: number;          // redacted span start (relative to the buffer)
+  b: number;          // end (for an open candidate: the trigger's end)
+  s: number;          // trigger start
+  d: number;          // detector index (= priority)
+  open: boolean;      // extent not known yet
+}
+
+/** Orders candidates: earliest start, unknown extent first, then longest, then detector priority. */
+function byPosition(x: Cand, y: Cand): number {
+  const kx = x.open ? x.s : x.a;
+  const ky = y.open ? y.s : y.a;
+  if (kx !== ky) return kx - ky;
+  if (x.open !== y.open) return x.open ? -1 : 1;
+  const lx = x.b - x.a;
+  const ly = y.b - y.a;
+  if (lx !== ly) return ly - lx;
+  return x.d - y.d;
+}
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+const isLetterOrDigit = /[\p{L}\p{N}]/u;
+
+/**
+ * JSON string-literal state while walking JSON source text (tool-call arguments, JSON-mode content):
+ * whether the position is inside a string, and how many characters of an escape sequence remain.
+ */
+interface JsonState { inStr: boolean; esc: number }
+
+function jsonStep(st: JsonState, c: number): void {
+  if (st.esc > 0) {
+    if (st.esc === 1 && c === 117 /* u */) st.esc = 4; // \uXXXX: four hex digits follow
+    else st.esc--;
+    return;
+  }
+  if (st.inStr) {
+    if (c === 92) st.esc = 1;
+    else if (c === 34) st.inStr = false;
+  } else if (c === 34) st.inStr = true;
+}
+
+/**
+ * A compiled set of detectors with one replacement style. Immutable and shared by every request of a policy;
+ * per-request state lives in the StreamRedactor / RedactSink objects it hands out.
+ */
+export class RedactionEngine {
+  readonly detectors: readonly Detector[];
+  readonly style: RedactStyle;
+  /**
+   * The hold-back window in UTF-16 code units: a stream keeps at most this many trailing characters unreleased
+   * while no sensitive value is in progress (a value whose end is not yet known is held until it ends).
+   */
+  readonly holdBack: number;
+  /** Largest distance from a trigger's start to its span's start (triggers this far back are re-scanned). */
+  readonly #maxCut: number;
+  /** Largest lookbehind of any trigger (characters kept before the scan start). */
+  readonly #lookbehind: number;
+  /** Label text and its JSON-escaped form, per detector. */
+  readonly #labels: readonly string[];
+  readonly #jsonLabels: readonly string[];
+  readonly #mask: string;
+  readonly #jsonMask: string;
+  readonly #m: SpanOut = { start: 0, end: 0 };
+  readonly #r: SpanOut = { start: 0, end: 0 };
+
+  constructor(detectors: readonly Detector[], style: RedactStyle) {
+    this.detectors = Object.freeze([...detectors]);
+    this.style = style;
+    let w = 1;
+    let cut = 0;
+    let lb = 0;
+    for (const d of detectors) {
+      w = Math.max(w, d.triggerMax + d.lookahead);
+      cut = Math.max(cut, d.maxCut);
+      lb = Math.max(lb, d.lookbehind);
+    }
+    this.holdBack = w;
+    this.#maxCut = cut;
+    this.#lookbehind = lb;
+    this.#labels = detectors.map((d) => d.label);
+    this.#jsonLabels = detectors.map((d) => jsonInner(d.label));
+    this.#mask = style.kind === 'mask' ? style.mask : '';
+    this.#jsonMask = jsonInner(this.#mask);
+  }
+
+  /** Redacts a whole text at once. `json`: the text is JSON source (tool-call arguments); the output stays valid JSON. */
+  redact(text: string, sink: RedactSink, json = false): string {
+    if (text.length === 0 || this.detectors.length === 0) return text;
+    const st = newState(json);
+    st.buf = text;
+    return this.step(st, sink, true, []);
+  }
+
+  /** The spans `redact` would replace in `text`, in order, with their detector types. */
+  spans(text: string, json = false): { start: number; end: number; type: string }[] {
+    const spans: { start: number; end: number; type: string }[] = [];
+    this.redact(text, { key: 'spans', counts: {}, spans }, json);
+    return spans;
+  }
+
+  /** A streaming redactor for one text field of one choice (see StreamRedactor). */
+  stream(sink: RedactSink, json = false): StreamRedactor {
+    return new StreamRedactor(this, sink, json);
+  }
+
+  /**
+   * Scans `st.buf` from `st.scanFrom`, releases everything that is decided (redacted), and advances the state.
+   * Invariant: every candidate starting before `st.r` is decided; the buffer keeps enough characters before it (and any
+   * undecided trigger) before `st.r`. Returns the released, redacted text.
+   * @internal
+   */
+  step(st: StreamState, sink: RedactSink, eof: boolean, cands: Cand[]): string {
+    const text = st.buf;
+    const len = text.length;
+    const r = st.r;
+    const horizon = eof ? Infinity : len - this.holdBack;
+    if (horizon <= r) return '';
+    const dets = this.detectors;
+    if (st.openDet >= 0 && !eof) {
+      // a value was still in progress last time: nothing can be released until its end is known
+      if (dets[st.openDet]!.extend!(text, st.openS, st.openTe, false) === NEED_MORE) return '';
+    }
+    st.openDet = -1;
+    cands.length = 0;
+    const m = this.#m;
+    const out = this.#r;
+    for (let di = 0; di < dets.length; di++) {
+      const d = dets[di]!;
+      let pos = st.scanFrom;
+      while (pos < len && d.find(text, pos, m)) {
+        const s = m.start;
+        if (s >= horizon) break;
+        pos = s + 1;
+        let e = m.end;
+        if (d.extend) {
+          e = d.extend(text, s, e, eof);
+          if (e === REJECT) continue;
+          if (e === NEED_MORE) {
+            if (s + d.maxCut >= r) cands.push({ a: s, b: m.end, s, d: di, open: true });
+            continue;
+          }
+        }
+        let a = s;
+        let b = e;
+        if (d.refine) {
+          if (!d.refine(text, s, e, out)) continue;
+          a = out.start;
+          b = out.end;
+        }
+        if (a >= r && b > a) cands.push({ a, b, s, d: di, open: false });
+      }
+    }
+    if (cands.length > 1) cands.sort(byPosition);
+
+    // Greedy left-to-right resolution; stop at the first candidate whose extent is still unknown.
+    let res = '';
+    let pos = r;           // next unreleased character
+    let lastEnd = r;       // end of the last selected span
+    let block = -1;        // release limit imposed by an open candidate
+    let retain = Infinity; // earliest trigger that must be scanned again
+    const js = st.json;
+    for (const c of cands) {
+      if (c.open) {
+        block = Math.max(c.s, lastEnd);
+        retain = Math.min(retain, c.s);
+        st.openDet = c.d;
+        st.openS = c.s;
+        st.openTe = c.b; // for open candidates `b` holds the trigger's end
+        break;
+      }
+      if (c.a >= horizon) break;
+      if (c.a < lastEnd) continue;
+      let a = c.a;
+      let wrap = false;
+      if (js) {
+        // walk the JSON state up to the candidate, then check the span keeps the JSON structure intact
+        for (let i = pos; i < a; i++) jsonStep(js, text.charCodeAt(i));
+        res += text.slice(pos, a);
+        pos = a;
+        const ok = jsonSpan(js, text, a, c.b);
+        if (ok < 0) continue;
+        a = ok;
+        wrap = !js.inStr;
+        if (a > pos) {
+          for (let i = pos; i < a; i++) jsonStep(js, text.charCodeAt(i));
+          res += text.slice(pos, a);
+          pos = a;
+        }
+      }
+      res += text.slice(pos, a);
+      res += this.#replace(c.d, text, a, c.b, sink, js !== null, wrap);
+      if (js) for (let i = a; i < c.b; i++) jsonStep(js, text.charCodeAt(i));
+      const name = dets[c.d]!.name;
+      sink.counts[name] = (sink.counts[name] ?? 0) + 1;
+      if (sink.spans) sink.spans.push({ start: st.base + a, end: st.base + c.b, type: name });
+      pos = c.b;
+      lastEnd = c.b;
+    }
+
+    let releaseTo = block >= 0 ? block : eof ? len : Math.max(horizon, lastEnd);
+    if (releaseTo < pos) releaseTo = pos;
+    // never split a surrogate pair at a hold boundary
+    if (!eof && releaseTo > lastEnd && releaseTo - 1 >= pos && releaseTo < len && isHighSurrogate(text.charCodeAt(releaseTo - 1))) releaseTo--;
+    if (releaseTo > pos) {
+      if (js) for (let i = pos; i < releaseTo; i++) jsonStep(js, text.charCodeAt(i));
+      res += text.slice(pos, releaseTo);
+    }
+
+    // drop what no future scan needs
+    const scanNext = Math.max(0, Math.min(releaseTo - this.#maxCut, retain));
+    const keep = Math.max(0, scanNext - this.#lookbehind);
+    if (keep > 0) {
+      st.buf = text.slice(keep);
+      st.base += keep;
+      if (st.openDet >= 0) { st.openS -= keep; st.openTe -= keep; }
+    }
+    st.r = releaseTo - keep;
+    st.scanFrom = scanNext - keep;
+    return res;
+  }
+
+  /** The replacement text for `text[a, b)` found by detector `di`. */
+  #replace(di: number, text: string, a: number, b: number, sink: RedactSink, json: boolean, wrap: boolean): string {
+    const style = this.style;
+    let rep: string;
+    switch (style.kind) {
+      case 'label':
+        rep = json ? this.#jsonLabels[di]! : this.#labels[di]!;
+        break;
+      case 'mask':
+        rep = json ? this.#jsonMask : this.#mask;
+        break;
+      case 'hash': {
+        const d = this.detectors[di]!;
+        const h = createHmac('sha256', sink.key).update(d.name).update('\0').update(text.slice(a, b)).digest('hex').slice(0, 8);
+        rep = `[${json ? jsonInner(d.tokenName) : d.tokenName}:${h}]`;
+        break;
+      }
+      case 'partial':
+        rep = partialMask(text, a, b, style.keep, style.maskChar, json);
+        break;
+    }
+    return wrap ? `"${rep}"` : rep;
+  }
+}
+
+/** Mutable state of one stream (or one whole-text pass). Positions are relative to `buf`. @internal */
+export interface StreamState {
+  /** Received text from a little before the release point on. */
+  buf: string;
+  /** Absolute position of `buf[0]` in the whole input. */
+  base: number;
+  /** Release point: everything before it has been returned. */
+  r: number;
+  /** Where the next scan for triggers starts. */
+  scanFrom: number;
+  /** JSON string state at `r` (JSON-source fields only). */
+  json: JsonState | null;
+  /** The detector, trigger start and trigger end of a value still in progress (openDet -1: none). */
+  openDet: number;
+  openS: number;
+  openTe: number;
+}
+
+function newState(json: boolean): StreamState {
+  return { buf: '', base: 0, r: 0, scanFrom: 0, json: json ? { inStr: false, esc: 0 } : null, openDet: -1, openS: 0, openTe: 0 };
+}
+
+/**
+ * Checks that replacing `text[a, b)` keeps JSON source valid, given the JSON state at `a`. Returns the (possibly
+ * later) start of the span to replace, or -1. Inside a string: the span may not close the string or end inside an
+ * escape; a span starting inside an escape starts after it. Outside strings: the span may not contain a quote
+ * (the replacement is then written as a JSON string).
+ */
+function jsonSpan(st: JsonState, text: string, a: number, b: number): number {
+  const probe: JsonState = { inStr: st.inStr, esc: st.esc };
+  let start = a;
+  if (probe.esc > 0) {
+    while (start < b && probe.esc > 0) { jsonStep(probe, text.charCodeAt(start)); start++; }
+    if (start >= b) return -1;
+  }
+  const wasIn = probe.inStr;
+  for (let i = start; i < b; i++) {
+    jsonStep(probe, text.charCodeAt(i));
+    if (probe.inStr !== wasIn) return -1;
+  }
+  if (probe.esc > 0) return -1;
+  return start;
+}
+
+/** The inside of a JSON string literal for `s` (quotes stripped). */
+function jsonInner(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
+/**
+ * Masks every letter and digit of `text[a, b)` except the last `keep` ones (at most half of them), keeping
+ * separators so the shape stays readable. In JSON source, escape sequences are copied as they are.
+ */
+function partialMask(text: string, a: number, b: number, keep: number, maskChar: string, json: boolean): string {
+  let total = 0;
+  for (let i = a; i < b; i++) {
+    if (json && text.charCodeAt(i) === 92) { i += text[i + 1] === 'u' ? 5 : 1; continue; }
+    const cp = text.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    if (cp > 0xffff) i++;
+    if (isLetterOrDigit.test(ch)) total++;
+  }
+  const shown = Math.min(keep, Math.floor(total / 2));
+  let out = '';
+  let seen = 0;
+  for (let i = a; i < b; i++) {
+    if (json && text.charCodeAt(i) === 92) {
+      const n = text[i + 1] === 'u' ? 6 : 2;
+      out += text.slice(i, i + n);
+      i += n - 1;
+      continue;
+    }
+    const cp = text.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    if (cp > 0xffff) i++;
+    if (isLetterOrDigit.test(ch)) {
+      seen++;
+      out += seen > total - shown ? ch : maskChar;
+    } else out += ch;
+  }
+  return out;
+}
+
+/**
+ * Redacts a stream of text pieces for one field (one choice's content, or one tool call's arguments).
+ * `push` returns the text that is safe to release now (already redacted); `flush` returns the rest at the end.
+ * Guarantee: the concatenation of everything returned equals `engine.redact(concatenated input)`, however the
+ * input is split, and no released prefix ever contains a character of a span that the whole-text pass redacts.
+ */
+export class StreamRedactor {
+  readonly #engine: RedactionEngine;
+  readonly #sink: RedactSink;
+  readonly #st: StreamState;
+  readonly #cands: Cand[] = [];
+  #done = false;
+
+  constructor(engine: RedactionEngine, sink: RedactSink, json: boolean) {
+    this.#engine = engine;
+    this.#sink = sink;
+    this.#st = newState(json);
+  }
+
+  /** Characters received but not released yet. */
+  get held(): number {
+    return this.#st.buf.length - this.#st.r;
+  }
+
+  /** Adds a piece; returns the redacted text that can be released now (possibly ''). */
+  push(piece: string): string {
+    if (this.#done) throw new Error('push after flush');
+    if (piece.length === 0) return '';
+    this.#st.buf += piece;
+    return this.#engine.step(this.#st, this.#sink, false, this.#cands);
+  }
+
+  /** Ends the stream: returns every held character, redacted. Idempotent (a second call returns ''). */
+  flush(): string {
+    if (this.#done) return '';
+    this.#done = true;
+    const st = this.#st;
+    if (st.r >= st.buf.length) return '';
+    const out = this.#engine.step(st, this.#sink, true, this.#cands);
+    st.buf = '';
+    st.r = 0;
+    return out;
+  }
+}

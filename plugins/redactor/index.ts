@@ -1,0 +1,128 @@
+// The redactor plugin (block `redact`): step 5 of the decision flow. Redacts sensitive spans in responses (and
+// optionally requests) with built-in validated detectors and custom patterns; streaming-safe across chunk splits.
+import { randomBytes } from 'node:crypto';
+import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
+import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
+import type { ChatCompletion, ChatCompletionChunk } from '../../src/sdk/types.ts';
+import { compileRedact, type RedactConfig, type RedactSide } from './block.ts';
+import { ChunkRedactor, jsonContent, redactCompletion, redactRequest } from './apply.ts';
+import type { RedactSink } from './engine.ts';
+
+/** Every metric this plugin writes (the counters live in the gateway's registry; see src/sdk/context.ts). */
+export const REDACTOR_METRICS = Object.freeze({
+  /** policy_gateway_redactions_total{policy_id,type}: spans redacted, per detector type (request and response). */
+  redactions: 'policy_gateway_redactions_total',
+} as const);
+
+/** Environment variable holding the deployment key of the `hash` style (any non-empty string). */
+export const REDACT_KEY_ENV = 'POLICY_GATEWAY_REDACT_KEY';
+
+/** Redaction counts of one request, per detector type (never the values). */
+export interface RedactionReport {
+  /** Spans redacted in the answer (all choices, content, tool-call arguments, held text flushed at the end). */
+  readonly response: Record<string, number>;
+  /** Spans redacted in the request before it went upstream. */
+  readonly request: Record<string, number>;
+}
+
+/** Per-request state: the counts other plugins (and tests) may read after the response. */
+export const redactionKey = stateKey<RedactionReport>('redactor.report');
+
+interface RedactState {
+  readonly report: RedactionReport;
+  readonly responseSink: RedactSink;
+  readonly requestSink: RedactSink;
+  chunks: ChunkRedactor | undefined;
+}
+const internalKey = stateKey<RedactState>('redactor.state');
+
+// NOTE: without POLICY_GATEWAY_REDACT_KEY, hash tokens use a random key made once per process: stable within a
+// process, different across processes and restarts (set the variable for tokens stable across a deployment).
+const PROCESS_KEY = randomBytes(32);
+const keys = new WeakMap<GatewayServices, string | Uint8Array>();
+
+/** The `hash` style key for a gateway: POLICY_GATEWAY_REDACT_KEY when set, else the per-process random key. */
+export function redactKey(services: GatewayServices): string | Uint8Array {
+  let k = keys.get(services);
+  if (k === undefined) {
+    const fromEnv = services.env[REDACT_KEY_ENV];
+    k = fromEnv !== undefined && fromEnv !== '' ? fromEnv : PROCESS_KEY;
+    keys.set(services, k);
+  }
+  return k;
+}
+
+function stateOf(ctx: RequestContext): RedactState {
+  let st = ctx.get(internalKey);
+  if (st === undefined) {
+    const key = redactKey(ctx.services);
+    const report: RedactionReport = { response: {}, request: {} };
+    st = { report, responseSink: { key, counts: report.response }, requestSink: { key, counts: report.request }, chunks: undefined };
+    ctx.set(internalKey, st);
+    ctx.set(redactionKey, report);
+  }
+  return st;
+}
+
+function chunksOf(side: RedactSide, ctx: RequestContext): ChunkRedactor {
+  const st = stateOf(ctx);
+  if (st.chunks === undefined) st.chunks = new ChunkRedactor(side.engine, st.responseSink, jsonContent(ctx.request));
+  return st.chunks;
+}
+
+function hasAny(counts: Record<string, number>): boolean {
+  for (const _ in counts) return true;
+  return false;
+}
+
+/** Builds the hooks for one compiled config (called once per policy load). */
+export function redactorHooks(config: RedactConfig): PluginHooks {
+  const hooks: PluginHooks = {};
+  const req = config.request;
+  const res = config.response;
+  if (req) {
+    hooks.onRequest = (ctx) => {
+      redactRequest(req.engine, ctx.request, stateOf(ctx).requestSink);
+    };
+  }
+  if (res) {
+    hooks.onResponse = (body: ChatCompletion, ctx) => {
+      redactCompletion(res.engine, body, stateOf(ctx).responseSink, jsonContent(ctx.request));
+    };
+    hooks.onChunk = (chunk: ChatCompletionChunk, ctx) => (chunksOf(res, ctx).chunk(chunk) ? 'modified' : 'pass');
+    hooks.onStreamEnd = (ctx) => {
+      const st = ctx.get(internalKey);
+      const extra = st?.chunks?.end({ id: `chatcmpl-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model });
+      return extra ? [extra] : undefined;
+    };
+  }
+  hooks.onComplete = (_outcome, ctx) => {
+    const st = ctx.get(internalKey);
+    if (st === undefined) return;
+    const { response, request } = st.report;
+    const total: Record<string, number> = {};
+    for (const k in response) total[k] = response[k]!;
+    for (const k in request) total[k] = (total[k] ?? 0) + request[k]!;
+    for (const type in total) ctx.services.metrics.redactions.inc({ policy_id: config.policyId, type }, total[type]!);
+    if (hasAny(response)) ctx.audit.redactions = { ...response };
+    if (hasAny(request)) ctx.audit.request_redactions = { ...request };
+  };
+  return Object.freeze(hooks);
+}
+
+/**
+ * The redactor plugin. Off (no hooks) for a policy without a `redact` block. Chain position: after decide, before
+ * the auditor, so nothing that records or emits output sees unredacted text.
+ */
+export const redactorPlugin = definePlugin<RedactConfig>({
+  name: 'redactor',
+  blocks: ['redact'],
+  compile: (blocks, env) => compileRedact(blocks, env),
+  hooks: (config) => redactorHooks(config),
+});
+
+export default redactorPlugin;
+export { compileRedact, type RedactConfig, type RedactSide };
+export { RedactionEngine, StreamRedactor, type RedactSink, type RedactStyle } from './engine.ts';
+export { BUILTIN_DETECTORS, DETECTOR_GROUPS, DETECTOR_NAMES } from './detectors.ts';
+export { ChunkRedactor, redactCompletion, redactRequest } from './apply.ts';

@@ -1,0 +1,230 @@
+// Compile step of the `topics` block: reads allow/deny phrases, list files and regexes, checks them (POL0420–POL0429)
+// and builds the frozen TopicsConfig holding one Aho–Corasick matcher over every phrase.
+import type { Block, ScalarValue, Span, Statement } from '../../grammar/ast.ts';
+import type { CompileEnv } from '../../src/sdk/plugin.ts';
+import { compileUserRegex, type UserRegex } from '../../src/policy/regex.ts';
+import {
+  describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword, suggestNotes,
+} from '../../src/policy/block-helpers.ts';
+import { normalizeText } from './normalize.ts';
+import { TopicMatcher, type PhraseSpec, type TopicEntry } from './matcher.ts';
+import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from './scan.ts';
+
+/** Statement keywords of the `topics` block. */
+export const TOPICS_STATEMENTS: readonly string[] = Object.freeze(['allow', 'deny', 'scan']);
+
+/** At most this many duplicate-phrase warnings per statement; the rest are summed up in one note. */
+const MAX_DUPLICATE_WARNINGS = 5;
+
+/** The compiled `topics` block of one policy. Frozen; the matcher keeps private scratch buffers. */
+export interface TopicsConfig {
+  readonly policyId: string;
+  /** True when at least one allow entry is configured (then a request with no allow hit is refused by decide). */
+  readonly allowlistConfigured: boolean;
+  readonly scan: ScanMode;
+  /** `file:line` of the `scan` statement, or null for the default. */
+  readonly scanRule: string | null;
+  readonly matcher: TopicMatcher;
+  /** Counts, for `policy explain` and the benchmark. */
+  readonly phraseCount: number;
+  readonly regexCount: number;
+}
+
+type Env = Pick<CompileEnv, 'report' | 'readText' | 'policyId'>;
+
+interface Draft {
+  entries: TopicEntry[];
+  phrases: PhraseSpec[];
+  regexes: { entry: number; re: UserRegex }[];
+  /** normalised phrase → where it was first given, per kind. */
+  seen: { allow: Map<string, string>; deny: Map<string, string> };
+}
+
+/** Where a phrase came from, for messages: the policy statement, or `list.txt:12`. */
+function origin(span: Span, listFile?: string, line?: number): string {
+  return listFile === undefined ? ruleRef(span) : `${listFile}:${line}`;
+}
+
+/**
+ * Adds one phrase. Reports POL0420 (empty), POL0422 (nothing left after normalisation), POL0421 (duplicate in the
+ * same list, warning) and POL0424 (on both lists, warning). Returns whether a duplicate warning was emitted.
+ */
+function addPhrase(d: Draft, kind: 'allow' | 'deny', phrase: string, st: Statement, span: Span, env: Env,
+  list?: { file: string; line: number; quiet: boolean }): 'ok' | 'dup' | 'bad' {
+  const where = list ? ` (${list.file}:${list.line})` : '';
+  if (phrase.trim() === '') {
+    reportError(env, 'POL0420', span, `empty phrase${where}`, ['remove it, or write the words to match']);
+    return 'bad';
+  }
+  const normalized = normalizeText(phrase);
+  if (normalized === '') {
+    reportError(env, 'POL0422', span, `phrase "${phrase}" has no letters or digits${where}`,
+      ['phrases match whole words: punctuation, symbols and invisible characters are ignored, so this phrase would never match']);
+    return 'bad';
+  }
+  const from = origin(st.span, list?.file, list?.line);
+  const first = d.seen[kind].get(normalized);
+  if (first !== undefined) {
+    if (!list?.quiet) {
+      reportWarning(env, 'POL0421', span, `duplicate ${kind} phrase "${phrase}"${where}`,
+        [`first given at ${first}${normalized !== phrase ? ` (both normalise to "${normalized}")` : ''}`]);
+    }
+    return 'dup';
+  }
+  d.seen[kind].set(normalized, from);
+  const other = kind === 'allow' ? 'deny' : 'allow';
+  const clash = d.seen[other].get(normalized);
+  if (clash !== undefined) {
+    reportWarning(env, 'POL0424', span, `phrase "${phrase}" is on both the allow and the deny list${where}`,
+      [`the ${other} entry is at ${clash}`, 'a request containing it counts as an allow hit and a deny hit']);
+  }
+  const entry = d.entries.push({ kind, text: phrase, rule: ruleRef(st.span) }) - 1;
+  d.phrases.push({ entry, normalized });
+  return 'ok';
+}
+
+/** True when a regex source has a literal upper-case ASCII letter (not an escape such as `\S` or `\W`). */
+function hasUpperLiteral(source: string): boolean {
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 92 /* \ */) { i++; continue; }
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
+function addRegex(d: Draft, kind: 'allow' | 'deny', v: ScalarValue & { kind: 'Regex' }, st: Statement, env: Env): void {
+  const re = compileUserRegex(v, env);
+  if (re === undefined) return;
+  if (!v.flags.includes('i') && hasUpperLiteral(v.source)) {
+    reportWarning(env, 'POL0426', v.span, `regex ${describeValue(v)} has upper-case letters but runs on lower-cased text`,
+      ['topic regexes see the normalised text (lower-case, words separated by single spaces); add the "i" flag or write it in lower case']);
+  }
+  const text = describeValue(v);
+  const entry = d.entries.push({ kind, text, rule: ruleRef(st.span) }) - 1;
+  d.regexes.push({ entry, re });
+}
+
+/** `allow|deny list "file"`: one phrase per line, `#` starts a comment line, blank lines ignored. */
+function addList(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): void {
+  const pathTerm = st.terms[2];
+  if (pathTerm?.kind !== 'String' || st.terms.length !== 3) {
+    reportError(env, 'POL0423', (pathTerm ?? st.terms[1]!).span, `"${kind} list" takes one file path`,
+      [`write ${kind} list "lists/phrases.txt" (relative to the policy file)`]);
+    return;
+  }
+  const text = env.readText(pathTerm.value, pathTerm.span);
+  if (text === undefined) return; // POL0310 already reported
+  let count = 0;
+  let dups = 0;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const phrase = lines[i]!.trim();
+    if (phrase === '' || phrase.startsWith('#')) continue;
+    const r = addPhrase(d, kind, phrase, st, pathTerm.span, env, { file: pathTerm.value, line: i + 1, quiet: dups >= MAX_DUPLICATE_WARNINGS });
+    if (r === 'ok') count++;
+    else if (r === 'dup') dups++;
+  }
+  if (dups > MAX_DUPLICATE_WARNINGS) {
+    reportWarning(env, 'POL0421', pathTerm.span, `${dups - MAX_DUPLICATE_WARNINGS} more duplicate phrases in "${pathTerm.value}"`,
+      [`only the first ${MAX_DUPLICATE_WARNINGS} duplicates are listed`]);
+  }
+  if (count === 0 && dups === 0) {
+    reportWarning(env, 'POL0428', pathTerm.span, `list file "${pathTerm.value}" has no phrases`,
+      ['one phrase per line; lines starting with "#" are comments']);
+  }
+}
+
+function readEntries(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): void {
+  if (st.body) reportError(env, 'POL0427', st.terms[0]!.span, `"${kind}" takes no "{ … }" body`);
+  const second = st.terms[1];
+  if (second === undefined) {
+    reportError(env, 'POL0423', st.span, `"${kind}" needs phrases`,
+      [`write ${kind} "phrase", "another phrase", /regex/i  or  ${kind} list "file.txt"`]);
+    return;
+  }
+  if (identName(second) === 'list') { addList(d, kind, st, env); return; }
+  for (let t = 1; t < st.terms.length; t++) {
+    const term = st.terms[t]!;
+    if (t > 1) {
+      reportError(env, 'POL0423', term.span, `unexpected ${describeValue(term)} after the ${kind} phrases`,
+        ['separate phrases with commas: allow "a", "b"']);
+      break;
+    }
+    let dups = 0;
+    for (const item of flattenTerm(term)) {
+      if (item.kind === 'String') {
+        if (addPhrase(d, kind, item.value, st, item.span, env) === 'dup') dups++;
+      } else if (item.kind === 'Regex') addRegex(d, kind, item, st, env);
+      else {
+        reportError(env, 'POL0423', item.span, `expected a phrase or a regex, found ${describeValue(item)}`,
+          [item.kind === 'Ident' ? `quote phrases: ${kind} "${item.name}"` : 'phrases are double-quoted strings; regexes are /…/flags']);
+      }
+    }
+  }
+}
+
+function readScan(sts: readonly Statement[], env: Env): { mode: ScanMode; rule: string | null } {
+  let mode: ScanMode = DEFAULT_SCAN;
+  let rule: string | null = null;
+  sts.forEach((st, i) => {
+    if (i > 0) {
+      reportError(env, 'POL0425', st.terms[0]!.span, 'duplicate "scan" statement', [`first given at ${ruleRef(sts[0]!.span)}`]);
+      return;
+    }
+    const v = st.terms[1];
+    const name = identName(v) ?? (v?.kind === 'String' ? v.value : undefined);
+    if (v === undefined || st.terms.length !== 2 || name === undefined) {
+      reportError(env, 'POL0425', (st.terms[2] ?? v ?? st.terms[0]!).span, '"scan" takes one mode',
+        [`expected one of: ${SCAN_MODES.map((m) => `"${m}"`).join(', ')}`]);
+      return;
+    }
+    if (!(SCAN_MODES as readonly string[]).includes(name)) {
+      reportError(env, 'POL0425', v.span, `unknown scan mode "${name}"`, suggestNotes(name, SCAN_MODES));
+      return;
+    }
+    mode = name as ScanMode;
+    rule = ruleRef(st.span);
+  });
+  return { mode, rule };
+}
+
+/**
+ * Compiles the `topics` blocks of one policy (at most one; the core check rejects duplicates) into a frozen
+ * TopicsConfig, or undefined when there is no block or it configures no entries. Never throws.
+ */
+export function compileTopics(blocks: readonly Block[], outer: Env): TopicsConfig | undefined {
+  const block = blocks[0];
+  if (block === undefined) return undefined;
+  let errors = 0;
+  const env: Env = {
+    policyId: outer.policyId,
+    report: (d) => { if (d.severity === 'error') errors++; outer.report(d); },
+    readText: (path, span) => { const t = outer.readText(path, span); if (t === undefined) errors++; return t; },
+  };
+  for (const q of block.qualifiers) reportError(env, 'POL0427', q.span, `the topics block takes no qualifier, found ${describeValue(q)}`, ['write topics { … }']);
+  const byKw = statementsByKeyword(block, TOPICS_STATEMENTS, env);
+  const d: Draft = { entries: [], phrases: [], regexes: [], seen: { allow: new Map(), deny: new Map() } };
+  // Allow and deny statements are read in file order so entry indices follow configuration order.
+  for (const st of block.statements) {
+    const kw = identName(st.terms[0]);
+    if (kw === 'allow' || kw === 'deny') readEntries(d, kw, st, env);
+  }
+  const scan = readScan(byKw.get('scan') ?? [], env);
+  if (byKw.get('scan')?.some((s) => s.body)) reportError(env, 'POL0427', byKw.get('scan')![0]!.terms[0]!.span, '"scan" takes no "{ … }" body');
+  if (d.entries.length === 0) {
+    if (errors > 0) return undefined;
+    reportWarning(env, 'POL0429', block.nameSpan, 'topics block has no allow or deny entries', ['the topic matcher is off for this policy']);
+    return undefined;
+  }
+  const matcher = new TopicMatcher(Object.freeze(d.entries.map((e) => Object.freeze(e))), d.phrases, d.regexes);
+  return Object.freeze({
+    policyId: env.policyId,
+    allowlistConfigured: d.entries.some((e) => e.kind === 'allow'),
+    scan: scan.mode,
+    scanRule: scan.rule,
+    matcher,
+    phraseCount: d.phrases.length,
+    regexCount: d.regexes.length,
+  });
+}

@@ -1,0 +1,187 @@
+// The audit record of one request, built from a real RequestContext and Outcome: decision vs reject, reason codes
+// of gateway errors, fields other plugins put in ctx.audit, tags, and prompt/output text only after redaction.
+import { describe, expect, it } from 'vitest';
+import { E, GatewayError } from '../../../src/errors.ts';
+import type { Outcome } from '../../../src/sdk/plugin.ts';
+import type { RequestContext } from '../../../src/sdk/context.ts';
+import type { ChatCompletion, ChatCompletionChunk } from '../../../src/sdk/types.ts';
+import { auditHooks } from '../../../plugins/auditor/index.ts';
+import type { AuditConfig } from '../../../plugins/auditor/block.ts';
+import { formatLogfmt } from '../../../plugins/auditor/format.ts';
+import {
+  buildAuditRecord, buildUnchainedRecord, clipText, FIELD_ORDER, MAX_TEXT, outputText, promptText, type Capture,
+} from '../../../plugins/auditor/record.ts';
+import { ctxFor } from '../../helpers/ctx.ts';
+import { parseLogfmt } from './helpers.ts';
+
+const T0 = Date.UTC(2026, 0, 13, 10, 12, 42, 250);
+const config = (over: Partial<AuditConfig> = {}): AuditConfig => ({ policyId: 'policy-gateway', tags: ['team:support', 'tier:gold'], prompts: false, ...over });
+
+function ctx(over: { stream?: boolean } = {}): RequestContext {
+  const c = ctxFor({ model: 'm', messages: [{ role: 'user', content: 'Summarize our refund policy.' }], stream: over.stream },
+    { id: 'req-1', now: () => T0, meta: { policyId: 'policy-gateway', user: 'user-12345', project: 'support-bot', target: 'support-bot' } });
+  const t = c.timings as { start: number; upstreamStart: number; upstreamFirstByte: number; upstreamEnd: number; end: number };
+  t.start = 1000;
+  t.upstreamStart = 1002;
+  t.upstreamFirstByte = 1050;
+  t.upstreamEnd = 1100.5;
+  t.end = 1103.25;
+  return c;
+}
+
+const ok: Outcome = { status: 200, upstreamCalled: true, aborted: false, synthesized: false };
+
+describe('chained requests', () => {
+  it('an allowed request: the seed\'s five keys first, then every documented field in order', () => {
+    const c = ctx();
+    c.usage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };
+    c.upstreamStatus = 200;
+    c.verdict.rule = 'rules/support.policy:9';
+    const rec = buildAuditRecord(c, ok, config());
+    expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output'));
+    expect(formatLogfmt(rec)).toBe('2026-01-13T10:12:42Z policy_id=policy-gateway decision=allow reason_code=ALLOW policy_user=user-12345 policy_project_id=support-bot'
+      + ' request_id=req-1 route=policy effective_decision=allow rollout_mode=enforced enforced=true policy_target=support-bot status=200 code=- aborted=false stream=false'
+      + ' triggered_categories=- allowlist_hits=- denylist_hits=- rule=rules/support.policy:9 revision=test-revision key_label=- redactions=-'
+      + ' prompt_tokens=12 completion_tokens=7 duration_ms=103.25 overhead_ms=4.75 upstream_ms=98.5 upstream_status=200 tags=team:support,tier:gold');
+  });
+
+  it('a decided request carries the verdict: shadow rewrite with categories and list hits', () => {
+    const c = ctx();
+    Object.assign(c.verdict, {
+      decision: 'rewrite', effectiveDecision: 'allow', reasonCode: 'SELF_HARM', triggeredCategories: ['self-harm/intent'],
+      allowlistHits: ['refund policy'], denylistHits: [], rolloutMode: 'shadow', enforced: false, rule: 'rules/s.policy:4',
+    });
+    const back = parseLogfmt(formatLogfmt(buildAuditRecord(c, ok, config())));
+    expect(back).toMatchObject({ decision: 'rewrite', effective_decision: 'allow', reason_code: 'SELF_HARM', rollout_mode: 'shadow', enforced: 'false',
+      triggered_categories: 'self-harm/intent', allowlist_hits: 'refund policy', denylist_hits: null, rule: 'rules/s.policy:4' });
+  });
+
+  it('a refusal answered by the gateway keeps the policy decision and has no error code', () => {
+    const c = ctx();
+    Object.assign(c.verdict, { decision: 'refuse', effectiveDecision: 'refuse', reasonCode: 'REFUSE' });
+    const rec = buildAuditRecord(c, { status: 200, upstreamCalled: false, aborted: false, synthesized: true }, config());
+    expect(rec).toMatchObject({ decision: 'refuse', effective_decision: 'refuse', reason_code: 'REFUSE', code: null, upstream_ms: null, upstream_status: null, overhead_ms: 103.25 });
+  });
+
+  const rejections: { note: string; error: GatewayError; reason: string; status: number }[] = [
+    { note: 'unauthenticated (401) reads reject / AUTH_FAILED', error: new GatewayError(E.GW_ERR_AUTH_INVALID), reason: 'AUTH_FAILED', status: 401 },
+    { note: 'rate-limited (429) reads reject / RATE_LIMITED', error: new GatewayError(E.GW_ERR_RATE_LIMITED, ['user_requests', 3]), reason: 'RATE_LIMITED', status: 429 },
+    { note: 'over a token quota reads reject / QUOTA_EXCEEDED', error: new GatewayError(E.GW_ERR_QUOTA_EXCEEDED, ['user_tokens', 3]), reason: 'QUOTA_EXCEEDED', status: 429 },
+    { note: 'a failing plugin reads reject / INTERNAL_ERROR', error: new GatewayError(E.GW_ERR_PLUGIN_FAILED, ['x']), reason: 'INTERNAL_ERROR', status: 500 },
+  ];
+  it.each(rejections)('$note', ({ error, reason, status }) => {
+    const rec = buildAuditRecord(ctx(), { status, error, upstreamCalled: false, aborted: false, synthesized: false }, config());
+    expect(rec).toMatchObject({ decision: 'reject', effective_decision: 'reject', reason_code: reason, code: error.code, status, rollout_mode: null, enforced: null });
+  });
+
+  it('an upstream failure after an allow keeps the decision; code and status say what went wrong', () => {
+    const c = ctx();
+    (c.timings as { upstreamEnd: number }).upstreamEnd = 0;
+    const rec = buildAuditRecord(c, { status: 502, error: new GatewayError(E.GW_ERR_UPSTREAM_UNREACHABLE), upstreamCalled: true, aborted: false, synthesized: false }, config());
+    expect(rec).toMatchObject({ decision: 'allow', reason_code: 'ALLOW', code: 'GW_ERR_UPSTREAM_UNREACHABLE', status: 502, upstream_ms: null, overhead_ms: null });
+  });
+
+  it('a client abort is recorded with aborted=true and status 0 when no head was sent', () => {
+    const rec = buildAuditRecord(ctx({ stream: true }), { status: 0, upstreamCalled: true, aborted: true, synthesized: false }, config());
+    expect(rec).toMatchObject({ aborted: true, status: 0, stream: true, decision: 'allow' });
+  });
+
+  it('fields other plugins put in ctx.audit: key_label, redaction counts, then extra keys before the tags', () => {
+    const c = ctx();
+    c.audit.key_label = 'support-team';
+    c.audit.redactions = { email: 2, phone: 1, bogus: 'x', zero: 0 };
+    c.audit.quota_remaining = 41;
+    c.audit.moderation_provider = 'builtin';
+    c.audit['Bad Key'] = 'dropped';
+    c.audit.fn = () => 1;
+    const line = formatLogfmt(buildAuditRecord(c, ok, config()));
+    expect(line).toContain(' key_label=support-team redactions=email:2,phone:1 ');
+    expect(line).toMatch(/ upstream_status=- quota_remaining=41 moderation_provider=builtin tags=team:support,tier:gold$/);
+    expect(line).not.toContain('Bad Key');
+    expect(line).not.toContain('fn=');
+  });
+
+  it('prompt and output are absent unless the policy opts in', () => {
+    const rec = buildAuditRecord(ctx(), ok, config(), { passedChain: true, body: undefined, chunks: undefined });
+    expect('prompt' in rec || 'output' in rec).toBe(false);
+  });
+});
+
+describe('prompt and output text (prompts on)', () => {
+  const answer = (content: string): ChatCompletion => ({
+    id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+  });
+
+  it('reads the answer at completion, so in-place redaction after the auditor saw the body is what gets recorded', () => {
+    const hooks = auditHooks(config({ prompts: true }));
+    const c = ctx();
+    expect(hooks.onRequest?.(c)).toBeUndefined();
+    const body = answer('mail alice@example.com now');
+    hooks.onResponse!(body, c);
+    // the redactor runs after the auditor in response order and rewrites in place
+    body.choices[0]!.message.content = 'mail [EMAIL] now';
+    const cap: Capture = { passedChain: true, body, chunks: undefined };
+    expect(outputText(cap)).toBe('mail [EMAIL] now');
+    c.request.messages[0]!.content = 'my mail is [EMAIL]';
+    const rec = buildAuditRecord(c, ok, config({ prompts: true }), cap);
+    expect(rec.prompt).toBe('user: my mail is [EMAIL]');
+    expect(rec.output).toBe('mail [EMAIL] now');
+    expect(Object.keys(rec).slice(-3)).toEqual(['tags', 'prompt', 'output']);
+  });
+
+  it('streams: chunk references are joined at completion, after in-place edits', () => {
+    const hooks = auditHooks(config({ prompts: true }));
+    const c = ctx({ stream: true });
+    const chunk = (content: string): ChatCompletionChunk => ({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    const a = chunk('Hi alice@');
+    const b = chunk('example.com!');
+    expect(hooks.onChunk!(a, c)).toBe('pass');
+    expect(hooks.onChunk!(b, c)).toBe('pass');
+    a.choices[0]!.delta.content = 'Hi ';
+    b.choices[0]!.delta.content = '[EMAIL]!';
+    expect(outputText({ passedChain: true, body: undefined, chunks: [a, b] })).toBe('Hi [EMAIL]!');
+  });
+
+  it('a request stopped before the end of the request chain (so before request-scope redaction) has no prompt', () => {
+    const rec = buildAuditRecord(ctx(), { status: 200, upstreamCalled: false, aborted: false, synthesized: true }, config({ prompts: true }),
+      { passedChain: false, body: undefined, chunks: undefined });
+    expect(rec.prompt).toBeNull();
+    expect(rec.output).toBeNull();
+  });
+
+  it('the hooks without the opt-in are onComplete only (no per-chunk work)', () => {
+    expect(Object.keys(auditHooks(config()))).toEqual(['onComplete']);
+    expect(Object.keys(auditHooks(config({ prompts: true }))).sort()).toEqual(['onChunk', 'onComplete', 'onRequest', 'onResponse']);
+  });
+
+  it('prompt text lists every message as role: text, content parts included', () => {
+    expect(promptText([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'x' } }] },
+    ])).toBe('system: Be brief.\nuser: What is this? [image_url]');
+  });
+
+  it('long text is cut and says how much was cut, never inside a surrogate pair', () => {
+    const long = 'a'.repeat(MAX_TEXT - 1) + '😀' + 'b'.repeat(10);
+    const cut = clipText(long);
+    expect(cut).toBe(`${'a'.repeat(MAX_TEXT - 1)}…[12 more characters]`);
+    expect(clipText('short')).toBe('short');
+  });
+});
+
+describe('requests that never reached a policy', () => {
+  const cases = [
+    { note: 'bad JSON', code: 'GW_ERR_BAD_JSON', status: 400, reason: 'INVALID_REQUEST', route: 'v1' },
+    { note: 'unknown policy', code: 'GW_ERR_POLICY_NOT_FOUND', status: 404, reason: 'NOT_FOUND', route: 'policy' },
+    { note: 'unknown route', code: 'GW_ERR_ROUTE_NOT_FOUND', status: 404, reason: 'NOT_FOUND', route: 'unknown' },
+    { note: 'body too large', code: 'GW_ERR_BODY_TOO_LARGE', status: 413, reason: 'INVALID_REQUEST', route: 'v1' },
+    { note: 'shutting down', code: 'GW_ERR_SHUTTING_DOWN', status: 503, reason: 'SERVICE_UNAVAILABLE', route: 'v1' },
+  ];
+  it.each(cases)('$note: reject with the reason code of its error, no policy fields', ({ code, status, reason, route }) => {
+    const rec = buildUnchainedRecord({ reqId: 'r9', route, status, error: { code }, durationMs: 1.5 }, T0 + 1.5);
+    const line = formatLogfmt(rec);
+    expect(line.startsWith(`2026-01-13T10:12:42Z policy_id=- decision=reject reason_code=${reason} policy_user=- policy_project_id=- request_id=r9 route=${route}`)).toBe(true);
+    expect(parseLogfmt(line)).toMatchObject({ status: String(status), code, duration_ms: '1.5' });
+    expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output'));
+  });
+});

@@ -1,0 +1,81 @@
+// The word-level Aho–Corasick automaton against a naive matcher on random vocabularies and texts (overlaps, shared
+// prefixes and suffixes, repeated words), plus its construction errors.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { WordAutomaton, WordScanner, type MatchSink } from '../../../plugins/topics/automaton.ts';
+import { TextNormalizer, hashWord } from '../../../plugins/topics/normalize.ts';
+
+/** Every (pattern, last word index) occurrence of `patterns` in `words`, sorted. */
+function naive(patterns: readonly (readonly string[])[], words: readonly string[]): string[] {
+  const out: string[] = [];
+  patterns.forEach((p, id) => {
+    for (let end = p.length - 1; end < words.length; end++) {
+      if (p.every((w, k) => words[end - p.length + 1 + k] === w)) out.push(`${id}@${end}`);
+    }
+  });
+  return out.sort();
+}
+
+/** Feeds `words` straight to a scanner (no normaliser: one-letter runs would be joined) and collects matches. */
+function scan(ac: WordAutomaton, words: readonly string[]): string[] {
+  const got: string[] = [];
+  const sink: MatchSink = { onMatch: (p, last) => { got.push(`${p}@${last}`); } };
+  const scanner = new WordScanner(ac, sink);
+  scanner.reset();
+  for (const w of words) {
+    const chars = Uint16Array.from(w, (c) => c.charCodeAt(0));
+    scanner.onWord(chars, 0, chars.length, hashWord(chars, 0, chars.length));
+  }
+  return got.sort();
+}
+
+describe('WordAutomaton', () => {
+  const vocab = ['a', 'ab', 'abc', 'b', 'ba', 'bab', 'c', 'ca', 'refund', 'policy', 'wire', 'transfer'];
+  const word = fc.constantFrom(...vocab);
+
+  it('finds exactly the occurrences a naive matcher finds (random patterns and texts)', () => {
+    fc.assert(fc.property(
+      fc.uniqueArray(fc.array(word, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 40, selector: (p) => p.join(' ') }),
+      fc.array(word, { maxLength: 60 }),
+      (patterns, words) => {
+        const ac = new WordAutomaton(patterns);
+        expect(scan(ac, words)).toEqual(naive(patterns, words));
+      },
+    ), { numRuns: 500 });
+  });
+
+  it('reports every overlapping and nested occurrence', () => {
+    const patterns = [['a', 'b'], ['b', 'c'], ['a', 'b', 'c'], ['b'], ['c', 'a']];
+    const ac = new WordAutomaton(patterns);
+    const words = 'a b c a b'.split(' ');
+    expect(scan(ac, words)).toEqual(naive(patterns, words));
+    expect(scan(ac, words)).toEqual(['0@1', '0@4', '1@2', '2@2', '3@1', '3@4', '4@3']);
+  });
+
+  it('counts its vocabulary and states', () => {
+    const ac = new WordAutomaton([['refund', 'policy'], ['refund'], ['wire', 'transfer']]);
+    expect(ac.vocabularySize).toBe(4);
+    expect(ac.stateCount).toBe(5);
+    expect(Array.from(ac.patternWords)).toEqual([2, 1, 2]);
+  });
+
+  it.each([
+    { note: 'an empty pattern', patterns: [[]], error: 'empty pattern' },
+    { note: 'an empty word', patterns: [['a', '']], error: 'empty word' },
+    { note: 'a duplicate pattern', patterns: [['a', 'b'], ['a', 'b']], error: 'duplicate pattern' },
+  ])('rejects $note', ({ patterns, error }) => {
+    expect(() => new WordAutomaton(patterns)).toThrow(error);
+  });
+
+  it('a reset starts a new segment: no match spans two segments', () => {
+    const ac = new WordAutomaton([['wire', 'transfer']]);
+    const got: number[] = [];
+    const scanner = new WordScanner(ac, { onMatch: (p) => { got.push(p); } });
+    const n = new TextNormalizer();
+    scanner.reset(); n.tokenize('please wire', scanner);
+    scanner.reset(); n.tokenize('transfer it', scanner);
+    expect(got).toEqual([]);
+    scanner.reset(); n.tokenize('please wire transfer it', scanner);
+    expect(got).toEqual([0]);
+  });
+});
