@@ -1,0 +1,183 @@
+// `serve` configuration: command-line flags first, then POLICY_GATEWAY_* environment variables, then defaults.
+// Parsed once at startup into a frozen GatewayConfig; `--help` text lives here so it never drifts from the parser.
+import { parseArgs } from 'node:util';
+
+/** One upstream: requests whose model matches `models` (exact names or globs) go to `baseUrl`. */
+export interface UpstreamConfig {
+  /** Bounded metric label: `default`, `demo` or the model glob. */
+  readonly name: string;
+  readonly baseUrl: string;
+  /** Model globs this upstream serves; ['*'] for a catch-all. */
+  readonly models: readonly string[];
+  /** Environment variable holding this upstream's API key (never the key itself). */
+  readonly keyEnv: string | undefined;
+}
+
+export interface GatewayConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly rules: string;
+  /** Empty: run the embedded demo upstream. */
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly upstreamTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly maxSockets: number;
+  readonly defaultPolicy: string | undefined;
+  readonly workers: number;
+  readonly redisUrl: string | undefined;
+  readonly bodyLimit: number;
+  readonly graceMs: number;
+  readonly pluginTimeoutMs: number;
+  readonly logLevel: string;
+  readonly audit: string;
+  readonly auditFormat: 'logfmt' | 'json';
+  readonly watch: boolean;
+  /** Project ids that keep their own `project` metric label value (others collapse into `other`). */
+  readonly metricProjects: readonly string[];
+  /** http-proxy-3 code path to the upstream: undici (fetch path with an undici Pool) or http (native node:http). */
+  readonly upstreamClient: 'undici' | 'http';
+}
+
+export const SERVE_HELP = `Usage: policy-gateway serve [options]
+
+Starts the gateway. Every option can also be set by the environment variable in brackets.
+
+  --host HOST               address to listen on [POLICY_GATEWAY_HOST] (default 127.0.0.1; 0.0.0.0 in containers)
+  --port N                  port to listen on [POLICY_GATEWAY_PORT] (default 5000; 0 picks a free port)
+  --rules DIR               directory (or file) of .policy files, hot-reloaded [POLICY_GATEWAY_RULES] (default rules)
+  --upstream [GLOB=]URL     OpenAI-compatible base URL ending in /v1; repeat for several, routed by model name
+                            (exact or glob, first match wins; a URL without GLOB= serves every model)
+                            [POLICY_GATEWAY_UPSTREAM, comma-separated]. None: the embedded demo upstream.
+  --upstream-key-env [GLOB=]NAME
+                            environment variable holding the API key sent to the upstream(s) whose GLOB matches
+                            (no GLOB: every upstream) [POLICY_GATEWAY_UPSTREAM_KEY_ENV, comma-separated]
+  --upstream-timeout DUR    max wait for the upstream's first byte and between stream chunks (default 60s)
+  --connect-timeout DUR     max time to connect to an upstream (default 5s)
+  --max-sockets N           keep-alive pool size per upstream (default 256)
+  --upstream-client C       undici (default: http-proxy-3's fetch path on an undici Pool, less CPU per request)
+                            or http (http-proxy-3's native node:http path) [POLICY_GATEWAY_UPSTREAM_CLIENT]
+  --default-policy ID       policy for /v1 requests that name none [POLICY_GATEWAY_DEFAULT_POLICY]
+                            (default: the policy marked \`default\` in the rules)
+  --workers N               worker processes sharing the port, metrics aggregated [POLICY_GATEWAY_WORKERS] (default 1)
+  --redis-url URL           share quota counters through Redis [REDIS_URL] (default: in-process store)
+  --body-limit SIZE         max request body (default 20mb)
+  --grace DUR               graceful-shutdown grace period for in-flight requests (default 30s)
+  --plugin-timeout DUR      budget for each asynchronous plugin hook (default 10s)
+  --log-level LEVEL         fatal|error|warn|info|debug [LOG_LEVEL] (default info)
+  --audit DEST              audit records to stdout, stderr, a file path (reopened on SIGHUP) or off
+                            [POLICY_GATEWAY_AUDIT] (default stdout)
+  --audit-format FMT        logfmt|json [POLICY_GATEWAY_AUDIT_FORMAT] (default logfmt)
+  --metric-projects IDS     comma-separated project ids that get their own value of the \`project\` metric label
+                            (every other project is counted as \`other\`, none as \`none\`: labels stay bounded)
+                            [POLICY_GATEWAY_METRIC_PROJECTS]
+  --no-watch                do not hot-reload policies on file change (SIGHUP still reloads)
+  -h, --help                show this help
+
+Durations: 500ms, 30s, 5m. Sizes: 512kb, 20mb.`;
+
+/** Parses "500ms", "30s", "5m", "1h" or a bare number of milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new ConfigError(`${what}: invalid duration "${text}" (use e.g. 500ms, 30s, 5m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+}
+
+/** Parses "512kb", "20mb", "1gb" or a bare number of bytes. */
+export function parseSize(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  if (!m) throw new ConfigError(`${what}: invalid size "${text}" (use e.g. 512kb, 20mb)`);
+  const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+/** A configuration problem reported to the operator (exit code 2), never a stack trace. */
+export class ConfigError extends Error {}
+
+function splitList(v: string | undefined): string[] {
+  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [];
+}
+
+function parseInt10(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${what}: expected an integer from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+/** Splits `GLOB=VALUE` (GLOB optional); a URL's own `=` (query strings) is left alone when no glob prefix exists. */
+function splitGlob(spec: string): [string | undefined, string] {
+  const eq = spec.indexOf('=');
+  if (eq > 0 && !spec.slice(0, eq).includes('://')) return [spec.slice(0, eq), spec.slice(eq + 1)];
+  return [undefined, spec];
+}
+
+/** Builds the frozen config from `serve` arguments and the environment. Throws ConfigError on bad input. */
+export function parseServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): GatewayConfig | 'help' {
+  let values: Record<string, string | string[] | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' }, port: { type: 'string' }, rules: { type: 'string' },
+        upstream: { type: 'string', multiple: true }, 'upstream-key-env': { type: 'string', multiple: true },
+        'upstream-timeout': { type: 'string' }, 'connect-timeout': { type: 'string' }, 'max-sockets': { type: 'string' },
+        'default-policy': { type: 'string' }, workers: { type: 'string' }, 'redis-url': { type: 'string' },
+        'body-limit': { type: 'string' }, grace: { type: 'string' }, 'plugin-timeout': { type: 'string' },
+        'log-level': { type: 'string' }, audit: { type: 'string' }, 'audit-format': { type: 'string' },
+        'no-watch': { type: 'boolean' }, 'metric-projects': { type: 'string' }, 'upstream-client': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  if (values.help) return 'help';
+  const str = (k: string, envName: string | undefined, dflt: string): string =>
+    (values[k] as string | undefined) ?? (envName ? env[envName] : undefined) ?? dflt;
+
+  const upstreamSpecs = (values.upstream as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_UPSTREAM);
+  const keySpecs = (values['upstream-key-env'] as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_UPSTREAM_KEY_ENV);
+  const keyRules = keySpecs.map(splitGlob);
+  const upstreams: UpstreamConfig[] = upstreamSpecs.map((spec, i) => {
+    const [glob, url] = splitGlob(spec);
+    let parsed: URL;
+    try { parsed = new URL(url); } catch { throw new ConfigError(`--upstream: invalid URL "${url}"`); }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`--upstream: "${url}" must be http:// or https://`);
+    const keyEnv = keyRules.find(([g]) => g === glob)?.[1] ?? keyRules.find(([g]) => g === undefined)?.[1];
+    return Object.freeze({
+      name: glob ?? (upstreamSpecs.length === 1 ? 'default' : `upstream${i + 1}`),
+      baseUrl: url.replace(/\/+$/, ''),
+      models: Object.freeze(glob ? glob.split('|') : ['*']),
+      keyEnv,
+    });
+  });
+  const auditFormat = str('audit-format', 'POLICY_GATEWAY_AUDIT_FORMAT', 'logfmt');
+  if (auditFormat !== 'logfmt' && auditFormat !== 'json') throw new ConfigError(`--audit-format: expected logfmt or json, got "${auditFormat}"`);
+  const upstreamClient = str('upstream-client', 'POLICY_GATEWAY_UPSTREAM_CLIENT', 'undici');
+  if (upstreamClient !== 'undici' && upstreamClient !== 'http') throw new ConfigError(`--upstream-client: expected undici or http, got "${upstreamClient}"`);
+  const logLevel = str('log-level', 'LOG_LEVEL', 'info');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
+  return Object.freeze({
+    host: str('host', 'POLICY_GATEWAY_HOST', '127.0.0.1'),
+    port: parseInt10(str('port', 'POLICY_GATEWAY_PORT', '5000'), '--port', 0, 65535),
+    rules: str('rules', 'POLICY_GATEWAY_RULES', 'rules'),
+    upstreams: Object.freeze(upstreams),
+    upstreamTimeoutMs: parseDuration(str('upstream-timeout', undefined, '60s'), '--upstream-timeout'),
+    connectTimeoutMs: parseDuration(str('connect-timeout', undefined, '5s'), '--connect-timeout'),
+    maxSockets: parseInt10(str('max-sockets', undefined, '256'), '--max-sockets', 1, 65535),
+    defaultPolicy: (values['default-policy'] as string | undefined) ?? env.POLICY_GATEWAY_DEFAULT_POLICY,
+    workers: parseInt10(str('workers', 'POLICY_GATEWAY_WORKERS', '1'), '--workers', 1, 256),
+    redisUrl: (values['redis-url'] as string | undefined) ?? env.REDIS_URL ?? undefined,
+    bodyLimit: parseSize(str('body-limit', undefined, '20mb'), '--body-limit'),
+    graceMs: parseDuration(str('grace', undefined, '30s'), '--grace'),
+    pluginTimeoutMs: parseDuration(str('plugin-timeout', undefined, '10s'), '--plugin-timeout'),
+    logLevel,
+    audit: str('audit', 'POLICY_GATEWAY_AUDIT', 'stdout'),
+    auditFormat,
+    watch: !values['no-watch'],
+    upstreamClient,
+    metricProjects: Object.freeze(splitList(str('metric-projects', 'POLICY_GATEWAY_METRIC_PROJECTS', ''))),
+  });
+}

@@ -1,0 +1,126 @@
+// The per-request context every hook receives, and the gateway services plugins may use at run time.
+// Created by the server for each request; plugins share data only through typed StateKeys.
+import type { Logger } from 'pino';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ChatRequest, Decision, RolloutMode, Usage } from './types.ts';
+
+/** A bounded-label counter as plugins see it (a prom-client Counter satisfies it). */
+export interface CounterLike {
+  inc(labels: Record<string, string>, value?: number): void;
+}
+/** A histogram as plugins see it (a prom-client Histogram satisfies it). */
+export interface HistogramLike {
+  observe(labels: Record<string, string>, value: number): void;
+}
+
+/** The metrics plugins write to. Label values MUST come from configuration, never from user input. */
+export interface PluginMetrics {
+  /** policy_gateway_redactions_total{policy_id,type} */
+  readonly redactions: CounterLike;
+  /** policy_gateway_moderation_flags_total{policy_id,category} */
+  readonly moderationFlags: CounterLike;
+  /** policy_gateway_moderation_duration_seconds{provider} */
+  readonly moderationSeconds: HistogramLike;
+  /** policy_gateway_moderation_errors_total{provider,result} (result: fail_open|fail_closed) */
+  readonly moderationErrors: CounterLike;
+  /** policy_gateway_quota_rejections_total{policy_id,scope} (scope: user_requests|user_tokens|project_tokens|project_cost) */
+  readonly quotaRejections: CounterLike;
+  /** policy_gateway_quota_store_errors_total{store,result} (result: fail_open|fail_closed) */
+  readonly quotaStoreErrors: CounterLike;
+  /** policy_gateway_escalations_total{policy_id,result} (result: sent|failed) */
+  readonly escalations: CounterLike;
+  /** policy_gateway_auth_failures_total{reason} (reason: missing|malformed|invalid|expired|forbidden) */
+  readonly authFailures: CounterLike;
+  /** policy_gateway_audit_records_total{result} (result: written|dropped|error) */
+  readonly auditRecords: CounterLike;
+}
+
+/** Shared run-time services of one gateway instance. */
+export interface GatewayServices {
+  readonly log: Logger;
+  readonly metrics: PluginMetrics;
+  /** Environment for secrets referenced by policies (`key env "OPENAI_API_KEY"`). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Redis URL when the gateway runs with a shared store (`--redis-url` / REDIS_URL), else undefined. */
+  readonly redisUrl: string | undefined;
+  /** Audit destination (`stdout`, `stderr`, `off` or a file path) and format, from `--audit` / `--audit-format`. */
+  readonly audit: { readonly destination: string; readonly format: 'logfmt' | 'json' };
+  /** Registers a function run once at shutdown (close connections, flush queues). */
+  onClose(fn: () => Promise<void> | void): void;
+  /** Registers a function run on SIGHUP (reopen log files after rotation). */
+  onReopen(fn: () => void): void;
+  /** Runs a task off the request path (webhooks); shutdown waits for running tasks up to the grace period. */
+  background(task: () => Promise<void>): void;
+}
+
+/** A typed key for per-request plugin state. The producing plugin exports it. */
+export type StateKey<T> = symbol & { readonly __t?: T };
+export const stateKey = <T>(name: string): StateKey<T> => Symbol(name) as StateKey<T>;
+
+/** The decision being built for this request; the server turns it into the `policy` block. */
+export interface Verdict {
+  decision: Decision;
+  /** What was actually applied: equals `decision` when enforced, `allow` in shadow mode. */
+  effectiveDecision: Decision;
+  reasonCode: string;
+  triggeredCategories: string[];
+  allowlistHits: string[];
+  denylistHits: string[];
+  rolloutMode: RolloutMode;
+  enforced: boolean;
+  /** The rule that fired, as `file:line`, or null. */
+  rule: string | null;
+}
+
+/** Request metadata from headers/body (DESIGN §2); null when not given. */
+export interface RequestMeta {
+  readonly policyId: string;
+  readonly user: string | null;
+  readonly project: string | null;
+  readonly target: string | null;
+}
+
+/** Wall-clock and monotonic times of one request, in milliseconds (`performance.now()` scale except `startedAt`). */
+export interface Timings {
+  /** Epoch ms when the request arrived (audit timestamp). */
+  readonly startedAt: number;
+  readonly start: number;
+  upstreamStart: number;
+  upstreamFirstByte: number;
+  upstreamEnd: number;
+  end: number;
+}
+
+/** What every hook receives. One per request; never shared. */
+export interface RequestContext {
+  /** Request id; also the X-Request-Id response header. */
+  readonly id: string;
+  readonly log: Logger;
+  /** Aborted when the client goes away or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** Injected clock (epoch ms): quota windows use it so tests can move time. */
+  readonly now: () => number;
+  readonly services: GatewayServices;
+  /** The policy serving this request, from the rule-set snapshot taken at request start (reloads never change it). */
+  readonly policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
+  readonly route: 'policy' | 'v1';
+  readonly meta: RequestMeta;
+  /** The raw request headers (read-only). */
+  readonly headers: IncomingHttpHeaders;
+  /** The request as it will go upstream; onRequest hooks MAY change it in place. */
+  request: ChatRequest;
+  /** True when the client itself asked for `stream_options.include_usage` (so the usage chunk is passed on). */
+  readonly clientWantsUsage: boolean;
+  readonly verdict: Verdict;
+  /** Extra audit fields in insertion order (key label, tags, redaction counts, …). */
+  readonly audit: Record<string, unknown>;
+  /** Extra response headers (x-ratelimit-*), set before the response head is sent. */
+  readonly responseHeaders: Record<string, string>;
+  /** Token usage reported by the upstream, once known. */
+  usage: Usage | undefined;
+  /** Upstream HTTP status, once known. */
+  upstreamStatus: number;
+  readonly timings: Timings;
+  get<T>(key: StateKey<T>): T | undefined;
+  set<T>(key: StateKey<T>, value: T): void;
+}

@@ -1,0 +1,80 @@
+// The plugin contract: the ONLY module (with context.ts and types.ts) that plugins import from src/.
+// A plugin compiles its .policy block once per policy, then its hooks run per request in the fixed chain order.
+import type { Block, Span } from '../../grammar/ast.ts';
+import type { Diagnostic } from '../../grammar/diagnostics.ts';
+import type { GatewayError } from '../errors.ts';
+import type { RequestContext } from './context.ts';
+import type { ChatCompletion, ChatCompletionChunk } from './types.ts';
+
+/** What a plugin's compile step may use. Pure: no network, no clock; `check` runs it without a gateway. */
+export interface CompileEnv {
+  readonly policyId: string;
+  /** The .policy file this policy came from. */
+  readonly file: string;
+  /** Directory that relative paths in the policy (list files, key files) resolve against. */
+  readonly dir: string;
+  /** Reports a diagnostic; any error-severity report makes the whole rule set fail to load. */
+  report(d: Diagnostic): void;
+  /** Reads a text file relative to `dir`; reports POL0310 "cannot read file" at `span` and returns undefined on failure. */
+  readText(path: string, span: Span): string | undefined;
+}
+
+/** What `onRequest` returns: nothing to continue, or a local answer that stops the chain (no upstream call). */
+export type RequestAction =
+  | void
+  | undefined
+  /** Answer with a gateway-authored assistant message (refusal, escalation holding message). */
+  | { readonly kind: 'respond'; readonly content: string }
+  /** Answer with an error (401, 403, 429, …). */
+  | { readonly kind: 'reject'; readonly error: GatewayError };
+
+/** What `onChunk` did to a stream chunk: left it, changed it in place, or wants it dropped. */
+export type ChunkResult = 'pass' | 'modified' | 'drop';
+
+/** How a request ended, given to every `onComplete`. */
+export interface Outcome {
+  /** HTTP status sent to the client (0 if the client left before the head was sent). */
+  readonly status: number;
+  readonly error?: GatewayError;
+  /** True when a request was sent upstream. */
+  readonly upstreamCalled: boolean;
+  /** True when the client went away before the answer was complete. */
+  readonly aborted: boolean;
+  /** Gateway-authored answer (refuse/escalate) rather than a model answer. */
+  readonly synthesized: boolean;
+}
+
+/**
+ * Per-policy hooks. Built ONCE when the policy compiles (`PluginFactory.hooks`), shared by all requests;
+ * per-request state MUST live in the context (`ctx.set(key, …)`), never in closures.
+ */
+export interface PluginHooks {
+  /** Runs in chain order before the upstream call. May rewrite `ctx.request` in place, answer locally, or reject. */
+  onRequest?(ctx: RequestContext): RequestAction | Promise<RequestAction>;
+  /** Non-streaming JSON answer from upstream, in reverse chain order; may change it in place. Sync. */
+  onResponse?(body: ChatCompletion, ctx: RequestContext): void;
+  /** One parsed SSE chunk, in reverse chain order. MUST be synchronous and allocation-light. */
+  onChunk?(chunk: ChatCompletionChunk, ctx: RequestContext): ChunkResult;
+  /** End of an upstream stream (before the policy chunk and `[DONE]`): return chunks to emit (e.g. held-back text), or nothing. */
+  onStreamEnd?(ctx: RequestContext): ChatCompletionChunk[] | void;
+  /** Always called once per request that reached this plugin's policy, in chain order, even after errors. Observe only. */
+  onComplete?(outcome: Outcome, ctx: RequestContext): void | Promise<void>;
+}
+
+/** A plugin type: one folder under plugins/, owning one or more block keywords. */
+export interface PluginFactory<Config = unknown> {
+  /** Stable id: log field `plugin`, metric label `plugin`. Single lower-case word. */
+  readonly name: string;
+  /** The block keywords this plugin owns in .policy files (`redact` for the redactor). */
+  readonly blocks: readonly string[];
+  /**
+   * Compiles this plugin's blocks of one policy (empty array when the policy has none) into frozen config.
+   * Returns undefined when the plugin is off for this policy. Reports problems through `env.report`; never throws.
+   */
+  compile(blocks: readonly Block[], env: CompileEnv): Config | undefined;
+  /** Builds the hooks for one compiled config. Called once per policy load, not per request. */
+  hooks(config: Config): PluginHooks;
+}
+
+/** Identity helper that freezes a plugin definition and keeps its Config type. */
+export const definePlugin = <C>(f: PluginFactory<C>): PluginFactory<C> => Object.freeze(f);

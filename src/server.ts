@@ -1,0 +1,768 @@
+// The HTTP edge: routes, body reading and validation, the plugin chain, proxying through http-proxy-3
+// (selfHandleResponse) and the JSON/SSE response transforms. The only module that touches req/res and the proxy.
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import httpProxy from 'http-proxy-3';
+import type { Logger } from 'pino';
+import { E, GatewayError, toGatewayError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import { parseChatRequest } from './request.ts';
+import { RequestCtx, policyBlock } from './context.ts';
+import { ChainRunner } from './chain/run-chain.ts';
+import { SseDecoder, SSE_DONE, sseData, type SseEvent } from './chain/sse.ts';
+import type { UpstreamRouter, Upstream } from './upstream/routes.ts';
+import type { CompiledPolicy, CompiledPolicySet } from './policy/types.ts';
+import type { GatewayServices } from './sdk/context.ts';
+import type { Outcome } from './sdk/plugin.ts';
+import type { ChatCompletion, ChatCompletionChunk } from './sdk/types.ts';
+
+/** Where the serving rule set comes from (the hot-reloading PolicyStore in production). */
+export interface PolicySource {
+  readonly current: CompiledPolicySet | undefined;
+}
+
+/** Record written for every request that ends, whatever happened (the auditor and access log build on it). */
+export interface RequestEnd {
+  readonly ctx: RequestCtx | undefined;
+  readonly reqId: string;
+  readonly route: string;
+  readonly status: number;
+  readonly error: GatewayError | undefined;
+  readonly durationMs: number;
+  /** Revision of the rule set serving when the request ended, if any is loaded. */
+  readonly revision: string | undefined;
+}
+
+export interface GatewayOptions {
+  readonly policies: PolicySource;
+  readonly router: UpstreamRouter;
+  readonly metrics: Metrics;
+  readonly services: GatewayServices;
+  readonly log: Logger;
+  readonly bodyLimit: number;
+  readonly upstreamTimeoutMs: number;
+  readonly pluginTimeoutMs: number;
+  /**
+   * How http-proxy-3 reaches the upstream: `undici` (default) uses its fetch code path with an undici Pool
+   * (measured ~lower CPU per request), `http` its native node:http path with a keep-alive Agent.
+   */
+  readonly upstreamClient?: 'undici' | 'http';
+  readonly defaultPolicy: string | undefined;
+  readonly now?: () => number;
+  /** /metrics text (cluster workers ask the primary for the aggregate). */
+  readonly metricsText?: () => Promise<string>;
+  /** Models to list when an upstream's /models cannot be read (the demo's, or configured exact names). */
+  readonly fallbackModels?: readonly string[];
+  /** Projects that keep their own value of the `project` metric label; any other becomes `other` (bounded labels). */
+  readonly metricProjects?: ReadonlySet<string>;
+  /** Called once per finished request that did not reach a policy chain (the auditor records those too). */
+  readonly onUnchainedEnd?: (end: RequestEnd) => void;
+}
+
+type Route = 'policy' | 'v1';
+
+/** Per-request bookkeeping the proxy event handlers need, hung on the IncomingMessage. */
+interface Flight {
+  ctx: RequestCtx;
+  policy: CompiledPolicy;
+  upstream: Upstream;
+  stream: boolean;
+  /** Gateway processing time after the upstream answered (ms). */
+  postMs: number;
+  ended: boolean;
+  error: GatewayError | undefined;
+  synthesized: boolean;
+  upstreamCalled: boolean;
+  abort: AbortController;
+  proxyReq: http.ClientRequest | undefined;
+  /** undici client path: what goes upstream, and the upstream body once the head arrived. */
+  upstreamHeaders: Record<string, string> | undefined;
+  payload: Buffer | undefined;
+  upstreamBody: Readable | undefined;
+}
+
+const FLIGHT = Symbol('flight');
+type Req = http.IncomingMessage & { [FLIGHT]?: Flight };
+
+const JSON_TYPE = 'application/json';
+const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Request ids: a random per-process prefix plus a counter — unique across replicas, no entropy drawn per request. */
+const REQ_ID_PREFIX = `${randomBytes(6).toString('hex')}-`;
+let reqSeq = 0;
+
+function routeOf(path: string): { kind: 'chat'; route: Route } | { kind: 'models' | 'metrics' | 'healthz' | 'readyz' } | undefined {
+  switch (path) {
+    case '/policy/chat/completions': return { kind: 'chat', route: 'policy' };
+    case '/v1/chat/completions': return { kind: 'chat', route: 'v1' };
+    case '/v1/models': case '/policy/models': return { kind: 'models' };
+    case '/metrics': return { kind: 'metrics' };
+    case '/healthz': return { kind: 'healthz' };
+    case '/readyz': return { kind: 'readyz' };
+    default: return undefined;
+  }
+}
+
+/** Caches prom-client children per label-value combination so the hot path does no label hashing. */
+class LabelledChildren {
+  readonly #maps = new Map<object, Map<string, unknown>>();
+  get<C>(metric: { labels(...values: string[]): C }, key: string, values: () => string[]): C {
+    let m = this.#maps.get(metric);
+    if (!m) this.#maps.set(metric, (m = new Map()));
+    let child = m.get(key) as C | undefined;
+    if (child === undefined) m.set(key, (child = metric.labels(...values())));
+    return child;
+  }
+}
+
+/** The gateway: an http.Server plus lifecycle. Create with `createGateway`, then `listen`. */
+export class Gateway {
+  readonly server: http.Server;
+  readonly #o: GatewayOptions;
+  readonly #runner: ChainRunner;
+  readonly #proxy: httpProxy.ProxyServer;
+  readonly #now: () => number;
+  readonly #undici: boolean;
+  #inflight = 0;
+  /** Labelled metric children, bound once per label combination (label values are bounded by configuration). */
+  readonly #children = new LabelledChildren();
+  #drainWaiters: (() => void)[] = [];
+  #shuttingDown = false;
+  #modelsCache: { at: number; body: string } | undefined;
+  #ready: { at: number; ok: boolean; reason: string } | undefined;
+
+  constructor(o: GatewayOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#runner = new ChainRunner(o.metrics, o.pluginTimeoutMs);
+    this.#undici = (o.upstreamClient ?? 'undici') === 'undici';
+    this.#proxy = httpProxy.createProxyServer({
+      selfHandleResponse: true, ignorePath: true, changeOrigin: true, xfwd: false,
+      ...(this.#undici ? {
+        fetch: this.#undiciFetch as unknown as typeof fetch,
+        fetchOptions: {
+          // A non-empty header source makes http-proxy-3 skip copying request headers into a WHATWG Headers object:
+          // the undici request uses the gateway's own upstream header set.
+          requestOptions: { headers: { 'x-policy-gateway': '1' } },
+          onBeforeRequest: async (init: RequestInit, req: Req) => { (init as { flight?: Flight }).flight = req[FLIGHT]; },
+          onAfterResponse: async (response: Response, req: Req, res: http.ServerResponse) => this.#onUndiciResponse(response, req, res),
+        },
+      } : {}),
+    });
+    this.#proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: Req) => this.#onProxyReq(proxyReq, req));
+    this.#proxy.on('proxyRes', (proxyRes: http.IncomingMessage, req: Req, res: http.ServerResponse) => {
+      if (!this.#undici) this.#onProxyRes(proxyRes, req, res);
+    });
+    this.#proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | import('node:net').Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
+    this.#proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
+    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.#handle(req as Req, res));
+  }
+
+  /** Starts listening; resolves to the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Requests currently being answered. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /**
+   * Graceful stop: refuse new connections, answer new requests on open connections with 503, let in-flight
+   * requests (streams included) finish up to `graceMs`, then close everything. Resolves when done.
+   */
+  async shutdown(graceMs: number): Promise<{ drained: boolean }> {
+    this.#shuttingDown = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    let drained = true;
+    if (this.#inflight > 0) {
+      drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), graceMs);
+        this.#drainWaiters.push(() => { clearTimeout(timer); resolve(true); });
+      });
+    }
+    this.server.closeAllConnections();
+    await closed;
+    this.#proxy.close?.();
+    return { drained };
+  }
+
+  // ---- request entry -------------------------------------------------------------------------
+
+  #handle(req: Req, res: http.ServerResponse): void {
+    const start = performance.now();
+    const startedAt = this.#now();
+    const inId = req.headers['x-request-id'];
+    const reqId = typeof inId === 'string' && REQ_ID_RE.test(inId) ? inId : REQ_ID_PREFIX + (++reqSeq).toString(36);
+    res.setHeader('x-request-id', reqId);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const r = routeOf(path);
+    if (!r) return this.#unchained(req, res, reqId, 'unknown', start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
+    if (r.kind === 'chat') {
+      if (req.method !== 'POST') return this.#unchained(req, res, reqId, r.route, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'POST' });
+      this.#chat(req, res, r.route, reqId, start, startedAt);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return this.#unchained(req, res, reqId, r.kind, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'GET' });
+    }
+    req.resume();
+    switch (r.kind) {
+      case 'healthz': return this.#sendJson(res, this.#shuttingDown ? 503 : 200, this.#shuttingDown ? '{"status":"shutting_down"}' : '{"status":"ok"}');
+      case 'readyz': void this.#readyz(res); return;
+      case 'metrics': void this.#metricsRoute(res); return;
+      case 'models': void this.#models(res, reqId); return;
+    }
+  }
+
+  #sendJson(res: http.ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
+    if (res.headersSent) { res.end(); return; }
+    res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
+    res.end(body);
+  }
+
+  /** Answers an error for a request that never reached a policy chain, and records it. */
+  #unchained(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number, err: GatewayError, extra?: Record<string, string>, ctx?: RequestCtx): void {
+    if (!req.readableEnded) req.resume();
+    this.#inflight++;
+    res.once('close', () => {
+      const durationMs = performance.now() - start;
+      this.#children.get(this.#o.metrics.requests, `${route}\0${err.status}`, () => [route, String(err.status)]).inc();
+      this.#o.log.info({ reqId, route, status: err.status, code: err.code, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request rejected');
+      this.#o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: this.#o.policies.current?.revision });
+      this.#done();
+    });
+    this.#sendError(res, err, extra);
+  }
+
+  #sendError(res: http.ServerResponse, err: GatewayError, extra?: Record<string, string>): void {
+    const body = JSON.stringify(err.toJSON());
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end(sseData(body));
+      return;
+    }
+    const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) };
+    if (err.headers) Object.assign(headers, err.headers);
+    if (extra) Object.assign(headers, extra);
+    if (this.#shuttingDown) headers.connection = 'close';
+    res.writeHead(err.status, headers);
+    res.end(body);
+  }
+
+  #done(): void {
+    if (--this.#inflight === 0 && this.#drainWaiters.length) {
+      for (const w of this.#drainWaiters.splice(0)) w();
+    }
+  }
+
+  // ---- chat completions ----------------------------------------------------------------------
+
+  #chat(req: Req, res: http.ServerResponse, route: Route, reqId: string, start: number, startedAt: number): void {
+    if (this.#shuttingDown) return this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_SHUTTING_DOWN));
+    const ct = req.headers['content-type'];
+    if (!ct || !(ct === JSON_TYPE || ct.startsWith(JSON_TYPE) || /^application\/[\w.+-]*json\b/i.test(ct))) {
+      return this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_UNSUPPORTED_MEDIA_TYPE));
+    }
+    const limit = this.#o.bodyLimit;
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) return this.#tooLarge(req, res, reqId, route, start);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) { over = true; chunks.length = 0; this.#tooLarge(req, res, reqId, route, start); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (over) return;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      this.#afterBody(req, res, route, reqId, start, startedAt, body);
+    });
+    req.on('error', () => { /* client aborted while sending; res 'close' cleans up */ });
+  }
+
+  #tooLarge(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number): void {
+    res.once('finish', () => req.destroy());
+    this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [this.#o.bodyLimit]), { connection: 'close' });
+  }
+
+  #resolvePolicy(route: Route, policyId: string | null, from: 'body' | 'header' | null, set: CompiledPolicySet | undefined): CompiledPolicy {
+    if (!set) throw new GatewayError(E.GW_ERR_SHUTTING_DOWN);
+    let id = policyId;
+    if (route === 'policy') {
+      if (from !== 'body') throw new GatewayError(E.GW_ERR_POLICY_ID_MISSING, [''], { param: 'policy_id' });
+    } else {
+      id ??= this.#o.defaultPolicy ?? set.defaultPolicyId;
+      if (id === null || id === undefined) throw new GatewayError(E.GW_ERR_POLICY_ID_MISSING, [', send the X-Policy-Id header, or mark a policy `default`'], { param: 'policy_id' });
+    }
+    const p = set.policies.get(id!);
+    if (!p) throw new GatewayError(E.GW_ERR_POLICY_NOT_FOUND, [id!], { param: 'policy_id' });
+    return p;
+  }
+
+  #afterBody(req: Req, res: http.ServerResponse, route: Route, reqId: string, start: number, startedAt: number, body: Buffer): void {
+    let ctx: RequestCtx;
+    let policy: CompiledPolicy;
+    let revision = '';
+    try {
+      const parsed = parseChatRequest(body, req.headers);
+      const set = this.#o.policies.current;
+      policy = this.#resolvePolicy(route, parsed.policyId, parsed.policyIdFrom, set);
+      revision = set!.revision;
+      const request = parsed.request;
+      const stream = request.stream === true;
+      const clientWantsUsage = stream && request.stream_options?.include_usage === true;
+      if (stream) request.stream_options = { ...request.stream_options, include_usage: true };
+      const abort = new AbortController();
+      ctx = new RequestCtx({
+        id: reqId, rootLog: this.#o.log, signal: abort.signal, now: this.#now, services: this.#o.services, route,
+        policy: { id: policy.id, file: policy.file, line: policy.line, revision },
+        meta: { policyId: policy.id, user: parsed.user, project: parsed.project, target: parsed.target },
+        headers: req.headers, request, clientWantsUsage,
+        timings: { startedAt, start, upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
+      });
+      const flight: Flight = {
+        ctx, policy, upstream: undefined as unknown as Upstream, stream, postMs: 0, ended: false, error: undefined,
+        synthesized: false, upstreamCalled: false, abort, proxyReq: undefined,
+        upstreamHeaders: undefined, payload: undefined, upstreamBody: undefined,
+      };
+      req[FLIGHT] = flight;
+    } catch (e) {
+      return this.#unchained(req, res, reqId, route, start, toGatewayError(e));
+    }
+    const flight = req[FLIGHT]!;
+    this.#inflight++;
+    this.#children.get(this.#o.metrics.inflight, route, () => [route]).inc();
+    res.once('close', () => this.#complete(flight, res));
+    const action = this.#runner.runRequest(policy.chain, ctx);
+    if (action instanceof Promise) {
+      action.then((a) => this.#afterRequestHooks(req, res, flight, a), (e: unknown) => this.#fail(res, flight, toGatewayError(e)));
+    } else {
+      this.#afterRequestHooks(req, res, flight, action);
+    }
+  }
+
+  #afterRequestHooks(req: Req, res: http.ServerResponse, f: Flight, action: Awaited<ReturnType<ChainRunner['runRequest']>>): void {
+    if (res.destroyed) return;
+    if (action) {
+      if (action.kind === 'reject') return this.#fail(res, f, action.error);
+      f.synthesized = true;
+      return this.#synthesize(res, f, action.content);
+    }
+    const ctx = f.ctx;
+    const upstream = this.#o.router.route(ctx.request.model);
+    if (!upstream) return this.#fail(res, f, new GatewayError(E.GW_ERR_MODEL_NOT_FOUND, [ctx.request.model], { param: 'model' }));
+    f.upstream = upstream;
+    const payload = Buffer.from(JSON.stringify(ctx.request));
+    // The upstream sees only what it needs: never the client's policy key, metadata headers or encodings we can't transform.
+    const headers: http.IncomingHttpHeaders = {
+      host: upstream.host,
+      'content-type': JSON_TYPE,
+      'content-length': String(payload.length),
+      accept: f.stream ? 'text/event-stream' : JSON_TYPE,
+      'accept-encoding': 'identity',
+      'x-request-id': ctx.id,
+    };
+    if (upstream.authorization) headers.authorization = upstream.authorization;
+    const ua = req.headers['user-agent'];
+    if (ua) headers['user-agent'] = ua;
+    req.headers = headers;
+    f.upstreamHeaders = headers as Record<string, string>;
+    f.payload = payload;
+    f.upstreamCalled = true;
+    ctx.timings.upstreamStart = performance.now();
+    // http-proxy-3 pipes `buffer` into the upstream request; the body is already one Buffer, so end() it directly.
+    const buffer = this.#undici ? payload as unknown as Readable
+      : { pipe: (dest: http.ClientRequest) => { dest.end(payload); return dest; } } as unknown as Readable;
+    this.#proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
+  }
+
+  /** The `fetch` http-proxy-3 calls on its fetch path: one undici Pool request with the gateway's headers and body. */
+  readonly #undiciFetch = async (_url: string, init: { flight?: Flight }): Promise<unknown> => {
+    const f = init.flight!;
+    const u = f.upstream;
+    const r = await u.pool.request({
+      path: u.chatUrl.pathname + u.chatUrl.search, method: 'POST', headers: f.upstreamHeaders!, body: f.payload!, signal: f.abort.signal,
+    });
+    const headers = r.headers as Record<string, string>;
+    return { status: r.statusCode, statusText: '', headers: { entries: () => Object.entries(headers) }, body: r.body, rawHeaders: headers };
+  };
+
+  /** undici path: takes the upstream body away from http-proxy-3 (which would drain it) and handles the answer. */
+  #onUndiciResponse(response: Response, req: Req, res: http.ServerResponse): void {
+    const r = response as unknown as { status: number; body: Readable | null; rawHeaders: http.IncomingHttpHeaders };
+    const body = r.body;
+    r.body = null;
+    const f = req[FLIGHT];
+    if (!f || !body) return;
+    f.upstreamBody = body;
+    const proxyRes = body as Readable & { statusCode: number; headers: http.IncomingHttpHeaders };
+    proxyRes.statusCode = r.status;
+    proxyRes.headers = r.rawHeaders;
+    this.#onProxyRes(proxyRes as unknown as http.IncomingMessage, req, res);
+  }
+
+  #onProxyReq(proxyReq: http.ClientRequest, req: Req): void {
+    const f = req[FLIGHT];
+    if (!f) return;
+    f.proxyReq = proxyReq;
+    proxyReq.setTimeout(this.#o.upstreamTimeoutMs, () => {
+      proxyReq.destroy(new GatewayError(E.GW_ERR_UPSTREAM_TIMEOUT));
+    });
+  }
+
+  #onProxyError(err: Error, req: Req, res: http.ServerResponse): void {
+    const f = req[FLIGHT];
+    if (!f || f.ended) return;
+    let ge: GatewayError;
+    let kind: string;
+    const code = (err as { code?: string }).code;
+    if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError' || f.abort.signal.aborted) return; // the client went away
+    if (err instanceof GatewayError) { ge = err; kind = err.code === 'GW_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'bad_response'; } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      ge = new GatewayError(E.GW_ERR_UPSTREAM_TIMEOUT, [], { cause: err });
+      kind = 'timeout';
+    } else {
+      ge = new GatewayError(E.GW_ERR_UPSTREAM_UNREACHABLE, [], { cause: err });
+      kind = 'unreachable';
+    }
+    if (res.destroyed || res.writableEnded) return;
+    this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind });
+    f.ctx.log.warn({ upstream: f.upstream.name, code: ge.code, err: err.message }, 'upstream failed');
+    this.#fail(res, f, ge);
+  }
+
+  #onProxyRes(proxyRes: http.IncomingMessage, req: Req, res: http.ServerResponse): void {
+    const f = req[FLIGHT];
+    if (!f) { proxyRes.resume(); return; }
+    const ctx = f.ctx;
+    ctx.timings.upstreamFirstByte = performance.now();
+    const status = proxyRes.statusCode ?? 502;
+    ctx.upstreamStatus = status;
+    const ct = String(proxyRes.headers['content-type'] ?? '');
+    proxyRes.on('error', (err) => this.#onProxyError(err, req, res));
+    if (status >= 500) {
+      proxyRes.resume();
+      this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'status_5xx' });
+      return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`upstream status ${status}`) }));
+    }
+    if (status >= 300 || (!ct.startsWith('text/event-stream') && !ct.includes('json'))) {
+      return this.#passUpstreamError(proxyRes, res, f, status, ct);
+    }
+    if (ct.startsWith('text/event-stream')) return this.#stream(proxyRes, res, f);
+    const chunks: Buffer[] = [];
+    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    proxyRes.on('end', () => {
+      const t = performance.now();
+      ctx.timings.upstreamEnd = t;
+      let body: ChatCompletion;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) throw new Error('not a chat completion');
+      } catch (e) {
+        this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: e }));
+      }
+      if (body.usage) ctx.usage = body.usage;
+      let out: Buffer | string;
+      if (f.policy.chain.onResponse.length === 0) {
+        // Nothing may change the answer: splice the policy block into the upstream's bytes instead of re-serialising.
+        const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        let end = raw.length - 1;
+        while (end > 0 && raw[end] !== 0x7d) end--;
+        out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
+      } else {
+        try {
+          this.#runner.runResponse(f.policy.chain, body, ctx);
+        } catch (e) {
+          return this.#fail(res, f, toGatewayError(e));
+        }
+        body.policy = policyBlock(ctx);
+        out = Buffer.from(JSON.stringify(body));
+      }
+      if (res.destroyed) return;
+      res.writeHead(200, this.#headers(ctx, { 'content-type': JSON_TYPE, 'content-length': out.length }));
+      res.end(out);
+      f.postMs += performance.now() - t;
+    });
+  }
+
+  /** Upstream 3xx/4xx or a non-JSON 2xx: pass the upstream's own error through (it is already OpenAI-shaped). */
+  #passUpstreamError(proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight, status: number, ct: string): void {
+    const chunks: Buffer[] = [];
+    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    proxyRes.on('end', () => {
+      f.ctx.timings.upstreamEnd = performance.now();
+      if (status < 300) {
+        this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`content-type ${ct}`) }));
+      }
+      const body = Buffer.concat(chunks);
+      if (res.destroyed) return;
+      const headers: Record<string, string | number> = { 'content-type': ct || JSON_TYPE, 'content-length': body.length };
+      const ra = proxyRes.headers['retry-after'];
+      if (typeof ra === 'string') headers['retry-after'] = ra;
+      f.error = new GatewayError({ ...E.GW_ERR_UPSTREAM_REJECTED, status }, [status]);
+      res.writeHead(status, this.#headers(f.ctx, headers));
+      res.end(body);
+    });
+  }
+
+  /** Response headers every policy answer carries. */
+  #headers(ctx: RequestCtx, base: Record<string, string | number>): Record<string, string | number> {
+    base['x-policy-decision'] = ctx.verdict.decision;
+    base['x-policy-effective-decision'] = ctx.verdict.effectiveDecision;
+    base['x-policy-reason-code'] = ctx.verdict.reasonCode;
+    for (const k in ctx.responseHeaders) base[k] = ctx.responseHeaders[k]!;
+    return base;
+  }
+
+  #stream(proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight): void {
+    const ctx = f.ctx;
+    const chain = f.policy.chain;
+    res.writeHead(200, this.#headers(ctx, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }));
+    res.flushHeaders();
+    let meta: { id: string; created: number; model: string } | undefined;
+    let finished = false;
+    // Output of one network chunk is batched into one write (one HTTP chunk, one syscall).
+    let out = '';
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      ctx.timings.upstreamEnd = performance.now();
+      for (const extra of this.#runner.runStreamEnd(chain, ctx)) out += sseData(JSON.stringify(extra));
+      const m = meta ?? { id: `chatcmpl-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
+      out += sseData(JSON.stringify({ id: m.id, object: 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
+      out += SSE_DONE;
+    };
+    const onEvent = (ev: SseEvent) => {
+      if (finished) return;
+      const data = ev.data;
+      if (data === null) { out += `${ev.raw}\n\n`; return; }
+      if (data === '[DONE]') { finish(); return; }
+      let chunk: ChatCompletionChunk;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        out += `${ev.raw}\n\n`;
+        return;
+      }
+      if (chunk === null || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) { out += `${ev.raw}\n\n`; return; }
+      if (meta === undefined) meta = { id: chunk.id, created: chunk.created, model: chunk.model };
+      let modified = false;
+      if (chunk.usage) {
+        ctx.usage = chunk.usage;
+        if (!ctx.clientWantsUsage) {
+          if (chunk.choices.length === 0) return;
+          delete chunk.usage;
+          modified = true;
+        }
+      }
+      const r = chain.onChunk.length ? this.#runner.runChunk(chain, chunk, ctx) : 'pass';
+      if (r === 'drop') return;
+      out += r === 'modified' || modified ? sseData(JSON.stringify(chunk)) : `${ev.raw}\n\n`;
+    };
+    const flush = () => {
+      if (res.destroyed || res.writableEnded) { out = ''; return; }
+      if (finished) { res.end(out); out = ''; return; }
+      if (out) { res.write(out); out = ''; }
+    };
+    const failMidStream = (e: unknown) => {
+      finished = true;
+      f.error = toGatewayError(e);
+      out += sseData(JSON.stringify(f.error.toJSON()));
+      if (!res.writableEnded) { res.end(out); out = ''; }
+      proxyRes.destroy();
+    };
+    const decoder = new SseDecoder(onEvent);
+    proxyRes.on('data', (c: Buffer) => {
+      if (finished || res.destroyed) return;
+      const t = performance.now();
+      try {
+        decoder.push(c);
+        flush();
+      } catch (e) {
+        failMidStream(e);
+      }
+      f.postMs += performance.now() - t;
+      if (!finished && res.writableNeedDrain) {
+        proxyRes.pause();
+        res.once('drain', () => proxyRes.resume());
+      }
+    });
+    proxyRes.on('end', () => {
+      if (finished || res.destroyed) return;
+      const t = performance.now();
+      try {
+        decoder.end();
+        finish();
+        flush();
+      } catch (e) {
+        failMidStream(e);
+      }
+      f.postMs += performance.now() - t;
+    });
+  }
+
+  /** Answers locally (refusal, escalation holding message) without calling upstream. */
+  #synthesize(res: http.ServerResponse, f: Flight, content: string): void {
+    const ctx = f.ctx;
+    const id = `chatcmpl-${ctx.id}`;
+    const created = Math.floor(ctx.timings.startedAt / 1000);
+    const model = ctx.request.model;
+    const policy = policyBlock(ctx);
+    if (f.stream) {
+      res.writeHead(200, this.#headers(ctx, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }));
+      const base = { id, object: 'chat.completion.chunk', created, model };
+      let out = sseData(JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
+      out += sseData(JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] }));
+      out += sseData(JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
+      if (ctx.clientWantsUsage) out += sseData(JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } }));
+      out += sseData(JSON.stringify({ ...base, choices: [], policy }));
+      res.end(out + SSE_DONE);
+      return;
+    }
+    const body = JSON.stringify({
+      id, object: 'chat.completion', created, model,
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+      policy,
+    });
+    res.writeHead(200, this.#headers(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
+    res.end(body);
+  }
+
+  /** Ends a chained request with an error (before or during the answer). */
+  #fail(res: http.ServerResponse, f: Flight, err: GatewayError): void {
+    if (f.error === undefined) f.error = err;
+    if (err.status >= 500 && err.expose === false) {
+      const cause = err.cause instanceof Error ? { message: err.cause.message, stack: err.cause.stack } : undefined;
+      f.ctx.log.error({ code: err.code, cause }, 'request failed');
+    }
+    if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
+    if (f.upstreamBody && !f.upstreamBody.destroyed) f.upstreamBody.destroy();
+    if (res.destroyed || res.writableEnded) return;
+    const extra: Record<string, string> = {};
+    for (const k in f.ctx.responseHeaders) extra[k] = f.ctx.responseHeaders[k]!;
+    this.#sendError(res, err, extra);
+  }
+
+  /** Runs exactly once per chained request when the response is done or the client went away. */
+  #complete(f: Flight, res: http.ServerResponse): void {
+    if (f.ended) return;
+    f.ended = true;
+    const ctx = f.ctx;
+    const end = performance.now();
+    ctx.timings.end = end;
+    const aborted = !res.writableFinished;
+    if (aborted) {
+      f.abort.abort(new Error('client closed the connection'));
+      if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
+    }
+    const status = aborted && !res.headersSent ? 0 : res.statusCode;
+    const t = ctx.timings;
+    const m = this.#o.metrics;
+    const route = ctx.route;
+    const streamLabel = f.stream ? 'true' : 'false';
+    const total = (end - t.start) / 1000;
+    const c = this.#children;
+    c.get(m.requests, `${route}\0${status}`, () => [route, String(status)]).inc();
+    c.get(m.requestSeconds, `${route}\0${streamLabel}`, () => [route, streamLabel]).observe(total);
+    const pre = f.upstreamCalled && t.upstreamStart ? t.upstreamStart - t.start : end - t.start;
+    c.get(m.overheadSeconds, `${route}\0${streamLabel}`, () => [route, streamLabel]).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
+    if (f.upstreamCalled && t.upstreamFirstByte) {
+      const name = f.upstream.name;
+      c.get(m.upstreamTtfbSeconds, `${name}\0${streamLabel}`, () => [name, streamLabel]).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
+      if (t.upstreamEnd) c.get(m.upstreamSeconds, `${name}\0${streamLabel}`, () => [name, streamLabel]).observe((t.upstreamEnd - t.upstreamStart) / 1000);
+    }
+    c.get(m.inflight, route, () => [route]).dec();
+    const v = ctx.verdict;
+    const pid = ctx.meta.policyId;
+    const decided = f.error === undefined || f.synthesized;
+    if (decided) {
+      c.get(m.decisions, `${pid}\0${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`,
+        () => [pid, v.decision, v.effectiveDecision, v.reasonCode, v.rolloutMode]).inc();
+    }
+    if (ctx.usage) {
+      const p = ctx.meta.project;
+      const project = p === null ? 'none' : this.#o.metricProjects?.has(p) ? p : 'other';
+      c.get(m.tokens, `${pid}\0${project}\0prompt`, () => [pid, project, 'prompt']).inc(ctx.usage.prompt_tokens || 0);
+      c.get(m.tokens, `${pid}\0${project}\0completion`, () => [pid, project, 'completion']).inc(ctx.usage.completion_tokens || 0);
+    }
+    const log = this.#o.log;
+    if (log.isLevelEnabled('info')) {
+      log.info({
+        reqId: ctx.id, route, policy_id: pid, status, decision: decided ? v.decision : 'reject', effective_decision: decided ? v.effectiveDecision : 'reject',
+        code: f.error?.code, aborted, stream: f.stream, durationMs: Math.round((end - t.start) * 1000) / 1000,
+      }, aborted ? 'request aborted' : 'request completed');
+    }
+    const outcome: Outcome = { status, error: f.error, upstreamCalled: f.upstreamCalled, aborted, synthesized: f.synthesized };
+    const chain = f.policy.chain;
+    if (chain.onComplete.length === 0) { this.#done(); return; }
+    this.#runner.runComplete(chain, outcome, ctx).finally(() => this.#done());
+  }
+
+  // ---- operational routes --------------------------------------------------------------------
+
+  async #metricsRoute(res: http.ServerResponse): Promise<void> {
+    try {
+      const text = this.#o.metricsText ? await this.#o.metricsText() : await this.#o.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType });
+      res.end(text);
+    } catch (e) {
+      this.#o.log.error({ err: e }, 'metrics failed');
+      this.#sendError(res, toGatewayError(e));
+    }
+  }
+
+  async #probeUpstream(u: Upstream): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (u.authorization) headers.authorization = u.authorization;
+    return fetch(`${u.baseUrl}/models`, { headers, signal: AbortSignal.timeout(2000) });
+  }
+
+  async #readyz(res: http.ServerResponse): Promise<void> {
+    const now = this.#now();
+    if (!this.#ready || now - this.#ready.at > 5000) {
+      let ok = true;
+      let reason = 'ready';
+      if (this.#shuttingDown) { ok = false; reason = 'shutting down'; } else if (!this.#o.policies.current) { ok = false; reason = 'no policies loaded'; } else {
+        for (const u of this.#o.router.upstreams) {
+          try { await (await this.#probeUpstream(u)).arrayBuffer(); } catch { ok = false; reason = `upstream "${u.name}" unreachable`; break; }
+        }
+      }
+      this.#ready = { at: now, ok, reason };
+    }
+    const r = this.#ready;
+    this.#sendJson(res, r.ok ? 200 : 503, JSON.stringify({ status: r.ok ? 'ready' : 'not_ready', reason: r.reason, policies: this.#o.policies.current?.policies.size ?? 0, revision: this.#o.policies.current?.revision ?? null }));
+  }
+
+  async #models(res: http.ServerResponse, _reqId: string): Promise<void> {
+    const now = this.#now();
+    if (!this.#modelsCache || now - this.#modelsCache.at > 30_000) {
+      const seen = new Map<string, unknown>();
+      for (const u of this.#o.router.upstreams) {
+        try {
+          const r = await this.#probeUpstream(u);
+          const j = (await r.json()) as { data?: { id?: unknown }[] };
+          for (const m of j.data ?? []) if (typeof m?.id === 'string' && u.matches(m.id) && !seen.has(m.id)) seen.set(m.id, m);
+        } catch { /* unreachable upstream: fall back to configured names below */ }
+      }
+      for (const id of this.#o.fallbackModels ?? []) if (!seen.has(id)) seen.set(id, { id, object: 'model', created: 0, owned_by: 'policy-gateway' });
+      this.#modelsCache = { at: now, body: JSON.stringify({ object: 'list', data: [...seen.values()] }) };
+    }
+    this.#sendJson(res, 200, this.#modelsCache.body);
+  }
+}

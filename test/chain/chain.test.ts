@@ -1,0 +1,129 @@
+// Chain rules, against a real in-process Gateway on a loopback port with recording test plugins:
+// request hooks in order and short-circuiting, response/chunk hooks in reverse, onComplete always,
+// a throwing plugin is a clean 500 (logged with the request id), an async hook over budget times out.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import OpenAI from 'openai';
+import { Gateway } from '../../src/server.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { buildUpstreams, UpstreamRouter } from '../../src/upstream/routes.ts';
+import { loadPolicies } from '../../src/policy/load.ts';
+import { definePlugin, type PluginFactory } from '../../src/sdk/plugin.ts';
+import type { GatewayServices } from '../../src/sdk/context.ts';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { rulesDir } from '../helpers/gateway-process.ts';
+
+const calls: string[] = [];
+const lastText = (ctx: { request: { messages: { content: unknown }[] } }) => String(ctx.request.messages.at(-1)!.content);
+
+function recorder(name: string): PluginFactory<true> {
+  return definePlugin({
+    name, blocks: [name],
+    compile: (blocks) => (blocks.length ? true : undefined),
+    hooks: () => ({
+      onRequest: (ctx) => {
+        calls.push(`${name}:onRequest`);
+        const t = lastText(ctx);
+        if (t === `${name} refuses`) return { kind: 'respond', content: `refused by ${name}` };
+        if (t === `${name} throws`) throw new Error('kaboom secret detail');
+        if (t === `${name} is slow`) return new Promise((r) => setTimeout(() => r(undefined), 2000));
+        if (t === `${name} is async`) return Promise.resolve(undefined);
+        return undefined;
+      },
+      onResponse: (body) => { calls.push(`${name}:onResponse`); body.choices[0]!.message.content += ` [${name}]`; },
+      onChunk: (chunk) => { if (chunk.choices[0]?.delta?.content) { calls.push(`${name}:onChunk`); chunk.choices[0].delta.content += `|${name}`; return 'modified'; } return 'pass'; },
+      onComplete: (o) => { calls.push(`${name}:onComplete:${o.status}${o.error ? `:${o.error.code}` : ''}`); },
+    }),
+  });
+}
+
+let up: FakeUpstream;
+let gw: Gateway;
+let url: string;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  up = await startFakeUpstream({ answer: 'abc' });
+  const dir = rulesDir({ 'c.policy': 'policy "c" {\n  default\n  first {}\n  second {}\n}\n' });
+  const { set, diagnostics } = await loadPolicies([dir], [recorder('first'), recorder('second')]);
+  expect(diagnostics).toEqual([]);
+  const metrics = createMetrics(new Registry(), { defaults: false });
+  const log = pino({ level: 'info' }, { write: (s: string) => { logs.push(s); } });
+  const services: GatewayServices = {
+    log, metrics, env: {}, redisUrl: undefined, audit: { destination: 'off', format: 'logfmt' },
+    onClose: () => undefined, onReopen: () => undefined, background: (t) => { void t(); },
+  };
+  gw = new Gateway({
+    policies: { current: set }, router: new UpstreamRouter(buildUpstreams([{ name: 'default', baseUrl: up.baseUrl, models: ['*'], keyEnv: undefined }], {}, { maxSockets: 8, connectTimeoutMs: 1000 })),
+    metrics, services, log, bodyLimit: 1 << 20, upstreamTimeoutMs: 5000, pluginTimeoutMs: 300, defaultPolicy: undefined,
+  });
+  url = `http://127.0.0.1:${await gw.listen(0, '127.0.0.1')}/v1`;
+});
+afterAll(async () => {
+  await gw.shutdown(1000);
+  await up.close();
+});
+
+const client = () => new OpenAI({ baseURL: url, apiKey: 'k', maxRetries: 0 });
+const ask = (content: string) => client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content }] });
+/** onComplete runs after the response is sent: wait until both plugins recorded it. */
+const completed = () => expect.poll(() => calls.filter((c) => c.includes(':onComplete')).length).toBe(2);
+
+describe('plugin chain', () => {
+  it('runs onRequest in chain order, onResponse in reverse, onComplete in order after the answer', async () => {
+    calls.length = 0;
+    const r = await ask('hello');
+    await completed();
+    expect(r.choices[0]!.message.content).toBe('abc [second] [first]');
+    expect(calls).toEqual(['first:onRequest', 'second:onRequest', 'second:onResponse', 'first:onResponse', 'first:onComplete:200', 'second:onComplete:200']);
+  });
+
+  it('runs onChunk in reverse order on every content chunk of a stream', async () => {
+    calls.length = 0;
+    const stream = await client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    await completed();
+    expect(text).toBe('abc|second|first');
+    expect(calls.filter((c) => c.endsWith('onChunk'))).toEqual(['second:onChunk', 'first:onChunk']);
+  });
+
+  it('a local answer stops later onRequest hooks and never calls upstream; onComplete still runs for all', async () => {
+    calls.length = 0;
+    const before = up.received.length;
+    const r = await ask('first refuses');
+    await completed();
+    expect(r.choices[0]!.message.content).toBe('refused by first');
+    expect(up.received.length).toBe(before);
+    expect(calls).toEqual(['first:onRequest', 'first:onComplete:200', 'second:onComplete:200']);
+  });
+
+  it('a throwing plugin is an OpenAI-shaped 500 with a generic message, logged with the request id; the gateway keeps serving', async () => {
+    calls.length = 0;
+    const r = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-boom-1' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'second throws' }] }) });
+    expect(r.status).toBe(500);
+    const j = (await r.json()) as { error: { message: string; code: string } };
+    expect(j.error.code).toBe('internal_error');
+    expect(j.error.message).not.toMatch(/kaboom|second/);
+    await completed();
+    expect(calls).toEqual(['first:onRequest', 'second:onRequest', 'first:onComplete:500:GW_ERR_PLUGIN_FAILED', 'second:onComplete:500:GW_ERR_PLUGIN_FAILED']);
+    const line = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'plugin failed' && l.reqId === 'req-boom-1');
+    expect(line).toMatchObject({ plugin: 'second', hook: 'onRequest' });
+    expect((await ask('hello')).choices[0]!.message.content).toBe('abc [second] [first]');
+  });
+
+  it('an async hook over its budget is a 500 plugin timeout; an async hook within budget continues the chain', async () => {
+    calls.length = 0;
+    const ok = await ask('first is async');
+    expect(ok.choices[0]!.message.content).toBe('abc [second] [first]');
+    await completed();
+    calls.length = 0;
+    const r = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'first is slow' }] }) });
+    expect(r.status).toBe(500);
+    await completed();
+    expect(calls).toContain('second:onComplete:500:GW_ERR_PLUGIN_TIMEOUT');
+    expect(calls).not.toContain('second:onRequest');
+  });
+
+});
