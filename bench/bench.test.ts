@@ -1,0 +1,243 @@
+// Tests of the benchmark harness's own logic (no timing assertions): statistics, target evaluation, profile
+// summaries, deny-phrase generation, the SVG/markdown report, and the fake upstream over real loopback HTTP.
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { median, percentile, Samples } from './stats.ts';
+import { evaluateTargets, computeRatios, renderMarkdown, renderSvg, type Row, type Report } from './report.ts';
+import { moduleOf, summarise } from './profile.ts';
+import { generatePhrases, policyErrors, PROMPT } from './contenders.ts';
+import { createUpstream, SSE_EVENT_COUNT } from './upstream.ts';
+
+describe('percentile and median', () => {
+  const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  it.each([
+    { p: 50, want: 5, note: 'p50 of 1..10 is the 5th value (nearest rank)' },
+    { p: 99, want: 10, note: 'p99 of 10 values is the largest' },
+    { p: 10, want: 1, note: 'p10 is the first value' },
+    { p: 0, want: 1, note: 'p0 clamps to the smallest' },
+  ])('$note', ({ p, want }) => {
+    expect(percentile(sorted, p)).toBe(want);
+  });
+
+  it('percentile of nothing is NaN', () => {
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it.each([
+    { values: [3, 1, 2], want: 2, note: 'odd count: the middle value' },
+    { values: [4, 1, 3, 2], want: 2.5, note: 'even count: mean of the two middle values' },
+    { values: [NaN, 5, 7], want: 6, note: 'NaN (an unavailable round) is ignored' },
+  ])('median: $note', ({ values, want }) => {
+    expect(median(values)).toBe(want);
+  });
+
+  it('Samples grows past its initial capacity and sorts numerically', () => {
+    const s = new Samples();
+    for (let i = 70_000; i > 0; i--) s.push(i / 10);
+    const sorted = s.sorted();
+    expect(s.length).toBe(70_000);
+    expect(sorted[0]).toBe(0.1);
+    expect(sorted[69_999]).toBe(7000);
+    expect(percentile(sorted, 50)).toBe(3500);
+  });
+});
+
+function row(role: string, rps: number, p50: number, ttfb?: number, streamErrors = 0): Row {
+  return {
+    id: role, num: '?', label: role, what: '', role, pinnedTo: 'cpu 1', available: true, rounds: [],
+    med: { rps, p50, p99: p50 * 3, p999: p50 * 5, cpuUsPerReq: 100, proxyCorePct: 90, genCorePct: 50, upCorePct: 20 },
+    totalOk: 1000, totalNon2xx: 0, totalErrors: 0, statusCodes: { '200': 1000 },
+    stream: ttfb === undefined ? undefined : { n: 100, ttfbP50: ttfb, ttfbP99: ttfb * 2, totalP50: ttfb + 16, totalP99: ttfb + 20, errors: streamErrors },
+  };
+}
+
+describe('targets', () => {
+  it('passes when the gateway keeps enough of the bare proxy and adds little latency', () => {
+    const rows = [row('bare', 5000, 6.0, 1.0), row('portkey', 400, 60), row('gw-pass', 4700, 6.3, 1.4), row('gw-full', 4400, 6.4, 1.5)];
+    const t = evaluateTargets(rows);
+    expect(t.map((x) => [x.name, x.status])).toEqual([
+      ['gateway pass-through throughput', 'PASS'],
+      ['gateway pass-through added p50', 'PASS'],
+      ['full chain throughput', 'PASS'],
+      ['full chain added p50', 'PASS'],
+      ['full chain vs Portkey', 'PASS'],
+      ['gateway pass-through streaming TTFB', 'PASS'],
+      ['full chain streaming TTFB', 'PASS'],
+    ]);
+  });
+
+  it('fails each threshold it misses, and a stream that failed is never a PASS', () => {
+    const rows = [row('bare', 5000, 6.0, 1.0), row('portkey', 500, 60), row('gw-pass', 4400, 6.6, 1.2, 3), row('gw-full', 4000, 7.0, 2.5)];
+    const t = Object.fromEntries(evaluateTargets(rows).map((x) => [x.name, x.status]));
+    expect(t).toEqual({
+      'gateway pass-through throughput': 'FAIL', // 88% < 90%
+      'gateway pass-through added p50': 'FAIL', // +0.6 ms
+      'full chain throughput': 'FAIL', // 80% < 85%
+      'full chain added p50': 'FAIL',
+      'full chain vs Portkey': 'FAIL', // 8×
+      'gateway pass-through streaming TTFB': 'FAIL', // 3 failed streams
+      'full chain streaming TTFB': 'FAIL', // +1.5 ms
+    });
+  });
+
+  it('reports N/A with the reason when a configuration did not run', () => {
+    const gw: Row = { ...row('gw-full', 0, 0), med: undefined, available: false, reason: 'serve refused: unknown block "quota"' };
+    const t = evaluateTargets([row('bare', 5000, 6), gw]);
+    const full = t.find((x) => x.name === 'full chain throughput')!;
+    expect(full.status).toBe('N/A');
+    expect(full.why).toBe('full chain unavailable, see the table');
+  });
+
+  it('computes ratios against direct, nginx and bare, and added p50 over bare', () => {
+    const rows = [row('direct', 20000, 1), row('nginx', 10000, 2), row('bare', 4000, 6), row('gw-pass', 3000, 7)];
+    computeRatios(rows);
+    expect(rows[3].ratios).toEqual({ direct: 0.15, nginx: 0.3, bare: 0.75 });
+    expect(rows[3].addedP50VsBare).toBe(1);
+  });
+});
+
+describe('report rendering', () => {
+  const rep: Report = {
+    date: '2026-01-02', startedAt: 'x', command: 'npm run bench', preliminary: true,
+    machine: { CPU: 'Test <CPU>' }, options: { connections: 32, 'seconds per measurement': 10, rounds: 3 }, pinning: ['none'],
+    rows: [row('bare', 5000, 6, 1), { ...row('gw-full', 0, 0), num: '6', label: 'Gateway & <full>', med: undefined, available: false, reason: 'a|b' }],
+    targets: [], extras: [{ title: 'Quota', file: 'bench/quota.ts', status: 'ok', figures: [{ op: 'incr', 'ops/s': 1234.5678 }] }],
+    notes: [], loadAvgBefore: '0', loadAvgAfter: '0',
+  };
+
+  it('escapes labels in the SVG and marks unavailable rows', () => {
+    const svg = renderSvg(rep);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('Gateway &amp; &lt;full&gt;');
+    expect(svg).toContain('unavailable');
+    expect(svg).not.toContain('<full>');
+  });
+
+  it('renders an extra section that mixes scalars, lists and nested tables', () => {
+    const md = renderMarkdown({ ...rep, extras: [{ title: 'Compile', file: 'bench/policy-compile.ts', status: 'ok',
+      figures: { parseMs: 38.16381, unownedBlocks: ['topics', 'quota'], perStore: [{ store: 'memory', us: 6.5 }] } }] }, 'x.svg');
+    expect(md).toContain('| parseMs | 38.164 |');
+    expect(md).toContain('| unownedBlocks | topics, quota |');
+    expect(md).toContain('**perStore**\n\n| store | us |');
+  });
+
+  it('renders unavailable rows with their reason (pipes escaped) and extra sections as tables', () => {
+    const md = renderMarkdown(rep, 'x.svg');
+    expect(md).toContain('**unavailable**: a\\|b');
+    expect(md).toContain('| op | ops/s |');
+    expect(md).toContain('| incr | 1234.568 |');
+    expect(md).toContain('(preliminary)');
+  });
+});
+
+describe('profile summary', () => {
+  it.each([
+    { url: '', fn: '(garbage collector)', want: '(garbage collector)' },
+    { url: '', fn: 'writev', want: '(native / V8 builtins)' },
+    { url: 'node:_http_client', fn: 'ClientRequest', want: 'node:_http_client' },
+    { url: 'file:///r/node_modules/@portkey-ai/gateway/build/start-server.js', fn: 'yu', want: '@portkey-ai/gateway' },
+    { url: 'file:///r/node_modules/http-proxy-3/dist/lib/x.js', fn: 'stream', want: 'http-proxy-3' },
+    { url: 'file:///r/src/server.ts', fn: 'handle', want: 'src/server.ts' },
+  ])('module of $fn at "$url" is $want', ({ url, fn, want }) => {
+    expect(moduleOf(url, fn, '/r')).toBe(want);
+  });
+
+  it('charges each interval to its sample and leaves idle out of busy time', () => {
+    const frame = (functionName: string, url = '') => ({ functionName, url, lineNumber: 0, columnNumber: 0 });
+    const prof = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)') },
+        { id: 2, callFrame: frame('(idle)') },
+        { id: 3, callFrame: frame('parse', 'file:///r/src/server.ts') },
+        { id: 4, callFrame: frame('writev') },
+      ],
+      // samples: parse, parse, writev, idle, (end); deltas in µs are the time since the previous sample
+      samples: [3, 3, 4, 2, 3],
+      timeDeltas: [0, 1000, 1000, 2000, 4000],
+      startTime: 0,
+      endTime: 8000,
+    };
+    const s = summarise(prof, '/r');
+    expect(s.totalMs).toBe(8);
+    expect(s.idleMs).toBe(4);
+    expect(s.busyMs).toBe(4);
+    expect(s.byFunction.map((f) => [f.name, f.ms])).toEqual([
+      ['parse src/server.ts:1', 2],
+      ['writev', 2],
+    ]);
+    expect(s.byModule.find((m) => m.name === 'src/server.ts')?.pct).toBe(50);
+  });
+});
+
+describe('gateway start-up diagnostics', () => {
+  it('extracts each policy error once, without the source excerpt', () => {
+    const out = [
+      '/tmp/x/bench.policy:6:3: error[POL0302]: unknown block "moderation"',
+      '   |', ' 6 |   moderation { provider builtin }', '   |   ^^^^^^^^^^', '   = note: expected one of: "rollout"',
+      '/tmp/x/bench.policy:12:3: error[POL0302]: unknown block "audit"',
+      '/tmp/x/bench.policy:12:3: error[POL0302]: unknown block "audit"',
+    ].join('\n');
+    expect(policyErrors(out)).toEqual(['POL0302 unknown block "moderation"', 'POL0302 unknown block "audit"']);
+    expect(policyErrors('listening')).toEqual([]);
+  });
+});
+
+describe('deny phrases', () => {
+  it('generates 10,000 distinct phrases, none of which occurs in the benchmark prompt', () => {
+    const p = generatePhrases(10_000);
+    expect(p).toHaveLength(10_000);
+    expect(new Set(p).size).toBe(10_000);
+    const prompt = PROMPT.toLowerCase();
+    expect(p.filter((x) => prompt.includes(x))).toEqual([]);
+    expect(generatePhrases(200)).toEqual(p.slice(0, 200));
+  });
+});
+
+describe('fake upstream', () => {
+  let server: http.Server;
+  let port = 0;
+  beforeAll(async () => {
+    server = createUpstream({ port: 0, delayMs: 0, sseGapMs: 1 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  const post = (path: string, body: string): Promise<{ status: number; type: string; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('answers a chat completion with usage', async () => {
+    const r = await post('/v1/chat/completions', '{"model":"m","messages":[{"role":"user","content":"hi"}]}');
+    expect(r.status).toBe(200);
+    const j = JSON.parse(r.text) as { choices: Array<{ message: { content: string } }>; usage: { total_tokens: number } };
+    expect(j.choices[0].message.content).toMatch(/refund policy/);
+    expect(j.usage.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('streams SSE chunks ending with data: [DONE] when stream is true', async () => {
+    const r = await post('/v1/chat/completions', '{"model":"m","stream": true,"messages":[]}');
+    expect(r.type).toBe('text/event-stream');
+    const events = r.text.split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(SSE_EVENT_COUNT);
+    expect(events[events.length - 1]).toBe('data: [DONE]');
+    const text = events.slice(0, -1).map((e) => (JSON.parse(e.slice(6)) as { choices: Array<{ delta: { content?: string } }> }).choices[0].delta.content ?? '').join('');
+    expect(text).toMatch(/^Our refund policy .* what you ordered\.$/);
+  });
+
+  it('answers 404 for other routes', async () => {
+    expect((await post('/v1/embeddings', '{}')).status).toBe(404);
+  });
+});
