@@ -23,6 +23,8 @@ export class RequestCtx implements RequestContext {
   readonly audit: Record<string, unknown> = {};
   readonly responseHeaders: Record<string, string> = {};
   usage: Usage | undefined = undefined;
+  /** Set by `markRequestChanged()`. */
+  requestChanged = false;
   upstreamStatus = 0;
   readonly timings: Timings;
   #state: Map<symbol, unknown> | undefined;
@@ -53,6 +55,10 @@ export class RequestCtx implements RequestContext {
   /** The request's child logger (`reqId` bound), created on first use: most requests never log. */
   get log(): Logger {
     return (this.#log ??= this.#rootLog.child({ reqId: this.id }));
+  }
+
+  markRequestChanged(): void {
+    this.requestChanged = true;
   }
 
   get<T>(key: StateKey<T>): T | undefined {

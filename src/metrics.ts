@@ -1,6 +1,8 @@
 // prom-client metrics of one gateway instance, all declared in one place (names, labels, buckets).
-// `createMetrics(registry)` takes a Registry so every test (and every worker) gets its own.
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+// `createMetrics(registry)` takes a Registry so every test (and every worker) gets its own. The metric objects are
+// src/fast-metrics.ts (label children bound once, no per-call label hashing), exported through prom-client.
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { FastCounter as Counter, FastGauge as Gauge, FastHistogram as Histogram } from './fast-metrics.ts';
 import type { PluginMetrics } from './sdk/context.ts';
 
 /** Latency buckets in seconds: sub-millisecond resolution for gateway overhead, up to a minute for model calls. */
@@ -60,7 +62,7 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     pluginSeconds: histogram('policy_gateway_plugin_duration_seconds', 'Time spent in each plugin hook.', ['plugin', 'hook'], OVERHEAD_BUCKETS),
     pluginErrors: counter('policy_gateway_plugin_errors_total', 'Plugin hooks that threw or timed out.', ['plugin', 'hook']),
     policyReloads: counter('policy_gateway_policy_reloads_total', 'Policy (re)loads by result (success, error).', ['result']),
-    policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers }),
+    policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers, aggregator: 'max' }),
     inflight: new Gauge<'route'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route'], registers }),
     auditRecords: counter('policy_gateway_audit_records_total', 'Audit records, by result (written, dropped, error).', ['result']),
     redactions: counter('policy_gateway_redactions_total', 'Sensitive spans redacted, by policy and detector type.', ['policy_id', 'type']),

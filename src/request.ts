@@ -20,6 +20,8 @@ export interface ParsedRequest {
   readonly target: string | null;
   /** Where policy_id came from (the /policy route requires the body). */
   readonly policyIdFrom: 'body' | 'header' | null;
+  /** True when the body carried `policy_*` fields (removed from `request`): the raw bytes can't go upstream as they are. */
+  readonly stripped: boolean;
 }
 
 const MAX_META = 256;
@@ -73,9 +75,10 @@ export function parseChatRequest(raw: Buffer, headers: IncomingHttpHeaders): Par
   validateMessages(b.messages);
   const out: Record<string, string | null> = {};
   let policyIdFrom: 'body' | 'header' | null = null;
+  let stripped = false;
   for (const m of META) {
     const fromBody = metaValue(b[m.field], m.field);
-    if (m.field in b) delete b[m.field];
+    if (m.field in b) { delete b[m.field]; stripped = true; }
     const h = headers[m.header];
     const fromHeader = metaValue(Array.isArray(h) ? h[0] : h, m.header);
     if (fromBody !== null && fromHeader !== null && fromBody !== fromHeader) {
@@ -84,5 +87,5 @@ export function parseChatRequest(raw: Buffer, headers: IncomingHttpHeaders): Par
     out[m.key] = fromBody ?? fromHeader;
     if (m.key === 'policyId') policyIdFrom = fromBody !== null ? 'body' : fromHeader !== null ? 'header' : null;
   }
-  return { request: b as unknown as ChatRequest, policyId: out.policyId!, user: out.user!, project: out.project!, target: out.target!, policyIdFrom };
+  return { request: b as unknown as ChatRequest, policyId: out.policyId!, user: out.user!, project: out.project!, target: out.target!, policyIdFrom, stripped };
 }

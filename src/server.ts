@@ -81,6 +81,8 @@ interface Flight {
   upstreamHeaders: Record<string, string> | undefined;
   payload: Buffer | undefined;
   upstreamBody: Readable | undefined;
+  /** The client's body when it may go upstream byte for byte (no policy_* fields, not streamed), else undefined. */
+  rawBody: Buffer | undefined;
 }
 
 const FLIGHT = Symbol('flight');
@@ -338,6 +340,7 @@ export class Gateway {
         ctx, policy, upstream: undefined as unknown as Upstream, stream, postMs: 0, ended: false, error: undefined,
         synthesized: false, upstreamCalled: false, abort, proxyReq: undefined,
         upstreamHeaders: undefined, payload: undefined, upstreamBody: undefined,
+        rawBody: parsed.stripped || stream ? undefined : body,
       };
       req[FLIGHT] = flight;
     } catch (e) {
@@ -366,7 +369,11 @@ export class Gateway {
     const upstream = this.#o.router.route(ctx.request.model);
     if (!upstream) return this.#fail(res, f, new GatewayError(E.GW_ERR_MODEL_NOT_FOUND, [ctx.request.model], { param: 'model' }));
     f.upstream = upstream;
-    const payload = Buffer.from(JSON.stringify(ctx.request));
+    // The client's own bytes when nothing changed the request (no policy_* fields, no stream_options to add, no
+    // hook that rewrote it): saves a JSON.stringify and a copy per request.
+    const rw = f.policy.chain.requestRewrites;
+    const payload = f.rawBody !== undefined && (rw === 'never' || (rw === 'marked' && !ctx.requestChanged))
+      ? f.rawBody : Buffer.from(JSON.stringify(ctx.request));
     // The upstream sees only what it needs: never the client's policy key, metadata headers or encodings we can't transform.
     const headers: http.IncomingHttpHeaders = {
       host: upstream.host,

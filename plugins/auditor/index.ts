@@ -54,6 +54,7 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   if (!config.prompts) return Object.freeze({ onComplete });
   return Object.freeze({
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
+    requestAccess: 'read',
     onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
     // read the text at onComplete, after the redactor has rewritten these objects in place.

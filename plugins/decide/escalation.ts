@@ -108,6 +108,6 @@ export async function sendEscalation(cfg: EscalationConfig, body: string, reques
     }
   }
   sink.metric.inc({ policy_id: sink.policyId, result: 'failed' });
-  sink.log.warn({ plugin: 'decide', reqId: requestId, status: lastStatus, error: lastError, attempts }, 'escalation failed');
+  sink.log.warn({ plugin: 'decide', status: lastStatus, error: lastError, attempts }, 'escalation failed');
   return 'failed';
 }

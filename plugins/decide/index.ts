@@ -65,9 +65,11 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
       return { kind: 'respond', content: eff.content };
     case 'rewrite':
       addInstruction(ctx.request, eff.instruction, eff.suffix);
+      ctx.markRequestChanged();
       return undefined;
     case 'summary':
       addInstruction(ctx.request, eff.instruction, eff.suffix);
+      ctx.markRequestChanged();
       capCompletionTokens(ctx.request, eff.maxTokens);
       return undefined;
     case 'escalate': {
@@ -94,7 +96,7 @@ export const decidePlugin = definePlugin<RespondConfig>({
   blocks: ['respond'],
   compile: (blocks, env) => compileRespond(blocks, env),
   hooks(config): PluginHooks {
-    return Object.freeze({ onRequest: (ctx: RequestContext) => decideRequest(config, ctx) });
+    return Object.freeze({ requestAccess: 'marked', onRequest: (ctx: RequestContext) => decideRequest(config, ctx) });
   },
 });
 

@@ -39,13 +39,23 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   /** The automaton, or null when the policy has only regex entries. */
   readonly automaton: WordAutomaton | null;
   readonly #scanner: WordScanner | null;
-  readonly #patStart: Int32Array;
-  readonly #patEntries: Int32Array;
+  /**
+   * Hit code of each pattern's entry: `entry << 1 | 1` for deny, `entry << 1` for allow (so sorting codes sorts
+   * entries, and the kind needs no lookup in `entries`). A pattern configured by several entries (the same phrase
+   * on both lists) holds `~k` instead: its codes are `#multi[k + 1 .. k + 1 + #multi[k])`.
+   */
+  readonly #patCode: Int32Array;
+  readonly #multi: Int32Array;
+  /** Hit code of each entry (for the regexes). */
+  readonly #entryCode: Int32Array;
   readonly #regexes: readonly { readonly entry: number; readonly re: UserRegex }[];
   readonly #norm = new TextNormalizer();
+  /** Per entry, the generation of the scan that last hit it (deduplication without clearing). */
   #mark: Uint32Array;
   #gen = 0;
-  #hits: number[] = [];
+  /** Hit codes of the current scan, deduplicated, in `#hits[0 .. #nhits)`. */
+  #hits = new Int32Array(64);
+  #nhits = 0;
 
   /**
    * Builds the automaton. Each phrase is matched as a whole-word sequence.
@@ -64,25 +74,36 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     const patterns = [...byPattern.keys()];
     this.automaton = patterns.length > 0 ? new WordAutomaton(patterns.map((p) => p.split(' '))) : null;
     this.#scanner = this.automaton === null ? null : new WordScanner(this.automaton, this);
-    this.#patStart = new Int32Array(patterns.length + 1);
-    let total = 0;
-    for (const list of byPattern.values()) total += list.length;
-    this.#patEntries = new Int32Array(total);
-    let k = 0;
+    if (entries.length > 1 << 30) throw new Error('too many topic entries');
+    this.#entryCode = Int32Array.from(entries, (e, i) => (i << 1) | (e.kind === 'deny' ? 1 : 0));
+    this.#patCode = new Int32Array(patterns.length);
+    const multi: number[] = [];
     patterns.forEach((p, i) => {
-      for (const e of byPattern.get(p)!) this.#patEntries[k++] = e;
-      this.#patStart[i + 1] = k;
+      const list = byPattern.get(p)!;
+      if (list.length === 1) { this.#patCode[i] = this.#entryCode[list[0]!]!; return; }
+      this.#patCode[i] = ~multi.length;
+      multi.push(list.length, ...list.map((e) => this.#entryCode[e]!));
     });
+    this.#multi = Int32Array.from(multi);
   }
 
   /** MatchSink: records the entries of a matched pattern (deduplicated per scan). */
   onMatch(pattern: number, _lastWord: number): void {
-    const gen = this.#gen;
-    const mark = this.#mark;
-    for (let k = this.#patStart[pattern]!, end = this.#patStart[pattern + 1]!; k < end; k++) {
-      const e = this.#patEntries[k]!;
-      if (mark[e] !== gen) { mark[e] = gen; this.#hits.push(e); }
-    }
+    const code = this.#patCode[pattern]!;
+    if (code >= 0) { this.#hit(code); return; }
+    const multi = this.#multi;
+    for (let k = ~code + 1, end = k + multi[~code]!; k < end; k++) this.#hit(multi[k]!);
+  }
+
+  /** Records one hit code unless its entry was already hit in this scan. */
+  #hit(code: number): void {
+    const e = code >>> 1;
+    if (this.#mark[e] === this.#gen) return;
+    this.#mark[e] = this.#gen;
+    let n = this.#nhits;
+    if (n === this.#hits.length) { const grown = new Int32Array(n * 2); grown.set(this.#hits); this.#hits = grown; }
+    this.#hits[n++] = code;
+    this.#nhits = n;
   }
 
   /** TextVisitor: normalises and matches one text segment. */
@@ -98,7 +119,7 @@ export class TopicMatcher implements MatchSink, TextVisitor {
       for (const { entry, re } of this.#regexes) {
         if (this.#mark[entry] === gen) continue;
         if (normalized === undefined) { this.#norm.normalize(text); normalized = this.#norm.text(); }
-        if (re.test(normalized)) { this.#mark[entry] = gen; this.#hits.push(entry); }
+        if (re.test(normalized)) this.#hit(this.#entryCode[entry]!);
       }
     }
   }
@@ -118,18 +139,33 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   }
 
   #begin(): void {
-    this.#gen = (this.#gen + 1) >>> 0;
+    // generations stay below 2^30 (small integers for the JIT); the marks are cleared when they wrap
+    this.#gen = (this.#gen + 1) & 0x3fffffff;
     if (this.#gen === 0) { this.#mark.fill(0); this.#gen = 1; }
-    this.#hits.length = 0;
+    this.#nhits = 0;
   }
 
   #finish(): TopicHits {
-    const hits = this.#hits;
-    if (hits.length === 0) return NO_HITS;
-    hits.sort((a, b) => a - b);
+    const n = this.#nhits;
+    if (n === 0) return NO_HITS;
+    // codes sort as entries; the low bit says allow or deny. Few hits: insertion sort in place; many: native sort
+    const codes = this.#hits;
+    if (n > 32) codes.subarray(0, n).sort();
+    else {
+      for (let i = 1; i < n; i++) {
+        const c = codes[i]!;
+        let j = i - 1;
+        while (j >= 0 && codes[j]! > c) { codes[j + 1] = codes[j]!; j--; }
+        codes[j + 1] = c;
+      }
+    }
     const allow: number[] = [];
     const deny: number[] = [];
-    for (const e of hits) (this.entries[e]!.kind === 'allow' ? allow : deny).push(e);
+    for (let i = 0; i < n; i++) {
+      const c = codes[i]!;
+      if ((c & 1) === 0) allow.push(c >>> 1);
+      else deny.push(c >>> 1);
+    }
     return { allow, deny };
   }
 }

@@ -2,7 +2,8 @@
 // never scans plugins for hooks. Request hooks run in chain order; response hooks in reverse (onion unwind).
 import type { PluginHooks } from '../sdk/plugin.ts';
 
-type Hook<K extends keyof PluginHooks> = { readonly plugin: string; readonly fn: NonNullable<PluginHooks[K]> };
+type HookName = 'onRequest' | 'onResponse' | 'onChunk' | 'onStreamEnd' | 'onComplete';
+type Hook<K extends HookName> = { readonly plugin: string; readonly fn: NonNullable<PluginHooks[K]> };
 
 /** The hook arrays of one policy, each already in the order the server runs it. */
 export interface Chain {
@@ -13,20 +14,32 @@ export interface Chain {
   readonly onStreamEnd: readonly Hook<'onStreamEnd'>[];
   /** Chain order; the auditor is last so it sees everyone's results. */
   readonly onComplete: readonly Hook<'onComplete'>[];
+  /**
+   * Whether the request hooks can change the request: `never` (all `'read'`), `marked` (only through
+   * `ctx.markRequestChanged()`), `always` (a hook that declares nothing).
+   */
+  readonly requestRewrites: 'never' | 'marked' | 'always';
 }
 
 /** Builds the frozen hook arrays from enabled plugins given in chain order. */
 export function buildChain(plugins: readonly { readonly name: string; readonly hooks: PluginHooks }[]): Chain {
-  const pick = <K extends keyof PluginHooks>(k: K, reverse: boolean): Hook<K>[] => {
+  const pick = <K extends HookName>(k: K, reverse: boolean): Hook<K>[] => {
     const out: Hook<K>[] = [];
     for (const p of plugins) {
-      const fn = p.hooks[k];
+      const fn = p.hooks[k] as ((...a: unknown[]) => unknown) | undefined;
       if (fn) out.push(Object.freeze({ plugin: p.name, fn: fn.bind(p.hooks) as NonNullable<PluginHooks[K]> }));
     }
     if (reverse) out.reverse();
     return Object.freeze(out) as Hook<K>[];
   };
+  let requestRewrites: Chain['requestRewrites'] = 'never';
+  for (const p of plugins) {
+    if (!p.hooks.onRequest || p.hooks.requestAccess === 'read') continue;
+    if (p.hooks.requestAccess !== 'marked') { requestRewrites = 'always'; break; }
+    requestRewrites = 'marked';
+  }
   return Object.freeze({
+    requestRewrites,
     onRequest: pick('onRequest', false),
     onResponse: pick('onResponse', true),
     onChunk: pick('onChunk', true),

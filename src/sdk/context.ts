@@ -107,8 +107,10 @@ export interface RequestContext {
   readonly meta: RequestMeta;
   /** The raw request headers (read-only). */
   readonly headers: IncomingHttpHeaders;
-  /** The request as it will go upstream; onRequest hooks MAY change it in place. */
+  /** The request as it will go upstream; onRequest hooks MAY change it in place (see `PluginHooks.requestAccess`). */
   request: ChatRequest;
+  /** Records that a hook declared `requestAccess: 'marked'` changed `request`, so it is re-serialised. */
+  markRequestChanged(): void;
   /** True when the client itself asked for `stream_options.include_usage` (so the usage chunk is passed on). */
   readonly clientWantsUsage: boolean;
   readonly verdict: Verdict;

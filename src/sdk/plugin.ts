@@ -49,6 +49,13 @@ export interface Outcome {
  * per-request state MUST live in the context (`ctx.set(key, …)`), never in closures.
  */
 export interface PluginHooks {
+  /**
+   * What `onRequest` does to `ctx.request`. Absent: it may change it in any way, so the gateway re-serialises the
+   * request for the upstream. `'read'`: it never changes it. `'marked'`: it changes it only together with a call to
+   * `ctx.markRequestChanged()`. When every request hook of a policy is `'read'` (or `'marked'` and nothing was
+   * marked), the gateway forwards the client's own bytes, which saves a JSON.stringify per request.
+   */
+  readonly requestAccess?: 'read' | 'marked';
   /** Runs in chain order before the upstream call. May rewrite `ctx.request` in place, answer locally, or reject. */
   onRequest?(ctx: RequestContext): RequestAction | Promise<RequestAction>;
   /** Non-streaming JSON answer from upstream, in reverse chain order; may change it in place. Sync. */

@@ -38,16 +38,31 @@ function recorder(name: string): PluginFactory<true> {
   });
 }
 
+/** Declares `requestAccess: 'marked'`: appends to the prompt, marking it only when asked to. */
+const marker = definePlugin<true>({
+  name: 'marker', blocks: ['marker'],
+  compile: (blocks) => (blocks.length ? true : undefined),
+  hooks: () => ({
+    requestAccess: 'marked',
+    onRequest: (ctx) => {
+      const m = ctx.request.messages.at(-1)!;
+      if (m.content === 'mark it') { m.content += ' (marked)'; ctx.markRequestChanged(); }
+    },
+  }),
+});
+
 let up: FakeUpstream;
 let gw: Gateway;
 let url: string;
+let set: Awaited<ReturnType<typeof loadPolicies>>['set'];
 const logs: string[] = [];
 
 beforeAll(async () => {
   up = await startFakeUpstream({ answer: 'abc' });
-  const dir = rulesDir({ 'c.policy': 'policy "c" {\n  default\n  first {}\n  second {}\n}\n' });
-  const { set, diagnostics } = await loadPolicies([dir], [recorder('first'), recorder('second')]);
-  expect(diagnostics).toEqual([]);
+  const dir = rulesDir({ 'c.policy': 'policy "c" {\n  default\n  first {}\n  second {}\n}\npolicy "m" {\n  marker {}\n}\n' });
+  const loaded = await loadPolicies([dir], [recorder('first'), recorder('second'), marker]);
+  expect(loaded.diagnostics).toEqual([]);
+  set = loaded.set;
   const metrics = createMetrics(new Registry(), { defaults: false });
   const log = pino({ level: 'info' }, { write: (s: string) => { logs.push(s); } });
   const services: GatewayServices = {
@@ -111,6 +126,19 @@ describe('plugin chain', () => {
     const line = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'plugin failed' && l.reqId === 'req-boom-1');
     expect(line).toMatchObject({ plugin: 'second', hook: 'onRequest' });
     expect((await ask('hello')).choices[0]!.message.content).toBe('abc [second] [first]');
+  });
+
+  it('a request hook that marks its change is re-serialised; an unchanged request goes upstream as the client sent it', async () => {
+    expect(set!.policies.get('c')!.chain.requestRewrites).toBe('always'); // recorder declares nothing
+    expect(set!.policies.get('m')!.chain.requestRewrites).toBe('marked');
+    const send = (content: string) => fetch(`${url}/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'm' },
+      body: `{"model":"m",  "messages":[{"role":"user","content":"${content}"}]}`,
+    });
+    expect((await send('mark it')).status).toBe(200);
+    expect(up.received.at(-1)!.raw).toBe('{"model":"m","messages":[{"role":"user","content":"mark it (marked)"}]}');
+    expect((await send('leave it')).status).toBe(200);
+    expect(up.received.at(-1)!.raw).toBe('{"model":"m",  "messages":[{"role":"user","content":"leave it"}]}');
   });
 
   it('an async hook over its budget is a 500 plugin timeout; an async hook within budget continues the chain', async () => {

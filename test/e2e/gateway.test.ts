@@ -57,6 +57,19 @@ describe('openai SDK through the gateway', () => {
     expect(last.body.messages).toEqual(msgs);
   });
 
+  it('an unchanged request goes upstream byte for byte; one with policy_* fields is re-serialised without them', async () => {
+    const raw = '{ "messages" : [ {"role":"user","content":"caf\\u00e9 \u00e9t\u00e9"} ],\n  "model":"fake-model", "temperature": 0.50 }';
+    const r1 = await post('/v1/chat/completions', raw);
+    expect(r1.status).toBe(200);
+    expect(up.received.at(-1)!.raw).toBe(raw);
+    const r2 = await post('/v1/chat/completions', raw.replace('"model"', '"policy_user":"u-1", "model"'));
+    expect(r2.status).toBe(200);
+    const sent = up.received.at(-1)!;
+    expect(sent.raw).not.toContain('policy_user');
+    expect(sent.body).toEqual({ messages: [{ role: 'user', content: 'café été' }], model: 'fake-model', temperature: 0.5 });
+    expect(Number(sent.headers['content-length'])).toBe(Buffer.byteLength(sent.raw));
+  });
+
   it('streaming: the SDK parses every chunk, text arrives whole, the policy block rides on the last data chunk', async () => {
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'k' });
     const stream = await client.chat.completions.create({ model: 'fake-model', messages: msgs as never, stream: true });

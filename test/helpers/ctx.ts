@@ -46,7 +46,7 @@ export function ctxFor(request: ChatRequest, opts: {
   const nowFn = opts.now ?? (() => Date.now());
   return {
     id: opts.id ?? 'req-test',
-    log: services.log,
+    log: services.log.child({ reqId: opts.id ?? 'req-test' }), // as the gateway's context: reqId bound once
     signal: opts.signal ?? new AbortController().signal,
     now: nowFn,
     services,
@@ -55,6 +55,7 @@ export function ctxFor(request: ChatRequest, opts: {
     meta: { policyId: 'test', user: null, project: null, target: null, ...opts.meta },
     headers: opts.headers ?? {},
     request,
+    markRequestChanged() { (this as { requestChanged?: boolean }).requestChanged = true; },
     clientWantsUsage: request.stream_options?.include_usage === true,
     verdict: {
       decision: 'allow', effectiveDecision: 'allow', reasonCode: 'ALLOW', triggeredCategories: [],

@@ -112,6 +112,7 @@ describe('escalation webhook', () => {
     const line = r.services.logs.find((l) => l.includes('escalation failed'));
     expect(line).toBeDefined();
     expect(JSON.parse(line!)).toMatchObject({ plugin: 'decide', reqId: 'req-42', status: 503, attempts: 3 });
+    expect(line!.match(/"reqId"/g)).toHaveLength(1); // bound once by the request's logger, not repeated
     expect(r.services.logs.join('')).not.toContain('private prompt');
     expect(r.services.logs.join('')).not.toContain('token=abc');
   });

@@ -1,0 +1,363 @@
+// The matching normaliser shared by the topic matcher and the builtin moderation classifier: folds text into a
+// canonical word stream (NFKD compatibility folding, case, diacritics, homoglyphs, invisibles, separators, leet).
+// Phrases (compile time) and request text (hot path) go through this same function, so they always agree.
+
+/** Character classes of the per-code-unit table. */
+const SEP = 0;
+const WORD = 1;
+const DROP = 2;
+const EXPAND = 3;
+const APOS = 4;
+/** Invisible characters (format characters, Hangul fillers): removed, but remembered as possible word breaks. */
+const INVISIBLE = 5;
+
+/** Class of each BMP code unit (surrogates are handled in the loop). Built once at module load. */
+const CLASS = new Uint8Array(65536);
+/** Folded form of each WORD code unit: lower-case, then homoglyph → Latin. */
+const FOLD = new Uint16Array(65536);
+/** Two-letter expansions (ß → ss, æ → ae, œ → oe, ĳ → ij). */
+const EXPANSIONS = new Map<number, readonly [number, number]>([
+  [0x00df, [0x73, 0x73]], [0x00e6, [0x61, 0x65]], [0x00c6, [0x61, 0x65]], [0x0153, [0x6f, 0x65]], [0x0152, [0x6f, 0x65]],
+  [0x1e9e, [0x73, 0x73]],
+]);
+
+/**
+ * Look-alike letters folded onto the Latin letter they imitate, applied after lower-casing. Covers the Cyrillic and
+ * Greek letters that render like Latin ones, Latin small capitals and letters whose stroke is not a decomposable
+ * diacritic (ø, ł, đ, ħ, ı). Fullwidth, mathematical and circled forms need no entry: NFKD folds them.
+ */
+export const HOMOGLYPHS: Readonly<Record<string, string>> = Object.freeze({
+  // Cyrillic
+  'а': 'a', 'в': 'b', 'е': 'e', 'ѐ': 'e', 'і': 'i', 'ј': 'j', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p',
+  'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y', 'һ': 'h', 'ӏ': 'l',
+  'ɡ': 'g',
+  // Greek
+  'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'μ': 'm', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+  'υ': 'u', 'χ': 'x', 'γ': 'y', 'ζ': 'z', 'ω': 'w',
+  // Latin look-alikes without a canonical decomposition
+  'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɩ': 'i', 'ø': 'o', 'ł': 'l', 'đ': 'd', 'ħ': 'h', 'ŧ': 't', 'ƀ': 'b',
+  // small capitals
+  'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i', 'ᴊ': 'j', 'ᴋ': 'k', 'ʟ': 'l',
+  'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y',
+  'ᴢ': 'z',
+});
+
+/** Leet digits folded to letters inside tokens that also contain an ASCII letter (`k1ll` → `kill`). */
+const LEET = new Uint16Array(128);
+for (const [d, l] of [['0', 'o'], ['1', 'i'], ['3', 'e'], ['4', 'a'], ['5', 's'], ['7', 't']] as const) {
+  LEET[d.charCodeAt(0)] = l.charCodeAt(0);
+}
+
+/** Invisible code units removed without breaking a word (besides every \p{Cf} format character). */
+const DROP_RANGES: readonly (readonly [number, number])[] = [
+  [0x0300, 0x036f], // combining diacritical marks (what NFKD splits off accented letters), incl. U+034F CGJ
+  [0x1ab0, 0x1aff], [0x1dc0, 0x1dff], [0x20d0, 0x20ff], [0xfe20, 0xfe2f], // more combining diacritics
+  [0x17b4, 0x17b5], [0x180b, 0x180f], // Khmer inherent vowels, Mongolian variation selectors
+  [0xfe00, 0xfe0f], // variation selectors
+];
+/** Letters that render as nothing (Hangul fillers): treated like zero-width characters. */
+const INVISIBLE_LETTERS: readonly number[] = [0x115f, 0x1160, 0x3164, 0xffa0];
+
+function buildTables(): void {
+  const word = /^[\p{L}\p{N}\p{M}]$/u;
+  const format = /^\p{Cf}$/u;
+  for (let cp = 0; cp < 65536; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue; // surrogates: SEP in the table, handled in the loop
+    const ch = String.fromCharCode(cp);
+    if (format.test(ch)) { CLASS[cp] = INVISIBLE; continue; }
+    if (word.test(ch)) {
+      CLASS[cp] = WORD;
+      const lower = ch.toLowerCase();
+      // `İ`.toLowerCase() is "i" + U+0307: keep the base letter (the mark would be dropped anyway)
+      let f = lower.length === 1 || (lower.length === 2 && lower.charCodeAt(1) >= 0x300 && lower.charCodeAt(1) <= 0x36f)
+        ? lower.charCodeAt(0) : cp;
+      const h = HOMOGLYPHS[String.fromCharCode(f)];
+      if (h !== undefined) f = h.charCodeAt(0);
+      FOLD[cp] = f;
+    }
+  }
+  for (const [lo, hi] of DROP_RANGES) for (let cp = lo; cp <= hi; cp++) CLASS[cp] = DROP;
+  for (const cp of INVISIBLE_LETTERS) CLASS[cp] = INVISIBLE;
+  for (const cp of EXPANSIONS.keys()) CLASS[cp] = EXPAND;
+  // apostrophes join the letters around them (don't → dont) and separate elsewhere ('quoted')
+  for (const cp of [0x27, 0x2019, 0x02bc, 0xff07]) CLASS[cp] = APOS;
+}
+buildTables();
+
+/** Astral code points: tag characters and supplementary variation selectors vanish; emoji and symbols separate; other astral letters are word characters. */
+function astralClass(cp: number): number {
+  if (cp >= 0xe0000 && cp <= 0xe007f) return INVISIBLE;
+  if (cp >= 0xe0100 && cp <= 0xe01ef) return DROP;
+  if (cp >= 0x1f000 && cp <= 0x1faff) return SEP;
+  if (cp >= 0x1d000 && cp <= 0x1d24f) return SEP;
+  return WORD;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Token flags. */
+const F_ASCII_LETTER = 1;
+const F_LEET_DIGIT = 2;
+const F_OTHER_LETTER = 4;
+
+/** ASCII fast path: 0 separator, 1 apostrophe, otherwise the folded (lower-case) character. */
+const ASCII = new Uint8Array(128);
+/** ASCII token flags per character. */
+const ASCII_FLAGS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if (c >= 65 && c <= 90) { ASCII[c] = c + 32; ASCII_FLAGS[c] = F_ASCII_LETTER; }
+  else if (c >= 97 && c <= 122) { ASCII[c] = c; ASCII_FLAGS[c] = F_ASCII_LETTER; }
+  else if (c >= 48 && c <= 57) { ASCII[c] = c; ASCII_FLAGS[c] = LEET[c] !== 0 ? F_LEET_DIGIT : 0; }
+  else if (c === 0x27) ASCII[c] = 1;
+}
+
+/** FNV-1a hash of a normalised word, as {@link WordSink.onWord} receives it. */
+export function hashWord(chars: Uint16Array | string, start: number, len: number): number {
+  let h = FNV_OFFSET;
+  if (typeof chars === 'string') {
+    for (let p = start, end = start + len; p < end; p++) h = Math.imul(h ^ chars.charCodeAt(p), FNV_PRIME);
+  } else {
+    for (let p = start, end = start + len; p < end; p++) h = Math.imul(h ^ chars[p]!, FNV_PRIME);
+  }
+  return h;
+}
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 16777619;
+
+/**
+ * Receives the normalised words of a text, in order. `chars[start..start+len)` is only valid during the call;
+ * `hash` is `hashWord(chars, start, len)`, computed while tokenising.
+ */
+export interface WordSink {
+  onWord(chars: Uint16Array, start: number, len: number, hash: number): void;
+  /**
+   * Optional: whether a word is known (in some phrase). For a word that had invisible characters removed inside
+   * it (`wire\u200Btransfer`), the normaliser asks; when the joined word is unknown it emits the pieces between
+   * the invisible characters as separate words instead (`wire`, `transfer`). Sinks without it get the joined word.
+   */
+  knows?(chars: Uint16Array, start: number, len: number, hash: number): boolean;
+}
+
+/** True when the code unit at `i` of `s` starts a word character (for the apostrophe rule). */
+function isWordAt(s: string, i: number): boolean {
+  if (i >= s.length) return false;
+  const c = s.charCodeAt(i);
+  if (c < 128) return ASCII[c]! > 1;
+  return CLASS[c] === WORD || CLASS[c] === EXPAND;
+}
+
+/**
+ * Folds text into the canonical stream of words, reusing its own buffers (no allocation per call once warm).
+ *
+ * The rules, in order:
+ * 1. NFKD compatibility decomposition (only when the text has non-ASCII characters): fullwidth, ligatures,
+ *    mathematical letters, superscripts… become plain letters; accented letters split into base + mark.
+ * 2. Per character: format characters (\p{Cf}: zero-width space/joiners, soft hyphen, BOM, bidi controls…),
+ *    Hangul fillers, combining diacritics and variation selectors are removed without breaking the word
+ *    (a sink with `knows` gets the pieces instead when the joined word is unknown, see {@link WordSink});
+ *    letters, digits and other marks are lower-cased and folded through {@link HOMOGLYPHS} (ß → ss, æ → ae);
+ *    an apostrophe between two word characters is removed (`don't` → `dont`); every run of anything else
+ *    (spaces, punctuation, symbols, emoji) is one word break.
+ * 3. Runs of three or more one-character words, at least one a letter, are joined (`s h i p` → `ship`).
+ * 4. Leet: in a word containing an ASCII letter and no other letters, the digits 0 1 3 4 5 7 become o i e a s t.
+ *
+ * `tokenize` streams the words to a sink (the matchers); `normalize` writes the canonical text
+ * `" " + word + " " + word + … + " "` into `buf` (regex entries, compile time).
+ */
+export class TextNormalizer implements WordSink {
+  /** Output of `normalize`: code units valid up to `length`. */
+  buf = new Uint16Array(4096);
+  /** Length of the last `normalize` output. */
+  length = 0;
+  #raw = new Uint16Array(4096);
+  #runStart = 0;
+  #runCount = 0;
+  #runFlags = 0;
+  /** Offsets in #raw where an invisible character was removed inside the current word (at most 32 kept). */
+  #cuts = new Int32Array(32);
+  #ncuts = 0;
+
+  /** Streams the normalised words of `text` to `sink`. */
+  tokenize(text: string, sink: WordSink): void {
+    const s = NON_ASCII.test(text) ? text.normalize('NFKD') : text;
+    const n = s.length;
+    if (this.#raw.length < n * 2 + 8) this.#raw = new Uint16Array(n * 2 + 8);
+    const raw = this.#raw;
+    let rawLen = 0;
+    let tokStart = 0;
+    let inTok = false;
+    let flags = 0;
+    let h = FNV_OFFSET;
+    this.#runCount = 0;
+    this.#runFlags = 0;
+    this.#ncuts = 0;
+    for (let i = 0; i < n; i++) {
+      const code = s.charCodeAt(i);
+      if (code < 128) {
+        const f = ASCII[code]!;
+        if (f > 1) {
+          if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+          raw[rawLen++] = f;
+          h = Math.imul(h ^ f, FNV_PRIME);
+          flags |= ASCII_FLAGS[code]!;
+        } else if (inTok && !(f === 1 && isWordAt(s, i + 1))) {
+          inTok = false;
+          this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+        }
+        continue;
+      }
+      let cls: number;
+      if (code >= 0xd800 && code <= 0xdbff && i + 1 < n) {
+        const lo = s.charCodeAt(i + 1);
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          i++;
+          cls = astralClass(((code - 0xd800) << 10) + (lo - 0xdc00) + 0x10000);
+          if (cls === WORD) {
+            if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+            raw[rawLen++] = code;
+            raw[rawLen++] = lo;
+            h = Math.imul(Math.imul(h ^ code, FNV_PRIME) ^ lo, FNV_PRIME);
+            flags |= F_OTHER_LETTER;
+          } else if (cls === INVISIBLE) {
+            if (inTok) this.#cut(rawLen);
+          } else if (cls === SEP && inTok) {
+            inTok = false;
+            this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+          }
+          continue;
+        }
+        cls = SEP;
+      } else cls = CLASS[code]!;
+      if (cls === WORD) {
+        const f = FOLD[code]!;
+        if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+        raw[rawLen++] = f;
+        h = Math.imul(h ^ f, FNV_PRIME);
+        flags |= f < 128 ? ASCII_FLAGS[f]! : F_OTHER_LETTER;
+      } else if (cls === EXPAND) {
+        const pair = EXPANSIONS.get(code)!;
+        if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+        raw[rawLen++] = pair[0];
+        raw[rawLen++] = pair[1];
+        h = Math.imul(Math.imul(h ^ pair[0], FNV_PRIME) ^ pair[1], FNV_PRIME);
+        flags |= F_ASCII_LETTER;
+      } else if (cls === INVISIBLE) {
+        if (inTok) this.#cut(rawLen);
+      } else if (cls !== DROP && inTok && !(cls === APOS && isWordAt(s, i + 1))) {
+        inTok = false;
+        this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+      }
+    }
+    if (inTok) this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+    if (this.#runCount > 0) this.#flushRun(sink);
+  }
+
+  /** Writes the canonical text of `text` into `buf[0..length)` and returns the length. */
+  normalize(text: string): number {
+    if (this.buf.length < text.length * 3 + 8) this.buf = new Uint16Array(text.length * 3 + 8);
+    this.buf[0] = 32;
+    this.length = 1;
+    this.tokenize(text, this);
+    return this.length;
+  }
+
+  /** WordSink for `normalize`: appends `word + " "`. */
+  onWord(chars: Uint16Array, start: number, len: number, _hash: number): void {
+    const out = this.buf;
+    let o = this.length;
+    for (let p = start, end = start + len; p < end; p++) out[o++] = chars[p]!;
+    out[o++] = 32;
+    this.length = o;
+  }
+
+  /** The last `normalize` output as a string (allocates). */
+  text(): string {
+    let out = '';
+    for (let i = 0; i < this.length; i += 4096) {
+      out += String.fromCharCode.apply(null, this.buf.subarray(i, Math.min(this.length, i + 4096)) as unknown as number[]);
+    }
+    return out;
+  }
+
+  #cut(at: number): void {
+    const n = this.#ncuts;
+    if (n < this.#cuts.length && (n === 0 || this.#cuts[n - 1] !== at)) this.#cuts[this.#ncuts++] = at;
+  }
+
+  #endToken(start: number, len: number, flags: number, hash: number, sink: WordSink): void {
+    if (this.#ncuts > 0) {
+      const ncuts = this.#ncuts;
+      this.#ncuts = 0;
+      if (this.#emitSplit(start, len, flags, ncuts, sink)) return;
+      hash = hashWord(this.#raw, start, len); // #emitSplit may have applied the leet rule
+    }
+    if (len === 1) {
+      // one-character words are held back: three or more in a row are joined (they are contiguous in #raw)
+      if (this.#runCount === 0) this.#runStart = start;
+      this.#runCount++;
+      this.#runFlags |= flags;
+      return;
+    }
+    if (this.#runCount > 0) this.#flushRun(sink);
+    if (this.#leet(start, len, flags)) hash = hashWord(this.#raw, start, len);
+    sink.onWord(this.#raw, start, len, hash);
+  }
+
+  #flushRun(sink: WordSink): void {
+    const count = this.#runCount;
+    const start = this.#runStart;
+    this.#runCount = 0;
+    const flags = this.#runFlags;
+    this.#runFlags = 0;
+    const raw = this.#raw;
+    if (count >= 3 && (flags & (F_ASCII_LETTER | F_OTHER_LETTER)) !== 0) {
+      this.#leet(start, count, flags);
+      sink.onWord(raw, start, count, hashWord(raw, start, count));
+      return;
+    }
+    for (let k = 0; k < count; k++) sink.onWord(raw, start + k, 1, Math.imul(FNV_OFFSET ^ raw[start + k]!, FNV_PRIME));
+  }
+
+  /** A word with invisible characters removed inside: emitted whole when the sink knows it, else in pieces. */
+  #emitSplit(start: number, len: number, flags: number, ncuts: number, sink: WordSink): boolean {
+    if (sink.knows === undefined) return false;
+    const end = start + len;
+    let from = start;
+    let pieces = 0;
+    for (let k = 0; k < ncuts; k++) { const c = this.#cuts[k]!; if (c > from && c < end) { pieces++; from = c; } }
+    if (pieces === 0) return false;
+    this.#leet(start, len, flags);
+    const raw = this.#raw;
+    if (sink.knows(raw, start, len, hashWord(raw, start, len))) return false;
+    if (this.#runCount > 0) this.#flushRun(sink);
+    from = start;
+    for (let k = 0; k <= ncuts; k++) {
+      const c = k < ncuts ? this.#cuts[k]! : end;
+      if (c > from && c <= end) { sink.onWord(raw, from, c - from, hashWord(raw, from, c - from)); from = c; }
+    }
+    return true;
+  }
+
+  /** Applies the leet rule to a word in place; true when it changed something. */
+  #leet(start: number, len: number, flags: number): boolean {
+    if ((flags & (F_ASCII_LETTER | F_LEET_DIGIT | F_OTHER_LETTER)) !== (F_ASCII_LETTER | F_LEET_DIGIT)) return false;
+    const raw = this.#raw;
+    let changed = false;
+    for (let p = start, end = start + len; p < end; p++) {
+      const c = raw[p]!;
+      if (c < 128 && LEET[c] !== 0) { raw[p] = LEET[c]!; changed = true; }
+    }
+    return changed;
+  }
+}
+
+const shared = new TextNormalizer();
+
+/**
+ * The canonical form of `text` without the outer spaces: words separated by single spaces (`"Wire--Transfer!"` →
+ * `"wire transfer"`); `""` when nothing word-like remains. Allocates; meant for compile time and tests.
+ */
+export function normalizeText(text: string): string {
+  shared.normalize(text);
+  return shared.length <= 1 ? '' : shared.text().slice(1, -1);
+}

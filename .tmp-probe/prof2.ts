@@ -1,0 +1,10 @@
+import { benchPhrases, benchPrompt, compileDenyList } from '../bench/matcher.ts';
+const prompt = benchPrompt();
+const cfg = compileDenyList(benchPhrases(100000, 42, 0.5));
+const { Session } = await import('node:inspector/promises');
+for (let i = 0; i < 3000; i++) cfg.matcher.matchText(prompt);
+const s = new Session(); s.connect();
+await s.post('Profiler.enable'); await s.post('Profiler.setSamplingInterval', { interval: 50 }); await s.post('Profiler.start');
+for (let i = 0; i < 40000; i++) cfg.matcher.matchText(prompt);
+const { profile } = await s.post('Profiler.stop');
+(await import('node:fs')).writeFileSync('/tmp/mb/p2.cpuprofile', JSON.stringify(profile));
