@@ -37,6 +37,7 @@ function validateMessages(messages: unknown): void {
   if (messages.length === 0) throw new GatewayError(E.GW_ERR_MESSAGES_INVALID, ['"messages" is empty'], { param: 'messages' });
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as { role?: unknown; content?: unknown; tool_calls?: unknown } | null;
+    if (m !== null && typeof m === 'object' && typeof m.role === 'string' && m.role.length > 0 && typeof m.content === 'string') continue; // the common case
     const at = `messages[${i}]`;
     if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new GatewayError(E.GW_ERR_MESSAGES_INVALID, [`${at} is not an object`], { param: at });
     if (typeof m.role !== 'string' || m.role.length === 0) throw new GatewayError(E.GW_ERR_MESSAGES_INVALID, [`${at}.role must be a non-empty string`], { param: `${at}.role` });

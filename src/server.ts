@@ -106,14 +106,17 @@ function routeOf(path: string): { kind: 'chat'; route: Route } | { kind: 'models
   }
 }
 
-/** Caches prom-client children per label-value combination so the hot path does no label hashing. */
+/**
+ * Metric children per label-value combination, looked up by one `\0`-joined key (label values never contain NUL):
+ * no closure or array per lookup; the label values are split out of the key only when a child is first created.
+ */
 class LabelledChildren {
   readonly #maps = new Map<object, Map<string, unknown>>();
-  get<C>(metric: { labels(...values: string[]): C }, key: string, values: () => string[]): C {
+  get<C>(metric: { labels(...values: string[]): C }, key: string): C {
     let m = this.#maps.get(metric);
     if (!m) this.#maps.set(metric, (m = new Map()));
     let child = m.get(key) as C | undefined;
-    if (child === undefined) m.set(key, (child = metric.labels(...values())));
+    if (child === undefined) m.set(key, (child = metric.labels(...key.split('\0'))));
     return child;
   }
 }
@@ -240,7 +243,7 @@ export class Gateway {
     this.#inflight++;
     res.once('close', () => {
       const durationMs = performance.now() - start;
-      this.#children.get(this.#o.metrics.requests, `${route}\0${err.status}`, () => [route, String(err.status)]).inc();
+      this.#children.get(this.#o.metrics.requests, `${route}\0${err.status}`).inc();
       this.#o.log.info({ reqId, route, status: err.status, code: err.code, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request rejected');
       this.#o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: this.#o.policies.current?.revision });
       this.#done();
@@ -348,7 +351,7 @@ export class Gateway {
     }
     const flight = req[FLIGHT]!;
     this.#inflight++;
-    this.#children.get(this.#o.metrics.inflight, route, () => [route]).inc();
+    this.#children.get(this.#o.metrics.inflight, route).inc();
     res.once('close', () => this.#complete(flight, res));
     const action = this.#runner.runRequest(policy.chain, ctx);
     if (action instanceof Promise) {
@@ -685,28 +688,27 @@ export class Gateway {
     const streamLabel = f.stream ? 'true' : 'false';
     const total = (end - t.start) / 1000;
     const c = this.#children;
-    c.get(m.requests, `${route}\0${status}`, () => [route, String(status)]).inc();
-    c.get(m.requestSeconds, `${route}\0${streamLabel}`, () => [route, streamLabel]).observe(total);
+    c.get(m.requests, `${route}\0${status}`).inc();
+    c.get(m.requestSeconds, `${route}\0${streamLabel}`).observe(total);
     const pre = f.upstreamCalled && t.upstreamStart ? t.upstreamStart - t.start : end - t.start;
-    c.get(m.overheadSeconds, `${route}\0${streamLabel}`, () => [route, streamLabel]).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
+    c.get(m.overheadSeconds, `${route}\0${streamLabel}`).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
     if (f.upstreamCalled && t.upstreamFirstByte) {
       const name = f.upstream.name;
-      c.get(m.upstreamTtfbSeconds, `${name}\0${streamLabel}`, () => [name, streamLabel]).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
-      if (t.upstreamEnd) c.get(m.upstreamSeconds, `${name}\0${streamLabel}`, () => [name, streamLabel]).observe((t.upstreamEnd - t.upstreamStart) / 1000);
+      c.get(m.upstreamTtfbSeconds, `${name}\0${streamLabel}`).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
+      if (t.upstreamEnd) c.get(m.upstreamSeconds, `${name}\0${streamLabel}`).observe((t.upstreamEnd - t.upstreamStart) / 1000);
     }
-    c.get(m.inflight, route, () => [route]).dec();
+    c.get(m.inflight, route).dec();
     const v = ctx.verdict;
     const pid = ctx.meta.policyId;
     const decided = f.error === undefined || f.synthesized;
     if (decided) {
-      c.get(m.decisions, `${pid}\0${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`,
-        () => [pid, v.decision, v.effectiveDecision, v.reasonCode, v.rolloutMode]).inc();
+      c.get(m.decisions, `${pid}\0${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`).inc();
     }
     if (ctx.usage) {
       const p = ctx.meta.project;
       const project = p === null ? 'none' : this.#o.metricProjects?.has(p) ? p : 'other';
-      c.get(m.tokens, `${pid}\0${project}\0prompt`, () => [pid, project, 'prompt']).inc(ctx.usage.prompt_tokens || 0);
-      c.get(m.tokens, `${pid}\0${project}\0completion`, () => [pid, project, 'completion']).inc(ctx.usage.completion_tokens || 0);
+      c.get(m.tokens, `${pid}\0${project}\0prompt`).inc(ctx.usage.prompt_tokens || 0);
+      c.get(m.tokens, `${pid}\0${project}\0completion`).inc(ctx.usage.completion_tokens || 0);
     }
     const log = this.#o.log;
     if (log.isLevelEnabled('info')) {
