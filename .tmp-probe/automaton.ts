@@ -5,6 +5,7 @@
 import { hashWord, type WordSink } from './normalize.ts';
 
 /** Receives each match: the pattern id and the index (0-based) of the pattern's last word in the scanned text. */
+export const L={slot:new Set<number>(),edge:new Set<number>(),st:new Set<number>()};
 export const C={slot:0,slotCalls:0,edge:0,edgeCalls:0,fails:0,words:0};
 export interface MatchSink {
   onMatch(pattern: number, lastWord: number): void;
@@ -199,7 +200,7 @@ export class WordAutomaton {
     const slots = this.#slots;
     let k = hash & mask; C.slotCalls++;
     for (;;) {
-      const b = k * SLOT; C.slot++;
+      const b = k * SLOT; C.slot++; L.slot.add(b >> 4);
       const lenOff = slots[b + 1]!;
       if (lenOff === 0) return -1;
       if (slots[b] === hash && (lenOff & 0xff) === len) {
@@ -227,7 +228,7 @@ export class WordAutomaton {
     const mask = this.#edgeMask;
     let k = edgeHash(s, slot) & mask; C.edgeCalls++;
     for (;;) {
-      const b = k * EDGE; C.edge++;
+      const b = k * EDGE; C.edge++; L.edge.add(b >> 4);
       const st = edges[b]!;
       if (st === -1) return -1;
       if (st === s && edges[b + 1] === slot) return b;
@@ -254,7 +255,7 @@ export class WordAutomaton {
   /** The child-mask bit of the word in `slot`. */
   static maskBit(slot: number): number { return maskBit(slot); }
   /** First output state on the failure chain of `s` (itself included), or -1. */
-  report(s: number): number { return this.#report[s]!; }
+  report(s: number): number { L.st.add(s >> 4); return this.#report[s]!; }
   /** The pattern ending at output state `o`. */
   patternAt(o: number): number { return this.#outPat[o]!; }
   /** The next output state after `o` on its failure chain, or -1. */

@@ -1,6 +1,6 @@
 // Policy keys and the keys file: key generation, sha256 digests, the constant-time compare, and parsing and
 // writing of the line format. Shared by the auth plugin (request path, reload) and `policy-gateway keys` (CLI).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Prefix of every policy key. */
 export const KEY_PREFIX = 'pgk_';
@@ -55,7 +55,7 @@ const ATTRS = ['label', 'policies', 'projects', 'expires'] as const;
 
 /** The sha256 digest of a presented key (the whole `pgk_…` string). */
 export function digestKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  return hash('sha256', key, 'buffer'); // one-shot: no Hash object per request
 }
 
 /**

@@ -1,7 +1,7 @@
 // The moderation plugin (block `moderation`): classifies the scanned messages with the configured provider (builtin
 // lexicon classifier, an OpenAI-style moderation endpoint, or a Llama-Guard-style classifier), turns scores into flagged
 // categories with the policy's flag rules, and publishes them for decide (moderationKey) and on the verdict.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
@@ -91,7 +91,7 @@ function observe(ctx: RequestContext, provider: string, startMs: number): void {
 
 /** Cache key: sha256 of the scanned text. */
 function cacheKey(text: string): string {
-  return createHash('sha256').update(text).digest('base64');
+  return hash('sha256', text, 'base64');
 }
 
 /** The remote path: cache, then a call bounded by the provider timeout and the request's signal. */

@@ -1,6 +1,6 @@
 // The quota plugin (second in the chain): per-user / per-project request, token and cost limits in fixed UTC
 // windows. onRequest reserves atomically (all limits or none, one store round trip); onComplete settles from usage.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { definePlugin, type Outcome, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { E, GatewayError } from '../../src/errors.ts';
@@ -26,7 +26,7 @@ const PLAIN_SUBJECT = /^[A-Za-z0-9._@+-]+$/;
  */
 export function subjectKey(tag: 'u' | 'p', id: string): string {
   if (id.length <= MAX_PLAIN_SUBJECT && PLAIN_SUBJECT.test(id)) return `${tag}:${id}`;
-  return `${tag}h:${createHash('sha256').update(id, 'utf8').digest('base64url').slice(0, 22)}`;
+  return `${tag}h:${hash('sha256', id, 'base64url').slice(0, 22)}`;
 }
 
 /**

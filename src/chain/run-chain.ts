@@ -10,15 +10,14 @@ import type { Chain } from './build-chain.ts';
 
 type Observer = { observe(v: number): void };
 
-/** Cached labelled children so the hot path does no label hashing. */
+/** The duration histogram child of each hook, found by the hook object itself (no key string per call). */
 class HookTimers {
   #metrics: Metrics;
-  #cache = new Map<string, Observer>();
+  #cache = new WeakMap<object, Observer>();
   constructor(metrics: Metrics) { this.#metrics = metrics; }
-  get(plugin: string, hook: string): Observer {
-    const k = `${plugin}\0${hook}`;
-    let o = this.#cache.get(k);
-    if (!o) this.#cache.set(k, (o = this.#metrics.pluginSeconds.labels(plugin, hook)));
+  get(h: { readonly plugin: string }, hook: string): Observer {
+    let o = this.#cache.get(h);
+    if (!o) this.#cache.set(h, (o = this.#metrics.pluginSeconds.labels(h.plugin, hook)));
     return o;
   }
 }
@@ -64,7 +63,7 @@ export class ChainRunner {
         return { kind: 'reject', error: pluginFailure(h.plugin, 'onRequest', err, ctx, this.#metrics) };
       }
       if (isThenable<RequestAction>(r)) return this.#continueAsync(chain, ctx, i, r, t0);
-      this.#timers.get(h.plugin, 'onRequest').observe((performance.now() - t0) / 1000);
+      this.#timers.get(h, 'onRequest').observe((performance.now() - t0) / 1000);
       if (r) return r;
     }
     return undefined;
@@ -82,7 +81,7 @@ export class ChainRunner {
       } catch (err) {
         return { kind: 'reject', error: pluginFailure(h.plugin, 'onRequest', err, ctx, this.#metrics) };
       }
-      this.#timers.get(h.plugin, 'onRequest').observe((performance.now() - t0) / 1000);
+      this.#timers.get(h, 'onRequest').observe((performance.now() - t0) / 1000);
       if (r) return r;
     }
     return undefined;
@@ -114,7 +113,7 @@ export class ChainRunner {
       } catch (err) {
         throw pluginFailure(h.plugin, 'onResponse', err, ctx, this.#metrics);
       }
-      this.#timers.get(h.plugin, 'onResponse').observe((performance.now() - t0) / 1000);
+      this.#timers.get(h, 'onResponse').observe((performance.now() - t0) / 1000);
     }
   }
 
