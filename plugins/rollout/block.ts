@@ -6,7 +6,7 @@ import type { RolloutMode } from '../../src/sdk/types.ts';
 import {
   describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
 } from '../../src/policy/block-helpers.ts';
-import { globMatch, hasWildcard } from '../decide/glob.ts';
+import { globMatch, hasWildcard } from '../../src/policy/glob.ts';
 import type { RolloutResult } from './state.ts';
 
 /** Mode words of a rollout rule and the verdict mode each selects. */

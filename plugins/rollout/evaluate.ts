@@ -1,6 +1,6 @@
 // Rollout selection on the request path: the first rule (file order) whose target and percentage match picks
 // enforce or shadow; else the default. Pure, allocation-free; the user bucket is hashed at most once per request.
-import { globMatch } from '../decide/glob.ts';
+import { globMatch } from '../../src/policy/glob.ts';
 import type { RolloutConfig } from './block.ts';
 import { rolloutBucket } from './hash.ts';
 import type { RolloutResult } from './state.ts';
