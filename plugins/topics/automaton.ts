@@ -1,7 +1,9 @@
 // Aho–Corasick automaton over words: its alphabet is the vocabulary of the phrases (each distinct normalised word
-// gets an id), its patterns are word sequences. The normaliser streams words with their hash; each word costs one
-// hash-table probe and one amortised transition, so a scan is O(text length + matches) whatever the number of
-// phrases. Built once at compile time; tables are packed so a word usually touches one or two cache lines.
+// gets a slot), its patterns are word sequences. The normaliser streams words with their hash; each word costs one
+// vocabulary probe and one amortised transition, so a scan is O(text length + matches) whatever the number of
+// phrases. Built once at compile time into flat typed arrays (no object per state or word, no Map at run time);
+// the tables are laid out so that the common step touches two cache lines whose addresses are both known as soon
+// as the word is hashed (the vocabulary slot and the edge), and a match reads nothing more.
 import { hashWord, type WordSink } from './normalize.ts';
 
 /** Receives each match: the pattern id and the index (0-based) of the pattern's last word in the scanned text. */
@@ -9,30 +11,43 @@ export interface MatchSink {
   onMatch(pattern: number, lastWord: number): void;
 }
 
-/** Transition targets carry two flag bits so the common case reads nothing more: the target has outputs / children. */
+/** Transition targets carry a flag bit so the common case reads nothing more: the target (or a state on its failure chain) ends a pattern. */
 const OUT = 1 << 30;
-const KIDS = 1 << 29;
-const STATE = KIDS - 1;
+const STATE = OUT - 1;
 /**
- * Vocabulary slot layout (Int32 each, 32 bytes): hash, length | pool offset << 8 (0: empty), root transition,
- * the root target's child mask, then 4 Int32 = up to 8 chars inline (longer words live in the pool).
+ * Vocabulary slot layout (Int32 each, 32 bytes): hash, length | pool offset << 8 (0: empty), root transition
+ * (flagged target, 0: the word starts no pattern), the root target's child mask, then 4 Int32 = up to 8 chars
+ * inline (longer words live in the pool).
  */
 const SLOT = 8;
 const INLINE_CHARS = 8;
 /** Longest pool (characters of words longer than 8) the packed slot can address. */
 const MAX_POOL = 1 << 23;
 /**
- * Edge layout, open addressing on (state, word slot), 8 Int32 per edge (32 bytes, two per cache line): state
- * (-1 empty), word slot, target (| flags), target's child mask, target's failure state (| flags), that failure
- * state's child mask, unused ×2. Carrying the target's mask and failure link lets the scanner keep them in registers.
+ * Edge layout, open addressing on (state, word), 8 Int32 per edge (32 bytes): state (-1 empty), word slot,
+ * target (| OUT), target's child mask, target's failure state (| OUT; 0 the root), that failure state's child
+ * mask, the id of the first pattern reported at the target, the next output state after it (-1: none). Carrying
+ * these lets the scanner keep the failure link in registers and report the usual single match without a lookup.
  */
 const EDGE = 8;
+/**
+ * State record (4 Int32, 16 bytes), for the rarer paths: failure state (| OUT), the failure state's child mask,
+ * the id of the first pattern reported at this state and the next output state (as in the edge layout).
+ */
+const ST = 4;
 
-/** Hash of an edge key (state, word slot). */
-const edgeHash = (s: number, slot: number): number => Math.imul(Math.imul(s, 0x9e3779b1) ^ slot, 0x85ebca6b) ^ (s >>> 15);
+/**
+ * Home position of the edge (state, word) in the edge table. It depends on the word's hash rather than its slot,
+ * so the edge's cache line can be fetched while the vocabulary probe is still comparing characters.
+ */
+function edgeHome(s: number, hash: number): number {
+  let x = Math.imul(s, 0x9e3779b1) ^ hash;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  return x ^ (x >>> 13);
+}
 
-/** Bit of a word slot in a child mask: a state's mask has the bits of every word it has an edge on. */
-const maskBit = (slot: number): number => 1 << (Math.imul(slot, 0x9e3779b1) >>> 27);
+/** Bit of a word in a child mask (from its hash): a state's mask has the bits of every word it has an edge on. */
+const maskBit = (hash: number): number => 1 << (hash >>> 27);
 
 function pow2AtLeast(n: number): number {
   let c = 16;
@@ -40,9 +55,19 @@ function pow2AtLeast(n: number): number {
   return c;
 }
 
+/** The packed tables, shared read-only with {@link WordScanner}. */
+interface Tables {
+  readonly slots: Int32Array;
+  readonly slotMask: number;
+  readonly pool: Uint16Array;
+  readonly edges: Int32Array;
+  readonly edgeMask: number;
+  readonly states: Int32Array;
+}
+
 /**
  * A word-level multi-pattern matcher. Immutable once built; scans run through a {@link WordScanner}.
- * Patterns are lists of normalised words (no spaces inside a word). At most 2^29 states.
+ * Patterns are lists of normalised words (no spaces inside a word). At most 2^30 states.
  */
 export class WordAutomaton {
   /** Number of states (the root is state 0). */
@@ -52,33 +77,27 @@ export class WordAutomaton {
   readonly vocabularySize: number;
   /** Number of words of each pattern. */
   readonly patternWords: Int32Array;
-  /** Characters of every vocabulary word longer than 8 code units, back to back. */
-  readonly #pool: Uint16Array;
-  readonly #slots: Int32Array;
-  readonly #slotMask: number;
-  readonly #edges: Int32Array;
-  readonly #edgeMask: number;
-  /** Failure state, with the KIDS bit when that state has children. */
-  readonly #fail: Int32Array;
-  /** Child mask of every state (used when a failure chain is deeper than the one link the scanner keeps). */
-  readonly #mask: Int32Array;
-  readonly #outPat: Int32Array;
-  /** First state with an output on the failure chain of each state (itself included), or -1. */
-  readonly #report: Int32Array;
-  readonly #outNext: Int32Array;
+  /** Bytes held by the packed tables (for `policy explain` and the benchmark). */
+  readonly tableBytes: number;
+  /** @internal The packed tables; read by WordScanner only. */
+  readonly tables: Tables;
 
   /**
-   * Builds the automaton; pattern `i` reports id `i`. Throws on an empty pattern, an empty word or a duplicate
-   * pattern: callers deduplicate first.
+   * Builds the automaton; pattern `i` reports `ids[i]` (default `i`). Throws on an empty pattern, an empty word or
+   * a duplicate pattern: callers deduplicate first.
    */
-  constructor(patterns: readonly (readonly string[])[]) {
-    const ids = new Map<string, number>();
+  constructor(patterns: readonly (readonly string[])[], ids?: ArrayLike<number>) {
+    if (ids !== undefined && ids.length !== patterns.length) throw new Error('ids must have one entry per pattern');
+    // --- vocabulary: one slot per distinct word, open addressing on the word's hash
+    const wordIndex = new Map<string, number>();
     const words: string[] = [];
+    let totalWords = 0;
     for (const p of patterns) {
       if (p.length === 0) throw new Error('empty pattern');
+      totalWords += p.length;
       for (const w of p) {
         if (w.length === 0) throw new Error('empty word in pattern');
-        if (!ids.has(w)) { ids.set(w, words.length); words.push(w); }
+        if (!wordIndex.has(w)) { wordIndex.set(w, words.length); words.push(w); }
       }
     }
     const v = words.length;
@@ -88,104 +107,136 @@ export class WordAutomaton {
       if (w.length > INLINE_CHARS) poolLen += w.length;
     }
     if (poolLen > MAX_POOL) throw new Error(`phrase vocabulary too large (${poolLen} characters in long words; at most ${MAX_POOL})`);
-    this.#pool = new Uint16Array(poolLen);
-    const slots = pow2AtLeast(v * 2);
-    this.#slotMask = slots - 1;
-    this.#slots = new Int32Array(slots * SLOT);
+    const pool = new Uint16Array(poolLen);
+    const slotMask = pow2AtLeast(v * 2) - 1;
+    const slots = new Int32Array((slotMask + 1) * SLOT);
     const slotOfWord = new Int32Array(v);
     let at = 0;
-    words.forEach((w, id) => {
+    for (let id = 0; id < v; id++) {
+      const w = words[id]!;
       const h = hashWord(w, 0, w.length);
-      let k = h & this.#slotMask;
-      while (this.#slots[k * SLOT + 1] !== 0) k = (k + 1) & this.#slotMask;
+      let k = h & slotMask;
+      while (slots[k * SLOT + 1] !== 0) k = (k + 1) & slotMask;
       const b = k * SLOT;
-      this.#slots[b] = h;
+      slots[b] = h;
       if (w.length > INLINE_CHARS) {
-        this.#slots[b + 1] = w.length | (at << 8);
-        for (let i = 0; i < w.length; i++) this.#pool[at++] = w.charCodeAt(i);
+        slots[b + 1] = w.length | (at << 8);
+        for (let i = 0; i < w.length; i++) pool[at++] = w.charCodeAt(i);
       } else {
-        this.#slots[b + 1] = w.length;
-        for (let i = 0; i < w.length; i++) this.#slots[b + 4 + (i >> 1)]! |= w.charCodeAt(i) << ((i & 1) * 16);
+        slots[b + 1] = w.length;
+        for (let i = 0; i < w.length; i++) slots[b + 4 + (i >> 1)]! |= w.charCodeAt(i) << ((i & 1) * 16);
       }
       slotOfWord[id] = k;
-    });
-    // trie over word slots (build-time maps, converted to packed tables below)
-    const children: Map<number, number>[] = [new Map()];
-    const outPat: number[] = [-1];
+    }
+    // --- trie: states numbered in creation order; children found through a build-time hash on (state, slot)
+    const maxStates = totalWords + 1;
+    if (maxStates - 1 > STATE) throw new Error('too many automaton states');
+    const parent = new Int32Array(maxStates);
+    const wordOf = new Int32Array(maxStates); // slot of the word on the edge into each state
+    const depth = new Int32Array(maxStates);
+    const outPat = new Int32Array(maxStates).fill(-1);
+    const rootChild = new Int32Array(slotMask + 1); // per slot: the root's child on that word, 0 none
+    const buildMask = pow2AtLeast(totalWords * 2) - 1;
+    const build = new Int32Array((buildMask + 1) * 3).fill(-1); // (state, slot) → child
+    const hashOf = (slot: number): number => slots[slot * SLOT]!;
+    const child = (s: number, slot: number): number => {
+      if (s === 0) return rootChild[slot]!;
+      for (let k = edgeHome(s, hashOf(slot)) & buildMask; ; k = (k + 1) & buildMask) {
+        const st = build[k * 3]!;
+        if (st === -1) return 0;
+        if (st === s && build[k * 3 + 1] === slot) return build[k * 3 + 2]!;
+      }
+    };
+    let n = 1;
     const patternWords = new Int32Array(patterns.length);
-    patterns.forEach((p, pid) => {
+    for (let pid = 0; pid < patterns.length; pid++) {
+      const p = patterns[pid]!;
       let s = 0;
       for (const w of p) {
-        const key = slotOfWord[ids.get(w)!]!;
-        let t = children[s]!.get(key);
-        if (t === undefined) {
-          t = children.length;
-          if (t > STATE) throw new Error('too many automaton states');
-          children.push(new Map());
-          outPat.push(-1);
-          children[s]!.set(key, t);
+        const slot = slotOfWord[wordIndex.get(w)!]!;
+        let t = child(s, slot);
+        if (t === 0) {
+          t = n++;
+          parent[t] = s;
+          wordOf[t] = slot;
+          depth[t] = depth[s]! + 1;
+          if (s === 0) rootChild[slot] = t;
+          else {
+            let k = edgeHome(s, hashOf(slot)) & buildMask;
+            while (build[k * 3] !== -1) k = (k + 1) & buildMask;
+            build[k * 3] = s;
+            build[k * 3 + 1] = slot;
+            build[k * 3 + 2] = t;
+          }
         }
         s = t;
       }
       if (outPat[s] !== -1) throw new Error(`duplicate pattern ${JSON.stringify(p.join(' '))}`);
       outPat[s] = pid;
       patternWords[pid] = p.length;
-    });
-    const n = children.length;
-    const order = new Int32Array(n);
+    }
+    // --- failure links and outputs, in breadth-first (depth) order
+    let maxDepth = 0;
+    for (let s = 1; s < n; s++) if (depth[s]! > maxDepth) maxDepth = depth[s]!;
+    const byDepth = new Int32Array(maxDepth + 2);
+    for (let s = 1; s < n; s++) byDepth[depth[s]! + 1]!++;
+    for (let d = 1; d <= maxDepth + 1; d++) byDepth[d]! += byDepth[d - 1]!;
+    const order = new Int32Array(n - 1);
+    for (let s = 1; s < n; s++) order[byDepth[depth[s]!]!++] = s;
     const fail = new Int32Array(n);
-    let head = 0;
-    let tail = 0;
-    order[tail++] = 0;
-    while (head < tail) {
-      const u = order[head++]!;
-      for (const [key, child] of children[u]!) {
-        order[tail++] = child;
-        if (u === 0) { fail[child] = 0; continue; }
-        let f = fail[u]!;
-        let t = children[f]!.get(key);
-        while (t === undefined && f !== 0) { f = fail[f]!; t = children[f]!.get(key); }
-        fail[child] = t === undefined || t === child ? 0 : t;
-      }
-    }
-    const report = new Int32Array(n).fill(-1);
-    for (let i = 0; i < n; i++) {
-      const s = order[i]!;
-      report[s] = outPat[s]! >= 0 ? s : s === 0 ? -1 : report[fail[s]!]!;
-    }
-    const flagged = (t: number): number => t | (report[t]! >= 0 ? OUT : 0) | (children[t]!.size > 0 ? KIDS : 0);
+    const report = new Int32Array(n).fill(-1); // first state with an output on the failure chain (itself included)
     const mask = new Int32Array(n);
-    for (let s = 0; s < n; s++) for (const key of children[s]!.keys()) mask[s]! |= maskBit(key);
-    for (const [key, child] of children[0]!) {
-      this.#slots[key * SLOT + 2] = flagged(child);
-      this.#slots[key * SLOT + 3] = mask[child]!;
-    }
-    let edges = 0;
-    for (let s = 1; s < n; s++) edges += children[s]!.size;
-    const eslots = pow2AtLeast(edges * 2);
-    this.#edgeMask = eslots - 1;
-    this.#edges = new Int32Array(eslots * EDGE);
-    for (let k = 0; k < eslots; k++) this.#edges[k * EDGE] = -1;
-    for (let s = 1; s < n; s++) {
-      for (const [key, child] of children[s]!) {
-        const h = edgeHash(s, key);
-        let k = h & this.#edgeMask;
-        while (this.#edges[k * EDGE] !== -1) k = (k + 1) & this.#edgeMask;
-        const b = k * EDGE;
-        this.#edges[b] = s;
-        this.#edges[b + 1] = key;
-        this.#edges[b + 2] = flagged(child);
-        this.#edges[b + 3] = mask[child]!;
-        this.#edges[b + 4] = fail[child] === 0 ? 0 : flagged(fail[child]!);
-        this.#edges[b + 5] = mask[fail[child]!]!;
+    for (const t of order) {
+      const slot = wordOf[t]!;
+      mask[parent[t]!]! |= maskBit(hashOf(slot));
+      if (depth[t] !== 1) {
+        let f = fail[parent[t]!]!;
+        let c = child(f, slot);
+        while (c === 0 && f !== 0) { f = fail[f]!; c = child(f, slot); }
+        fail[t] = c;
       }
+      report[t] = outPat[t]! >= 0 ? t : report[fail[t]!]!;
     }
-    this.#fail = Int32Array.from(fail, (f) => (f === 0 ? 0 : flagged(f)));
-    this.#mask = mask;
-    this.#outPat = Int32Array.from(outPat);
-    this.#report = report;
-    this.#outNext = new Int32Array(n).fill(-1);
-    for (let s = 1; s < n; s++) if (outPat[s]! >= 0) this.#outNext[s] = report[fail[s]!]!;
+    const idOf = (pid: number): number => (ids === undefined ? pid : ids[pid]!);
+    const flagged = (t: number): number => (t === 0 ? 0 : t | (report[t]! >= 0 ? OUT : 0));
+    /** First pattern id reported at `t` and the next output state after it. */
+    const firstOut = (t: number): number => (report[t]! >= 0 ? idOf(outPat[report[t]!]!) : 0);
+    const nextOut = (t: number): number => (report[t]! >= 0 ? report[fail[report[t]!]!]! : -1);
+    const states = new Int32Array(n * ST);
+    for (let t = 1; t < n; t++) {
+      const q = t * ST;
+      states[q] = flagged(fail[t]!);
+      states[q + 1] = mask[fail[t]!]!;
+      states[q + 2] = firstOut(t);
+      states[q + 3] = nextOut(t);
+    }
+    states[3] = -1;
+    for (let slot = 0; slot <= slotMask; slot++) {
+      const t = rootChild[slot]!;
+      if (t !== 0) { slots[slot * SLOT + 2] = flagged(t); slots[slot * SLOT + 3] = mask[t]!; }
+    }
+    let edgeCount = 0;
+    for (let t = 1; t < n; t++) if (parent[t] !== 0) edgeCount++;
+    const edgeMask = pow2AtLeast(edgeCount * 2) - 1;
+    const edges = new Int32Array((edgeMask + 1) * EDGE);
+    for (let k = 0; k <= edgeMask; k++) edges[k * EDGE] = -1;
+    for (let t = 1; t < n; t++) {
+      const s = parent[t]!;
+      if (s === 0) continue;
+      let k = edgeHome(s, hashOf(wordOf[t]!)) & edgeMask;
+      while (edges[k * EDGE] !== -1) k = (k + 1) & edgeMask;
+      const b = k * EDGE;
+      edges[b] = s;
+      edges[b + 1] = wordOf[t]!;
+      edges[b + 2] = flagged(t);
+      edges[b + 3] = mask[t]!;
+      edges[b + 4] = flagged(fail[t]!);
+      edges[b + 5] = mask[fail[t]!]!;
+      edges[b + 6] = firstOut(t);
+      edges[b + 7] = nextOut(t);
+    }
+    this.tables = Object.freeze({ slots, slotMask, pool, edges, edgeMask, states });
+    this.tableBytes = slots.byteLength + pool.byteLength + edges.byteLength + states.byteLength;
     this.patternWords = patternWords;
     this.stateCount = n;
     this.patternCount = patterns.length;
@@ -194,70 +245,51 @@ export class WordAutomaton {
 
   /** The slot of the word `chars[start..start+len)` with hash `hash` (see hashWord), or -1 when no pattern contains it. */
   slotOf(chars: Uint16Array, start: number, len: number, hash: number): number {
-    const mask = this.#slotMask;
-    const slots = this.#slots;
-    let k = hash & mask;
-    for (;;) {
-      const b = k * SLOT;
-      const lenOff = slots[b + 1]!;
-      if (lenOff === 0) return -1;
-      if (slots[b] === hash && (lenOff & 0xff) === len) {
+    return slotOf(this.tables, chars, start, len, hash);
+  }
+}
+
+/** Per word length 0…8, the masks keeping the length's characters of the 4 inline Int32 (2 characters each). */
+const INLINE_MASKS = new Int32Array(9 * 4);
+for (let len = 0; len <= INLINE_CHARS; len++) {
+  for (let j = 0; j < 4; j++) INLINE_MASKS[len * 4 + j] = len >= 2 * j + 2 ? -1 : len === 2 * j + 1 ? 0xffff : 0;
+}
+
+/** Vocabulary probe (see {@link WordAutomaton.slotOf}). */
+function slotOf(tb: Tables, chars: Uint16Array, start: number, len: number, hash: number): number {
+  const mask = tb.slotMask;
+  const slots = tb.slots;
+  // a word of up to 8 characters with 8 readable code units from its start (always, from the normaliser, whose
+  // buffer has slack) is compared against the inline characters branch-free, a word at a time
+  const inline = len <= INLINE_CHARS && start + INLINE_CHARS <= chars.length;
+  let k = hash & mask;
+  for (;;) {
+    const b = k * SLOT;
+    const lenOff = slots[b + 1]!;
+    if (lenOff === 0) return -1;
+    if (slots[b] === hash && (lenOff & 0xff) === len) {
+      if (inline) {
+        const m = len * 4;
+        const diff = (((chars[start]! | (chars[start + 1]! << 16)) & INLINE_MASKS[m]!) ^ slots[b + 4]!)
+          | (((chars[start + 2]! | (chars[start + 3]! << 16)) & INLINE_MASKS[m + 1]!) ^ slots[b + 5]!)
+          | (((chars[start + 4]! | (chars[start + 5]! << 16)) & INLINE_MASKS[m + 2]!) ^ slots[b + 6]!)
+          | (((chars[start + 6]! | (chars[start + 7]! << 16)) & INLINE_MASKS[m + 3]!) ^ slots[b + 7]!);
+        if (diff === 0) return k;
+      } else {
         let q = start;
         const end = start + len;
         if (len <= INLINE_CHARS) {
           for (let i = 0; q < end; i++, q++) if (((slots[b + 4 + (i >> 1)]! >>> ((i & 1) * 16)) & 0xffff) !== chars[q]) break;
         } else {
-          const pool = this.#pool;
+          const pool = tb.pool;
           let p = lenOff >>> 8;
           while (q < end && pool[p] === chars[q]) { p++; q++; }
         }
         if (q === end) return k;
       }
-      k = (k + 1) & mask;
     }
+    k = (k + 1) & mask;
   }
-
-  /**
-   * The edge index of the transition from state `s` on the word in `slot`, or -1. Only states with children
-   * (the KIDS bit) have edges.
-   */
-  edgeOf(s: number, slot: number): number {
-    const edges = this.#edges;
-    const mask = this.#edgeMask;
-    let k = edgeHash(s, slot) & mask;
-    for (;;) {
-      const b = k * EDGE;
-      const st = edges[b]!;
-      if (st === -1) return -1;
-      if (st === s && edges[b + 1] === slot) return b;
-      k = (k + 1) & mask;
-    }
-  }
-
-  /** Flagged target of edge `e`. */
-  edgeTarget(e: number): number { return this.#edges[e + 2]!; }
-  /** Child mask of the target of edge `e`. */
-  edgeTargetMask(e: number): number { return this.#edges[e + 3]!; }
-  /** Flagged failure state of the target of edge `e` (0: the root). */
-  edgeTargetFail(e: number): number { return this.#edges[e + 4]!; }
-  /** Child mask of that failure state. */
-  edgeTargetFailMask(e: number): number { return this.#edges[e + 5]!; }
-  /** Flagged root transition of the word in `slot` (0: the word starts no pattern). */
-  rootTarget(slot: number): number { return this.#slots[slot * SLOT + 2]!; }
-  /** Child mask of the root target of the word in `slot`. */
-  rootTargetMask(slot: number): number { return this.#slots[slot * SLOT + 3]!; }
-  /** Flagged failure state of `s` (0: the root). */
-  failOf(s: number): number { return this.#fail[s]!; }
-  /** Child mask of `s`. */
-  maskOf(s: number): number { return this.#mask[s]!; }
-  /** The child-mask bit of the word in `slot`. */
-  static maskBit(slot: number): number { return maskBit(slot); }
-  /** First output state on the failure chain of `s` (itself included), or -1. */
-  report(s: number): number { return this.#report[s]!; }
-  /** The pattern ending at output state `o`. */
-  patternAt(o: number): number { return this.#outPat[o]!; }
-  /** The next output state after `o` on its failure chain, or -1. */
-  nextOutput(o: number): number { return this.#outNext[o]!; }
 }
 
 /**
@@ -265,9 +297,14 @@ export class WordAutomaton {
  * compiled matcher, reused by every (synchronous) scan: call `reset()` before each text segment.
  */
 export class WordScanner implements WordSink {
-  readonly #ac: WordAutomaton;
+  readonly #tb: Tables;
+  // the tables, held directly (one load less per access than through #tb)
+  readonly #slots: Int32Array;
+  readonly #edges: Int32Array;
+  readonly #edgeMask: number;
+  readonly #states: Int32Array;
   readonly #sink: MatchSink;
-  /** Current state with its flag bits and child mask, and its failure state likewise (kept here to skip memory reads). */
+  /** Current state with its flag bit and child mask, and its failure state likewise (kept here to skip memory reads). */
   #state = 0;
   #mask = 0;
   #fail = 0;
@@ -276,7 +313,12 @@ export class WordScanner implements WordSink {
   words = 0;
 
   constructor(ac: WordAutomaton, sink: MatchSink) {
-    this.#ac = ac;
+    const tb = ac.tables;
+    this.#tb = tb;
+    this.#slots = tb.slots;
+    this.#edges = tb.edges;
+    this.#edgeMask = tb.edgeMask;
+    this.#states = tb.states;
     this.#sink = sink;
   }
 
@@ -290,46 +332,70 @@ export class WordScanner implements WordSink {
   }
 
   knows(chars: Uint16Array, start: number, len: number, hash: number): boolean {
-    return this.#ac.slotOf(chars, start, len, hash) >= 0;
+    return slotOf(this.#tb, chars, start, len, hash) >= 0;
   }
 
   onWord(chars: Uint16Array, start: number, len: number, hash: number): void {
-    const ac = this.#ac;
     const word = this.words++;
-    const slot = ac.slotOf(chars, start, len, hash);
+    const slot = slotOf(this.#tb, chars, start, len, hash);
     if (slot < 0) { this.#state = 0; this.#mask = 0; this.#fail = 0; this.#failMask = 0; return; }
-    const bit = maskBit(slot);
+    const bit = maskBit(hash);
     let s = this.#state;
     let m = this.#mask;
     let kept = true; // the scanner still holds s's failure state and mask in #fail / #failMask
+    let t: number;
+    let out: number;
+    let next: number;
+    const edges = this.#edges;
     for (;;) {
-      if ((s & STATE) === 0) {
+      const id = s & STATE;
+      if (id === 0) {
         // the root: its transition lives in the word's slot (already in cache); depth-1 states fail to the root
-        this.#state = ac.rootTarget(slot);
-        this.#mask = ac.rootTargetMask(slot);
+        const slots = this.#slots;
+        const b = slot * SLOT;
+        t = slots[b + 2]!;
+        this.#state = t;
+        this.#mask = slots[b + 3]!;
         this.#fail = 0;
         this.#failMask = 0;
+        if ((t & OUT) === 0) return;
+        const q = (t & STATE) * ST;
+        out = this.#states[q + 2]!;
+        next = this.#states[q + 3]!;
         break;
       }
       if ((m & bit) !== 0) {
-        const e = ac.edgeOf(s & STATE, slot);
-        if (e >= 0) {
-          this.#state = ac.edgeTarget(e);
-          this.#mask = ac.edgeTargetMask(e);
-          this.#fail = ac.edgeTargetFail(e);
-          this.#failMask = ac.edgeTargetFailMask(e);
+        const emask = this.#edgeMask;
+        let k = edgeHome(id, hash) & emask;
+        let b = k * EDGE;
+        let st = edges[b]!;
+        // probe until the edge (state and word both equal) or an empty entry
+        while (((st ^ id) | (edges[b + 1]! ^ slot)) !== 0 && st !== -1) {
+          k = (k + 1) & emask;
+          b = k * EDGE;
+          st = edges[b]!;
+        }
+        if (st !== -1) {
+          t = edges[b + 2]!;
+          this.#state = t;
+          this.#mask = edges[b + 3]!;
+          this.#fail = edges[b + 4]!;
+          this.#failMask = edges[b + 5]!;
+          if ((t & OUT) === 0) return;
+          out = edges[b + 6]!; // the first match comes with the edge: no further read in the usual case
+          next = edges[b + 7]!;
           break;
         }
       }
       if (kept) { s = this.#fail; m = this.#failMask; kept = false; }
-      else { s = ac.failOf(s & STATE); m = ac.maskOf(s & STATE); }
+      else { const q = id * ST; s = this.#states[q]!; m = this.#states[q + 1]!; }
     }
-    const t = this.#state;
-    if ((t & OUT) === 0) return;
-    let o = ac.report(t & STATE);
-    while (o >= 0) {
-      this.#sink.onMatch(ac.patternAt(o), word);
-      o = ac.nextOutput(o);
+    const sink = this.#sink;
+    sink.onMatch(out, word);
+    while (next >= 0) {
+      const q = next * ST;
+      sink.onMatch(this.#states[q + 2]!, word);
+      next = this.#states[q + 3]!;
     }
   }
 }

@@ -40,30 +40,35 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   readonly automaton: WordAutomaton | null;
   readonly #scanner: WordScanner | null;
   /**
-   * Hit code of each pattern's entry: `entry << 1 | 1` for deny, `entry << 1` for allow (so sorting codes sorts
-   * entries, and the kind needs no lookup in `entries`). A pattern configured by several entries (the same phrase
-   * on both lists) holds `~k` instead: its codes are `#multi[k + 1 .. k + 1 + #multi[k])`.
+   * The automaton reports hit codes, not pattern indices: `entry << 1 | 1` for a deny entry, `entry << 1` for an
+   * allow entry (so sorting codes sorts entries, and the kind needs no lookup in `entries`). A pattern configured
+   * by several entries (the same phrase on both lists) reports `~k` instead: its codes are
+   * `#multi[k + 1 .. k + 1 + #multi[k])`.
    */
-  readonly #patCode: Int32Array;
   readonly #multi: Int32Array;
   /** Hit code of each entry (for the regexes). */
   readonly #entryCode: Int32Array;
   readonly #regexes: readonly { readonly entry: number; readonly re: UserRegex }[];
   readonly #norm = new TextNormalizer();
-  /** Per entry, the generation of the scan that last hit it (deduplication without clearing). */
-  #mark: Uint32Array;
-  #gen = 0;
   /** Hit codes of the current scan, deduplicated, in `#hits[0 .. #nhits)`. */
   #hits = new Int32Array(64);
   #nhits = 0;
+  /**
+   * Deduplication: a small open-addressing set of (generation, code) pairs sized to the hits of one scan, so it
+   * stays in cache whatever the number of entries. Slots of older generations count as empty.
+   */
+  #set = new Int32Array(256);
+  #setMask = 127;
+  #gen = 0;
 
   /**
    * Builds the automaton. Each phrase is matched as a whole-word sequence.
    */
   constructor(entries: readonly TopicEntry[], phrases: readonly PhraseSpec[], regexes: readonly { readonly entry: number; readonly re: UserRegex }[]) {
+    if (entries.length > 1 << 30) throw new Error('too many topic entries');
     this.entries = entries;
     this.#regexes = regexes;
-    this.#mark = new Uint32Array(entries.length);
+    this.#entryCode = Int32Array.from(entries, (e, i) => (i << 1) | (e.kind === 'deny' ? 1 : 0));
     const byPattern = new Map<string, number[]>();
     const add = (pattern: string, entry: number): void => {
       const list = byPattern.get(pattern);
@@ -72,38 +77,61 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     };
     for (const p of phrases) add(p.normalized, p.entry);
     const patterns = [...byPattern.keys()];
-    this.automaton = patterns.length > 0 ? new WordAutomaton(patterns.map((p) => p.split(' '))) : null;
-    this.#scanner = this.automaton === null ? null : new WordScanner(this.automaton, this);
-    if (entries.length > 1 << 30) throw new Error('too many topic entries');
-    this.#entryCode = Int32Array.from(entries, (e, i) => (i << 1) | (e.kind === 'deny' ? 1 : 0));
-    this.#patCode = new Int32Array(patterns.length);
+    const codes = new Int32Array(patterns.length);
     const multi: number[] = [];
     patterns.forEach((p, i) => {
       const list = byPattern.get(p)!;
-      if (list.length === 1) { this.#patCode[i] = this.#entryCode[list[0]!]!; return; }
-      this.#patCode[i] = ~multi.length;
+      if (list.length === 1) { codes[i] = this.#entryCode[list[0]!]!; return; }
+      codes[i] = ~multi.length;
       multi.push(list.length, ...list.map((e) => this.#entryCode[e]!));
     });
     this.#multi = Int32Array.from(multi);
+    this.automaton = patterns.length > 0 ? new WordAutomaton(patterns.map((p) => p.split(' ')), codes) : null;
+    this.#scanner = this.automaton === null ? null : new WordScanner(this.automaton, this);
   }
 
-  /** MatchSink: records the entries of a matched pattern (deduplicated per scan). */
-  onMatch(pattern: number, _lastWord: number): void {
-    const code = this.#patCode[pattern]!;
+  /** MatchSink: records the entries of a matched pattern (deduplicated per scan); `code` is the pattern's hit code. */
+  onMatch(code: number, _lastWord: number): void {
     if (code >= 0) { this.#hit(code); return; }
     const multi = this.#multi;
     for (let k = ~code + 1, end = k + multi[~code]!; k < end; k++) this.#hit(multi[k]!);
   }
 
+  /** Whether `code` was already hit in this scan (its slot in the set, or the empty slot where it would go: `~slot`). */
+  #find(code: number): number {
+    const set = this.#set;
+    const mask = this.#setMask;
+    const gen = this.#gen;
+    let k = (Math.imul(code, 0x9e3779b1) >>> 16) & mask;
+    while (set[k * 2] === gen) {
+      if (set[k * 2 + 1] === code) return k;
+      k = (k + 1) & mask;
+    }
+    return ~k;
+  }
+
   /** Records one hit code unless its entry was already hit in this scan. */
   #hit(code: number): void {
-    const e = code >>> 1;
-    if (this.#mark[e] === this.#gen) return;
-    this.#mark[e] = this.#gen;
+    const k = this.#find(code);
+    if (k >= 0) return;
+    this.#set[~k * 2] = this.#gen;
+    this.#set[~k * 2 + 1] = code;
     let n = this.#nhits;
     if (n === this.#hits.length) { const grown = new Int32Array(n * 2); grown.set(this.#hits); this.#hits = grown; }
     this.#hits[n++] = code;
     this.#nhits = n;
+    if (n * 2 > this.#setMask) this.#growSet();
+  }
+
+  /** Doubles the set (kept at most half full) and re-inserts this scan's hits. */
+  #growSet(): void {
+    this.#setMask = this.#setMask * 2 + 1;
+    this.#set = new Int32Array((this.#setMask + 1) * 2);
+    for (let i = 0; i < this.#nhits; i++) {
+      const k = ~this.#find(this.#hits[i]!);
+      this.#set[k * 2] = this.#gen;
+      this.#set[k * 2 + 1] = this.#hits[i]!;
+    }
   }
 
   /** TextVisitor: normalises and matches one text segment. */
@@ -114,12 +142,12 @@ export class TopicMatcher implements MatchSink, TextVisitor {
       this.#norm.tokenize(text, scanner);
     }
     if (this.#regexes.length > 0) {
-      const gen = this.#gen;
       let normalized: string | undefined;
       for (const { entry, re } of this.#regexes) {
-        if (this.#mark[entry] === gen) continue;
+        const code = this.#entryCode[entry]!;
+        if (this.#find(code) >= 0) continue;
         if (normalized === undefined) { this.#norm.normalize(text); normalized = this.#norm.text(); }
-        if (re.test(normalized)) this.#hit(this.#entryCode[entry]!);
+        if (re.test(normalized)) this.#hit(code);
       }
     }
   }
@@ -139,9 +167,9 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   }
 
   #begin(): void {
-    // generations stay below 2^30 (small integers for the JIT); the marks are cleared when they wrap
+    // generations stay positive small integers; the set is cleared when they wrap
     this.#gen = (this.#gen + 1) & 0x3fffffff;
-    if (this.#gen === 0) { this.#mark.fill(0); this.#gen = 1; }
+    if (this.#gen === 0) { this.#set.fill(0); this.#gen = 1; }
     this.#nhits = 0;
   }
 

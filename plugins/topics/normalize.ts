@@ -93,8 +93,6 @@ function astralClass(cp: number): number {
   return WORD;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /** Token flags. */
 const F_ASCII_LETTER = 1;
 const F_LEET_DIGIT = 2;
@@ -110,6 +108,10 @@ for (let c = 0; c < 128; c++) {
   else if (c >= 48 && c <= 57) { ASCII[c] = c; ASCII_FLAGS[c] = LEET[c] !== 0 ? F_LEET_DIGIT : 0; }
   else if (c === 0x27) ASCII[c] = 1;
 }
+
+/** ASCII letters and digits: the folded character | token flags << 8; 0 for every other ASCII character. */
+const ASCII_WORD = new Uint16Array(128);
+for (let c = 0; c < 128; c++) if (ASCII[c]! > 1) ASCII_WORD[c] = ASCII[c]! | (ASCII_FLAGS[c]! << 8);
 
 /** FNV-1a hash of a normalised word, as {@link WordSink.onWord} receives it. */
 export function hashWord(chars: Uint16Array | string, start: number, len: number): number {
@@ -179,10 +181,13 @@ export class TextNormalizer implements WordSink {
 
   /** Streams the normalised words of `text` to `sink`. */
   tokenize(text: string, sink: WordSink): void {
-    const s = NON_ASCII.test(text) ? text.normalize('NFKD') : text;
-    const n = s.length;
-    if (this.#raw.length < n * 2 + 8) this.#raw = new Uint16Array(n * 2 + 8);
-    const raw = this.#raw;
+    // NFKD is applied lazily, at the first non-ASCII character: it leaves an ASCII prefix unchanged (ASCII
+    // characters decompose to themselves and are starters, so canonical reordering never moves them), so the
+    // scan goes on at the same index of the normalised text. Pure-ASCII text is read once.
+    let s = text;
+    let n = s.length;
+    let folded = false;
+    let raw = this.#reserve(n, 0);
     let rawLen = 0;
     let tokStart = 0;
     let inTok = false;
@@ -191,26 +196,55 @@ export class TextNormalizer implements WordSink {
     this.#runCount = 0;
     this.#runFlags = 0;
     this.#ncuts = 0;
-    for (let i = 0; i < n; i++) {
-      const code = s.charCodeAt(i);
+    let i = 0;
+    while (i < n) {
+      let code = s.charCodeAt(i);
       if (code < 128) {
-        const f = ASCII[code]!;
-        if (f > 1) {
+        let a = ASCII_WORD[code]!;
+        if (a !== 0) {
+          // a run of ASCII letters and digits, in a tight loop (one table load per character)
           if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
-          raw[rawLen++] = f;
-          h = Math.imul(h ^ f, FNV_PRIME);
-          flags |= ASCII_FLAGS[code]!;
-        } else if (inTok && !(f === 1 && isWordAt(s, i + 1))) {
+          do {
+            const f = a & 0xff;
+            raw[rawLen++] = f;
+            h = Math.imul(h ^ f, FNV_PRIME);
+            flags |= a >>> 8;
+            if (++i === n) break;
+            code = s.charCodeAt(i);
+            a = code < 128 ? ASCII_WORD[code]! : 0;
+          } while (a !== 0);
+          continue;
+        }
+        if (inTok) {
+          if (code === 0x27) {
+            // the apostrophe rule looks at the next character: fold first if it is not ASCII
+            if (!folded && i + 1 < n && s.charCodeAt(i + 1) >= 128) {
+              folded = true;
+              s = text.normalize('NFKD');
+              n = s.length;
+              raw = this.#reserve(n, rawLen);
+              continue; // same index, now in the normalised text
+            }
+            if (isWordAt(s, i + 1)) { i++; continue; }
+          }
           inTok = false;
           this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
         }
+        i++;
         continue;
+      }
+      if (!folded) {
+        folded = true;
+        s = text.normalize('NFKD');
+        n = s.length;
+        raw = this.#reserve(n, rawLen);
+        continue; // same index, now in the normalised text
       }
       let cls: number;
       if (code >= 0xd800 && code <= 0xdbff && i + 1 < n) {
         const lo = s.charCodeAt(i + 1);
         if (lo >= 0xdc00 && lo <= 0xdfff) {
-          i++;
+          i += 2;
           cls = astralClass(((code - 0xd800) << 10) + (lo - 0xdc00) + 0x10000);
           if (cls === WORD) {
             if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
@@ -247,9 +281,20 @@ export class TextNormalizer implements WordSink {
         inTok = false;
         this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
       }
+      i++;
     }
     if (inTok) this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
     if (this.#runCount > 0) this.#flushRun(sink);
+  }
+
+  /** Grows #raw (keeping its first `keep` code units) to hold the words of an `n`-code-unit text; returns it. */
+  #reserve(n: number, keep: number): Uint16Array {
+    if (this.#raw.length < n * 2 + 8) {
+      const grown = new Uint16Array(n * 2 + 8);
+      grown.set(this.#raw.subarray(0, keep));
+      this.#raw = grown;
+    }
+    return this.#raw;
   }
 
   /** Writes the canonical text of `text` into `buf[0..length)` and returns the length. */
