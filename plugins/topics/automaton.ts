@@ -6,7 +6,10 @@
 // as the word is hashed (the vocabulary slot and the edge), and a match reads nothing more.
 import { hashWord, type WordSink } from './normalize.ts';
 
-/** Receives each match: the pattern id and the index (0-based) of the pattern's last word in the scanned text. */
+/**
+ * Receives each match: the pattern's id (its index in the constructor's list, or the `ids` entry given for it) and
+ * the index (0-based) of the pattern's last word in the scanned text.
+ */
 export interface MatchSink {
   onMatch(pattern: number, lastWord: number): void;
 }
@@ -14,12 +17,17 @@ export interface MatchSink {
 /** Transition targets carry a flag bit so the common case reads nothing more: the target (or a state on its failure chain) ends a pattern. */
 const OUT = 1 << 30;
 const STATE = OUT - 1;
+/** At most this many states (and words over all patterns): keeps every table index below 2^31. */
+const MAX_STATES = 1 << 26;
 /**
- * Vocabulary slot layout (Int32 each, 32 bytes): hash, length | pool offset << 8 (0: empty), root transition
- * (flagged target, 0: the word starts no pattern), the root target's child mask, then 4 Int32 = up to 8 chars
- * inline (longer words live in the pool).
+ * Vocabulary slot layout (Int32 each, 32 bytes): hash, length | pool offset << 8 | AMBIGUOUS (0: empty), root
+ * transition (flagged target, 0: the word starts no pattern), the root target's child mask, then 4 Int32 = up to 8
+ * chars inline (longer words live in the pool).
  */
 const SLOT = 8;
+/** Slot flag: another vocabulary word has the same hash and length (its characters are compared while probing). */
+const AMBIGUOUS = 1 << 31;
+const POOL_OFFSET = 0x7fffff;
 const INLINE_CHARS = 8;
 /** Longest pool (characters of words longer than 8) the packed slot can address. */
 const MAX_POOL = 1 << 23;
@@ -67,7 +75,7 @@ interface Tables {
 
 /**
  * A word-level multi-pattern matcher. Immutable once built; scans run through a {@link WordScanner}.
- * Patterns are lists of normalised words (no spaces inside a word). At most 2^30 states.
+ * Patterns are lists of normalised words (no spaces inside a word). At most 2^26 words over all patterns.
  */
 export class WordAutomaton {
   /** Number of states (the root is state 0). */
@@ -116,21 +124,25 @@ export class WordAutomaton {
       const w = words[id]!;
       const h = hashWord(w, 0, w.length);
       let k = h & slotMask;
-      while (slots[k * SLOT + 1] !== 0) k = (k + 1) & slotMask;
+      let ambiguous = 0;
+      for (; slots[k * SLOT + 1] !== 0; k = (k + 1) & slotMask) {
+        if (slots[k * SLOT] === h && (slots[k * SLOT + 1]! & 0xff) === w.length) { slots[k * SLOT + 1]! |= AMBIGUOUS; ambiguous = AMBIGUOUS; }
+      }
       const b = k * SLOT;
       slots[b] = h;
       if (w.length > INLINE_CHARS) {
-        slots[b + 1] = w.length | (at << 8);
+        slots[b + 1] = w.length | (at << 8) | ambiguous;
         for (let i = 0; i < w.length; i++) pool[at++] = w.charCodeAt(i);
       } else {
-        slots[b + 1] = w.length;
+        slots[b + 1] = w.length | ambiguous;
         for (let i = 0; i < w.length; i++) slots[b + 4 + (i >> 1)]! |= w.charCodeAt(i) << ((i & 1) * 16);
       }
       slotOfWord[id] = k;
     }
     // --- trie: states numbered in creation order; children found through a build-time hash on (state, slot)
     const maxStates = totalWords + 1;
-    if (maxStates - 1 > STATE) throw new Error('too many automaton states');
+    // (keeps every table index below 2^31: the scanner builds indices with shifts)
+    if (maxStates > MAX_STATES) throw new Error(`too many automaton states (phrases with more than ${MAX_STATES - 1} words in all)`);
     const parent = new Int32Array(maxStates);
     const wordOf = new Int32Array(maxStates); // slot of the word on the edge into each state
     const depth = new Int32Array(maxStates);
@@ -249,47 +261,43 @@ export class WordAutomaton {
   }
 }
 
-/** Per word length 0…8, the masks keeping the length's characters of the 4 inline Int32 (2 characters each). */
-const INLINE_MASKS = new Int32Array(9 * 4);
-for (let len = 0; len <= INLINE_CHARS; len++) {
-  for (let j = 0; j < 4; j++) INLINE_MASKS[len * 4 + j] = len >= 2 * j + 2 ? -1 : len === 2 * j + 1 ? 0xffff : 0;
+/** Whether the word `chars[start..start+len)` is the word in slot `k` (whose hash and length are equal). */
+function sameWord(tb: Tables, k: number, chars: Uint16Array, start: number, len: number): boolean {
+  const slots = tb.slots;
+  const b = k * SLOT;
+  if (len <= INLINE_CHARS) {
+    for (let i = 0; i < len; i++) if (((slots[b + 4 + (i >> 1)]! >>> ((i & 1) * 16)) & 0xffff) !== chars[start + i]) return false;
+    return true;
+  }
+  const pool = tb.pool;
+  const p = (slots[b + 1]! >>> 8) & POOL_OFFSET;
+  for (let i = 0; i < len; i++) if (pool[p + i] !== chars[start + i]) return false;
+  return true;
 }
 
-/** Vocabulary probe (see {@link WordAutomaton.slotOf}). */
-function slotOf(tb: Tables, chars: Uint16Array, start: number, len: number, hash: number): number {
+/**
+ * The slot whose word has the hash and length of `chars[start..start+len)`, or -1: the word itself when it is in
+ * the vocabulary, possibly another word when it is not (a hash collision), so the caller confirms with
+ * {@link sameWord} before acting on it. Slots that share their hash and length with another vocabulary word are
+ * compared here, so a vocabulary word always finds its own slot.
+ */
+function probe(tb: Tables, chars: Uint16Array, start: number, len: number, hash: number): number {
   const mask = tb.slotMask;
   const slots = tb.slots;
-  // a word of up to 8 characters with 8 readable code units from its start (always, from the normaliser, whose
-  // buffer has slack) is compared against the inline characters branch-free, a word at a time
-  const inline = len <= INLINE_CHARS && start + INLINE_CHARS <= chars.length;
   let k = hash & mask;
   for (;;) {
     const b = k * SLOT;
     const lenOff = slots[b + 1]!;
     if (lenOff === 0) return -1;
-    if (slots[b] === hash && (lenOff & 0xff) === len) {
-      if (inline) {
-        const m = len * 4;
-        const diff = (((chars[start]! | (chars[start + 1]! << 16)) & INLINE_MASKS[m]!) ^ slots[b + 4]!)
-          | (((chars[start + 2]! | (chars[start + 3]! << 16)) & INLINE_MASKS[m + 1]!) ^ slots[b + 5]!)
-          | (((chars[start + 4]! | (chars[start + 5]! << 16)) & INLINE_MASKS[m + 2]!) ^ slots[b + 6]!)
-          | (((chars[start + 6]! | (chars[start + 7]! << 16)) & INLINE_MASKS[m + 3]!) ^ slots[b + 7]!);
-        if (diff === 0) return k;
-      } else {
-        let q = start;
-        const end = start + len;
-        if (len <= INLINE_CHARS) {
-          for (let i = 0; q < end; i++, q++) if (((slots[b + 4 + (i >> 1)]! >>> ((i & 1) * 16)) & 0xffff) !== chars[q]) break;
-        } else {
-          const pool = tb.pool;
-          let p = lenOff >>> 8;
-          while (q < end && pool[p] === chars[q]) { p++; q++; }
-        }
-        if (q === end) return k;
-      }
-    }
+    if (slots[b] === hash && (lenOff & 0xff) === len && (lenOff >= 0 || sameWord(tb, k, chars, start, len))) return k;
     k = (k + 1) & mask;
   }
+}
+
+/** Vocabulary lookup (see {@link WordAutomaton.slotOf}). */
+function slotOf(tb: Tables, chars: Uint16Array, start: number, len: number, hash: number): number {
+  const k = probe(tb, chars, start, len, hash);
+  return k >= 0 && sameWord(tb, k, chars, start, len) ? k : -1;
 }
 
 /**
@@ -300,6 +308,7 @@ export class WordScanner implements WordSink {
   readonly #tb: Tables;
   // the tables, held directly (one load less per access than through #tb)
   readonly #slots: Int32Array;
+  readonly #slotMask: number;
   readonly #edges: Int32Array;
   readonly #edgeMask: number;
   readonly #states: Int32Array;
@@ -316,6 +325,7 @@ export class WordScanner implements WordSink {
     const tb = ac.tables;
     this.#tb = tb;
     this.#slots = tb.slots;
+    this.#slotMask = tb.slotMask;
     this.#edges = tb.edges;
     this.#edgeMask = tb.edgeMask;
     this.#states = tb.states;
@@ -336,66 +346,96 @@ export class WordScanner implements WordSink {
   }
 
   onWord(chars: Uint16Array, start: number, len: number, hash: number): void {
+    // The per-word hot path. Indices are built with shifts and `| 0` (records are 8 or 4 Int32 long and aligned) so
+    // the JIT emits no overflow checks. Vocabulary probe on hash and length first; the word's characters are
+    // compared with the vocabulary's only when the step leads somewhere: a word that takes the scan back to the root
+    // does so whether it is the vocabulary word with its hash or an unknown one.
     const word = this.words++;
-    const slot = slotOf(this.#tb, chars, start, len, hash);
-    if (slot < 0) { this.#state = 0; this.#mask = 0; this.#fail = 0; this.#failMask = 0; return; }
+    const slots = this.#slots;
+    const smask = this.#slotMask;
+    let slot = hash & smask;
+    for (;;) {
+      const lenOff = slots[(slot << 3) | 1]!;
+      if (lenOff === 0) { this.#state = 0; this.#mask = 0; this.#fail = 0; this.#failMask = 0; return; }
+      if (slots[slot << 3] === hash && (lenOff & 0xff) === len && (lenOff >= 0 || sameWord(this.#tb, slot, chars, start, len))) break;
+      slot = (slot + 1) & smask;
+    }
+    const sb = slot << 3;
     const bit = maskBit(hash);
     let s = this.#state;
     let m = this.#mask;
     let kept = true; // the scanner still holds s's failure state and mask in #fail / #failMask
     let t: number;
-    let out: number;
-    let next: number;
+    let tMask: number;
+    let tFail = 0;
+    let tFailMask = 0;
+    let out = 0;
+    let next = -1;
     const edges = this.#edges;
+    const states = this.#states;
     for (;;) {
       const id = s & STATE;
       if (id === 0) {
         // the root: its transition lives in the word's slot (already in cache); depth-1 states fail to the root
-        const slots = this.#slots;
-        const b = slot * SLOT;
-        t = slots[b + 2]!;
-        this.#state = t;
-        this.#mask = slots[b + 3]!;
-        this.#fail = 0;
-        this.#failMask = 0;
-        if ((t & OUT) === 0) return;
-        const q = (t & STATE) * ST;
-        out = this.#states[q + 2]!;
-        next = this.#states[q + 3]!;
+        t = slots[sb | 2]!;
+        tMask = slots[sb | 3]!;
+        if ((t & OUT) !== 0) {
+          const q = (t & STATE) << 2;
+          out = states[q | 2]!;
+          next = states[q | 3]!;
+        }
         break;
       }
       if ((m & bit) !== 0) {
         const emask = this.#edgeMask;
-        let k = edgeHome(id, hash) & emask;
-        let b = k * EDGE;
+        let b = (edgeHome(id, hash) & emask) << 3;
         let st = edges[b]!;
         // probe until the edge (state and word both equal) or an empty entry
-        while (((st ^ id) | (edges[b + 1]! ^ slot)) !== 0 && st !== -1) {
-          k = (k + 1) & emask;
-          b = k * EDGE;
+        while (((st ^ id) | (edges[b | 1]! ^ slot)) !== 0 && st !== -1) {
+          b = (((b >>> 3) + 1) & emask) << 3;
           st = edges[b]!;
         }
         if (st !== -1) {
-          t = edges[b + 2]!;
-          this.#state = t;
-          this.#mask = edges[b + 3]!;
-          this.#fail = edges[b + 4]!;
-          this.#failMask = edges[b + 5]!;
-          if ((t & OUT) === 0) return;
-          out = edges[b + 6]!; // the first match comes with the edge: no further read in the usual case
-          next = edges[b + 7]!;
+          t = edges[b | 2]!;
+          tMask = edges[b | 3]!;
+          tFail = edges[b | 4]!;
+          tFailMask = edges[b | 5]!;
+          out = edges[b | 6]!; // the first match comes with the edge: no further read in the usual case
+          next = edges[b | 7]!;
           break;
         }
       }
       if (kept) { s = this.#fail; m = this.#failMask; kept = false; }
-      else { const q = id * ST; s = this.#states[q]!; m = this.#states[q + 1]!; }
+      else { const q = id << 2; s = states[q]!; m = states[q | 1]!; }
     }
+    if (t !== 0) {
+      // confirm the word; 8 readable code units from its start (always, from the normaliser, whose buffer has
+      // slack) are compared with the inline characters (zero-padded) two at a time, without a loop: the mask of
+      // character i, (i - len) >> 31, keeps it when i < len and clears it beyond the word
+      let diff: number; // 0: the same word (a number, not a boolean: keeps the JIT's code lean)
+      if (len <= INLINE_CHARS && start + INLINE_CHARS <= chars.length) {
+        const b = sb | 4;
+        const c = start | 0;
+        diff = ((chars[c]! | ((chars[(c + 1) | 0]! & ((1 - len) >> 31)) << 16)) ^ slots[b]!)
+          | (((chars[(c + 2) | 0]! & ((2 - len) >> 31)) | ((chars[(c + 3) | 0]! & ((3 - len) >> 31)) << 16)) ^ slots[b | 1]!);
+        if (len > 4) {
+          diff |= ((chars[(c + 4) | 0]! | ((chars[(c + 5) | 0]! & ((5 - len) >> 31)) << 16)) ^ slots[b | 2]!)
+            | (((chars[(c + 6) | 0]! & ((6 - len) >> 31)) | ((chars[(c + 7) | 0]! & ((7 - len) >> 31)) << 16)) ^ slots[b | 3]!);
+        }
+      } else diff = sameWord(this.#tb, slot, chars, start, len) ? 0 : 1;
+      if (diff !== 0) t = tMask = tFail = tFailMask = 0; // an unknown word with a vocabulary word's hash
+    }
+    this.#state = t;
+    this.#mask = tMask;
+    this.#fail = tFail;
+    this.#failMask = tFailMask;
+    if ((t & OUT) === 0) return;
     const sink = this.#sink;
     sink.onMatch(out, word);
     while (next >= 0) {
-      const q = next * ST;
-      sink.onMatch(this.#states[q + 2]!, word);
-      next = this.#states[q + 3]!;
+      const q = next << 2;
+      sink.onMatch(states[q | 2]!, word);
+      next = states[q | 3]!;
     }
   }
 }

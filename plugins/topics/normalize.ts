@@ -308,8 +308,14 @@ export class TextNormalizer implements WordSink {
 
   /** WordSink for `normalize`: appends `word + " "`. */
   onWord(chars: Uint16Array, start: number, len: number, _hash: number): void {
-    const out = this.buf;
+    let out = this.buf;
     let o = this.length;
+    if (o + len + 1 > out.length) {
+      // NFKD can expand one code unit into many (U+FDFA is 18): grow rather than silently drop the tail.
+      const grown = new Uint16Array((o + len + 1) * 2);
+      grown.set(out.subarray(0, o));
+      this.buf = out = grown;
+    }
     for (let p = start, end = start + len; p < end; p++) out[o++] = chars[p]!;
     out[o++] = 32;
     this.length = o;

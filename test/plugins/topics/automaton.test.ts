@@ -29,6 +29,21 @@ function scan(ac: WordAutomaton, words: readonly string[]): string[] {
   return got.sort();
 }
 
+/** Like `scan`, but each word sits in a shared buffer followed by unrelated characters (as the normaliser passes them). */
+function scanPadded(ac: WordAutomaton, words: readonly string[]): string[] {
+  const got: string[] = [];
+  const scanner = new WordScanner(ac, { onMatch: (p, last) => { got.push(`${p}@${last}`); } });
+  const buf = new Uint16Array(64);
+  scanner.reset();
+  words.forEach((w, i) => {
+    for (let k = 0; k < buf.length; k++) buf[k] = 97 + ((k * 7 + i) % 26);
+    const at = i % 5;
+    for (let k = 0; k < w.length; k++) buf[at + k] = w.charCodeAt(k);
+    scanner.onWord(buf, at, w.length, hashWord(buf, at, w.length));
+  });
+  return got.sort();
+}
+
 describe('WordAutomaton', () => {
   const vocab = ['a', 'ab', 'abc', 'b', 'ba', 'bab', 'c', 'ca', 'refund', 'policy', 'wire', 'transfer'];
   const word = fc.constantFrom(...vocab);
@@ -40,6 +55,24 @@ describe('WordAutomaton', () => {
       (patterns, words) => {
         const ac = new WordAutomaton(patterns);
         expect(scan(ac, words)).toEqual(naive(patterns, words));
+        expect(scanPadded(ac, words)).toEqual(naive(patterns, words));
+      },
+    ), { numRuns: 500 });
+  });
+
+  it('tells apart words with the same hash and length, in the vocabulary or not', () => {
+    // FNV-1a collisions: 7- and 8-letter words are compared inline, 10-letter words in the pool
+    const pairs = [['abcfytw', 'wzkvyxm'], ['epqbazqt', 'gbgzqjoh'], ['cpcpebovsr', 'adwroxmjiz']];
+    for (const [a, b] of pairs) expect(hashWord(a!, 0, a!.length)).toBe(hashWord(b!, 0, b!.length));
+    const word = fc.constantFrom(...pairs.flat(), 'x', 'y');
+    fc.assert(fc.property(
+      fc.uniqueArray(fc.array(word, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12, selector: (p) => p.join(' ') }),
+      fc.array(word, { maxLength: 40 }),
+      (patterns, words) => {
+        const ac = new WordAutomaton(patterns);
+        const want = naive(patterns, words);
+        expect(scan(ac, words)).toEqual(want);
+        expect(scanPadded(ac, words)).toEqual(want);
       },
     ), { numRuns: 500 });
   });

@@ -46,6 +46,13 @@ describe('normalizeText', () => {
     }
   });
 
+  it('keeps every word when NFKD expands a character many times over (U+FDFA is 18 characters)', () => {
+    const text = '\uFDFA'.repeat(1500) + ' wire transfer'; // past the initial 4096-unit buffer
+    const words = normalizeText(text).split(' ');
+    expect(words.slice(-2)).toEqual(['wire', 'transfer']);
+    expect(normalizeText(text).length).toBeGreaterThan(1500 * 18);
+  });
+
   it('is idempotent on arbitrary text', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (s) => {
       const once = normalizeText(s);
