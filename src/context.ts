@@ -25,6 +25,8 @@ export class RequestCtx implements RequestContext {
   usage: Usage | undefined = undefined;
   /** Set by `markRequestChanged()`. */
   requestChanged = false;
+  /** Set by `markResponseChanged()`. */
+  responseChanged = false;
   upstreamStatus = 0;
   readonly timings: Timings;
   #state: Map<symbol, unknown> | undefined;
@@ -59,6 +61,10 @@ export class RequestCtx implements RequestContext {
 
   markRequestChanged(): void {
     this.requestChanged = true;
+  }
+
+  markResponseChanged(): void {
+    this.responseChanged = true;
   }
 
   get<T>(key: StateKey<T>): T | undefined {

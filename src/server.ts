@@ -478,27 +478,31 @@ export class Gateway {
       const t = performance.now();
       ctx.timings.upstreamEnd = t;
       let body: ChatCompletion;
+      const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(raw.toString('utf8'));
         if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) throw new Error('not a chat completion');
       } catch (e) {
         this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
         return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: e }));
       }
       if (body.usage) ctx.usage = body.usage;
-      let out: Buffer | string;
-      if (f.policy.chain.onResponse.length === 0) {
-        // Nothing may change the answer: splice the policy block into the upstream's bytes instead of re-serialising.
-        const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const chain = f.policy.chain;
+      if (chain.onResponse.length > 0) {
+        try {
+          this.#runner.runResponse(chain, body, ctx);
+        } catch (e) {
+          return this.#fail(res, f, toGatewayError(e));
+        }
+      }
+      let out: Buffer;
+      const rw = chain.responseRewrites;
+      if (chain.onResponse.length === 0 || rw === 'never' || (rw === 'marked' && !ctx.responseChanged)) {
+        // Nothing changed the answer: splice the policy block into the upstream's bytes instead of re-serialising.
         let end = raw.length - 1;
         while (end > 0 && raw[end] !== 0x7d) end--;
         out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
       } else {
-        try {
-          this.#runner.runResponse(f.policy.chain, body, ctx);
-        } catch (e) {
-          return this.#fail(res, f, toGatewayError(e));
-        }
         body.policy = policyBlock(ctx);
         out = Buffer.from(JSON.stringify(body));
       }

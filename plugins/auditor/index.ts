@@ -55,6 +55,7 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   return Object.freeze({
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
     requestAccess: 'read',
+    responseAccess: 'read',
     onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
     // read the text at onComplete, after the redactor has rewritten these objects in place.

@@ -47,17 +47,26 @@ export function redactRequest(engine: RedactionEngine, req: ChatRequest, sink: R
   for (const m of req.messages) redactMessage(engine, m, sink);
 }
 
+function countOf(counts: Record<string, number>): number {
+  let n = 0;
+  for (const k in counts) n += counts[k]!;
+  return n;
+}
+
 /**
  * Redacts every choice of a non-streaming completion in place. Token log-probabilities spell out the raw text,
- * so a choice's `logprobs` is set to null.
+ * so a choice's `logprobs` is set to null. Returns true when it changed anything.
  */
-export function redactCompletion(engine: RedactionEngine, body: ChatCompletion, sink: RedactSink, json: boolean): void {
-  if (!Array.isArray(body.choices)) return;
+export function redactCompletion(engine: RedactionEngine, body: ChatCompletion, sink: RedactSink, json: boolean): boolean {
+  if (!Array.isArray(body.choices)) return false;
+  const before = countOf(sink.counts);
+  let changed = false;
   for (const c of body.choices) {
     if (!c || typeof c !== 'object') continue;
     if (c.message) redactMessage(engine, c.message, sink, json);
-    if ((c as { logprobs?: unknown }).logprobs != null) (c as { logprobs?: unknown }).logprobs = null;
+    if ((c as { logprobs?: unknown }).logprobs != null) { (c as { logprobs?: unknown }).logprobs = null; changed = true; }
   }
+  return changed || countOf(sink.counts) !== before;
 }
 
 /** The streams of one choice: one per text field, one per tool call (by tool-call index). */

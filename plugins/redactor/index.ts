@@ -77,7 +77,7 @@ function hasAny(counts: Record<string, number>): boolean {
 
 /** Builds the hooks for one compiled config (called once per policy load). */
 export function redactorHooks(config: RedactConfig): PluginHooks {
-  const hooks: PluginHooks = {};
+  const hooks: { -readonly [K in keyof PluginHooks]: PluginHooks[K] } = {};
   const req = config.request;
   const res = config.response;
   if (req) {
@@ -86,8 +86,9 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
     };
   }
   if (res) {
+    hooks.responseAccess = 'marked';
     hooks.onResponse = (body: ChatCompletion, ctx) => {
-      redactCompletion(res.engine, body, stateOf(ctx).responseSink, jsonContent(ctx.request));
+      if (redactCompletion(res.engine, body, stateOf(ctx).responseSink, jsonContent(ctx.request))) ctx.markResponseChanged();
     };
     hooks.onChunk = (chunk: ChatCompletionChunk, ctx) => (chunksOf(res, ctx).chunk(chunk) ? 'modified' : 'pass');
     hooks.onStreamEnd = (ctx) => {

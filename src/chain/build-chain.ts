@@ -19,6 +19,20 @@ export interface Chain {
    * `ctx.markRequestChanged()`), `always` (a hook that declares nothing).
    */
   readonly requestRewrites: 'never' | 'marked' | 'always';
+  /** The same for the onResponse hooks and the non-streaming answer. */
+  readonly responseRewrites: 'never' | 'marked' | 'always';
+}
+
+/** How the hooks `k` of `plugins` may change what they are given, from their declared access. */
+function rewrites(plugins: readonly { readonly hooks: PluginHooks }[], k: 'onRequest' | 'onResponse'): 'never' | 'marked' | 'always' {
+  let out: 'never' | 'marked' | 'always' = 'never';
+  for (const p of plugins) {
+    const access = k === 'onRequest' ? p.hooks.requestAccess : p.hooks.responseAccess;
+    if (!p.hooks[k] || access === 'read') continue;
+    if (access !== 'marked') return 'always';
+    out = 'marked';
+  }
+  return out;
 }
 
 /** Builds the frozen hook arrays from enabled plugins given in chain order. */
@@ -32,14 +46,9 @@ export function buildChain(plugins: readonly { readonly name: string; readonly h
     if (reverse) out.reverse();
     return Object.freeze(out) as Hook<K>[];
   };
-  let requestRewrites: Chain['requestRewrites'] = 'never';
-  for (const p of plugins) {
-    if (!p.hooks.onRequest || p.hooks.requestAccess === 'read') continue;
-    if (p.hooks.requestAccess !== 'marked') { requestRewrites = 'always'; break; }
-    requestRewrites = 'marked';
-  }
   return Object.freeze({
-    requestRewrites,
+    requestRewrites: rewrites(plugins, 'onRequest'),
+    responseRewrites: rewrites(plugins, 'onResponse'),
     onRequest: pick('onRequest', false),
     onResponse: pick('onResponse', true),
     onChunk: pick('onChunk', true),

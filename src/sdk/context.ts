@@ -111,6 +111,8 @@ export interface RequestContext {
   request: ChatRequest;
   /** Records that a hook declared `requestAccess: 'marked'` changed `request`, so it is re-serialised. */
   markRequestChanged(): void;
+  /** Records that an `onResponse` hook declared `responseAccess: 'marked'` changed the answer, so it is re-serialised. */
+  markResponseChanged(): void;
   /** True when the client itself asked for `stream_options.include_usage` (so the usage chunk is passed on). */
   readonly clientWantsUsage: boolean;
   readonly verdict: Verdict;

@@ -56,6 +56,12 @@ export interface PluginHooks {
    * marked), the gateway forwards the client's own bytes, which saves a JSON.stringify per request.
    */
   readonly requestAccess?: 'read' | 'marked';
+  /**
+   * The same for `onResponse` and the non-streaming answer: `'read'` never changes it, `'marked'` changes it only
+   * with `ctx.markResponseChanged()`. When nothing changed it, the gateway sends the upstream's own bytes with the
+   * `policy` block spliced in instead of re-serialising the whole answer.
+   */
+  readonly responseAccess?: 'read' | 'marked';
   /** Runs in chain order before the upstream call. May rewrite `ctx.request` in place, answer locally, or reject. */
   onRequest?(ctx: RequestContext): RequestAction | Promise<RequestAction>;
   /** Non-streaming JSON answer from upstream, in reverse chain order; may change it in place. Sync. */

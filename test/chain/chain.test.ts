@@ -38,7 +38,10 @@ function recorder(name: string): PluginFactory<true> {
   });
 }
 
-/** Declares `requestAccess: 'marked'`: appends to the prompt, marking it only when asked to. */
+/**
+ * Declares `requestAccess` and `responseAccess` `'marked'`: appends to the prompt or the answer, marking the change
+ * only when asked to (an unmarked change shows that the gateway then sends the original bytes).
+ */
 const marker = definePlugin<true>({
   name: 'marker', blocks: ['marker'],
   compile: (blocks) => (blocks.length ? true : undefined),
@@ -47,6 +50,12 @@ const marker = definePlugin<true>({
     onRequest: (ctx) => {
       const m = ctx.request.messages.at(-1)!;
       if (m.content === 'mark it') { m.content += ' (marked)'; ctx.markRequestChanged(); }
+    },
+    responseAccess: 'marked',
+    onResponse: (body, ctx) => {
+      const asked = String(ctx.request.messages.at(-1)!.content);
+      if (asked.startsWith('answer')) body.choices[0]!.message.content += ' (changed)';
+      if (asked === 'answer marked') ctx.markResponseChanged();
     },
   }),
 });
@@ -139,6 +148,22 @@ describe('plugin chain', () => {
     expect(up.received.at(-1)!.raw).toBe('{"model":"m","messages":[{"role":"user","content":"mark it (marked)"}]}');
     expect((await send('leave it')).status).toBe(200);
     expect(up.received.at(-1)!.raw).toBe('{"model":"m",  "messages":[{"role":"user","content":"leave it"}]}');
+  });
+
+  it('an answer is re-serialised only when a response hook marked its change; otherwise the upstream bytes go out', async () => {
+    expect(set!.policies.get('m')!.chain.responseRewrites).toBe('marked');
+    expect(set!.policies.get('c')!.chain.responseRewrites).toBe('always');
+    const ask = async (content: string) => {
+      const r = await fetch(`${url}/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'm' },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content }] }),
+      });
+      const j = (await r.json()) as { choices: { message: { content: string } }[]; policy: { policy_id: string } };
+      expect(j.policy.policy_id).toBe('m');
+      return j.choices[0]!.message.content;
+    };
+    expect(await ask('answer marked')).toBe('abc (changed)');
+    expect(await ask('answer quietly')).toBe('abc'); // changed without marking: the contract says it is not sent
   });
 
   it('an async hook over its budget is a 500 plugin timeout; an async hook within budget continues the chain', async () => {

@@ -56,6 +56,7 @@ export function ctxFor(request: ChatRequest, opts: {
     headers: opts.headers ?? {},
     request,
     markRequestChanged() { (this as { requestChanged?: boolean }).requestChanged = true; },
+    markResponseChanged() { (this as { responseChanged?: boolean }).responseChanged = true; },
     clientWantsUsage: request.stream_options?.include_usage === true,
     verdict: {
       decision: 'allow', effectiveDecision: 'allow', reasonCode: 'ALLOW', triggeredCategories: [],

@@ -41,7 +41,7 @@ function runStream(hooks: PluginHooks, ctx: ReturnType<typeof ctxFor>, pieces: s
 describe('redactor hooks', () => {
   it('registers only the hooks its scope needs', () => {
     const res = hooksFor('redact { email }');
-    expect(Object.keys(res).sort()).toEqual(['onChunk', 'onComplete', 'onResponse', 'onStreamEnd']);
+    expect(Object.keys(res).sort()).toEqual(['onChunk', 'onComplete', 'onResponse', 'onStreamEnd', 'responseAccess']);
     const req = hooksFor('redact request { email }');
     expect(Object.keys(req).sort()).toEqual(['onComplete', 'onRequest']);
   });
@@ -63,6 +63,23 @@ describe('redactor hooks', () => {
     await hooks.onComplete!(OK, ctx);
     expect(ctx.audit.request_redactions).toEqual({ email: 1, credit_card: 2 });
     expect(ctx.audit.redactions).toBeUndefined();
+  });
+
+  it('onResponse marks the answer changed only when it redacted something or dropped logprobs', () => {
+    const hooks = hooksFor('redact response { email }');
+    expect(hooks.responseAccess).toBe('marked');
+    const answer = (content: string, logprobs: unknown = null): ChatCompletion => ({
+      id: 'c', object: 'chat.completion', created: 1, model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs } as never],
+    });
+    const run = (body: ChatCompletion) => {
+      const ctx = ctxFor(request()) as ReturnType<typeof ctxFor> & { responseChanged?: boolean };
+      hooks.onResponse!(body, ctx);
+      return ctx.responseChanged === true;
+    };
+    expect(run(answer('Nothing sensitive here, see section 4.2.'))).toBe(false);
+    expect(run(answer('Write to alice@example.com.'))).toBe(true);
+    expect(run(answer('Nothing sensitive.', { content: [] }))).toBe(true);
   });
 
   it('onResponse redacts every choice, tool-call arguments, and drops logprobs', async () => {
