@@ -1,6 +1,6 @@
 // `npm run bench -- --profile bare,gw-pass`: run Node-based configurations under autocannon load with
 // `--cpu-prof`, then summarise each .cpuprofile as self time by function and by module (where the time goes).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CONTENDERS, Unavailable, type BenchEnv } from './contenders.ts';
@@ -149,6 +149,9 @@ export async function runProfiles(
       parts.push(`### ${c.label}`, '', '_no .cpuprofile written (the process did not exit cleanly on SIGTERM)_', '');
       continue;
     }
+    // Kept next to the report (git ignores *.cpuprofile): open it in Chrome DevTools or speedscope for call trees.
+    mkdirSync(o.out, { recursive: true });
+    copyFileSync(path.join(dir, file), path.join(o.out, `profile-${o.date}-${id}.cpuprofile`));
     const prof = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
     const s = summarise(prof, env.root);
     parts.push(renderSummary(`${c.label} — ${Math.round(r.rps).toLocaleString('en-US')} req/s, p50 ${r.p50.toFixed(2)} ms`, s, w.ok + w.non2xx + r.ok + r.non2xx));
