@@ -508,6 +508,11 @@ async function main(): Promise<number> {
   if (o.sseGap > 0) notes.push(`The fake upstream spaces its ${SSE_EVENT_COUNT} SSE events ${o.sseGap} ms apart, so "total" includes ~${(SSE_EVENT_COUNT - 1) * o.sseGap} ms of upstream pacing; a proxy that buffered the stream would show TTFB ≈ total.`);
   if (o.upstreamDelay > 0) notes.push(`The fake upstream waits ${o.upstreamDelay} ms before each answer (--upstream-delay).`);
 
+  // nginx may have been installed by this run (bench/nginx.ts): name the version it measured, not the state before.
+  if (machine.nginx === 'not installed') {
+    const bin = findNginx();
+    if (bin) machine.nginx = nginxVersion(bin);
+  }
   const report: Report = {
     date,
     startedAt: startedAt.toISOString(),
