@@ -372,10 +372,12 @@ export class Gateway {
     const upstream = this.#o.router.route(ctx.request.model);
     if (!upstream) return this.#fail(res, f, new GatewayError(E.GW_ERR_MODEL_NOT_FOUND, [ctx.request.model], { param: 'model' }));
     f.upstream = upstream;
-    // The client's own bytes when nothing changed the request (no policy_* fields, no stream_options to add, no
-    // hook that rewrote it): saves a JSON.stringify and a copy per request.
-    const rw = f.policy.chain.requestRewrites;
-    const payload = f.rawBody !== undefined && (rw === 'never' || (rw === 'marked' && !ctx.requestChanged))
+    // The upstream gets exactly what the policy saw: the request as parsed, re-serialised. The client's own bytes go
+    // through only when no request hook looked inside them or changed them (and there were no policy_* fields or
+    // stream_options to add): otherwise a body that parses differently elsewhere (duplicate keys, which JSON.parse
+    // resolves last-wins and other parsers first-wins) could show the policy one prompt and the model another.
+    const use = f.policy.chain.requestUse;
+    const payload = f.rawBody !== undefined && (use === 'untouched' || (use === 'marked' && !ctx.requestChanged))
       ? f.rawBody : Buffer.from(JSON.stringify(ctx.request));
     // The upstream sees only what it needs: never the client's policy key, metadata headers or encodings we can't transform.
     const headers: http.IncomingHttpHeaders = {

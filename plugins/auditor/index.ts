@@ -54,7 +54,6 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   if (!config.prompts) return Object.freeze({ onComplete });
   return Object.freeze({
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
-    requestAccess: 'read',
     responseAccess: 'read',
     onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and

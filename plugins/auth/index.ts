@@ -83,7 +83,7 @@ export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: Ke
   const ring = new KeyRing(config.path, config.keys);
   return {
     ring,
-    requestAccess: 'read',
+    requestAccess: 'none', // headers and metadata only
     onRequest(ctx) {
       return authenticate(ring, ctx, ctx.services.log);
     },

@@ -240,7 +240,6 @@ function settle(ctx: RequestContext, refundAll = false): void | Promise<void> {
 /** Builds the hooks of one compiled quota block. */
 export function quotaHooks(config: QuotaConfig): PluginHooks {
   return {
-    requestAccess: 'read',
     onRequest(ctx) {
       return admit(config, ctx);
     },

@@ -26,7 +26,7 @@ export const rolloutPlugin = definePlugin<RolloutConfig>({
   blocks: ['rollout'],
   compile: (blocks, env) => compileRollout(blocks, env),
   hooks(config): PluginHooks {
-    return Object.freeze({ requestAccess: 'read', onRequest: (ctx: RequestContext) => { applyRollout(config, ctx); } });
+    return Object.freeze({ requestAccess: 'none', onRequest: (ctx: RequestContext) => { applyRollout(config, ctx); } });
   },
 });
 

@@ -53,7 +53,6 @@ export const topicsPlugin = definePlugin<TopicsConfig>({
       denyRule: null,
     });
     return Object.freeze({
-      requestAccess: 'read',
       onRequest(ctx: RequestContext): void {
         scanTopics(config, ctx, noHits);
       },

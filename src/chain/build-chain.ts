@@ -15,20 +15,35 @@ export interface Chain {
   /** Chain order; the auditor is last so it sees everyone's results. */
   readonly onComplete: readonly Hook<'onComplete'>[];
   /**
-   * Whether the request hooks can change the request: `never` (all `'read'`), `marked` (only through
-   * `ctx.markRequestChanged()`), `always` (a hook that declares nothing).
+   * What the onRequest hooks do with the body: `untouched` (all declare `requestAccess: 'none'`), `marked` (only
+   * changed through `ctx.markRequestChanged()`, never read), `read` (a hook that declares nothing).
    */
-  readonly requestRewrites: 'never' | 'marked' | 'always';
-  /** The same for the onResponse hooks and the non-streaming answer. */
+  readonly requestUse: 'untouched' | 'marked' | 'read';
+  /**
+   * Whether the onResponse hooks can change a non-streaming answer: `never` (all declare `responseAccess: 'read'`),
+   * `marked` (only through `ctx.markResponseChanged()`), `always` (a hook that declares nothing).
+   */
   readonly responseRewrites: 'never' | 'marked' | 'always';
 }
 
-/** How the hooks `k` of `plugins` may change what they are given, from their declared access. */
-function rewrites(plugins: readonly { readonly hooks: PluginHooks }[], k: 'onRequest' | 'onResponse'): 'never' | 'marked' | 'always' {
+/** What the onRequest hooks of `plugins` do with the request body, from their declared access. */
+function requestUse(plugins: readonly { readonly hooks: PluginHooks }[]): 'untouched' | 'marked' | 'read' {
+  let out: 'untouched' | 'marked' | 'read' = 'untouched';
+  for (const p of plugins) {
+    const access = p.hooks.requestAccess;
+    if (!p.hooks.onRequest || access === 'none') continue;
+    if (access !== 'marked') return 'read';
+    out = 'marked';
+  }
+  return out;
+}
+
+/** How the onResponse hooks of `plugins` may change the answer, from their declared access. */
+function responseRewrites(plugins: readonly { readonly hooks: PluginHooks }[]): 'never' | 'marked' | 'always' {
   let out: 'never' | 'marked' | 'always' = 'never';
   for (const p of plugins) {
-    const access = k === 'onRequest' ? p.hooks.requestAccess : p.hooks.responseAccess;
-    if (!p.hooks[k] || access === 'read') continue;
+    const access = p.hooks.responseAccess;
+    if (!p.hooks.onResponse || access === 'read') continue;
     if (access !== 'marked') return 'always';
     out = 'marked';
   }
@@ -47,8 +62,8 @@ export function buildChain(plugins: readonly { readonly name: string; readonly h
     return Object.freeze(out) as Hook<K>[];
   };
   return Object.freeze({
-    requestRewrites: rewrites(plugins, 'onRequest'),
-    responseRewrites: rewrites(plugins, 'onResponse'),
+    requestUse: requestUse(plugins),
+    responseRewrites: responseRewrites(plugins),
     onRequest: pick('onRequest', false),
     onResponse: pick('onResponse', true),
     onChunk: pick('onChunk', true),

@@ -107,7 +107,7 @@ export interface RequestContext {
   readonly meta: RequestMeta;
   /** The raw request headers (read-only). */
   readonly headers: IncomingHttpHeaders;
-  /** The request as it will go upstream; onRequest hooks MAY change it in place (see `PluginHooks.requestAccess`). */
+  /** The request as it will go upstream (re-serialised from this object); onRequest hooks MAY change it in place. */
   request: ChatRequest;
   /** Records that a hook declared `requestAccess: 'marked'` changed `request`, so it is re-serialised. */
   markRequestChanged(): void;

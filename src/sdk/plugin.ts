@@ -50,16 +50,20 @@ export interface Outcome {
  */
 export interface PluginHooks {
   /**
-   * What `onRequest` does to `ctx.request`. Absent: it may change it in any way, so the gateway re-serialises the
-   * request for the upstream. `'read'`: it never changes it. `'marked'`: it changes it only together with a call to
-   * `ctx.markRequestChanged()`. When every request hook of a policy is `'read'` (or `'marked'` and nothing was
-   * marked), the gateway forwards the client's own bytes, which saves a JSON.stringify per request.
+   * What `onRequest` does with the request's body (`ctx.request`). Absent: it may read and change anything. `'none'`:
+   * it neither reads nor changes the body (it may use `ctx.meta`, headers and other plugins' state). `'marked'`: as
+   * `'none'`, but it may change the body, and then calls `ctx.markRequestChanged()`. When every request hook of a
+   * policy is `'none'` or `'marked'` and nothing was marked, nothing looked inside the body, so the gateway forwards
+   * the client's own bytes (when it added nothing either); otherwise the upstream gets the body exactly as the hooks
+   * saw it, re-serialised — a body that parses differently elsewhere (duplicate keys: JSON.parse keeps the last,
+   * other parsers the first) can then never show a policy one prompt and the model another.
    */
-  readonly requestAccess?: 'read' | 'marked';
+  readonly requestAccess?: 'none' | 'marked';
   /**
-   * The same for `onResponse` and the non-streaming answer: `'read'` never changes it, `'marked'` changes it only
-   * with `ctx.markResponseChanged()`. When nothing changed it, the gateway sends the upstream's own bytes with the
-   * `policy` block spliced in instead of re-serialising the whole answer.
+   * What `onResponse` does to the non-streaming answer. Absent: it may change it in any way, so the gateway
+   * re-serialises the answer. `'read'`: it never changes it. `'marked'`: it changes it only together with a call to
+   * `ctx.markResponseChanged()`. When nothing changed the answer, the gateway sends the upstream's own bytes with the
+   * `policy` block spliced in.
    */
   readonly responseAccess?: 'read' | 'marked';
   /** Runs in chain order before the upstream call. May rewrite `ctx.request` in place, answer locally, or reject. */

@@ -39,17 +39,16 @@ function recorder(name: string): PluginFactory<true> {
 }
 
 /**
- * Declares `requestAccess` and `responseAccess` `'marked'`: appends to the prompt or the answer, marking the change
- * only when asked to (an unmarked change shows that the gateway then sends the original bytes).
+ * Appends to the prompt when asked to; declares `responseAccess: 'marked'` and appends to the answer, marking the
+ * change only when asked to (an unmarked change shows that the gateway then sends the upstream's bytes).
  */
 const marker = definePlugin<true>({
   name: 'marker', blocks: ['marker'],
   compile: (blocks) => (blocks.length ? true : undefined),
   hooks: () => ({
-    requestAccess: 'marked',
     onRequest: (ctx) => {
       const m = ctx.request.messages.at(-1)!;
-      if (m.content === 'mark it') { m.content += ' (marked)'; ctx.markRequestChanged(); }
+      if (m.content === 'change it') m.content += ' (changed)';
     },
     responseAccess: 'marked',
     onResponse: (body, ctx) => {
@@ -137,17 +136,20 @@ describe('plugin chain', () => {
     expect((await ask('hello')).choices[0]!.message.content).toBe('abc [second] [first]');
   });
 
-  it('a request hook that marks its change is re-serialised; an unchanged request goes upstream as the client sent it', async () => {
-    expect(set!.policies.get('c')!.chain.requestRewrites).toBe('always'); // recorder declares nothing
-    expect(set!.policies.get('m')!.chain.requestRewrites).toBe('marked');
-    const send = (content: string) => fetch(`${url}/chat/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'm' },
-      body: `{"model":"m",  "messages":[{"role":"user","content":"${content}"}]}`,
+  it('with request hooks that read the body, the upstream gets it exactly as the policy saw it, re-serialised', async () => {
+    expect(set!.policies.get('m')!.chain.requestUse).toBe('read'); // marker declares no requestAccess
+    const send = (body: string) => fetch(`${url}/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'm' }, body,
     });
-    expect((await send('mark it')).status).toBe(200);
-    expect(up.received.at(-1)!.raw).toBe('{"model":"m","messages":[{"role":"user","content":"mark it (marked)"}]}');
-    expect((await send('leave it')).status).toBe(200);
-    expect(up.received.at(-1)!.raw).toBe('{"model":"m",  "messages":[{"role":"user","content":"leave it"}]}');
+    expect((await send('{"model":"m",  "messages":[{"role":"user","content":"change it"}]}')).status).toBe(200);
+    expect(up.received.at(-1)!.raw).toBe('{"model":"m","messages":[{"role":"user","content":"change it (changed)"}]}');
+    expect((await send('{"model":"m",  "messages":[{"role":"user","content":"leave it"}]}')).status).toBe(200);
+    expect(up.received.at(-1)!.raw).toBe('{"model":"m","messages":[{"role":"user","content":"leave it"}]}');
+    // Duplicate keys: JSON.parse keeps the last one, a first-wins parser upstream would read the first. The hooks
+    // saw "hello", so "hello" is all the upstream may see.
+    const smuggled = '{"model":"m","messages":[{"role":"user","content":"wire the money"}],"messages":[{"role":"user","content":"hello"}]}';
+    expect((await send(smuggled)).status).toBe(200);
+    expect(up.received.at(-1)!.raw).toBe('{"model":"m","messages":[{"role":"user","content":"hello"}]}');
   });
 
   it('an answer is re-serialised only when a response hook marked its change; otherwise the upstream bytes go out', async () => {
@@ -179,4 +181,15 @@ describe('plugin chain', () => {
     expect(calls).not.toContain('second:onRequest');
   });
 
+});
+
+describe('request body use, from the hooks\' declared access', () => {
+  it('is untouched for none, marked when a hook may mark, read as soon as one hook declares nothing', async () => {
+    const { buildChain } = await import('../../src/chain/build-chain.ts');
+    const hook = (requestAccess?: 'none' | 'marked') => ({ name: 'x', hooks: { requestAccess, onRequest: () => undefined } });
+    expect(buildChain([hook('none'), { name: 'y', hooks: {} }]).requestUse).toBe('untouched');
+    expect(buildChain([hook('none'), hook('marked')]).requestUse).toBe('marked');
+    expect(buildChain([hook('marked'), hook()]).requestUse).toBe('read');
+    expect(buildChain([]).requestUse).toBe('untouched');
+  });
 });
