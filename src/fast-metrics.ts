@@ -12,7 +12,8 @@ type Labels = Record<string, string | number>;
 interface Value { labels: Labels; value: number; metricName?: string }
 interface MetricJSON { name: string; help: string; type: string; values: Value[]; aggregator: string }
 
-const SEP = '\u0001';
+/** Joins label values into a child's key (label values come from configuration and never contain NUL). */
+export const LABEL_SEP = '\0';
 
 abstract class FastMetric<L extends string, C> {
   readonly name: string;
@@ -35,9 +36,17 @@ abstract class FastMetric<L extends string, C> {
 
   /** The child for these label values (in `labelNames` order), created once and reused. */
   labels(...values: (string | number)[]): C {
-    const key = values.length === 1 ? String(values[0]) : values.join(SEP);
+    return this.byKey(values.length === 1 ? String(values[0]) : values.join(LABEL_SEP));
+  }
+
+  /**
+   * The child for label values already joined with LABEL_SEP (`${route}\0${status}`): the hot path's form, with no
+   * array per call. The values are split out of the key only when the child is first created.
+   */
+  byKey(key: string): C {
     let c = this.#children.get(key);
     if (c === undefined) {
+      const values = this.labelNames.length === 0 && key === '' ? [] : key.split(LABEL_SEP);
       if (values.length !== this.labelNames.length) {
         throw new Error(`${this.name}: expected ${this.labelNames.length} label values, got ${values.length}`);
       }

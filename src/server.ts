@@ -106,21 +106,6 @@ function routeOf(path: string): { kind: 'chat'; route: Route } | { kind: 'models
   }
 }
 
-/**
- * Metric children per label-value combination, looked up by one `\0`-joined key (label values never contain NUL):
- * no closure or array per lookup; the label values are split out of the key only when a child is first created.
- */
-class LabelledChildren {
-  readonly #maps = new Map<object, Map<string, unknown>>();
-  get<C>(metric: { labels(...values: string[]): C }, key: string): C {
-    let m = this.#maps.get(metric);
-    if (!m) this.#maps.set(metric, (m = new Map()));
-    let child = m.get(key) as C | undefined;
-    if (child === undefined) m.set(key, (child = metric.labels(...key.split('\0'))));
-    return child;
-  }
-}
-
 /** The gateway: an http.Server plus lifecycle. Create with `createGateway`, then `listen`. */
 export class Gateway {
   readonly server: http.Server;
@@ -130,8 +115,6 @@ export class Gateway {
   readonly #now: () => number;
   readonly #undici: boolean;
   #inflight = 0;
-  /** Labelled metric children, bound once per label combination (label values are bounded by configuration). */
-  readonly #children = new LabelledChildren();
   #drainWaiters: (() => void)[] = [];
   #shuttingDown = false;
   #modelsCache: { at: number; body: string } | undefined;
@@ -243,7 +226,7 @@ export class Gateway {
     this.#inflight++;
     res.once('close', () => {
       const durationMs = performance.now() - start;
-      this.#children.get(this.#o.metrics.requests, `${route}\0${err.status}`).inc();
+      this.#o.metrics.requests.byKey(`${route}\0${err.status}`).inc();
       this.#o.log.info({ reqId, route, status: err.status, code: err.code, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request rejected');
       this.#o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: this.#o.policies.current?.revision });
       this.#done();
@@ -351,7 +334,7 @@ export class Gateway {
     }
     const flight = req[FLIGHT]!;
     this.#inflight++;
-    this.#children.get(this.#o.metrics.inflight, route).inc();
+    this.#o.metrics.inflight.byKey(route).inc();
     res.once('close', () => this.#complete(flight, res));
     const action = this.#runner.runRequest(policy.chain, ctx);
     if (action instanceof Promise) {
@@ -693,28 +676,27 @@ export class Gateway {
     const route = ctx.route;
     const streamLabel = f.stream ? 'true' : 'false';
     const total = (end - t.start) / 1000;
-    const c = this.#children;
-    c.get(m.requests, `${route}\0${status}`).inc();
-    c.get(m.requestSeconds, `${route}\0${streamLabel}`).observe(total);
+    m.requests.byKey(`${route}\0${status}`).inc();
+    m.requestSeconds.byKey(`${route}\0${streamLabel}`).observe(total);
     const pre = f.upstreamCalled && t.upstreamStart ? t.upstreamStart - t.start : end - t.start;
-    c.get(m.overheadSeconds, `${route}\0${streamLabel}`).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
+    m.overheadSeconds.byKey(`${route}\0${streamLabel}`).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
     if (f.upstreamCalled && t.upstreamFirstByte) {
       const name = f.upstream.name;
-      c.get(m.upstreamTtfbSeconds, `${name}\0${streamLabel}`).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
-      if (t.upstreamEnd) c.get(m.upstreamSeconds, `${name}\0${streamLabel}`).observe((t.upstreamEnd - t.upstreamStart) / 1000);
+      m.upstreamTtfbSeconds.byKey(`${name}\0${streamLabel}`).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
+      if (t.upstreamEnd) m.upstreamSeconds.byKey(`${name}\0${streamLabel}`).observe((t.upstreamEnd - t.upstreamStart) / 1000);
     }
-    c.get(m.inflight, route).dec();
+    m.inflight.byKey(route).dec();
     const v = ctx.verdict;
     const pid = ctx.meta.policyId;
     const decided = f.error === undefined || f.synthesized;
     if (decided) {
-      c.get(m.decisions, `${pid}\0${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`).inc();
+      m.decisions.byKey(`${pid}\0${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`).inc();
     }
     if (ctx.usage) {
       const p = ctx.meta.project;
       const project = p === null ? 'none' : this.#o.metricProjects?.has(p) ? p : 'other';
-      c.get(m.tokens, `${pid}\0${project}\0prompt`).inc(ctx.usage.prompt_tokens || 0);
-      c.get(m.tokens, `${pid}\0${project}\0completion`).inc(ctx.usage.completion_tokens || 0);
+      m.tokens.byKey(`${pid}\0${project}\0prompt`).inc(ctx.usage.prompt_tokens || 0);
+      m.tokens.byKey(`${pid}\0${project}\0completion`).inc(ctx.usage.completion_tokens || 0);
     }
     const log = this.#o.log;
     if (log.isLevelEnabled('info')) {
