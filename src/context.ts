@@ -10,7 +10,10 @@ export class RequestCtx implements RequestContext {
   readonly id: string;
   readonly #rootLog: Logger;
   #log: Logger | undefined;
-  readonly signal: AbortSignal;
+  /** Created on the first read of `signal` (most requests never read it); `abort()` before that is remembered. */
+  #abort: AbortController | undefined;
+  #aborted = false;
+  #abortReason: unknown;
   readonly now: () => number;
   readonly services: GatewayServices;
   readonly policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
@@ -32,13 +35,12 @@ export class RequestCtx implements RequestContext {
   #state: Map<symbol, unknown> | undefined;
 
   constructor(init: {
-    id: string; rootLog: Logger; signal: AbortSignal; now: () => number; services: GatewayServices; route: 'policy' | 'v1';
+    id: string; rootLog: Logger; now: () => number; services: GatewayServices; route: 'policy' | 'v1';
     policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
     meta: RequestMeta; headers: IncomingHttpHeaders; request: ChatRequest; clientWantsUsage: boolean; timings: Timings;
   }) {
     this.id = init.id;
     this.#rootLog = init.rootLog;
-    this.signal = init.signal;
     this.now = init.now;
     this.services = init.services;
     this.policy = init.policy;
@@ -52,6 +54,28 @@ export class RequestCtx implements RequestContext {
       decision: 'allow', effectiveDecision: 'allow', reasonCode: 'ALLOW', triggeredCategories: [],
       allowlistHits: [], denylistHits: [], rolloutMode: 'enforced', enforced: true, rule: null,
     };
+  }
+
+  /** Aborted when the client goes away (plugins pass it to their own I/O). */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#aborted) this.#abort.abort(this.#abortReason);
+    }
+    return this.#abort.signal;
+  }
+
+  /** True once the request was aborted (read without creating the signal). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts the request's signal (the server calls this when the client closed the connection). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#abort?.abort(reason);
   }
 
   /** The request's child logger (`reqId` bound), created on first use: most requests never log. */

@@ -63,36 +63,95 @@ export interface GatewayOptions {
 
 type Route = 'policy' | 'v1';
 
-/** Per-request bookkeeping the proxy event handlers need, hung on the IncomingMessage. */
-interface Flight {
+/**
+ * Per-request bookkeeping the proxy event handlers need, hung on the IncomingMessage. It is also the upstream call's
+ * abort source: undici accepts any object with `on`/`once`/`removeListener` as `signal`, so no AbortController (and
+ * its EventTarget machinery) is created per request; `RequestCtx.signal` makes one only for plugins that ask.
+ */
+class Flight {
   ctx: RequestCtx;
   policy: CompiledPolicy;
   upstream: Upstream;
   stream: boolean;
   /** Gateway processing time after the upstream answered (ms). */
-  postMs: number;
-  ended: boolean;
-  error: GatewayError | undefined;
-  synthesized: boolean;
-  upstreamCalled: boolean;
-  abort: AbortController;
-  proxyReq: http.ClientRequest | undefined;
+  postMs = 0;
+  ended = false;
+  error: GatewayError | undefined = undefined;
+  synthesized = false;
+  upstreamCalled = false;
+  proxyReq: http.ClientRequest | undefined = undefined;
   /** undici client path: what goes upstream, and the upstream body once the head arrived. */
-  upstreamHeaders: Record<string, string> | undefined;
-  payload: Buffer | undefined;
-  upstreamBody: Readable | undefined;
+  upstreamHeaders: Record<string, string> | undefined = undefined;
+  payload: Buffer | undefined = undefined;
+  upstreamBody: Readable | undefined = undefined;
   /** The client's body when it may go upstream byte for byte (no policy_* fields, not streamed), else undefined. */
   rawBody: Buffer | undefined;
+  #onAbort: (() => void) | undefined = undefined;
+
+  constructor(ctx: RequestCtx, policy: CompiledPolicy, stream: boolean, rawBody: Buffer | undefined) {
+    this.ctx = ctx;
+    this.policy = policy;
+    this.upstream = undefined as unknown as Upstream;
+    this.stream = stream;
+    this.rawBody = rawBody;
+  }
+
+  /** undici's signal protocol (EventEmitter form): one listener, the in-flight upstream request's. */
+  on(_event: 'abort', fn: () => void): this {
+    this.#onAbort = fn;
+    return this;
+  }
+
+  once(event: 'abort', fn: () => void): this {
+    return this.on(event, fn);
+  }
+
+  removeListener(_event: 'abort', fn: () => void): this {
+    if (this.#onAbort === fn) this.#onAbort = undefined;
+    return this;
+  }
+
+  /** The client went away: abort the request's signal (if a plugin made one) and the upstream call. */
+  abort(reason: Error): void {
+    this.ctx.abort(reason);
+    const fn = this.#onAbort;
+    this.#onAbort = undefined;
+    fn?.();
+  }
 }
 
 const FLIGHT = Symbol('flight');
 type Req = http.IncomingMessage & { [FLIGHT]?: Flight };
 
 const JSON_TYPE = 'application/json';
+const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({}) as http.IncomingHttpHeaders;
+const NO_ENTRIES = Object.freeze({ entries: () => [] as [string, string][] });
 const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Request ids: a random per-process prefix plus a counter — unique across replicas, no entropy drawn per request. */
 const REQ_ID_PREFIX = `${randomBytes(6).toString('hex')}-`;
 let reqSeq = 0;
+
+/**
+ * Metric child keys built once and reused: a reused string keeps its hash, so the children Map lookup does no
+ * concatenation or hashing per request.
+ */
+const ROUTE_KEYS: Record<Route, { stream: readonly [string, string]; status: string[] }> = {
+  policy: { stream: ['policy\0false', 'policy\0true'], status: [] },
+  v1: { stream: ['v1\0false', 'v1\0true'], status: [] },
+};
+
+type PolicyInfo = { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
+const POLICY_INFO = new WeakMap<CompiledPolicy, PolicyInfo>();
+
+/** `ctx.policy` for a policy and rule-set revision: one frozen object per policy, not one per request. */
+function policyInfo(p: CompiledPolicy, revision: string): PolicyInfo {
+  let info = POLICY_INFO.get(p);
+  if (info === undefined || info.revision !== revision) {
+    info = Object.freeze({ id: p.id, file: p.file, line: p.line, revision });
+    POLICY_INFO.set(p, info);
+  }
+  return info;
+}
 
 function routeOf(path: string): { kind: 'chat'; route: Route } | { kind: 'models' | 'metrics' | 'healthz' | 'readyz' } | undefined {
   switch (path) {
@@ -118,15 +177,19 @@ export class Gateway {
   #drainWaiters: (() => void)[] = [];
   #shuttingDown = false;
   #modelsCache: { at: number; body: string } | undefined;
+  /** Per upstream: its metric child keys for stream false/true (see ROUTE_KEYS). */
+  readonly #upstreamKeys: Map<Upstream, readonly [string, string]>;
   #ready: { at: number; ok: boolean; reason: string } | undefined;
 
   constructor(o: GatewayOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#runner = new ChainRunner(o.metrics, o.pluginTimeoutMs);
+    this.#upstreamKeys = new Map(o.router.upstreams.map((u) => [u, [`${u.name}\0false`, `${u.name}\0true`] as const]));
     this.#undici = (o.upstreamClient ?? 'undici') === 'undici';
     this.#proxy = httpProxy.createProxyServer({
-      selfHandleResponse: true, ignorePath: true, changeOrigin: true, xfwd: false,
+      // prependPath false: the path comes from the upstream's chatUrl in #undiciFetch, so http-proxy-3 need not parse it.
+      selfHandleResponse: true, ignorePath: true, changeOrigin: true, xfwd: false, prependPath: !this.#undici,
       ...(this.#undici ? {
         fetch: this.#undiciFetch as unknown as typeof fetch,
         fetchOptions: {
@@ -191,7 +254,7 @@ export class Gateway {
     const startedAt = this.#now();
     const inId = req.headers['x-request-id'];
     const reqId = typeof inId === 'string' && REQ_ID_RE.test(inId) ? inId : REQ_ID_PREFIX + (++reqSeq).toString(36);
-    res.setHeader('x-request-id', reqId);
+    // X-Request-Id goes into each answer's writeHead (cheaper than setHeader + merge); the GET routes below set it here.
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -206,6 +269,7 @@ export class Gateway {
       return this.#unchained(req, res, reqId, r.kind, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'GET' });
     }
     req.resume();
+    res.setHeader('x-request-id', reqId);
     switch (r.kind) {
       case 'healthz': return this.#sendJson(res, this.#shuttingDown ? 503 : 200, this.#shuttingDown ? '{"status":"shutting_down"}' : '{"status":"ok"}');
       case 'readyz': void this.#readyz(res); return;
@@ -231,16 +295,16 @@ export class Gateway {
       this.#o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: this.#o.policies.current?.revision });
       this.#done();
     });
-    this.#sendError(res, err, extra);
+    this.#sendError(res, err, reqId, extra);
   }
 
-  #sendError(res: http.ServerResponse, err: GatewayError, extra?: Record<string, string>): void {
+  #sendError(res: http.ServerResponse, err: GatewayError, reqId: string, extra?: Record<string, string>): void {
     const body = JSON.stringify(err.toJSON());
     if (res.headersSent) {
       if (!res.writableEnded) res.end(sseData(body));
       return;
     }
-    const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) };
+    const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': reqId };
     if (err.headers) Object.assign(headers, err.headers);
     if (extra) Object.assign(headers, extra);
     if (this.#shuttingDown) headers.connection = 'close';
@@ -314,21 +378,14 @@ export class Gateway {
       const stream = request.stream === true;
       const clientWantsUsage = stream && request.stream_options?.include_usage === true;
       if (stream) request.stream_options = { ...request.stream_options, include_usage: true };
-      const abort = new AbortController();
       ctx = new RequestCtx({
-        id: reqId, rootLog: this.#o.log, signal: abort.signal, now: this.#now, services: this.#o.services, route,
-        policy: { id: policy.id, file: policy.file, line: policy.line, revision },
+        id: reqId, rootLog: this.#o.log, now: this.#now, services: this.#o.services, route,
+        policy: policyInfo(policy, revision),
         meta: { policyId: policy.id, user: parsed.user, project: parsed.project, target: parsed.target },
         headers: req.headers, request, clientWantsUsage,
         timings: { startedAt, start, upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
       });
-      const flight: Flight = {
-        ctx, policy, upstream: undefined as unknown as Upstream, stream, postMs: 0, ended: false, error: undefined,
-        synthesized: false, upstreamCalled: false, abort, proxyReq: undefined,
-        upstreamHeaders: undefined, payload: undefined, upstreamBody: undefined,
-        rawBody: parsed.stripped || stream ? undefined : body,
-      };
-      req[FLIGHT] = flight;
+      req[FLIGHT] = new Flight(ctx, policy, stream, parsed.stripped || stream ? undefined : body);
     } catch (e) {
       return this.#unchained(req, res, reqId, route, start, toGatewayError(e));
     }
@@ -363,10 +420,9 @@ export class Gateway {
     const payload = f.rawBody !== undefined && (use === 'untouched' || (use === 'marked' && !ctx.requestChanged))
       ? f.rawBody : Buffer.from(JSON.stringify(ctx.request));
     // The upstream sees only what it needs: never the client's policy key, metadata headers or encodings we can't transform.
-    const headers: http.IncomingHttpHeaders = {
-      host: upstream.host,
+    // (undici adds host and content-length itself; node:http gets them here.)
+    const headers: Record<string, string> = {
       'content-type': JSON_TYPE,
-      'content-length': String(payload.length),
       accept: f.stream ? 'text/event-stream' : JSON_TYPE,
       'accept-encoding': 'identity',
       'x-request-id': ctx.id,
@@ -374,14 +430,21 @@ export class Gateway {
     if (upstream.authorization) headers.authorization = upstream.authorization;
     const ua = req.headers['user-agent'];
     if (ua) headers['user-agent'] = ua;
-    req.headers = headers;
-    f.upstreamHeaders = headers as Record<string, string>;
     f.payload = payload;
     f.upstreamCalled = true;
     ctx.timings.upstreamStart = performance.now();
+    if (this.#undici) {
+      // http-proxy-3 copies req.headers for its own outgoing options, unused on this path: give it nothing to copy.
+      f.upstreamHeaders = headers;
+      req.headers = NO_HEADERS;
+      this.#proxy.web(req, res, { target: upstream.chatUrl, buffer: payload as unknown as Readable });
+      return;
+    }
+    headers.host = upstream.host;
+    headers['content-length'] = String(payload.length);
+    req.headers = headers;
     // http-proxy-3 pipes `buffer` into the upstream request; the body is already one Buffer, so end() it directly.
-    const buffer = this.#undici ? payload as unknown as Readable
-      : { pipe: (dest: http.ClientRequest) => { dest.end(payload); return dest; } } as unknown as Readable;
+    const buffer = { pipe: (dest: http.ClientRequest) => { dest.end(payload); return dest; } } as unknown as Readable;
     this.#proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
   }
 
@@ -390,10 +453,10 @@ export class Gateway {
     const f = init.flight!;
     const u = f.upstream;
     const r = await u.pool.request({
-      path: u.chatUrl.pathname + u.chatUrl.search, method: 'POST', headers: f.upstreamHeaders!, body: f.payload!, signal: f.abort.signal,
+      path: u.chatUrl.pathname + u.chatUrl.search, method: 'POST', headers: f.upstreamHeaders!, body: f.payload!, signal: f as unknown as AbortSignal,
     });
-    const headers = r.headers as Record<string, string>;
-    return { status: r.statusCode, statusText: '', headers: { entries: () => Object.entries(headers) }, body: r.body, rawHeaders: headers };
+    // http-proxy-3 builds a fake proxyRes from `headers.entries()` that selfHandleResponse never reads: hand it none.
+    return { status: r.statusCode, statusText: '', headers: NO_ENTRIES, body: r.body, rawHeaders: r.headers };
   };
 
   /** undici path: takes the upstream body away from http-proxy-3 (which would drain it) and handles the answer. */
@@ -425,7 +488,7 @@ export class Gateway {
     let ge: GatewayError;
     let kind: string;
     const code = (err as { code?: string }).code;
-    if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError' || f.abort.signal.aborted) return; // the client went away
+    if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError' || f.ctx.aborted) return; // the client went away
     if (err instanceof GatewayError) { ge = err; kind = err.code === 'GW_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'bad_response'; } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       ge = new GatewayError(E.GW_ERR_UPSTREAM_TIMEOUT, [], { cause: err });
       kind = 'timeout';
@@ -521,6 +584,7 @@ export class Gateway {
 
   /** Response headers every policy answer carries. */
   #headers(ctx: RequestCtx, base: Record<string, string | number>): Record<string, string | number> {
+    base['x-request-id'] = ctx.id;
     base['x-policy-decision'] = ctx.verdict.decision;
     base['x-policy-effective-decision'] = ctx.verdict.effectiveDecision;
     base['x-policy-reason-code'] = ctx.verdict.reasonCode;
@@ -655,7 +719,7 @@ export class Gateway {
     if (res.destroyed || res.writableEnded) return;
     const extra: Record<string, string> = {};
     for (const k in f.ctx.responseHeaders) extra[k] = f.ctx.responseHeaders[k]!;
-    this.#sendError(res, err, extra);
+    this.#sendError(res, err, f.ctx.id, extra);
   }
 
   /** Runs exactly once per chained request when the response is done or the client went away. */
@@ -667,23 +731,24 @@ export class Gateway {
     ctx.timings.end = end;
     const aborted = !res.writableFinished;
     if (aborted) {
-      f.abort.abort(new Error('client closed the connection'));
+      f.abort(new Error('client closed the connection'));
       if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
     }
     const status = aborted && !res.headersSent ? 0 : res.statusCode;
     const t = ctx.timings;
     const m = this.#o.metrics;
     const route = ctx.route;
-    const streamLabel = f.stream ? 'true' : 'false';
+    const s = f.stream ? 1 : 0;
     const total = (end - t.start) / 1000;
-    m.requests.byKey(`${route}\0${status}`).inc();
-    m.requestSeconds.byKey(`${route}\0${streamLabel}`).observe(total);
+    const keys = ROUTE_KEYS[route];
+    m.requests.byKey(keys.status[status] ??= `${route}\0${status}`).inc();
+    m.requestSeconds.byKey(keys.stream[s]).observe(total);
     const pre = f.upstreamCalled && t.upstreamStart ? t.upstreamStart - t.start : end - t.start;
-    m.overheadSeconds.byKey(`${route}\0${streamLabel}`).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
+    m.overheadSeconds.byKey(keys.stream[s]).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
     if (f.upstreamCalled && t.upstreamFirstByte) {
-      const name = f.upstream.name;
-      m.upstreamTtfbSeconds.byKey(`${name}\0${streamLabel}`).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
-      if (t.upstreamEnd) m.upstreamSeconds.byKey(`${name}\0${streamLabel}`).observe((t.upstreamEnd - t.upstreamStart) / 1000);
+      const uk = this.#upstreamKeys.get(f.upstream) ?? [`${f.upstream.name}\0false`, `${f.upstream.name}\0true`];
+      m.upstreamTtfbSeconds.byKey(uk[s]!).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
+      if (t.upstreamEnd) m.upstreamSeconds.byKey(uk[s]!).observe((t.upstreamEnd - t.upstreamStart) / 1000);
     }
     m.inflight.byKey(route).dec();
     const v = ctx.verdict;
@@ -720,7 +785,7 @@ export class Gateway {
       res.end(text);
     } catch (e) {
       this.#o.log.error({ err: e }, 'metrics failed');
-      this.#sendError(res, toGatewayError(e));
+      this.#sendError(res, toGatewayError(e), String(res.getHeader('x-request-id') ?? ''));
     }
   }
 

@@ -90,6 +90,19 @@ describe('gateway lifecycle', () => {
     await expect.poll(async () => (await (await fetch(`${gw.url}/metrics`)).text()).match(/policy_gateway_requests_total\{route="v1",status="200"\} (\d+)/)?.[1], { timeout: 5000 }).toBe('1');
   });
 
+  it('a client that disconnects before the upstream answered aborts the upstream request (non-streaming)', async () => {
+    const up = await upstream({ slowMs: 3000 });
+    const gw = await gateway(['--rules', rulesDir(RULES), '--upstream', up.baseUrl]);
+    const req = http.request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    req.on('error', () => { /* destroyed on purpose */ });
+    req.end(JSON.stringify({ model: 'slow', messages: msgs }));
+    await expect.poll(() => up.received.length, { timeout: 5000 }).toBe(1);
+    req.destroy();
+    // the upstream sees its request closed long before its 3 s answer, and the gateway counts a client abort (status 0)
+    await expect.poll(() => up.aborted, { timeout: 2000 }).toBe(1);
+    await expect.poll(async () => (await (await fetch(`${gw.url}/metrics`)).text()).match(/policy_gateway_requests_total\{route="v1",status="0"\} (\d+)/)?.[1], { timeout: 5000 }).toBe('1');
+  });
+
   it('SIGTERM during a running stream lets the stream complete, then exits 0', async () => {
     const up = await upstream({ chunkDelayMs: 40 });
     const gw = await startGateway(['--rules', rulesDir(RULES), '--upstream', up.baseUrl, '--grace', '10s']);
