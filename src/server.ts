@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy-3';
+import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { E, GatewayError, toGatewayError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -83,10 +84,11 @@ class Flight {
   /** undici client path: what goes upstream, and the upstream body once the head arrived. */
   upstreamHeaders: Record<string, string> | undefined = undefined;
   payload: Buffer | undefined = undefined;
-  upstreamBody: Readable | undefined = undefined;
+  upstreamBody: Readable | UndiciCall | undefined = undefined;
+  /** undici client path: the upstream call (aborted through it when the client leaves). */
+  call: UndiciCall | undefined = undefined;
   /** The client's body when it may go upstream byte for byte (no policy_* fields, not streamed), else undefined. */
   rawBody: Buffer | undefined;
-  #onAbort: (() => void) | undefined = undefined;
 
   constructor(ctx: RequestCtx, policy: CompiledPolicy, stream: boolean, rawBody: Buffer | undefined) {
     this.ctx = ctx;
@@ -96,27 +98,117 @@ class Flight {
     this.rawBody = rawBody;
   }
 
-  /** undici's signal protocol (EventEmitter form): one listener, the in-flight upstream request's. */
-  on(_event: 'abort', fn: () => void): this {
-    this.#onAbort = fn;
-    return this;
-  }
-
-  once(event: 'abort', fn: () => void): this {
-    return this.on(event, fn);
-  }
-
-  removeListener(_event: 'abort', fn: () => void): this {
-    if (this.#onAbort === fn) this.#onAbort = undefined;
-    return this;
-  }
-
   /** The client went away: abort the request's signal (if a plugin made one) and the upstream call. */
   abort(reason: Error): void {
     this.ctx.abort(reason);
-    const fn = this.#onAbort;
-    this.#onAbort = undefined;
-    fn?.();
+    this.call?.abort(reason);
+  }
+}
+
+type Listener = ((arg: never) => void) | undefined;
+
+/**
+ * One upstream request on undici's dispatch API, with the little of a Readable the response handlers use (`on`
+ * 'data'/'end'/'error' with one listener each, `pause`/`resume`/`destroy`, `statusCode`/`headers`). Compared with
+ * `pool.request()`, there is no Readable, AsyncResource or promise per request — and no garbage that lives long
+ * enough to be promoted (measured: request() made scavenges copy ~20% of the young generation under load).
+ * Chunks that arrive before a 'data' listener is attached are kept and replayed on attach; an 'end' or 'error'
+ * that happened before its listener is attached is delivered on attach.
+ */
+class UndiciCall implements Dispatcher.DispatchHandler {
+  statusCode = 0;
+  headers: http.IncomingHttpHeaders = NO_HEADERS;
+  destroyed = false;
+  #controller: Dispatcher.DispatchController | undefined = undefined;
+  #abortReason: Error | undefined = undefined;
+  #head: { resolve: (c: UndiciCall) => void; reject: (e: Error) => void } | undefined;
+  #buffered: Buffer[] | undefined = undefined;
+  #ended = false;
+  #error: Error | undefined = undefined;
+  #discard = false;
+  #onData: ((c: Buffer) => void) | undefined = undefined;
+  #onEnd: (() => void) | undefined = undefined;
+  #onError: ((e: Error) => void) | undefined = undefined;
+  readonly head: Promise<UndiciCall>;
+
+  constructor() {
+    this.head = new Promise((resolve, reject) => { this.#head = { resolve, reject }; });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders): void {
+    if (statusCode < 200) return;
+    this.statusCode = statusCode;
+    this.headers = headers;
+    const h = this.#head!;
+    this.#head = undefined;
+    h.resolve(this);
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#onData !== undefined) this.#onData(chunk);
+    else if (!this.#discard) (this.#buffered ??= []).push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    this.#onEnd?.();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.#head) {
+      const h = this.#head;
+      this.#head = undefined;
+      h.reject(err);
+      return;
+    }
+    this.#error = err;
+    this.#onError?.(err);
+  }
+
+  on(event: 'data' | 'end' | 'error', fn: Listener): this {
+    if (event === 'data') {
+      this.#onData = fn as (c: Buffer) => void;
+      const b = this.#buffered;
+      this.#buffered = undefined;
+      if (b) for (const c of b) this.#onData(c);
+    } else if (event === 'end') {
+      this.#onEnd = fn as () => void;
+      if (this.#ended) this.#onEnd();
+    } else {
+      this.#onError = fn as (e: Error) => void;
+      if (this.#error) this.#onError(this.#error);
+    }
+    return this;
+  }
+
+  /** Without a 'data' listener: drain and drop the body (the connection stays reusable). */
+  resume(): this {
+    if (this.#onData === undefined) { this.#discard = true; this.#buffered = undefined; }
+    this.#controller?.resume();
+    return this;
+  }
+
+  pause(): this {
+    this.#controller?.pause();
+    return this;
+  }
+
+  abort(reason: Error): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.#ended || this.#error) return; // already over: nothing to abort
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  destroy(): this {
+    this.abort(new Error('upstream response discarded'));
+    return this;
   }
 }
 
@@ -448,29 +540,27 @@ export class Gateway {
     this.#proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
   }
 
-  /** The `fetch` http-proxy-3 calls on its fetch path: one undici Pool request with the gateway's headers and body. */
+  /** The `fetch` http-proxy-3 calls on its fetch path: one undici dispatch with the gateway's headers and body. */
   readonly #undiciFetch = async (_url: string, init: { flight?: Flight }): Promise<unknown> => {
     const f = init.flight!;
     const u = f.upstream;
-    const r = await u.pool.request({
-      path: u.chatUrl.pathname + u.chatUrl.search, method: 'POST', headers: f.upstreamHeaders!, body: f.payload!, signal: f as unknown as AbortSignal,
-    });
+    const call = new UndiciCall();
+    f.call = call;
+    u.pool.dispatch({ path: u.chatPath, method: 'POST', headers: f.upstreamHeaders!, body: f.payload! }, call);
+    await call.head;
     // http-proxy-3 builds a fake proxyRes from `headers.entries()` that selfHandleResponse never reads: hand it none.
-    return { status: r.statusCode, statusText: '', headers: NO_ENTRIES, body: r.body, rawHeaders: r.headers };
+    return { status: call.statusCode, statusText: '', headers: NO_ENTRIES, body: call };
   };
 
   /** undici path: takes the upstream body away from http-proxy-3 (which would drain it) and handles the answer. */
   #onUndiciResponse(response: Response, req: Req, res: http.ServerResponse): void {
-    const r = response as unknown as { status: number; body: Readable | null; rawHeaders: http.IncomingHttpHeaders };
-    const body = r.body;
+    const r = response as unknown as { body: UndiciCall | null };
+    const call = r.body;
     r.body = null;
     const f = req[FLIGHT];
-    if (!f || !body) return;
-    f.upstreamBody = body;
-    const proxyRes = body as Readable & { statusCode: number; headers: http.IncomingHttpHeaders };
-    proxyRes.statusCode = r.status;
-    proxyRes.headers = r.rawHeaders;
-    this.#onProxyRes(proxyRes as unknown as http.IncomingMessage, req, res);
+    if (!f || !call) return;
+    f.upstreamBody = call;
+    this.#onProxyRes(call as unknown as http.IncomingMessage, req, res);
   }
 
   #onProxyReq(proxyReq: http.ClientRequest, req: Req): void {
@@ -716,6 +806,7 @@ export class Gateway {
     }
     if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
     if (f.upstreamBody && !f.upstreamBody.destroyed) f.upstreamBody.destroy();
+    f.call?.destroy();
     if (res.destroyed || res.writableEnded) return;
     const extra: Record<string, string> = {};
     for (const k in f.ctx.responseHeaders) extra[k] = f.ctx.responseHeaders[k]!;

@@ -11,6 +11,8 @@ export interface Upstream {
   readonly baseUrl: string;
   /** `${baseUrl}/chat/completions`, parsed once. */
   readonly chatUrl: URL;
+  /** The path part of chatUrl (path and query), as undici requests it. */
+  readonly chatPath: string;
   readonly agent: http.Agent;
   /** undici connection pool to the upstream origin (the default upstream client: less CPU per request). */
   readonly pool: Pool;
@@ -45,6 +47,7 @@ export function buildUpstreams(configs: readonly UpstreamConfig[], env: Readonly
       name: c.name,
       baseUrl: c.baseUrl,
       chatUrl,
+      chatPath: chatUrl.pathname + chatUrl.search,
       agent,
       pool,
       authorization: key ? `Bearer ${key}` : undefined,
