@@ -4,7 +4,7 @@
 // phrases. Built once at compile time into flat typed arrays (no object per state or word, no Map at run time);
 // the tables are laid out so that the common step touches two cache lines whose addresses are both known as soon
 // as the word is hashed (the vocabulary slot and the edge), and a match reads nothing more.
-import { hashWord, type WordSink } from './normalize.ts';
+import { hashWord, packHi, packLo, type WordSink } from './normalize.ts';
 
 /**
  * Receives each match: the pattern's id (its index in the constructor's list, or the `ids` entry given for it) and
@@ -20,13 +20,20 @@ const STATE = OUT - 1;
 /** At most this many states (and words over all patterns): keeps every table index below 2^31. */
 const MAX_STATES = 1 << 26;
 /**
- * Vocabulary slot layout (Int32 each, 32 bytes): hash, length | pool offset << 8 | AMBIGUOUS (0: empty), root
- * transition (flagged target, 0: the word starts no pattern), the root target's child mask, then 4 Int32 = up to 8
- * chars inline (longer words live in the pool).
+ * Vocabulary slot layout (Int32 each, 32 bytes): hash, length | pool offset << 8 | PACKED | AMBIGUOUS (0: empty),
+ * root transition (flagged target, 0: the word starts no pattern), the root target's child mask, then the word:
+ * for a PACKED word (at most 8 ASCII characters) its packed key (packLo, packHi), which the scanner compares with
+ * the key the normaliser computed while tokenising; else up to 8 chars inline in 4 Int32 (longer words live in
+ * the pool).
  */
 const SLOT = 8;
 /** Slot flag: another vocabulary word has the same hash and length (its characters are compared while probing). */
 const AMBIGUOUS = 1 << 31;
+/**
+ * Slot flag of a word of at most 8 characters (which has no pool offset, so the bit is free): the word is ASCII,
+ * stored as its packed key. Only ever tested together with the length.
+ */
+const PACKED = 1 << 30;
 const POOL_OFFSET = 0x7fffff;
 const INLINE_CHARS = 8;
 /** Longest pool (characters of words longer than 8) the packed slot can address. */
@@ -133,6 +140,10 @@ export class WordAutomaton {
       if (w.length > INLINE_CHARS) {
         slots[b + 1] = w.length | (at << 8) | ambiguous;
         for (let i = 0; i < w.length; i++) pool[at++] = w.charCodeAt(i);
+      } else if (packHi(w, 0, w.length) >= 0) {
+        slots[b + 1] = w.length | PACKED | ambiguous;
+        slots[b + 4] = packLo(w, 0, w.length);
+        slots[b + 5] = packHi(w, 0, w.length);
       } else {
         slots[b + 1] = w.length | ambiguous;
         for (let i = 0; i < w.length; i++) slots[b + 4 + (i >> 1)]! |= w.charCodeAt(i) << ((i & 1) * 16);
@@ -265,6 +276,18 @@ export class WordAutomaton {
 function sameWord(tb: Tables, k: number, chars: Uint16Array, start: number, len: number): boolean {
   const slots = tb.slots;
   const b = k * SLOT;
+  if (len <= INLINE_CHARS && (slots[b + 1]! & PACKED) !== 0) {
+    // the vocabulary word is short ASCII: pack the candidate's characters the same way (see packLo/packHi)
+    let lo = 0;
+    let hi = 0;
+    for (let p = start, end = start + len; p < end; p++) {
+      const c = chars[p]!;
+      if (c >= 128) return false;
+      hi = (hi << 8) | (lo >>> 24);
+      lo = (lo << 8) | c;
+    }
+    return lo === slots[b + 4] && hi === slots[b + 5];
+  }
   if (len <= INLINE_CHARS) {
     for (let i = 0; i < len; i++) if (((slots[b + 4 + (i >> 1)]! >>> ((i & 1) * 16)) & 0xffff) !== chars[start + i]) return false;
     return true;
@@ -345,7 +368,7 @@ export class WordScanner implements WordSink {
     return slotOf(this.#tb, chars, start, len, hash) >= 0;
   }
 
-  onWord(chars: Uint16Array, start: number, len: number, hash: number): void {
+  onWord(chars: Uint16Array, start: number, len: number, hash: number, lo = 0, hi = -1): void {
     // The per-word hot path. Indices are built with shifts and `| 0` (records are 8 or 4 Int32 long and aligned) so
     // the JIT emits no overflow checks. Vocabulary probe on hash and length first; the word's characters are
     // compared with the vocabulary's only when the step leads somewhere: a word that takes the scan back to the root
@@ -409,11 +432,17 @@ export class WordScanner implements WordSink {
       else { const q = id << 2; s = states[q]!; m = states[q | 1]!; }
     }
     if (t !== 0) {
-      // confirm the word; 8 readable code units from its start (always, from the normaliser, whose buffer has
-      // slack) are compared with the inline characters (zero-padded) two at a time, without a loop: the mask of
-      // character i, (i - len) >> 31, keeps it when i < len and clears it beyond the word
+      // confirm the word
       let diff: number; // 0: the same word (a number, not a boolean: keeps the JIT's code lean)
-      if (len <= INLINE_CHARS && start + INLINE_CHARS <= chars.length) {
+      const lenOff = slots[sb | 1]!;
+      if (hi >= 0 && len <= INLINE_CHARS) {
+        // a short ASCII word with its packed key (the usual case): the same word when the slot (a word of the same
+        // length) holds the same key; a slot that is not PACKED holds a word with a non-ASCII character, never this one
+        diff = ((lenOff & PACKED) ^ PACKED) | (lo ^ slots[sb | 4]!) | (hi ^ slots[sb | 5]!);
+      } else if (len <= INLINE_CHARS && (lenOff & PACKED) === 0 && start + INLINE_CHARS <= chars.length) {
+        // 8 readable code units from its start (always, from the normaliser, whose buffer has slack) are compared
+        // with the inline characters (zero-padded) two at a time, without a loop: the mask of character i,
+        // (i - len) >> 31, keeps it when i < len and clears it beyond the word
         const b = sb | 4;
         const c = start | 0;
         diff = ((chars[c]! | ((chars[(c + 1) | 0]! & ((1 - len) >> 31)) << 16)) ^ slots[b]!)

@@ -124,14 +124,53 @@ export function hashWord(chars: Uint16Array | string, start: number, len: number
   return h;
 }
 const FNV_OFFSET = 0x811c9dc5 | 0;
+
+/** Longest word that has a packed key. */
+export const PACK_MAX = 8;
+/** Per word length n ≤ 8: the masks of the packed key's low and high halves, at 2n and 2n + 1. */
+const KEY_MASKS = new Int32Array(18);
+for (let n = 0; n <= 8; n++) {
+  KEY_MASKS[2 * n] = n >= 4 ? -1 : (1 << (8 * n)) - 1;
+  KEY_MASKS[2 * n + 1] = n <= 4 ? 0 : n === 8 ? -1 : (1 << (8 * (n - 4))) - 1;
+}
+
+/**
+ * The packed key of a short ASCII word (at most {@link PACK_MAX} characters, all below 128), in two halves: its
+ * characters one byte each, the last four in `packLo` (the last character in the low byte) and the ones before in
+ * `packHi`. With the length, it is the word itself: a matcher compares keys instead of characters. -1 from
+ * `packHi` when the word has no key (longer, or a character of 128 or more); `packLo` is then meaningless.
+ */
+export function packLo(chars: Uint16Array | string, start: number, len: number): number {
+  let lo = 0;
+  for (let p = start, end = start + len; p < end; p++) lo = (lo << 8) | (typeof chars === 'string' ? chars.charCodeAt(p) : chars[p]!);
+  return lo;
+}
+
+/** The high half of a word's packed key, or -1 when it has none (see {@link packLo}). */
+export function packHi(chars: Uint16Array | string, start: number, len: number): number {
+  if (len > PACK_MAX) return -1;
+  let lo = 0;
+  let hi = 0;
+  for (let p = start, end = start + len; p < end; p++) {
+    const c = typeof chars === 'string' ? chars.charCodeAt(p) : chars[p]!;
+    if (c >= 128) return -1;
+    hi = (hi << 8) | (lo >>> 24);
+    lo = (lo << 8) | c;
+  }
+  return hi;
+}
 const FNV_PRIME = 16777619;
+/** Copies text into the ASCII fast path's byte buffer (UTF-8: one byte per ASCII character). */
+const UTF8 = new TextEncoder();
 
 /**
  * Receives the normalised words of a text, in order. `chars[start..start+len)` is only valid during the call;
- * `hash` is `hashWord(chars, start, len)`, computed while tokenising.
+ * `hash` is `hashWord(chars, start, len)`, computed while tokenising. When `hi` is 0 or more, the word is short
+ * ASCII and (`lo`, `hi`) is its packed key, `packLo`/`packHi` (computed while tokenising too); when it is -1 the
+ * word has no key or the normaliser did not compute it (it does on the ASCII fast path).
  */
 export interface WordSink {
-  onWord(chars: Uint16Array, start: number, len: number, hash: number): void;
+  onWord(chars: Uint16Array, start: number, len: number, hash: number, lo: number, hi: number): void;
   /**
    * Optional: whether a word is known (in some phrase). For a word that had invisible characters removed inside
    * it (`wire\u200Btransfer`), the normaliser asks; when the joined word is unknown it emits the pieces between
@@ -179,8 +218,95 @@ export class TextNormalizer implements WordSink {
   #cuts = new Int32Array(32);
   #ncuts = 0;
 
-  /** Streams the normalised words of `text` to `sink`. */
+  /**
+   * ASCII fast path: the text as bytes (UTF-8 of an ASCII text) in `#bytes`, which starts 8 bytes into `#buf8` (so
+   * the last 8 bytes up to any word end can be read as two Int32 through `#view`) and has room for a sentinel.
+   */
+  #buf8 = new Uint8Array(4096 + 24);
+  #bytes = this.#buf8.subarray(8);
+  #view = new DataView(this.#buf8.buffer);
+
+  /**
+   * Streams the normalised words of `text` to `sink`. Pure-ASCII text (most prompts) takes a fast path: one native
+   * copy into a byte buffer, which also tells whether every character is ASCII, then a byte loop that needs none of
+   * the Unicode tables (NFKD, homoglyphs and invisible characters cannot occur). It streams exactly what
+   * {@link tokenizeGeneral} streams for the same text.
+   */
   tokenize(text: string, sink: WordSink): void {
+    const n = text.length;
+    let bytes = this.#bytes;
+    if (bytes.length < n + 16) {
+      this.#buf8 = new Uint8Array(n + (n >> 1) + 24);
+      bytes = this.#bytes = this.#buf8.subarray(8);
+      this.#view = new DataView(this.#buf8.buffer);
+    }
+    // UTF-8 of an ASCII character is one byte and of anything else at least two (a surrogate pair: 4 for 2 units),
+    // so the whole text was copied as ASCII exactly when as many bytes were written as code units read, all of them
+    const r = UTF8.encodeInto(text, bytes);
+    if (r.written === n && r.read === n) this.#tokenizeAscii(bytes, n, sink);
+    else this.tokenizeGeneral(text, sink);
+  }
+
+  /**
+   * The ASCII fast path: `bytes[0..n)` is an ASCII text. The rules reduce to: letters (lower-cased) and digits
+   * are word characters, an apostrophe between two word characters is dropped, anything else breaks words; then
+   * the one-letter runs and leet, as for any text (in #endToken). No NFKD (ASCII is its own decomposition), no
+   * invisible characters (ASCII has no format characters), so no cuts.
+   */
+  #tokenizeAscii(bytes: Uint8Array, n: number, sink: WordSink): void {
+    bytes[n] = 0; // the sentinel: a separator, so the word loop needs no bounds test
+    const raw = this.#reserve(n, 0);
+    const W = ASCII_WORD;
+    this.#runCount = 0;
+    this.#runFlags = 0;
+    this.#ncuts = 0;
+    let rawLen = 0;
+    let i = 0;
+    for (;;) {
+      let a = W[bytes[i]!]!;
+      if (a === 0) {
+        if (++i >= n) break;
+        continue;
+      }
+      const start = rawLen;
+      let h = FNV_OFFSET;
+      let flags = 0;
+      let apos = false; // an apostrophe was dropped inside the word
+      for (;;) {
+        do {
+          const f = a & 0xff;
+          raw[rawLen++] = f;
+          h = Math.imul(h ^ f, FNV_PRIME);
+          flags |= a;
+          a = W[bytes[++i]!]!;
+        } while (a !== 0);
+        // bytes[i] ends the run (i ≤ n); an apostrophe followed by a word character joins the next run
+        if (bytes[i] === 0x27 && (a = W[bytes[i + 1]!]!) !== 0) { i++; apos = true; continue; }
+        break;
+      }
+      const len = rawLen - start;
+      let lo: number;
+      let hi: number;
+      if (len <= PACK_MAX && !apos) {
+        // the packed key, read straight from the text's bytes (big-endian: the last character in the low byte; the
+        // buffer has 8 bytes of slack before the text), masked to the word and lower-cased: a letter or digit byte
+        // with bit 0x20 set is its lower-case form
+        const view = this.#view;
+        const m = len << 1;
+        lo = (view.getInt32(i + 4) | 0x20202020) & KEY_MASKS[m]!;
+        hi = (view.getInt32(i) | 0x20202020) & KEY_MASKS[m + 1]!;
+      } else if (len <= PACK_MAX) {
+        lo = packLo(raw, start, len);
+        hi = packHi(raw, start, len);
+      } else { lo = 0; hi = -1; }
+      this.#endToken(start, len, flags >>> 8, h, lo, hi, sink);
+      if (++i >= n) break; // bytes[i] was a separator (or the sentinel)
+    }
+    if (this.#runCount > 0) this.#flushRun(sink);
+  }
+
+  /** Streams the normalised words of `text` to `sink`, without the ASCII fast path (any text; tests compare the two). */
+  tokenizeGeneral(text: string, sink: WordSink): void {
     // NFKD is applied lazily, at the first non-ASCII character: it leaves an ASCII prefix unchanged (ASCII
     // characters decompose to themselves and are starters, so canonical reordering never moves them), so the
     // scan goes on at the same index of the normalised text. Pure-ASCII text is read once.
@@ -193,6 +319,10 @@ export class TextNormalizer implements WordSink {
     let inTok = false;
     let flags = 0;
     let h = FNV_OFFSET;
+    // the word's packed key (see packLo/packHi), shifted in a character at a time; valid when every character is
+    // ASCII (no F_OTHER_LETTER) and the word is short, see #endWord
+    let kLo = 0;
+    let kHi = 0;
     this.#runCount = 0;
     this.#runFlags = 0;
     this.#ncuts = 0;
@@ -203,11 +333,13 @@ export class TextNormalizer implements WordSink {
         let a = ASCII_WORD[code]!;
         if (a !== 0) {
           // a run of ASCII letters and digits, in a tight loop (one table load per character)
-          if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+          if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; kLo = 0; kHi = 0; }
           do {
             const f = a & 0xff;
             raw[rawLen++] = f;
             h = Math.imul(h ^ f, FNV_PRIME);
+            kHi = (kHi << 8) | (kLo >>> 24);
+            kLo = (kLo << 8) | f;
             flags |= a >>> 8;
             if (++i === n) break;
             code = s.charCodeAt(i);
@@ -228,7 +360,7 @@ export class TextNormalizer implements WordSink {
             if (isWordAt(s, i + 1)) { i++; continue; }
           }
           inTok = false;
-          this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+          this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
         }
         i++;
         continue;
@@ -247,7 +379,7 @@ export class TextNormalizer implements WordSink {
           i += 2;
           cls = astralClass(((code - 0xd800) << 10) + (lo - 0xdc00) + 0x10000);
           if (cls === WORD) {
-            if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+            if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; kLo = 0; kHi = 0; }
             raw[rawLen++] = code;
             raw[rawLen++] = lo;
             h = Math.imul(Math.imul(h ^ code, FNV_PRIME) ^ lo, FNV_PRIME);
@@ -256,7 +388,7 @@ export class TextNormalizer implements WordSink {
             if (inTok) this.#cut(rawLen);
           } else if (cls === SEP && inTok) {
             inTok = false;
-            this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+            this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
           }
           continue;
         }
@@ -264,26 +396,30 @@ export class TextNormalizer implements WordSink {
       } else cls = CLASS[code]!;
       if (cls === WORD) {
         const f = FOLD[code]!;
-        if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+        if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; kLo = 0; kHi = 0; }
         raw[rawLen++] = f;
         h = Math.imul(h ^ f, FNV_PRIME);
+        kHi = (kHi << 8) | (kLo >>> 24);
+        kLo = (kLo << 8) | f;
         flags |= f < 128 ? ASCII_FLAGS[f]! : F_OTHER_LETTER;
       } else if (cls === EXPAND) {
         const pair = EXPANSIONS.get(code)!;
-        if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; }
+        if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; kLo = 0; kHi = 0; }
         raw[rawLen++] = pair[0];
         raw[rawLen++] = pair[1];
         h = Math.imul(Math.imul(h ^ pair[0], FNV_PRIME) ^ pair[1], FNV_PRIME);
+        kHi = (kHi << 16) | (kLo >>> 16);
+        kLo = (kLo << 16) | (pair[0] << 8) | pair[1];
         flags |= F_ASCII_LETTER;
       } else if (cls === INVISIBLE) {
         if (inTok) this.#cut(rawLen);
       } else if (cls !== DROP && inTok && !(cls === APOS && isWordAt(s, i + 1))) {
         inTok = false;
-        this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+        this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
       }
       i++;
     }
-    if (inTok) this.#endToken(tokStart, rawLen - tokStart, flags, h, sink);
+    if (inTok) this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
     if (this.#runCount > 0) this.#flushRun(sink);
   }
 
@@ -335,12 +471,21 @@ export class TextNormalizer implements WordSink {
     if (n < this.#cuts.length && (n === 0 || this.#cuts[n - 1] !== at)) this.#cuts[this.#ncuts++] = at;
   }
 
-  #endToken(start: number, len: number, flags: number, hash: number, sink: WordSink): void {
+  /** Ends a word of the general path: its packed key is `kLo`/`kHi` when it is short and ASCII. */
+  #endWord(start: number, len: number, flags: number, hash: number, kLo: number, kHi: number, sink: WordSink): void {
+    this.#endToken(start, len, flags, hash, kLo, (flags & F_OTHER_LETTER) === 0 && len <= PACK_MAX ? kHi : -1, sink);
+  }
+
+  /** Ends a word: `lo`/`hi` its packed key (hi -1: none), as {@link WordSink.onWord} takes them. */
+  #endToken(start: number, len: number, flags: number, hash: number, lo: number, hi: number, sink: WordSink): void {
     if (this.#ncuts > 0) {
       const ncuts = this.#ncuts;
       this.#ncuts = 0;
       if (this.#emitSplit(start, len, flags, ncuts, sink)) return;
-      hash = hashWord(this.#raw, start, len); // #emitSplit may have applied the leet rule
+      // #emitSplit may have applied the leet rule
+      hash = hashWord(this.#raw, start, len);
+      lo = packLo(this.#raw, start, len);
+      hi = packHi(this.#raw, start, len);
     }
     if (len === 1) {
       // one-character words are held back: three or more in a row are joined (they are contiguous in #raw)
@@ -350,8 +495,13 @@ export class TextNormalizer implements WordSink {
       return;
     }
     if (this.#runCount > 0) this.#flushRun(sink);
-    if (this.#leet(start, len, flags)) hash = hashWord(this.#raw, start, len);
-    sink.onWord(this.#raw, start, len, hash);
+    if (this.#leet(start, len, flags)) {
+      const raw = this.#raw;
+      hash = hashWord(raw, start, len);
+      lo = packLo(raw, start, len);
+      hi = packHi(raw, start, len);
+    }
+    sink.onWord(this.#raw, start, len, hash, lo, hi);
   }
 
   #flushRun(sink: WordSink): void {
@@ -363,10 +513,13 @@ export class TextNormalizer implements WordSink {
     const raw = this.#raw;
     if (count >= 3 && (flags & (F_ASCII_LETTER | F_OTHER_LETTER)) !== 0) {
       this.#leet(start, count, flags);
-      sink.onWord(raw, start, count, hashWord(raw, start, count));
+      sink.onWord(raw, start, count, hashWord(raw, start, count), packLo(raw, start, count), packHi(raw, start, count));
       return;
     }
-    for (let k = 0; k < count; k++) sink.onWord(raw, start + k, 1, Math.imul(FNV_OFFSET ^ raw[start + k]!, FNV_PRIME));
+    for (let k = 0; k < count; k++) {
+      const c = raw[start + k]!;
+      sink.onWord(raw, start + k, 1, Math.imul(FNV_OFFSET ^ c, FNV_PRIME), c, c < 128 ? 0 : -1);
+    }
   }
 
   /** A word with invisible characters removed inside: emitted whole when the sink knows it, else in pieces. */
@@ -384,7 +537,10 @@ export class TextNormalizer implements WordSink {
     from = start;
     for (let k = 0; k <= ncuts; k++) {
       const c = k < ncuts ? this.#cuts[k]! : end;
-      if (c > from && c <= end) { sink.onWord(raw, from, c - from, hashWord(raw, from, c - from)); from = c; }
+      if (c > from && c <= end) {
+        sink.onWord(raw, from, c - from, hashWord(raw, from, c - from), packLo(raw, from, c - from), packHi(raw, from, c - from));
+        from = c;
+      }
     }
     return true;
   }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WordAutomaton, WordScanner, type MatchSink } from '../../../plugins/topics/automaton.ts';
-import { TextNormalizer, hashWord } from '../../../plugins/topics/normalize.ts';
+import { TextNormalizer, hashWord, packHi, packLo } from '../../../plugins/topics/normalize.ts';
 
 /** Every (pattern, last word index) occurrence of `patterns` in `words`, sorted. */
 function naive(patterns: readonly (readonly string[])[], words: readonly string[]): string[] {
@@ -44,6 +44,25 @@ function scanPadded(ac: WordAutomaton, words: readonly string[]): string[] {
   return got.sort();
 }
 
+/**
+ * Like `scanPadded`, but passing each word's packed key as the normaliser does (short ASCII words are then confirmed
+ * by comparing keys, not characters); `keys: false` passes none (hi -1) even for words that have one.
+ */
+function scanKeyed(ac: WordAutomaton, words: readonly string[], keys = true): string[] {
+  const got: string[] = [];
+  const scanner = new WordScanner(ac, { onMatch: (p, last) => { got.push(`${p}@${last}`); } });
+  const buf = new Uint16Array(64);
+  scanner.reset();
+  words.forEach((w, i) => {
+    for (let k = 0; k < buf.length; k++) buf[k] = 97 + ((k * 5 + i) % 26);
+    const at = i % 3;
+    for (let k = 0; k < w.length; k++) buf[at + k] = w.charCodeAt(k);
+    const hi = keys ? packHi(buf, at, w.length) : -1;
+    scanner.onWord(buf, at, w.length, hashWord(buf, at, w.length), packLo(buf, at, w.length), hi);
+  });
+  return got.sort();
+}
+
 describe('WordAutomaton', () => {
   const vocab = ['a', 'ab', 'abc', 'b', 'ba', 'bab', 'c', 'ca', 'refund', 'policy', 'wire', 'transfer'];
   const word = fc.constantFrom(...vocab);
@@ -56,13 +75,17 @@ describe('WordAutomaton', () => {
         const ac = new WordAutomaton(patterns);
         expect(scan(ac, words)).toEqual(naive(patterns, words));
         expect(scanPadded(ac, words)).toEqual(naive(patterns, words));
+        expect(scanKeyed(ac, words)).toEqual(naive(patterns, words));
       },
     ), { numRuns: 500 });
   });
 
   it('tells apart words with the same hash and length, in the vocabulary or not', () => {
-    // FNV-1a collisions: 7- and 8-letter words are compared inline, 10-letter words in the pool
-    const pairs = [['abcfytw', 'wzkvyxm'], ['epqbazqt', 'gbgzqjoh'], ['cpcpebovsr', 'adwroxmjiz']];
+    // FNV-1a collisions: 7- and 8-letter words are compared by packed key (or packed on the fly when the caller
+    // passes none), 10-letter words in the pool; the last three pairs put an ASCII word against one with a
+    // Cyrillic letter (compared inline, never PACKED)
+    const pairs = [['abcfytw', 'wzkvyxm'], ['epqbazqt', 'gbgzqjoh'], ['cpcpebovsr', 'adwroxmjiz'],
+      ['ntdnry', 'edщaqu'], ['lxedfk', 'oaгkrz'], ['dnwvco', 'xmпqya']];
     for (const [a, b] of pairs) expect(hashWord(a!, 0, a!.length)).toBe(hashWord(b!, 0, b!.length));
     const word = fc.constantFrom(...pairs.flat(), 'x', 'y');
     fc.assert(fc.property(
@@ -73,6 +96,8 @@ describe('WordAutomaton', () => {
         const want = naive(patterns, words);
         expect(scan(ac, words)).toEqual(want);
         expect(scanPadded(ac, words)).toEqual(want);
+        expect(scanKeyed(ac, words)).toEqual(want);
+        expect(scanKeyed(ac, words, false)).toEqual(want);
       },
     ), { numRuns: 500 });
   });

@@ -2,7 +2,7 @@
 // letter-spacing and leet, plus the streaming (tokenize) form agreeing with the string form on arbitrary input.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HOMOGLYPHS, TextNormalizer, hashWord, normalizeText, type WordSink } from '../../../plugins/topics/normalize.ts';
+import { HOMOGLYPHS, PACK_MAX, TextNormalizer, hashWord, normalizeText, packHi, packLo, type WordSink } from '../../../plugins/topics/normalize.ts';
 
 interface Case { note: string; input: string; want: string }
 
@@ -62,14 +62,80 @@ describe('normalizeText', () => {
 });
 
 describe('TextNormalizer.tokenize', () => {
-  /** Collects the streamed words and checks each hash. */
+  /** Collects the streamed words and checks each hash and packed key. */
   class Collect implements WordSink {
     words: string[] = [];
-    onWord(chars: Uint16Array, start: number, len: number, hash: number): void {
+    /** Each word with its hash and key, as streamed. */
+    stream: string[] = [];
+    onWord(chars: Uint16Array, start: number, len: number, hash: number, lo: number, hi: number): void {
       expect(hash).toBe(hashWord(chars, start, len));
-      this.words.push(String.fromCharCode(...chars.subarray(start, start + len)));
+      // every short ASCII word comes with its key, and no other word with one
+      expect(hi).toBe(packHi(chars, start, len));
+      if (hi >= 0) expect(lo).toBe(packLo(chars, start, len));
+      const word = String.fromCharCode(...chars.subarray(start, start + len));
+      this.words.push(word);
+      this.stream.push(`${word}/${hash}/${hi >= 0 ? lo : ''}/${hi}`);
     }
   }
+
+  /** ASCII text that exercises every rule the fast path implements: case, digits (leet), apostrophes, letter runs. */
+  const asciiText = fc.string({
+    unit: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') },
+      { weight: 2, arbitrary: fc.constantFrom(...'0123456789') },
+      { weight: 3, arbitrary: fc.constantFrom(' ', ' ', "'", "'", '-', '.', ',', '!', '\n', '\t', '_', '"', '@', '\0', '\x7f') },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 1 }) },
+    ),
+    maxLength: 120,
+  });
+
+  it('the ASCII fast path streams exactly what the general path streams (random ASCII text)', () => {
+    const fast = new TextNormalizer();
+    const general = new TextNormalizer();
+    fc.assert(fc.property(asciiText, (s) => {
+      const a = new Collect();
+      const b = new Collect();
+      fast.tokenize(s, a);
+      general.tokenizeGeneral(s, b);
+      expect(a.stream).toEqual(b.stream);
+    }), { numRuns: 2000 });
+  });
+
+  it('the ASCII fast path streams exactly what the general path streams (mixed text)', () => {
+    // ASCII with evasions spliced in: the text as a whole takes the general path, its ASCII part must not change
+    const evasive = fc.constantFrom('\u200B', '\u00AD', 'é', 'É', 'ß', 'Æ', 'і', 'а', 'ｗ', 'Ｗ', '𝐰', '😀', '\u2019', '\u0301', 'ø', '\uD800', '\uDC00', '世');
+    const fast = new TextNormalizer();
+    const general = new TextNormalizer();
+    fc.assert(fc.property(fc.array(fc.oneof({ weight: 4, arbitrary: asciiText }, { weight: 1, arbitrary: evasive }), { maxLength: 8 }), (parts) => {
+      const s = parts.join('');
+      const a = new Collect();
+      const b = new Collect();
+      fast.tokenize(s, a);
+      general.tokenizeGeneral(s, b);
+      expect(a.stream).toEqual(b.stream);
+      expect(a.words.join(' ')).toBe(normalizeText(s));
+    }), { numRuns: 1000 });
+  });
+
+  it('the ASCII fast path handles the edges of its buffer (empty text, a word at the very end, texts that grow it)', () => {
+    const n = new TextNormalizer();
+    for (const s of ['', ' ', "'", "a'", "'a", 'A', 'ab', "don't", 'x'.repeat(9), 'Word'.repeat(3000), 'a b c d', 'k 1 l l', 'H3LL0 W0RLD']) {
+      const a = new Collect();
+      const b = new Collect();
+      n.tokenize(s, a);
+      new TextNormalizer().tokenizeGeneral(s, b);
+      expect(a.stream).toEqual(b.stream);
+    }
+  });
+
+  it('packs short ASCII words into keys that tell them apart', () => {
+    expect(packHi('refunds', 0, 7)).toBe((0x72 << 16) | (0x65 << 8) | 0x66);
+    expect(packLo('refunds', 0, 7)).toBe((0x75 << 24) | (0x6e << 16) | (0x64 << 8) | 0x73);
+    expect(packHi('ab', 0, 2)).toBe(0);
+    expect(packHi('abcdwxyz', 0, 8)).not.toBe(packHi('zzzzwxyz', 0, 8));
+    expect(packHi('x'.repeat(PACK_MAX + 1), 0, PACK_MAX + 1)).toBe(-1);
+    expect(packHi('café', 0, 4)).toBe(-1);
+  });
 
   it('streams the same words normalize writes, with correct hashes, on arbitrary text', () => {
     const n = new TextNormalizer();
