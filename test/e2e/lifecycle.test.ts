@@ -127,6 +127,10 @@ describe('gateway lifecycle', () => {
   it('--workers 2 shares the port and aggregates metrics from both workers on /metrics', async () => {
     const up = await upstream();
     const gw = await gateway(['--rules', rulesDir(RULES), '--upstream', up.baseUrl, '--workers', '2']);
+    // /readyz answers as soon as one worker listens; the primary hands connections only to listening workers
+    const listeningPids = () => new Set(gw.stdout().split('\n').filter((l) => l.includes('"msg":"listening"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+    for (const until = Date.now() + 10_000; listeningPids().size < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    expect(listeningPids().size).toBe(2);
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'k', maxRetries: 0 });
     await Promise.all(Array.from({ length: 40 }, () => client.chat.completions.create({ model: 'fake-model', messages: msgs })));
     const pids = new Set(gw.stdout().split('\n').filter((l) => l.includes('"msg":"request completed"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
