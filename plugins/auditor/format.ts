@@ -99,13 +99,28 @@ export function logfmtValue(v: AuditValue | undefined): string {
  * other field in record order, e.g. `2026-01-13T10:12:42Z policy_id=policy-gateway decision=rewrite …`.
  */
 export function formatLogfmt(rec: AuditRecord): string {
-  let line = rec.timestamp;
+  // One join over the pieces: string `+=` would leave a rope of ~60 cons strings per record to flatten later
+  // (about 3x the line's size in garbage on every request). The pieces array is reused: formatting is synchronous.
+  const parts = PARTS;
+  let n = 0;
+  parts[n++] = rec.timestamp;
   for (const k in rec) {
     if (k === 'timestamp') continue;
-    line += ` ${k}=${logfmtValue(rec[k])}`;
+    parts[n++] = KEY_PREFIX[k] ?? ` ${k}=`;
+    parts[n++] = logfmtValue(rec[k]);
   }
-  return line;
+  if (parts.length !== n) parts.length = n;
+  return parts.join('');
 }
+const PARTS: string[] = [];
+
+/** ` key=` of every field with a fixed place (FIELD_ORDER in record.ts), built once. */
+const KEY_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(
+  ['policy_id', 'decision', 'reason_code', 'policy_user', 'policy_project_id', 'request_id', 'route', 'effective_decision',
+    'rollout_mode', 'enforced', 'policy_target', 'status', 'code', 'aborted', 'stream', 'triggered_categories', 'allowlist_hits',
+    'denylist_hits', 'rule', 'revision', 'key_label', 'redactions', 'prompt_tokens', 'completion_tokens', 'duration_ms',
+    'overhead_ms', 'upstream_ms', 'upstream_status', 'tags', 'prompt', 'output'].map((k) => [k, ` ${k}=`]),
+);
 
 /** Formats a record as one line of JSON: the same fields, same order; missing values are `null`. */
 export function formatJson(rec: AuditRecord): string {

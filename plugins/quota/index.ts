@@ -57,7 +57,31 @@ interface Plan {
   readonly price: Price | undefined;
 }
 
-function plan(config: QuotaConfig, ctx: RequestContext, now: number): Plan {
+/**
+ * The last counter key built for each limit of one compiled block, with the subject and window start it was built
+ * for: consecutive requests of the same subject in the same window reuse the string (no template string, no
+ * re-hashing of a new key by the store's map).
+ */
+class KeyCache {
+  readonly subjects: string[];
+  readonly starts: number[];
+  readonly keys: string[];
+  constructor(n: number) {
+    this.subjects = new Array<string>(n).fill('');
+    this.starts = new Array<number>(n).fill(-1);
+    this.keys = new Array<string>(n).fill('');
+  }
+  key(i: number, prefix: string, subject: string, start: number): string {
+    if (this.starts[i] === start && this.subjects[i] === subject) return this.keys[i]!;
+    const key = `${prefix}${subject}:${start / 1000}`;
+    this.subjects[i] = subject;
+    this.starts[i] = start;
+    this.keys[i] = key;
+    return key;
+  }
+}
+
+function plan(config: QuotaConfig, ctx: RequestContext, now: number, cache: KeyCache): Plan {
   let prompt = 0;
   let completion = 0;
   let tokens = 0;
@@ -77,12 +101,14 @@ function plan(config: QuotaConfig, ctx: RequestContext, now: number): Plan {
   const counters: CounterSpec[] = [];
   const limits: Limit[] = [];
   const ends: number[] = [];
-  for (const l of config.limits) {
+  const all = config.limits;
+  for (let i = 0; i < all.length; i++) {
+    const l = all[i]!;
     // A model with no price costs nothing, so cost budgets do not apply to it.
     if (l.kind === 'cost' && cost === 0) continue;
     const w = windowAt(l.window, now);
     counters.push({
-      key: `${l.keyPrefix}${l.subject === 'user' ? user : project}:${w.start / 1000}`,
+      key: cache.key(i, l.keyPrefix, l.subject === 'user' ? user : project, w.start),
       amount: l.kind === 'requests' ? 1 : l.kind === 'tokens' ? tokens : cost,
       limit: l.limit,
       ttlMs: w.end - now + WINDOW_GRACE_MS,
@@ -179,9 +205,9 @@ function decide(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Pla
 }
 
 /** Reserves every applicable limit for one request, all or nothing. Synchronous with the memory store. */
-function admit(config: QuotaConfig, ctx: RequestContext): RequestAction | Promise<RequestAction> {
+function admit(config: QuotaConfig, ctx: RequestContext, cache: KeyCache): RequestAction | Promise<RequestAction> {
   const now = ctx.now();
-  const p = plan(config, ctx, now);
+  const p = plan(config, ctx, now, cache);
   if (p.counters.length === 0) return undefined;
   const h = storeFor(ctx.services);
   // Published before the store answers, so a request that ends first (onComplete) is still settled correctly.
@@ -239,9 +265,10 @@ function settle(ctx: RequestContext, refundAll = false): void | Promise<void> {
 
 /** Builds the hooks of one compiled quota block. */
 export function quotaHooks(config: QuotaConfig): PluginHooks {
+  const cache = new KeyCache(config.limits.length);
   return {
     onRequest(ctx) {
-      return admit(config, ctx);
+      return admit(config, ctx, cache);
     },
     onComplete(_outcome: Outcome, ctx) {
       return settle(ctx);
