@@ -5,7 +5,7 @@ import { stateKey, type GatewayServices, type RequestContext } from '../../src/s
 import type { ChatCompletion, ChatCompletionChunk } from '../../src/sdk/types.ts';
 import { compileAudit, type AuditConfig } from './block.ts';
 import { formatAuditRecord } from './format.ts';
-import { buildAuditRecord, buildUnchainedRecord, type Capture, type UnchainedEnd } from './record.ts';
+import { buildAuditRecord, buildUnchainedRecord, formatRequestLogfmt, type Capture, type UnchainedEnd } from './record.ts';
 import { sinkFor } from './sink.ts';
 import { registerServeHooks } from '../../src/sdk/serve-hooks.ts';
 
@@ -30,7 +30,8 @@ export function recordRequest(config: AuditConfig, outcome: Outcome, ctx: Reques
   if (sink.off) return;
   let line: string;
   try {
-    line = formatAuditRecord(buildAuditRecord(ctx, outcome, config, config.prompts ? capture(ctx) : undefined), sink.format);
+    const c = config.prompts ? capture(ctx) : undefined;
+    line = sink.format === 'logfmt' ? formatRequestLogfmt(ctx, outcome, config, c) : formatAuditRecord(buildAuditRecord(ctx, outcome, config, c), sink.format);
   } catch (err) {
     sink.fail(err as Error, 'audit record could not be built');
     return;

@@ -5,7 +5,7 @@ import type { Outcome } from '../../src/sdk/plugin.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
 import { reasonCodeForError } from '../decide/reason-codes.ts';
 import type { AuditConfig } from './block.ts';
-import { auditTimestamp, type AuditRecord, type AuditValue } from './format.ts';
+import { auditTimestamp, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
 
 /** `decision` / `effective_decision` of a request the gateway answered with an error before deciding (401, 429, 400, …). */
 export const REJECT = 'reject';
@@ -181,6 +181,123 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     rec.output = outputText(capture);
   }
   return rec as AuditRecord;
+}
+
+/** A string or null as logfmtValue writes it (`-` for null), without its type switch. */
+function lfString(v: string | null): string {
+  if (v === null) return MISSING;
+  return needsQuoting(v) || v === MISSING ? quoteLogfmt(v) : v;
+}
+
+/** A list as logfmtValue writes it (`a,b`; `-` when empty). */
+function lfList(v: readonly string[]): string {
+  return v.length === 0 ? MISSING : lfString(v.join(','));
+}
+
+function lfNumber(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? MISSING : String(v);
+}
+
+/** The logfmt text of each policy's tags, built on first use. */
+const tagsText = new WeakMap<readonly string[], string>();
+
+/** Pieces of the line being built (reused: formatting is synchronous). */
+const PARTS: string[] = [];
+
+/**
+ * The logfmt line of a chained request: exactly `formatLogfmt(buildAuditRecord(ctx, outcome, config, capture))`
+ * (a property test holds the two together), written straight from the context on the request path without the
+ * intermediate record object, its key enumeration and a type switch per value.
+ */
+export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, config: AuditConfig, capture?: Capture): string {
+  const v = ctx.verdict;
+  const err = outcome.error;
+  const rejected = err !== undefined && !outcome.synthesized && !outcome.upstreamCalled;
+  const t = ctx.timings;
+  const end = t.end || performance.now();
+  const called = outcome.upstreamCalled && t.upstreamStart > 0;
+  const upstreamMs = called && t.upstreamEnd > 0 ? t.upstreamEnd - t.upstreamStart : null;
+  const a = ctx.audit;
+  const meta = ctx.meta;
+  const usage = ctx.usage;
+  const p = PARTS;
+  let n = 0;
+  p[n++] = auditTimestamp(t.startedAt);
+  p[n++] = ' policy_id=';
+  p[n++] = lfString(meta.policyId);
+  p[n++] = ' decision=';
+  p[n++] = rejected ? REJECT : lfString(v.decision);
+  p[n++] = ' reason_code=';
+  p[n++] = lfString(rejected ? reasonCodeForError(err.code) : v.reasonCode);
+  p[n++] = ' policy_user=';
+  p[n++] = lfString(meta.user);
+  p[n++] = ' policy_project_id=';
+  p[n++] = lfString(meta.project);
+  p[n++] = ' request_id=';
+  p[n++] = lfString(ctx.id);
+  p[n++] = ' route=';
+  p[n++] = lfString(ctx.route);
+  p[n++] = ' effective_decision=';
+  p[n++] = rejected ? REJECT : lfString(v.effectiveDecision);
+  p[n++] = ' rollout_mode=';
+  p[n++] = rejected ? MISSING : lfString(v.rolloutMode);
+  p[n++] = ' enforced=';
+  p[n++] = rejected ? MISSING : v.enforced ? 'true' : 'false';
+  p[n++] = ' policy_target=';
+  p[n++] = lfString(meta.target);
+  p[n++] = ' status=';
+  p[n++] = lfNumber(outcome.status);
+  p[n++] = ' code=';
+  p[n++] = lfString(err?.code ?? null);
+  p[n++] = ' aborted=';
+  p[n++] = outcome.aborted ? 'true' : 'false';
+  p[n++] = ' stream=';
+  p[n++] = ctx.request.stream === true ? 'true' : 'false';
+  p[n++] = ' triggered_categories=';
+  p[n++] = lfList(v.triggeredCategories);
+  p[n++] = ' allowlist_hits=';
+  p[n++] = lfList(v.allowlistHits);
+  p[n++] = ' denylist_hits=';
+  p[n++] = lfList(v.denylistHits);
+  p[n++] = ' rule=';
+  p[n++] = lfString(v.rule);
+  p[n++] = ' revision=';
+  p[n++] = lfString(revisionOf(ctx));
+  p[n++] = ' key_label=';
+  p[n++] = lfString(stringOrNull(a.key_label));
+  p[n++] = ' redactions=';
+  p[n++] = a.redactions === undefined ? MISSING : logfmtValue(redactionCounts(a.redactions));
+  p[n++] = ' prompt_tokens=';
+  p[n++] = usage ? logfmtValue(usage.prompt_tokens ?? null) : MISSING;
+  p[n++] = ' completion_tokens=';
+  p[n++] = usage ? logfmtValue(usage.completion_tokens ?? null) : MISSING;
+  p[n++] = ' duration_ms=';
+  p[n++] = lfNumber(round3(end - t.start));
+  p[n++] = ' overhead_ms=';
+  p[n++] = called && upstreamMs !== null ? lfNumber(round3(Math.max(0, end - t.start - upstreamMs))) : (called ? MISSING : lfNumber(round3(end - t.start)));
+  p[n++] = ' upstream_ms=';
+  p[n++] = upstreamMs === null ? MISSING : lfNumber(round3(upstreamMs));
+  p[n++] = ' upstream_status=';
+  p[n++] = ctx.upstreamStatus > 0 ? lfNumber(ctx.upstreamStatus) : MISSING;
+  for (const k in a) {
+    if (RESERVED.has(k) || !EXTRA_KEY.test(k)) continue;
+    const x = extraValue(a[k]);
+    if (x === undefined) continue;
+    p[n++] = ` ${k}=`;
+    p[n++] = logfmtValue(x);
+  }
+  p[n++] = ' tags=';
+  let tags = tagsText.get(config.tags);
+  if (tags === undefined) tagsText.set(config.tags, (tags = logfmtValue(config.tags)));
+  p[n++] = tags;
+  if (config.prompts && capture) {
+    p[n++] = ' prompt=';
+    p[n++] = logfmtValue(capture.passedChain ? promptText(ctx.request.messages) : null);
+    p[n++] = ' output=';
+    p[n++] = logfmtValue(outputText(capture));
+  }
+  if (p.length !== n) p.length = n;
+  return p.join('');
 }
 
 /** What the gateway reports for a request that ended before reaching a policy (see src/server.ts RequestEnd). */

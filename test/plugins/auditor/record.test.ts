@@ -1,6 +1,7 @@
 // The audit record of one request, built from a real RequestContext and Outcome: decision vs reject, reason codes
 // of gateway errors, fields other plugins put in ctx.audit, tags, and prompt/output text only after redaction.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { E, GatewayError } from '../../../src/errors.ts';
 import type { Outcome } from '../../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../../src/sdk/context.ts';
@@ -9,7 +10,7 @@ import { auditHooks } from '../../../plugins/auditor/index.ts';
 import type { AuditConfig } from '../../../plugins/auditor/block.ts';
 import { formatLogfmt } from '../../../plugins/auditor/format.ts';
 import {
-  buildAuditRecord, buildUnchainedRecord, clipText, FIELD_ORDER, MAX_TEXT, outputText, promptText, type Capture,
+  buildAuditRecord, buildUnchainedRecord, clipText, FIELD_ORDER, formatRequestLogfmt, MAX_TEXT, outputText, promptText, type Capture,
 } from '../../../plugins/auditor/record.ts';
 import { ctxFor } from '../../helpers/ctx.ts';
 import { parseLogfmt } from './helpers.ts';
@@ -183,5 +184,44 @@ describe('requests that never reached a policy', () => {
     expect(line.startsWith(`2026-01-13T10:12:42Z policy_id=- decision=reject reason_code=${reason} policy_user=- policy_project_id=- request_id=r9 route=${route}`)).toBe(true);
     expect(parseLogfmt(line)).toMatchObject({ status: String(status), code, duration_ms: '1.5' });
     expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output'));
+  });
+});
+
+describe('the request-path logfmt formatter', () => {
+  // Any text, including quotes, `=`, spaces, control characters, "-", "" and lone surrogates.
+  const text = fc.oneof(fc.constantFrom('', '-', 'a b', 'x=y', '"q"', 'back\\slash', 'line\nbreak', '\ud800', 'ok'), fc.string({ unit: 'binary', maxLength: 12 }));
+  const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+  const num = fc.oneof(fc.integer({ min: 0, max: 1e6 }), fc.double({ noNaN: false }), fc.constant(Number.POSITIVE_INFINITY));
+  const scenario = fc.record({
+    user: maybe(text), project: maybe(text), target: maybe(text), id: text, route: fc.constantFrom('policy', 'v1'), stream: fc.boolean(),
+    decision: fc.constantFrom('allow', 'refuse', 'rewrite', 'escalate'), effective: fc.constantFrom('allow', 'refuse'), reason: text,
+    rollout: fc.constantFrom('enforced', 'shadow'), enforced: fc.boolean(), rule: maybe(text),
+    categories: fc.array(text, { maxLength: 3 }), allow: fc.array(text, { maxLength: 3 }), deny: fc.array(text, { maxLength: 3 }),
+    keyLabel: fc.oneof(fc.constant(undefined), text, fc.integer()), redactions: fc.oneof(fc.constant(undefined), fc.dictionary(fc.constantFrom('email', 'phone', 'Bad Key', 'ACCOUNT'), fc.oneof(num, text))),
+    extras: fc.dictionary(fc.constantFrom('quota_limit', 'moderation_provider', 'Bad', 'x1', 'decision'), fc.oneof(text, num, fc.boolean(), fc.constant(null), fc.array(text, { maxLength: 2 }))),
+    usage: fc.option(fc.record({ prompt_tokens: fc.oneof(num, fc.constant(undefined), text), completion_tokens: fc.oneof(num, fc.constant(undefined)) }), { nil: undefined }),
+    status: fc.constantFrom(0, 200, 401, 429, 502), error: fc.option(fc.constantFrom('GW_ERR_AUTH_INVALID', 'GW_ERR_RATE_LIMITED', 'GW_ERR_UPSTREAM_UNREACHABLE'), { nil: undefined }),
+    upstreamCalled: fc.boolean(), aborted: fc.boolean(), synthesized: fc.boolean(), upstreamStart: fc.constantFrom(0, 1002), upstreamEnd: fc.constantFrom(0, 1100.5),
+    upstreamStatus: fc.constantFrom(0, 200, 503), tags: fc.array(text, { maxLength: 3 }), prompts: fc.boolean(), passedChain: fc.boolean(), answer: maybe(text),
+  });
+  it('writes exactly formatLogfmt(buildAuditRecord(...)) for any context and outcome', () => {
+    fc.assert(fc.property(scenario, (x) => {
+      const c = ctxFor({ model: 'm', messages: [{ role: 'user', content: x.answer ?? 'hi' }], stream: x.stream },
+        { id: x.id, now: () => T0, meta: { policyId: 'p', user: x.user, project: x.project, target: x.target } });
+      Object.assign(c, { route: x.route, upstreamStatus: x.upstreamStatus, usage: x.usage });
+      Object.assign(c.verdict, { decision: x.decision, effectiveDecision: x.effective, reasonCode: x.reason, rolloutMode: x.rollout, enforced: x.enforced,
+        rule: x.rule, triggeredCategories: x.categories, allowlistHits: x.allow, denylistHits: x.deny });
+      Object.assign(c.timings, { start: 1000, upstreamStart: x.upstreamStart, upstreamEnd: x.upstreamEnd, end: 1103.25 });
+      if (x.keyLabel !== undefined) c.audit.key_label = x.keyLabel;
+      if (x.redactions !== undefined) c.audit.redactions = x.redactions;
+      Object.assign(c.audit, x.extras);
+      const outcome: Outcome = { status: x.status, error: x.error ? new GatewayError(E[x.error as keyof typeof E]) : undefined,
+        upstreamCalled: x.upstreamCalled, aborted: x.aborted, synthesized: x.synthesized };
+      const cfg = config({ tags: x.tags, prompts: x.prompts });
+      const cap: Capture | undefined = x.prompts ? { passedChain: x.passedChain, body: x.answer === null ? undefined
+        : { id: 'c', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: x.answer }, finish_reason: 'stop' }] } as ChatCompletion,
+      chunks: undefined } : undefined;
+      expect(formatRequestLogfmt(c, outcome, cfg, cap)).toBe(formatLogfmt(buildAuditRecord(c, outcome, cfg, cap)));
+    }), { numRuns: 500 });
   });
 });
