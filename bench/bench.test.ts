@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { median, percentile, Samples } from './stats.ts';
-import { evaluateTargets, computeRatios, renderMarkdown, renderSvg, type Row, type Report } from './report.ts';
+import { evaluateTargets, computeRatios, pairedNote, renderMarkdown, renderSvg, type Row, type Report } from './report.ts';
 import { moduleOf, summarise } from './profile.ts';
 import { generatePhrases, policyErrors, PROMPT } from './contenders.ts';
 import { createUpstream, SSE_EVENT_COUNT } from './upstream.ts';
@@ -86,6 +86,16 @@ describe('targets', () => {
     const full = t.find((x) => x.name === 'full chain throughput')!;
     expect(full.status).toBe('N/A');
     expect(full.why).toBe('full chain unavailable, see the table');
+  });
+
+  it('shows the throughput ratio round by round next to the ratio of medians, which alone decides', () => {
+    const bare: Row = { ...row('bare', 6098, 4.8), rounds: [{ rps: 5504 }, { rps: 6226 }, { rps: 6098 }] };
+    const gw: Row = { ...row('gw-pass', 5218, 5.5), rounds: [{ rps: 5218 }, { rps: 4425 }, { rps: 6432 }] };
+    expect(pairedNote(gw, bare)).toBe('; per round 0.95×, 0.71×, 1.05×, median 0.95×');
+    const t = evaluateTargets([bare, gw]).find((x) => x.name === 'gateway pass-through throughput')!;
+    expect(t.status).toBe('FAIL'); // 85.6% of medians, although the median round is 0.95×
+    expect(t.value).toContain('per round 0.95×, 0.71×, 1.05×, median 0.95×');
+    expect(pairedNote(gw, { ...bare, rounds: [{ rps: 5000 }] })).toBe('');
   });
 
   it('computes ratios against direct, nginx and bare, and added p50 over bare', () => {

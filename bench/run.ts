@@ -287,6 +287,7 @@ async function main(): Promise<number> {
   if (o.render) {
     // NaN was stored as null; the renderers treat both as "no figure"
     const rep = JSON.parse(readFileSync(o.render, 'utf8')) as Report;
+    rep.targets = evaluateTargets(rep.rows); // with today's target lines (the figures are the run's own)
     const base = o.render.replace(/\.json$/, '');
     writeFileSync(`${base}.md`, renderMarkdown(rep, `${path.basename(base)}.svg`));
     writeFileSync(`${base}.svg`, renderSvg(rep));
