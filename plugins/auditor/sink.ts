@@ -54,6 +54,8 @@ export class AuditSink {
   /** Lines not yet handed to SonicBoom (see write), and their length with newlines. */
   #batch: string[] = [];
   #batchChars = 0;
+  /** Pending while a reopen (SIGHUP) has not opened the new file yet. */
+  #reopening: Promise<void> | undefined;
   /** Set by SonicBoom's 'drop' during the current flush. */
   #dropping = false;
 
@@ -157,9 +159,18 @@ export class AuditSink {
       this.#dest = this.#open();
       return;
     }
+    const dest = this.#dest;
+    // SonicBoom reopens once its current write is done; ending it before then loses what is queued (its deferred
+    // reopen gives up once ending), so close() waits for the new file.
+    this.#reopening = new Promise<void>((resolve) => {
+      const done = () => { dest.off('ready', done); dest.off('error', done); this.#reopening = undefined; resolve(); };
+      dest.once('ready', done);
+      dest.once('error', done);
+    });
     try {
-      this.#dest.reopen();
+      dest.reopen();
     } catch (err) {
+      this.#reopening = undefined; // nothing will open
       this.fail(err as Error);
     }
   }
@@ -176,11 +187,15 @@ export class AuditSink {
       const done = () => { clearTimeout(timer); resolve(); };
       dest.once('close', done);
       dest.once('error', done);
-      try {
-        dest.end();
-      } catch {
-        done();
-      }
+      const end = () => {
+        try {
+          dest.end();
+        } catch {
+          done();
+        }
+      };
+      if (this.#reopening) void this.#reopening.then(end);
+      else end();
     });
   }
 }
