@@ -114,13 +114,21 @@ export function formatLogfmt(rec: AuditRecord): string {
 }
 const PARTS: string[] = [];
 
-/** ` key=` of every field with a fixed place (FIELD_ORDER in record.ts), built once. */
-const KEY_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(
-  ['policy_id', 'decision', 'reason_code', 'policy_user', 'policy_project_id', 'request_id', 'route', 'effective_decision',
-    'rollout_mode', 'enforced', 'policy_target', 'status', 'code', 'aborted', 'stream', 'triggered_categories', 'allowlist_hits',
-    'denylist_hits', 'rule', 'revision', 'key_label', 'redactions', 'prompt_tokens', 'completion_tokens', 'duration_ms',
-    'overhead_ms', 'upstream_ms', 'upstream_status', 'tags', 'prompt', 'output'].map((k) => [k, ` ${k}=`]),
-);
+/**
+ * Fields with a fixed place in every record, in order. The first five are the connectors' line (DESIGN §5);
+ * `timestamp` is written bare in logfmt. Other `ctx.audit` keys follow `upstream_status`, then `tags`,
+ * then `prompt` and `output` (only for policies with `prompts on`). Records are built in this order (record.ts).
+ */
+export const FIELD_ORDER: readonly string[] = Object.freeze([
+  'timestamp', 'policy_id', 'decision', 'reason_code', 'policy_user', 'policy_project_id',
+  'request_id', 'route', 'effective_decision', 'rollout_mode', 'enforced', 'policy_target', 'status', 'code', 'aborted', 'stream',
+  'triggered_categories', 'allowlist_hits', 'denylist_hits', 'rule', 'revision', 'key_label', 'redactions',
+  'prompt_tokens', 'completion_tokens', 'duration_ms', 'overhead_ms', 'upstream_ms', 'upstream_status',
+  'tags', 'prompt', 'output',
+]);
+
+/** ` key=` of every field with a fixed place, built once. */
+const KEY_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(FIELD_ORDER.map((k) => [k, ` ${k}=`]));
 
 /** Formats a record as one line of JSON: the same fields, same order; missing values are `null`. */
 export function formatJson(rec: AuditRecord): string {

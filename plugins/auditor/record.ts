@@ -5,7 +5,7 @@ import type { Outcome } from '../../src/sdk/plugin.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
 import { reasonCodeForError } from '../decide/reason-codes.ts';
 import type { AuditConfig } from './block.ts';
-import { auditTimestamp, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
+import { auditTimestamp, FIELD_ORDER, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
 
 /** `decision` / `effective_decision` of a request the gateway answered with an error before deciding (401, 429, 400, …). */
 export const REJECT = 'reject';
@@ -13,18 +13,7 @@ export const REJECT = 'reject';
 /** Longest prompt or output text kept in a record (UTF-16 code units); longer text is cut and marked. */
 export const MAX_TEXT = 16_384;
 
-/**
- * Fields with a fixed place in every record, in order. The first five are the connectors' line (DESIGN §5);
- * `timestamp` is written bare in logfmt. Other `ctx.audit` keys follow `upstream_status`, then `tags`,
- * then `prompt` and `output` (only for policies with `prompts on`).
- */
-export const FIELD_ORDER: readonly string[] = Object.freeze([
-  'timestamp', 'policy_id', 'decision', 'reason_code', 'policy_user', 'policy_project_id',
-  'request_id', 'route', 'effective_decision', 'rollout_mode', 'enforced', 'policy_target', 'status', 'code', 'aborted', 'stream',
-  'triggered_categories', 'allowlist_hits', 'denylist_hits', 'rule', 'revision', 'key_label', 'redactions',
-  'prompt_tokens', 'completion_tokens', 'duration_ms', 'overhead_ms', 'upstream_ms', 'upstream_status',
-  'tags', 'prompt', 'output',
-]);
+export { FIELD_ORDER };
 
 const RESERVED = new Set(FIELD_ORDER);
 const EXTRA_KEY = /^[a-z][a-z0-9_]{0,63}$/;
@@ -122,6 +111,47 @@ export function outputText(c: Capture): string | null {
   return clipText(parts.filter((p) => p !== undefined).join('\n'));
 }
 
+/** What both record builders derive from a chained request's context and outcome (reused: builders are synchronous). */
+const FACTS = { rejected: false, durationMs: 0, overheadMs: null as number | null, upstreamMs: null as number | null };
+
+/**
+ * Fills FACTS: whether the request is a gateway rejection (an error before any upstream call or policy answer), its
+ * duration, the gateway's own share of it (null when the upstream was called but did not finish) and the upstream's.
+ */
+function requestFacts(ctx: RequestContext, outcome: Outcome): typeof FACTS {
+  const t = ctx.timings;
+  const total = (t.end || performance.now()) - t.start;
+  const called = outcome.upstreamCalled && t.upstreamStart > 0;
+  const upstreamMs = called && t.upstreamEnd > 0 ? t.upstreamEnd - t.upstreamStart : null;
+  FACTS.rejected = outcome.error !== undefined && !outcome.synthesized && !outcome.upstreamCalled;
+  FACTS.durationMs = round3(total);
+  FACTS.overheadMs = !called ? round3(total) : upstreamMs !== null ? round3(Math.max(0, total - upstreamMs)) : null;
+  FACTS.upstreamMs = upstreamMs === null ? null : round3(upstreamMs);
+  return FACTS;
+}
+
+/** The extra ctx.audit fields a record carries, as key, value, key, value… in a reused array; returns their count × 2. */
+const EXTRAS: (string | AuditValue)[] = [];
+function collectExtras(a: Readonly<Record<string, unknown>>): number {
+  let n = 0;
+  for (const k in a) {
+    if (RESERVED.has(k) || !EXTRA_KEY.test(k)) continue;
+    const x = extraValue(a[k]);
+    if (x === undefined) continue;
+    EXTRAS[n++] = k;
+    EXTRAS[n++] = x;
+  }
+  return n;
+}
+
+/**
+ * The recorded prompt: only text that went through the whole request chain (redactor included); a request refused
+ * or rejected earlier never reached request-scope redaction, so its prompt is left out.
+ */
+function capturedPrompt(ctx: RequestContext, capture: Capture): string | null {
+  return capture.passedChain ? promptText(ctx.request.messages) : null;
+}
+
 /**
  * The record of a request that ran its policy chain. `decision` is the policy's verdict, except for requests the
  * gateway answered with an error before any upstream call or policy answer (auth, quota, validation after the
@@ -130,17 +160,14 @@ export function outputText(c: Capture): string | null {
 export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: AuditConfig, capture?: Capture): AuditRecord {
   const v = ctx.verdict;
   const err = outcome.error;
-  const rejected = err !== undefined && !outcome.synthesized && !outcome.upstreamCalled;
-  const t = ctx.timings;
-  const end = t.end || performance.now();
-  const called = outcome.upstreamCalled && t.upstreamStart > 0;
-  const upstreamMs = called && t.upstreamEnd > 0 ? t.upstreamEnd - t.upstreamStart : null;
+  const f = requestFacts(ctx, outcome);
+  const rejected = f.rejected;
   const a = ctx.audit;
   const rec: Record<string, AuditValue> = {
-    timestamp: auditTimestamp(t.startedAt),
+    timestamp: auditTimestamp(ctx.timings.startedAt),
     policy_id: ctx.meta.policyId,
     decision: rejected ? REJECT : v.decision,
-    reason_code: rejected ? reasonCodeForError(err.code) : v.reasonCode,
+    reason_code: rejected ? reasonCodeForError(err!.code) : v.reasonCode,
     policy_user: ctx.meta.user,
     policy_project_id: ctx.meta.project,
     request_id: ctx.id,
@@ -163,21 +190,15 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     redactions: redactionCounts(a.redactions),
     prompt_tokens: ctx.usage ? ctx.usage.prompt_tokens ?? null : null,
     completion_tokens: ctx.usage ? ctx.usage.completion_tokens ?? null : null,
-    duration_ms: round3(end - t.start),
-    overhead_ms: called && upstreamMs !== null ? round3(Math.max(0, end - t.start - upstreamMs)) : (called ? null : round3(end - t.start)),
-    upstream_ms: upstreamMs === null ? null : round3(upstreamMs),
+    duration_ms: f.durationMs,
+    overhead_ms: f.overheadMs,
+    upstream_ms: f.upstreamMs,
     upstream_status: ctx.upstreamStatus > 0 ? ctx.upstreamStatus : null,
   };
-  for (const k in a) {
-    if (RESERVED.has(k) || !EXTRA_KEY.test(k)) continue;
-    const x = extraValue(a[k]);
-    if (x !== undefined) rec[k] = x;
-  }
+  for (let i = 0, n = collectExtras(a); i < n; i += 2) rec[EXTRAS[i] as string] = EXTRAS[i + 1]!;
   rec.tags = config.tags;
   if (config.prompts && capture) {
-    // Only text that went through the whole request chain (redactor included) is recorded; a request refused or
-    // rejected earlier never reached request-scope redaction, so its prompt is left out.
-    rec.prompt = capture.passedChain ? promptText(ctx.request.messages) : null;
+    rec.prompt = capturedPrompt(ctx, capture);
     rec.output = outputText(capture);
   }
   return rec as AuditRecord;
@@ -212,23 +233,20 @@ const PARTS: string[] = [];
 export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, config: AuditConfig, capture?: Capture): string {
   const v = ctx.verdict;
   const err = outcome.error;
-  const rejected = err !== undefined && !outcome.synthesized && !outcome.upstreamCalled;
-  const t = ctx.timings;
-  const end = t.end || performance.now();
-  const called = outcome.upstreamCalled && t.upstreamStart > 0;
-  const upstreamMs = called && t.upstreamEnd > 0 ? t.upstreamEnd - t.upstreamStart : null;
+  const f = requestFacts(ctx, outcome);
+  const rejected = f.rejected;
   const a = ctx.audit;
   const meta = ctx.meta;
   const usage = ctx.usage;
   const p = PARTS;
   let n = 0;
-  p[n++] = auditTimestamp(t.startedAt);
+  p[n++] = auditTimestamp(ctx.timings.startedAt);
   p[n++] = ' policy_id=';
   p[n++] = lfString(meta.policyId);
   p[n++] = ' decision=';
   p[n++] = rejected ? REJECT : lfString(v.decision);
   p[n++] = ' reason_code=';
-  p[n++] = lfString(rejected ? reasonCodeForError(err.code) : v.reasonCode);
+  p[n++] = lfString(rejected ? reasonCodeForError(err!.code) : v.reasonCode);
   p[n++] = ' policy_user=';
   p[n++] = lfString(meta.user);
   p[n++] = ' policy_project_id=';
@@ -272,19 +290,16 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = ' completion_tokens=';
   p[n++] = usage ? logfmtValue(usage.completion_tokens ?? null) : MISSING;
   p[n++] = ' duration_ms=';
-  p[n++] = lfNumber(round3(end - t.start));
+  p[n++] = lfNumber(f.durationMs);
   p[n++] = ' overhead_ms=';
-  p[n++] = called && upstreamMs !== null ? lfNumber(round3(Math.max(0, end - t.start - upstreamMs))) : (called ? MISSING : lfNumber(round3(end - t.start)));
+  p[n++] = lfNumber(f.overheadMs);
   p[n++] = ' upstream_ms=';
-  p[n++] = upstreamMs === null ? MISSING : lfNumber(round3(upstreamMs));
+  p[n++] = lfNumber(f.upstreamMs);
   p[n++] = ' upstream_status=';
   p[n++] = ctx.upstreamStatus > 0 ? lfNumber(ctx.upstreamStatus) : MISSING;
-  for (const k in a) {
-    if (RESERVED.has(k) || !EXTRA_KEY.test(k)) continue;
-    const x = extraValue(a[k]);
-    if (x === undefined) continue;
-    p[n++] = ` ${k}=`;
-    p[n++] = logfmtValue(x);
+  for (let i = 0, e = collectExtras(a); i < e; i += 2) {
+    p[n++] = ` ${EXTRAS[i] as string}=`;
+    p[n++] = logfmtValue(EXTRAS[i + 1] as AuditValue);
   }
   p[n++] = ' tags=';
   let tags = tagsText.get(config.tags);
@@ -292,7 +307,7 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = tags;
   if (config.prompts && capture) {
     p[n++] = ' prompt=';
-    p[n++] = logfmtValue(capture.passedChain ? promptText(ctx.request.messages) : null);
+    p[n++] = logfmtValue(capturedPrompt(ctx, capture));
     p[n++] = ' output=';
     p[n++] = logfmtValue(outputText(capture));
   }
