@@ -160,6 +160,11 @@ export function packHi(chars: Uint16Array | string, start: number, len: number):
   return hi;
 }
 const FNV_PRIME = 16777619;
+
+/** Streams `raw[start..start+len)` to `sink` with its hash and packed key computed here (words rewritten after tokenising). */
+function emitWord(sink: WordSink, raw: Uint16Array, start: number, len: number): void {
+  sink.onWord(raw, start, len, hashWord(raw, start, len), packLo(raw, start, len), packHi(raw, start, len));
+}
 /** Copies text into the ASCII fast path's byte buffer (UTF-8: one byte per ASCII character). */
 const UTF8 = new TextEncoder();
 
@@ -478,14 +483,12 @@ export class TextNormalizer implements WordSink {
 
   /** Ends a word: `lo`/`hi` its packed key (hi -1: none), as {@link WordSink.onWord} takes them. */
   #endToken(start: number, len: number, flags: number, hash: number, lo: number, hi: number, sink: WordSink): void {
+    let stale = false; // hash and key no longer describe the characters (#emitSplit may have applied the leet rule)
     if (this.#ncuts > 0) {
       const ncuts = this.#ncuts;
       this.#ncuts = 0;
       if (this.#emitSplit(start, len, flags, ncuts, sink)) return;
-      // #emitSplit may have applied the leet rule
-      hash = hashWord(this.#raw, start, len);
-      lo = packLo(this.#raw, start, len);
-      hi = packHi(this.#raw, start, len);
+      stale = true;
     }
     if (len === 1) {
       // one-character words are held back: three or more in a row are joined (they are contiguous in #raw)
@@ -495,13 +498,8 @@ export class TextNormalizer implements WordSink {
       return;
     }
     if (this.#runCount > 0) this.#flushRun(sink);
-    if (this.#leet(start, len, flags)) {
-      const raw = this.#raw;
-      hash = hashWord(raw, start, len);
-      lo = packLo(raw, start, len);
-      hi = packHi(raw, start, len);
-    }
-    sink.onWord(this.#raw, start, len, hash, lo, hi);
+    if (this.#leet(start, len, flags) || stale) emitWord(sink, this.#raw, start, len);
+    else sink.onWord(this.#raw, start, len, hash, lo, hi);
   }
 
   #flushRun(sink: WordSink): void {
@@ -513,7 +511,7 @@ export class TextNormalizer implements WordSink {
     const raw = this.#raw;
     if (count >= 3 && (flags & (F_ASCII_LETTER | F_OTHER_LETTER)) !== 0) {
       this.#leet(start, count, flags);
-      sink.onWord(raw, start, count, hashWord(raw, start, count), packLo(raw, start, count), packHi(raw, start, count));
+      emitWord(sink, raw, start, count);
       return;
     }
     for (let k = 0; k < count; k++) {
@@ -537,10 +535,7 @@ export class TextNormalizer implements WordSink {
     from = start;
     for (let k = 0; k <= ncuts; k++) {
       const c = k < ncuts ? this.#cuts[k]! : end;
-      if (c > from && c <= end) {
-        sink.onWord(raw, from, c - from, hashWord(raw, from, c - from), packLo(raw, from, c - from), packHi(raw, from, c - from));
-        from = c;
-      }
+      if (c > from && c <= end) { emitWord(sink, raw, from, c - from); from = c; }
     }
     return true;
   }
