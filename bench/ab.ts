@@ -17,7 +17,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { generatePhrases, PROMPT } from './contenders.ts';
+import { benchRequest, createKey, generatePhrases } from './contenders.ts';
 import { runLoad } from './load.ts';
 import { cpuMsOf, freePort, hasTaskset, httpStatus, sleep } from './proc.ts';
 import { median } from './stats.ts';
@@ -48,14 +48,8 @@ await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
 const upPort = (upstream.address() as { port: number }).port;
 const tmp = mkdtempSync(path.join(tmpdir(), 'pgw-ab-'));
 writeFileSync(path.join(tmp, 'phrases.txt'), generatePhrases(10_000).join('\n') + '\n');
-const keyRun = spawnSync(process.execPath, [path.join(ROOT, 'src/cli/main.ts'), 'keys', 'create', '--label', 'bench', '--policy', 'bench', '--file', path.join(tmp, 'bench.keys')], { encoding: 'utf8' });
-const key = /\bpgk_[A-Za-z0-9]{12}_[A-Za-z0-9]{32,128}\b/.exec(keyRun.stdout ?? '')?.[0];
-if (!key) throw new Error(`could not create a policy key: ${keyRun.stderr}`);
-const body = JSON.stringify({
-  model: 'bench-model',
-  messages: [{ role: 'system', content: 'You are a helpful customer-support assistant.' }, { role: 'user', content: PROMPT }],
-  policy_id: 'bench', policy_user: 'bench-ab',
-});
+const key = createKey({ node: process.execPath, root: ROOT }, path.join(tmp, 'bench.keys'));
+const body = JSON.stringify(benchRequest('bench-ab'));
 
 interface Proxy { spec: string; url: string; headers: Record<string, string>; child: ChildProcess; cpu: number[]; sys: number[]; rps: number[]; p50: number[] }
 const proxies: Proxy[] = [];

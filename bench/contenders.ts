@@ -72,17 +72,22 @@ export const PROMPT =
   'Could you explain how your refund policy works, whether I need the original box, and how long it ' +
   'usually takes for the money to come back to my card? Thanks a lot for your help.';
 
-function bodies(env: BenchEnv, extra: Record<string, unknown> = {}): { body: string; streamBody: string } {
-  const base = {
+/** The benchmark request of every configuration: a system message, PROMPT, policy "bench" and `user`. */
+export function benchRequest(user: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
     model: 'bench-model',
     messages: [
       { role: 'system', content: 'You are a helpful customer-support assistant.' },
       { role: 'user', content: PROMPT },
     ],
     policy_id: 'bench',
-    policy_user: `bench-${env.runId}`,
+    policy_user: user,
     ...extra,
   };
+}
+
+function bodies(env: BenchEnv, extra: Record<string, unknown> = {}): { body: string; streamBody: string } {
+  const base = benchRequest(`bench-${env.runId}`, extra);
   return { body: JSON.stringify(base), streamBody: JSON.stringify({ ...base, stream: true }) };
 }
 
@@ -338,7 +343,7 @@ async function prepareFullRules(env: BenchEnv): Promise<{ dir: string; key: stri
  * Create a policy key with the gateway's own CLI (`policy-gateway keys create`, plugins/auth/README.md).
  * Throws Unavailable with the CLI's message when it cannot.
  */
-function createKey(env: BenchEnv, file: string): string {
+export function createKey(env: Pick<BenchEnv, 'node' | 'root'>, file: string): string {
   const r = spawnSync(
     env.node,
     [path.join(env.root, 'src/cli/main.ts'), 'keys', 'create', '--label', 'bench', '--policy', 'bench', '--file', file],
