@@ -8,7 +8,10 @@ const REDACT = [
   'apiKey', '*.apiKey', 'api_key', '*.api_key', 'key', '*.key',
 ];
 
-/** Creates the root logger at `level`, writing to `dest` (stdout by default). */
+/**
+ * Creates the root logger at `level`, writing to `dest` (stdout by default; writes of at most PIPE_BUF = 4096 bytes,
+ * atomic on a pipe, so lines never tear with audit lines that share stdout).
+ */
 export function createLogger(level: string, dest?: DestinationStream): Logger {
   const opts = {
     level,
@@ -17,5 +20,5 @@ export function createLogger(level: string, dest?: DestinationStream): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return dest ? pino(opts, dest) : pino(opts, pino.destination({ dest: 1, sync: false, minLength: 0 }));
+  return dest ? pino(opts, dest) : pino(opts, pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: 4096 }));
 }

@@ -18,11 +18,13 @@ const RESULT_LABELS: Readonly<Record<AuditResult, Readonly<Record<string, string
 };
 
 /**
- * Lines are handed to SonicBoom in batches: {@link BATCH_MS} after the first line of a batch, or as soon as the batch
- * holds {@link BATCH_BYTES} of text. Under load this turns one file write (a thread-pool hop and a system call,
+ * Lines to a file are handed to SonicBoom in batches: {@link BATCH_MS} after the first line of a batch, or as soon as
+ * the batch holds {@link BATCH_BYTES} of text (stdout and stderr get each line at once, see write). Under load this turns one file write (a thread-pool hop and a system call,
  * on the gateway's own core) per few records into one per batch; close() and reopen() flush first.
  */
 export const BATCH_MS = 25;
+/** Largest write to a shared pipe that POSIX makes atomic (Linux: 4096). */
+export const PIPE_BUF = 4096;
 const BATCH_BYTES = 64 * 1024;
 
 /** Options of one sink. */
@@ -71,7 +73,11 @@ export class AuditSink {
   }
 
   #open(): Dest {
-    const dest = pino.destination({ dest: this.#fd ?? this.#path!, sync: false, mkdir: this.#path !== undefined, append: true, minLength: 0, maxLength: MAX_BUFFERED_BYTES });
+    const dest = pino.destination({
+      dest: this.#fd ?? this.#path!, sync: false, mkdir: this.#path !== undefined, append: true, minLength: 0, maxLength: MAX_BUFFERED_BYTES,
+      // a pipe write of at most PIPE_BUF bytes is atomic: lines sharing stdout with the log never interleave
+      ...(this.#fd !== undefined ? { maxWrite: PIPE_BUF } : {}),
+    });
     let ready = this.#fd !== undefined;
     dest.once('ready', () => { ready = true; });
     dest.on('error', (err: Error) => {
@@ -114,6 +120,13 @@ export class AuditSink {
       } catch (err) {
         this.fail(err as Error);
       }
+      return;
+    }
+    if (this.#fd !== undefined) {
+      // stdout/stderr are shared with the application log (often one pipe): each line goes to SonicBoom on its own,
+      // whose writes there stay within PIPE_BUF (see #open), so lines of the two streams never tear each other
+      this.#batch.push(line);
+      this.#flush();
       return;
     }
     const batch = this.#batch;

@@ -286,3 +286,28 @@ describe('the rule-set revision', () => {
     expect(rec).toMatchObject({ policy_id: 'p', revision });
   });
 });
+
+describe('audit records and application logs sharing stdout', () => {
+  it('under a burst of 2,000 concurrent requests every stdout line is whole: a JSON log line or a parseable audit record', async () => {
+    const up = await startFakeUpstream();
+    // --audit stdout is the default; info level logs one JSON line per request next to its audit line
+    const gw = await startGateway(['--rules', rulesDir({ 'a.policy': 'policy "p" {\n  default\n  audit { tag "team:support" }\n}\n' }), '--upstream', up.baseUrl, '--log-level', 'info']);
+    try {
+      const body = (i: number) => JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }], policy_user: `user-${i}-${'x'.repeat(i % 200)}` });
+      await Promise.all(Array.from({ length: 2000 }, (_, i) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) }).then((r) => r.text())));
+      await gw.stop('SIGTERM');
+      const lines = gw.stdout().split('\n').filter((l) => l !== '');
+      const torn = lines.filter((l) => {
+        if (l.startsWith('{')) { try { JSON.parse(l); return false; } catch { return true; } }
+        if (!AUDIT_LINE.test(l)) return true;
+        try { parseLogfmt(l); return false; } catch { return true; }
+      });
+      expect(torn).toEqual([]);
+      expect(auditRecords(gw.stdout())).toHaveLength(2000);
+      expect(lines.filter((l) => l.includes('"msg":"request completed"'))).toHaveLength(2000);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
