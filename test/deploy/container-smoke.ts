@@ -39,12 +39,15 @@ function freePort(): Promise<number> {
  * Flags `podman run` needs on this host. Sandboxed hosts may refuse podman's default rlimits (1M open files) and
  * crun's cgroup handling; we fall back to runc with limits below the host's, and say so.
  */
+let flagsFound: string[] | undefined;
 function runtimeFlags(): string[] {
+  if (flagsFound) return flagsFound;
   const candidates: string[][] = [[], ['--runtime', 'runc', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096']];
   for (const flags of candidates) {
     const r = podman(['run', '--rm', ...flags, '--entrypoint', 'node', IMAGE, '-e', 'process.exit(0)'], { allowFail: true, timeoutMs: 60_000 });
     if (r.code === 0) {
       if (flags.length) process.stdout.write(`note podman run needs ${flags.join(' ')} on this host\n`);
+      flagsFound = flags;
       return flags;
     }
   }
