@@ -275,9 +275,9 @@ function afterCodeGroup(text: string, s: number): boolean {
 /** How far before an unbroken digit run a phone word is looked for (same line). */
 const PHONE_CONTEXT = 40;
 /** Words that say a number is a phone number (any script; ASCII ones as whole words). */
-const PHONE_WORDS = /\b(?:phone|phones|tel|telephone|mobile|cell|cellphone|call|called|calling|text|sms|whatsapp|signal|fax|dial|ring|contact|reach|hotline)\b|電話|电话|手机|手機|携帯|ケータイ|連絡|联系|聯絡|号码|연락|전화|휴대폰|핸드폰|телефон|тел|téléphone|portable|telefon|handy|teléfono|móvil|movil|celular|telefone|telefono|cellulare/giu;
+const PHONE_WORDS = /\b(?:phone|phones|phoned|tel|telephone|mobile|mob|cell|cellphone|call|called|calling|text|sms|whatsapp|signal|telegram|viber|fax|dial|ring|contact|reach|hotline|helpline|landline|switchboard|office|telefoon|mobiel|mobil|mobilnummer|komórka|komorka|cep|telemóvel|telepon|ponsel)\b|電話|电话|手机|手機|携帯|ケータイ|連絡|联系|聯絡|号码|연락|전화|휴대폰|핸드폰|телефон|тел|téléphone|portable|telefon|handy|teléfono|móvil|movil|celular|telefone|telefono|cellulare|điện thoại|โทร|هاتف|جوال|טלפון|फ़ोन|फोन|मोबाइल/giu;
 /** Words that say a number is an identifier; the nearer of the two kinds decides. */
-const ID_WORDS = /\b(?:order|orders|invoice|account|acct|tracking|id|ref|reference|transaction|ticket|case|serial|isbn|sku|item|items|customer|policy|receipt|parcel|shipment|booking|confirmation)\b|订单|注文|주문/giu;
+const ID_WORDS = /\b(?:order|orders|invoice|account|acct|tracking|id|ref|reference|transaction|ticket|case|serial|isbn|sku|item|items|customer|policy|receipt|parcel|shipment|booking|confirmation|passport|iban|card)\b|订单|注文|주문/giu;
 
 /** Position just after the last match of `re` in `w`, or -1. */
 function lastMatchEnd(re: RegExp, w: string): number {
@@ -292,28 +292,33 @@ function lastMatchEnd(re: RegExp, w: string): number {
  * ("order", "invoice", "tracking", …) stands between it and the number.
  */
 function phoneContext(text: string, s: number): boolean {
+  const w = contextWindow(text, s);
+  const phone = lastMatchEnd(PHONE_WORDS, w);
+  return phone >= 0 && phone > lastMatchEnd(ID_WORDS, w) && phone > lastMatchEnd(SSN_WORDS, w);
+}
+
+/** True when an SSN word precedes `s` on the same line (PHONE_CONTEXT characters), nearer than phone and identifier words. */
+function ssnContext(text: string, s: number): boolean {
+  const w = contextWindow(text, s);
+  const ssn = lastMatchEnd(SSN_WORDS, w);
+  return ssn >= 0 && ssn > lastMatchEnd(PHONE_WORDS, w) && ssn > lastMatchEnd(ID_WORDS, w);
+}
+
+/** The text on the same line in the PHONE_CONTEXT characters before `s`. */
+function contextWindow(text: string, s: number): string {
   let a = Math.max(0, s - PHONE_CONTEXT);
   const nl = text.lastIndexOf('\n', s - 1);
   if (nl >= a) a = nl + 1;
-  if (a >= s) return false;
-  const w = text.slice(a, s);
-  const phone = lastMatchEnd(PHONE_WORDS, w);
-  return phone >= 0 && phone > lastMatchEnd(ID_WORDS, w);
+  return a >= s ? '' : text.slice(a, s);
 }
 
 /**
- * An unbroken run of digits is a phone number only with a phone word before it and a phone shape: NANP (10, or 11
- * with a leading 1), a national number with trunk 0 (10–11), a Chinese mobile (11, 1[3-9]…), or 00 + E.164.
+ * An unbroken run of digits is a phone number only with a phone word before it (see phoneContext) and a national
+ * length: 8–12 digits (national significant numbers are at most 12 with a trunk prefix), or 00 + E.164 (10–13 more).
  */
 function unbrokenPhoneValid(text: string, s: number, d: string): boolean {
   const n = d.length;
-  const nanp = (x: string): boolean => x.length === 10 && x[0]! >= '2' && x[3]! >= '2';
-  let shape: boolean;
-  if (d.startsWith('00')) shape = n >= 12 && n <= 15 && callingCodeValid(d.slice(2));
-  else if (d[0] === '0') shape = n === 10 || n === 11;
-  else if (n === 10) shape = nanp(d);
-  else if (n === 11) shape = (d[0] === '1' && nanp(d.slice(1))) || (d[0] === '1' && d[1]! >= '3');
-  else shape = false;
+  const shape = d.startsWith('00') ? n >= 12 && n <= 15 && callingCodeValid(d.slice(2)) : n >= 8 && n <= 12;
   return shape && phoneContext(text, s);
 }
 
@@ -406,8 +411,14 @@ function refineCard(text: string, s: number, e: number, out: SpanOut): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // US SSN
 
+/** Words that say a bare nine-digit run is a US social security number. */
+const SSN_WORDS = /\b(?:ssn|ssns|social security|social sec|soc sec|ss#|ss no|tin|itin|taxpayer|tax id)\b/giu;
+
 function refineSsn(text: string, s: number, e: number, out: SpanOut): boolean {
   if (!ssnValid(digitsOf(text, s, e))) return false;
+  // nine digits without separators are far more often an order, account or phone number: they need an SSN word
+  // before them, nearer than any phone or identifier word
+  if (isDigit(text.charCodeAt(s + 3)) && !ssnContext(text, s)) return false;
   out.start = s;
   out.end = e;
   return true;
@@ -742,7 +753,7 @@ function extendPem(text: string, s: number, te: number, eof: boolean): number {
 // separator, `extend` reads the value (quoted or bare), `refine` checks its shape and narrows the span to it.
 
 const SEPARATOR = `["']?[ \\t]{0,3}(?::=|=>|[=:])[ \\t]{0,3}`;
-const AWS_SECRET_KEYWORD = `(?:(?:aws[_ .-]?)?secret[_ .-]?access[_ .-]?key|aws[_ .-]?secret(?:[_ .-]?key)?)${SEPARATOR}`;
+const AWS_SECRET_KEYWORD = `(?:(?:aws[_ .-]?)?secret[_ .-]?access[_ .-]?key|aws[_ .-]?secret(?:[_ .-]?key)?|aws[_ .-]?access[_ .-]?key)${SEPARATOR}`;
 const PASSWORD_KEYWORD = `(?:pass(?:word|wd|phrase)|pwd|secret(?:[_-]?key)?)${SEPARATOR}`;
 const AWS_SECRET_STICKY = new RegExp(AWS_SECRET_KEYWORD, 'iy');
 const PASSWORD_STICKY = new RegExp(PASSWORD_KEYWORD, 'iy');
@@ -804,8 +815,10 @@ function extendPassword(text: string, s: number, te: number, eof: boolean): numb
   return i === te ? REJECT : i;
 }
 
-const PLACEHOLDER = /^(?:none|null|nil|undefined|true|false|yes|no|required|optional|string|str|text|password|passwd|secret|hidden|redacted|masked|empty|changeit|default|value|todo|tbd)$|your|example|placeholder|xxxx|\*\*\*/i;
+const PLACEHOLDER = /^(?:none|null|nil|undefined|true|false|yes|no|required|optional|string|str|text|password|passwd|secret|hidden|redacted|masked|empty|changeit|default|value|todo|tbd)$|your|example|placeholder|fake|dummy|xxxx|\*\*\*/i;
 const DOTTED_NAME = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
+/** A bare name made of letters only, snake_case or camelCase (`real_key`, `dbPassword`): a variable, not a value. */
+const IDENTIFIER = /^(?:[A-Za-z]+(?:_[A-Za-z]+)+|[a-z]+(?:[A-Z][a-z]+)+)$/;
 
 /**
  * The value after a password/secret keyword is redacted when it looks like a credential, not like prose or code:
@@ -828,7 +841,7 @@ function refinePassword(text: string, s: number, e: number, out: SpanOut): boole
   if (!quoted && (text[e] === '(' || text[e] === '[')) return false; // a call or an index: code, not a value
   if (first === '=' || first === '$' || first === '<' || first === '{' || first === '%' || first === '/' || first === '~') return false;
   const value = text.slice(a, b);
-  if (PLACEHOLDER.test(value) || DOTTED_NAME.test(value) || value.includes('://')) return false;
+  if (PLACEHOLDER.test(value) || DOTTED_NAME.test(value) || value.includes('://') || (!quoted && IDENTIFIER.test(value))) return false;
   let lower = 0;
   let upper = 0;
   let digit = 0;
@@ -843,7 +856,9 @@ function refinePassword(text: string, s: number, e: number, out: SpanOut): boole
   }
   const classes = lower + upper + digit + other;
   if (distinctChars(text, a, b) < 3) return false;
-  const ok = quoted
+  // `NAME=value` written without spaces (env files, URLs, command lines) is an assignment, never prose
+  const compact = !quoted && text[v - 1] === '=' && !/\s/.test(text.slice(s, v));
+  const ok = quoted || compact
     ? classes >= 2 || n >= 8
     : classes >= 2 || (digit === 1 && classes === 1) || (n >= 20 && distinctChars(text, a, b) >= 10);
   if (!ok) return false;
@@ -951,7 +966,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
   def('iban', 'IBAN', { before: '(?<![A-Za-z0-9])', body: '[A-Za-z]{2}\\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,4})?' },
     { lookahead: 1, refine: refineIban }),
   def('us_ssn', 'US_SSN', { before: '(?<![\\w#$.-])', body: '\\d{3}(?:-\\d{2}-|\\.\\d{2}\\.| \\d{2} |\\d{2})\\d{4}', after: '(?!\\w|[.-]\\d)' },
-    { lookahead: 2, refine: refineSsn }),
+    { lookahead: 2, lookbehind: PHONE_CONTEXT, refine: refineSsn }),
   def('email', 'EMAIL', { before: '(?<![A-Za-z0-9._%+\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f-])', body: '[A-Za-z0-9._%+\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f-]{1,64}@[A-Za-z0-9]' },
     { lookbehind: 3, maxLength: EMAIL_MAX, find: findEmail, extend: extendEmail, refine: refineEmail }),
   def('phone', 'PHONE', {
@@ -959,7 +974,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     body: '(?:(?:\\(\\+\\d{1,3}\\)|\\+\\d{1,3})[ .-]?(?:\\(\\d{1,4}\\)[ .-]?)?(?:\\d[ .-]?){5,13}\\d'
       + '|(?:0\\d{1,4}|\\(0\\d{1,4}\\))(?:[ .-]\\d{2,8}){1,4}'
       + '|(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}'
-      + '|\\d{10,15})'
+      + '|\\d{8,15})'
       + '(?: ?(?:[xX]|[eE][xX][tT]\\.?) ?\\d{1,5})?',
     after: '(?!\\w|[.-]\\d)',
   }, { lookahead: 2, lookbehind: Math.max(41, PHONE_CONTEXT), refine: refinePhone }),
