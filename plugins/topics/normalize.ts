@@ -95,6 +95,9 @@ function buildTables(): void {
   }
   for (const [lo, hi] of DROP_RANGES) for (let cp = lo; cp <= hi; cp++) CLASS[cp] = DROP;
   for (const [lo, hi] of CJK_RANGES) for (let cp = lo; cp <= hi; cp++) { CLASS[cp] = CJK; FOLD[cp] = cp; }
+  // the iota subscript (what NFKD splits off ᾳ, ῳ …) is a letter under full case folding (ᾳ → αι), not a diacritic
+  CLASS[0x0345] = WORD;
+  FOLD[0x0345] = FOLD[0x03b9]!;
   for (let cp = 0x10400; cp <= 0x1e9ff; cp++) {
     const ch = String.fromCodePoint(cp);
     const f = ch.toUpperCase().toLowerCase();
