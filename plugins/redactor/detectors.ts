@@ -484,6 +484,13 @@ const IPV6_STICKY = new RegExp(IPV6_BEFORE + IPV6_BODY, 'y');
 function findIpv6(text: string, from: number, m: SpanOut): boolean {
   let p = text.indexOf(':', from);
   while (p >= 0) {
+    // an address has two colons or more, and the first two are at most 5 apart (a group has at most four digits,
+    // and an embedded IPv4 address only follows the last colon): a colon without another one within 5 characters
+    // after it cannot be the first colon of an address (most colons in text: times, "key: value", URLs)
+    const q = text.indexOf(':', p + 1);
+    if (q < 0 || q > p + 5) {
+      if (q < 0 && text.length - p <= 5) { /* the next colon may still arrive: let the trigger decide */ } else { p = q; continue; }
+    }
     let s = p;
     while (s > 0 && p - s <= 4 && inClass(HEX, text.charCodeAt(s - 1))) s--;
     if (s >= from && p - s <= 4) {
