@@ -13,9 +13,9 @@ import { CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
 /** Statement keywords of the `moderation` block. */
 export const MODERATION_STATEMENTS: readonly string[] = Object.freeze(['provider', 'flag', 'on_error', 'cache', 'scan']);
 /** Settings of a remote provider body. */
-export const PROVIDER_SETTINGS: readonly string[] = Object.freeze(['url', 'key', 'model', 'timeout', 'template']);
+export const PROVIDER_SETTINGS: readonly string[] = Object.freeze(['url', 'key', 'model', 'timeout', 'template', 'band']);
 /** Default flag threshold (`flag c` = `flag c above 0.5`) and cache size. */
-export const MODERATION_DEFAULTS = Object.freeze({ threshold: 0.5, cacheSize: 10_000, maxCacheSize: 10_000_000, maxTimeoutMs: 60_000 });
+export const MODERATION_DEFAULTS = Object.freeze({ threshold: 0.5, cacheSize: 10_000, maxCacheSize: 10_000_000, maxTimeoutMs: 60_000, band: Object.freeze([0.1, 0.9] as const) });
 
 /** One compiled flag rule as it applies to one category. */
 export interface FlagRule {
@@ -30,6 +30,12 @@ export interface ModerationConfig {
   readonly provider: ProviderName;
   /** Settings of a remote provider; null for builtin. */
   readonly remote: RemoteSettings | null;
+  /**
+   * `provider builtin then <remote>`: the builtin classifier scores every request first; only requests whose highest
+   * builtin score lies inside `[low, high]` go to the remote provider, the others are decided on the builtin scores.
+   * null: no cascade.
+   */
+  readonly cascade: { readonly low: number; readonly high: number } | null;
   /** Per category (taxonomy order): the flag rules covering it, in file order. A category is flagged when its score is above a threshold. */
   readonly flags: readonly (readonly FlagRule[])[];
   readonly onError: 'open' | 'closed';
@@ -66,10 +72,17 @@ function readTimeout(v: Value | undefined, span: Span, env: Env): number | undef
   return v.value;
 }
 
-function readProvider(st: Statement, env: Env): { name: ProviderName; remote: RemoteSettings | null } | undefined {
-  const v = st.terms[1];
+function readProvider(st: Statement, env: Env): { name: ProviderName; remote: RemoteSettings | null; cascade: { low: number; high: number } | null } | undefined {
+  // `provider builtin then openai|llama_guard { … }`: a cascade; the remote provider is the last term
+  const cascaded = st.terms.length === 4 && word(st.terms[1]) === 'builtin' && identName(st.terms[2]) === 'then';
+  const v = cascaded ? st.terms[3] : st.terms[1];
   const name = word(v);
-  if (name === undefined || st.terms.length !== 2) {
+  if (cascaded && (name === 'builtin' || name === undefined || !(PROVIDERS as readonly string[]).includes(name))) {
+    reportError(env, 'POL0430', v!.span, `a cascade ends with a remote provider, found ${describeValue(v!)}`,
+      ['write provider builtin then openai { … }  or  provider builtin then llama_guard { … }']);
+    return undefined;
+  }
+  if (name === undefined || (st.terms.length !== 2 && !cascaded)) {
     reportError(env, 'POL0430', (st.terms[2] ?? v ?? st.terms[0]!).span, '"provider" takes one provider name',
       [`expected one of: ${PROVIDERS.map((p) => `"${p}"`).join(', ')}`]);
     return undefined;
@@ -80,8 +93,9 @@ function readProvider(st: Statement, env: Env): { name: ProviderName; remote: Re
   }
   if (name === 'builtin') {
     if (st.body) reportError(env, 'POL0433', v!.span, 'provider "builtin" takes no settings', ['write provider builtin']);
-    return { name, remote: null };
+    return { name, remote: null, cascade: null };
   }
+  let band: [number, number] = [MODERATION_DEFAULTS.band[0], MODERATION_DEFAULTS.band[1]];
   const kind = name as 'openai' | 'llama_guard';
   let url: string | undefined;
   let keyEnv: string | null = null;
@@ -126,6 +140,21 @@ function readProvider(st: Statement, env: Env): { name: ProviderName; remote: Re
         reportError(env, 'POL0433', (val ?? s.terms[0]!).span, '"model" takes one quoted model name', [`e.g. model "${model}"`]);
         ok = false;
       } else model = val.value;
+    } else if (key === 'band') {
+      const lo = s.terms[1];
+      const hi = s.terms[2];
+      const num = (x: Value | undefined): number | undefined =>
+        x?.kind === 'Number' && (x.unit === 'none' || x.unit === 'percent') ? (x.unit === 'percent' ? x.value / 100 : x.value) : undefined;
+      const a = num(lo);
+      const b = num(hi);
+      if (!cascaded) {
+        reportError(env, 'POL0433', s.terms[0]!.span, '"band" only applies to a cascade', ['write provider builtin then openai { …; band 0.1 0.9 }']);
+        ok = false;
+      } else if (a === undefined || b === undefined || s.terms.length !== 3 || !(a >= 0 && a <= b && b <= 1)) {
+        reportError(env, 'POL0433', (lo ?? s.terms[0]!).span, '"band" takes two scores LOW HIGH with 0 ≤ LOW ≤ HIGH ≤ 1',
+          ['e.g. band 0.1 0.9: requests the builtin scores from 0.1 to 0.9 go to the remote provider, the others are decided locally']);
+        ok = false;
+      } else band = [a, b];
     } else if (key === 'timeout') {
       const t = readTimeout(val, s.terms[0]!.span, env);
       if (t === undefined) ok = false; else timeoutMs = t;
@@ -148,7 +177,11 @@ function readProvider(st: Statement, env: Env): { name: ProviderName; remote: Re
     ok = false;
   }
   if (!ok || url === undefined) return undefined;
-  return { name: kind, remote: Object.freeze({ kind, url, keyEnv, model, timeoutMs, template }) };
+  return {
+    name: kind,
+    remote: Object.freeze({ kind, url, keyEnv, model, timeoutMs, template }),
+    cascade: cascaded ? Object.freeze({ low: band[0], high: band[1] }) : null,
+  };
 }
 
 interface FlagDraft { readonly cats: readonly number[]; readonly threshold: number; readonly rule: string; readonly span: Span }
@@ -216,13 +249,14 @@ export function compileModeration(blocks: readonly Block[], outer: Env): Moderat
   // provider
   let provider: ProviderName = 'builtin';
   let remote: RemoteSettings | null = null;
+  let cascade: { low: number; high: number } | null = null;
   const pst = once(byKw.get('provider'), 'provider', env);
   if (pst) {
     const p = readProvider(pst, env);
     if (p === undefined) failed = true;
-    else { provider = p.name; remote = p.remote; }
+    else { provider = p.name; remote = p.remote; cascade = p.cascade; }
   }
-  if (provider === 'builtin') {
+  if (provider === 'builtin' || cascade !== null) {
     try {
       builtinClassifier();
     } catch (e) {
@@ -294,5 +328,5 @@ export function compileModeration(blocks: readonly Block[], outer: Env): Moderat
     }
   }
   if (failed || errors > 0) return undefined;
-  return Object.freeze({ policyId: env.policyId, provider, remote, flags: Object.freeze(flags), onError, cacheSize, scan });
+  return Object.freeze({ policyId: env.policyId, provider, remote, cascade, flags: Object.freeze(flags), onError, cacheSize, scan });
 }

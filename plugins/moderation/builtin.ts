@@ -64,7 +64,8 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   readonly #benignCue: number;
   readonly #automaton: WordAutomaton;
   readonly #scanner: WordScanner;
-  readonly #norm = new TextNormalizer();
+  /** Possessives are joined (`someone's` → `someones`): the lexicon tells a possessor (`someone's car`) from a person. */
+  readonly #norm = new TextNormalizer({ possessive: 'join' });
   readonly #patCues: Int32Array;
   readonly #patCueStart: Int32Array;
   readonly #rules: readonly CompiledRule[];
@@ -95,7 +96,7 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
     const byPattern = new Map<string, Set<number>>();
     const add = (phrase: string, cue: number): void => {
       for (const p of expandPhrase(phrase)) {
-        const norm = normalizeText(p);
+        const norm = normalizeText(p, { possessive: 'join' });
         if (norm === '') throw new Error(`lexicon phrase ${JSON.stringify(p)} normalises to nothing`);
         let set = byPattern.get(norm);
         if (!set) byPattern.set(norm, (set = new Set()));

@@ -16,6 +16,8 @@ export interface CorpusItem {
   readonly split: 'dev' | 'test';
   /** Unsafe, but in no taxonomy category (privacy, discrimination on non-protected traits): neither benign nor a positive. */
   readonly unsafe_other?: boolean;
+  /** Categories the source did not label (public set): neither a positive nor a negative for them. */
+  readonly unknown?: readonly string[];
 }
 
 /** Precision/recall counts for one category or family. */
@@ -141,6 +143,73 @@ export function renderEval(name: string, r: EvalResult, opts: { errors?: boolean
   return lines.join('\n');
 }
 
+/** The public set: OpenAI's moderation evaluation samples and ToxiGen's demonstration sentences (SOURCES.md). */
+export const PUBLIC_PATH = fileURLToPath(new URL('../../test/fixtures/moderation/public.jsonl', import.meta.url));
+
+/**
+ * The benign items built from public sources: OpenAI samples with all eight labels present and 0, ToxiGen's neutral
+ * sentences, and XSTest's safe prompts (from the main corpus).
+ */
+export function publicBenign(pub: readonly CorpusItem[], corpus: readonly CorpusItem[]): CorpusItem[] {
+  return [
+    ...pub.filter((i) => i.labels.length === 0 && !i.unknown),
+    ...corpus.filter((i) => i.source.startsWith('xstest') && i.labels.length === 0 && !i.unsafe_other),
+  ];
+}
+
+/** Flagged categories of one text at `threshold` (score above it). */
+function flags(c: BuiltinClassifier, text: string, threshold: number): string[] {
+  const s = c.classify([text]);
+  return CATEGORIES.filter((k) => s[k]! > threshold);
+}
+
+/** Per-category counts over items whose label for the category is known (public set: unknown labels are skipped). */
+export function countKnown(items: readonly CorpusItem[], flagged: (it: CorpusItem) => readonly string[], cats: readonly string[]): Counts[] {
+  const out = cats.map((name) => ({ name, tp: 0, fp: 0, fn: 0, support: 0 }));
+  for (const it of items) {
+    const got = new Set(flagged(it));
+    const truth = closure(it.labels);
+    const unknown = new Set(it.unknown ?? []);
+    out.forEach((k) => {
+      if (unknown.has(k.name) && !truth.has(k.name)) return;
+      const want = truth.has(k.name);
+      const g = got.has(k.name);
+      if (want) k.support++;
+      if (want && g) k.tp++;
+      else if (g) k.fp++;
+      else if (want) k.fn++;
+    });
+  }
+  return out;
+}
+
+/** One cascade run: the share of items sent to the remote provider, and per-category counts against the remote's labels. */
+export interface CascadeResult {
+  readonly band: readonly [number, number];
+  readonly items: number;
+  readonly remote: number;
+  readonly counts: Counts[];
+}
+
+/**
+ * Simulates `provider builtin then <remote> { band LOW HIGH }` on labelled items with a fake remote whose answer is
+ * the item's labels (score 1 for each labelled category and its parent, 0 otherwise): an item the builtin scores
+ * (highest category) inside the band takes the remote's answer, any other the builtin's flags at `threshold`.
+ * The counts compare the cascade with the remote alone (which, being the labels, flags exactly the positives).
+ */
+export function evaluateCascade(items: readonly CorpusItem[], band: readonly [number, number], threshold = 0.5, c: BuiltinClassifier = builtinClassifier()): CascadeResult {
+  let remote = 0;
+  const decided = new Map<CorpusItem, readonly string[]>();
+  for (const it of items) {
+    const s = c.classify([it.text]);
+    let top = 0;
+    for (const k of CATEGORIES) if (s[k]! > top) top = s[k]!;
+    if (top >= band[0] && top <= band[1]) { remote++; decided.set(it, [...closure(it.labels)]); }
+    else decided.set(it, CATEGORIES.filter((k) => s[k]! > threshold));
+  }
+  return { band, items: items.length, remote, counts: countKnown(items, (it) => decided.get(it)!, CATEGORIES) };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({
     options: {
@@ -159,6 +228,35 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const items = s === 'all' ? all : all.filter((i) => i.split === s);
     process.stdout.write(renderEval(`split ${s}`, evaluateBuiltin(items, threshold, c), { errors: values.errors }) + '\n\n');
   }
+  // ---- the public set (issue 16): benign false positives, per-category precision/recall, the cascade
+  const pub = loadCorpus(PUBLIC_PATH);
+  const benign = publicBenign(pub, all);
+  const rate = (xs: readonly CorpusItem[]): string => {
+    const f = xs.filter((i) => flags(c, i.text, threshold).length > 0).length;
+    return `${f} of ${xs.length} flagged (${pct(xs.length ? f / xs.length : NaN).trim()})`;
+  };
+  process.stdout.write(`== public set: ${pub.length} items (OpenAI moderation evaluation samples 1,680 + ToxiGen demonstrations 587; SOURCES.md) ==\n`);
+  process.stdout.write(`benign prompts from public sources (OpenAI samples labelled 0 in all 8 categories, ToxiGen neutral, XSTest safe): ${rate(benign)}\n`);
+  for (const sp of ['dev', 'test'] as const) process.stdout.write(`  ${sp} split: ${rate(benign.filter((i) => i.split === sp))}\n`);
+  for (const src of ['openai-moderation', 'toxigen', 'xstest']) process.stdout.write(`  ${src}: ${rate(benign.filter((i) => i.source.startsWith(src)))}\n`);
+  const loose = pub.filter((i) => i.source.startsWith('openai') && i.labels.length === 0);
+  process.stdout.write(`OpenAI samples with no positive label (some labels unknown; the figure issue 16 quotes): ${rate(loose)}\n\n`);
+  const oaiCats = ['sexual', 'sexual/minors', 'hate', 'hate/threatening', 'violence', 'violence/graphic', 'harassment', 'self-harm'];
+  process.stdout.write(table('category (OpenAI labels)', countKnown(pub.filter((i) => i.source.startsWith('openai')), (it) => flags(c, it.text, threshold), oaiCats)) + '\n');
+  process.stdout.write(table('hate (ToxiGen sentences)', countKnown(pub.filter((i) => i.source.startsWith('toxigen')), (it) => flags(c, it.text, threshold), ['hate'])) + '\n');
+  process.stdout.write('Recall is low, plainly: a lexicon classifier finds what its phrases and rules name and little else (implicit hate,\n'
+    + 'long narratives, other languages); use it as a cheap first stage in a cascade with a model-based provider.\n\n');
+  const cascadeItems = [...pub, ...all.filter((i) => !i.unsafe_other)];
+  process.stdout.write(`== cascade (provider builtin then <remote>), fake remote answering each item's labels, ${cascadeItems.length} items (public set + corpus) ==\n`);
+  process.stdout.write('band         sent to remote   precision  recall   (per category, pooled, against the remote alone: 100% sent, precision = recall = 100%)\n');
+  for (const band of [[0.1, 0.9], [0.05, 0.95], [0.2, 0.8], [0.01, 1]] as const) {
+    const r = evaluateCascade(cascadeItems, band, threshold, c);
+    const tp = r.counts.reduce((a, k) => a + k.tp, 0);
+    const fp = r.counts.reduce((a, k) => a + k.fp, 0);
+    const fn = r.counts.reduce((a, k) => a + k.fn, 0);
+    process.stdout.write(`${`${band[0]}–${band[1]}`.padEnd(12)} ${`${r.remote} (${pct(r.remote / r.items).trim()})`.padStart(15)}   ${pct(tp / (tp + fp)).padStart(8)}  ${pct(tp / (tp + fn)).padStart(6)}\n`);
+  }
+  process.stdout.write('\n');
   if (values.split === 'all') {
     for (const src of ['xstest', 'own']) {
       const items = all.filter((i) => i.source.startsWith(src));

@@ -42,6 +42,8 @@ export interface ModerationRuntime {
   readonly cache: LRUCache<string, Scores> | null;
   /** Published when nothing is flagged and the scores are all zero (the common case): no allocation. */
   readonly clean: ModerationResult;
+  /** The same for a cascade's local decision (provider `builtin`). */
+  readonly cleanBuiltin: ModerationResult;
   /** Published after a fail-open provider error. */
   readonly failedOpen: ModerationResult;
 }
@@ -70,7 +72,8 @@ export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: 
   }
   if (flagged === undefined) {
     ctx.set(moderationKey, scores === ZERO_SCORES && provider === rt.clean.provider ? rt.clean
-      : { flagged: EMPTY, scores, provider, rules: NO_RULES });
+      : scores === ZERO_SCORES && provider === 'builtin' ? rt.cleanBuiltin
+        : { flagged: EMPTY, scores, provider, rules: NO_RULES });
     return;
   }
   ctx.set(moderationKey, { flagged, scores, provider, rules: rules! });
@@ -94,8 +97,11 @@ function cacheKey(text: string): string {
   return hash('sha256', text, 'base64');
 }
 
-/** The remote path: cache, then a call bounded by the provider timeout and the request's signal. */
-async function classifyRemote(rt: ModerationRuntime, ctx: RequestContext, text: string, key: string): Promise<RequestAction> {
+/**
+ * The remote path: cache, then a call bounded by the provider timeout and the request's signal. `fallback`: the
+ * builtin scores of a cascade, used instead when the call fails open.
+ */
+async function classifyRemote(rt: ModerationRuntime, ctx: RequestContext, text: string, key: string, fallback?: Scores): Promise<RequestAction> {
   const provider = rt.remote!;
   const timeout = AbortSignal.timeout(rt.config.remote!.timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);
@@ -114,7 +120,8 @@ async function classifyRemote(rt: ModerationRuntime, ctx: RequestContext, text: 
     if (rt.config.onError === 'closed') {
       return { kind: 'reject', error: new GatewayError(E.GW_ERR_MODERATION_UNAVAILABLE, [], { cause: e }) };
     }
-    ctx.set(moderationKey, rt.failedOpen);
+    if (fallback !== undefined) applyScores(rt, ctx, fallback, 'builtin');
+    else ctx.set(moderationKey, rt.failedOpen);
     return undefined;
   }
   observe(ctx, provider.name, t0);
@@ -132,6 +139,7 @@ export function createRuntime(config: ModerationConfig): ModerationRuntime {
     remote,
     cache,
     clean: Object.freeze({ flagged: EMPTY, scores: ZERO_SCORES, provider: config.provider, rules: NO_RULES }),
+    cleanBuiltin: Object.freeze({ flagged: EMPTY, scores: ZERO_SCORES, provider: 'builtin', rules: NO_RULES }),
     failedOpen: Object.freeze({ flagged: EMPTY, scores: Object.freeze({}), provider: 'error', rules: NO_RULES }),
   });
 }
@@ -142,6 +150,18 @@ export function createRuntime(config: ModerationConfig): ModerationRuntime {
  */
 export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): RequestAction | Promise<RequestAction> {
   const config = rt.config;
+  let local: Scores | undefined;
+  if (config.cascade !== null) {
+    // the builtin classifier first: outside the band its scores decide, inside it the remote provider does
+    const t0 = performance.now();
+    local = builtinClassifier().classifyRequest(ctx.request, config.scan);
+    observe(ctx, 'builtin', t0);
+    const top = maxScore(local);
+    if (top < config.cascade.low || top > config.cascade.high) {
+      applyScores(rt, ctx, local, 'builtin');
+      return undefined;
+    }
+  }
   if (rt.remote === null) {
     const t0 = performance.now();
     const scores = builtinClassifier().classifyRequest(ctx.request, config.scan);
@@ -162,7 +182,15 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
     observe(ctx, rt.remote.name, t0);
     return undefined;
   }
-  return classifyRemote(rt, ctx, text, key);
+  return classifyRemote(rt, ctx, text, key, local);
+}
+
+/** The highest category score. */
+function maxScore(scores: Scores): number {
+  if (scores === ZERO_SCORES) return 0;
+  let m = 0;
+  for (let c = 0; c < CATEGORIES.length; c++) { const v = scores[CATEGORIES[c]!]!; if (v > m) m = v; }
+  return m;
 }
 
 /** The moderation plugin. */

@@ -124,32 +124,87 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 // email
 
 const DOMAIN = charClass('A-Za-z0-9.-');
-const TLD = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
-
-const LOCAL = charClass('A-Za-z0-9._%+-');
-/** Local-part characters: ASCII atext subset plus Latin letters with diacritics (U+00C0–U+024F without × and ÷). */
-const isLocal = (c: number): boolean => (c < 128 ? LOCAL[c] === 1 : c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7);
-const EMAIL_LOCAL_MAX = 64;
 
 /**
- * The e-mail trigger, found from each '@' instead of trying every word start: the same matches as the regex
- * `(?<![local])[local]{1,64}@[A-Za-z0-9]` (the local part is the maximal run before the '@'), much faster.
+ * Letters, digits and marks of every script (BMP), as one bit per code unit: the characters an internationalised
+ * address (RFC 6530) may use in its local part and domain labels besides the ASCII ones. Built once at load.
+ */
+const UNI_WORD = (() => {
+  const t = new Uint8Array(65536);
+  const re = /^[\p{L}\p{N}\p{M}]$/u;
+  for (let c = 128; c < 65536; c++) if ((c < 0xd800 || c > 0xdfff) && re.test(String.fromCharCode(c))) t[c] = 1;
+  return t;
+})();
+
+/** Han, kana and Hangul: scripts written without spaces, so an ASCII address may be glued to them. */
+function isCjk(c: number): boolean {
+  return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff)
+    || (c >= 0xac00 && c <= 0xd7af) || (c >= 0x1100 && c <= 0x11ff) || (c >= 0x3130 && c <= 0x318f) || (c >= 0x31f0 && c <= 0x31ff)
+    || (c >= 0xff66 && c <= 0xff9f);
+}
+
+const TLD = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}|[\p{L}\p{M}]{2,63})$/u;
+
+const LOCAL = charClass("A-Za-z0-9._%+'-");
+/** Local-part characters: ASCII atext subset (with the apostrophe) plus letters, digits and marks of any script. */
+const isLocal = (c: number): boolean => (c < 128 ? LOCAL[c] === 1 : UNI_WORD[c] === 1);
+/** Domain characters: ASCII letters, digits, '.', '-', plus letters, digits and marks of any script (IDN U-labels). */
+const isDomain = (c: number): boolean => (c < 128 ? DOMAIN[c] === 1 : UNI_WORD[c] === 1);
+const EMAIL_LOCAL_MAX = 64;
+const EMAIL_MAX = 64 + 1 + 253;
+
+/**
+ * The e-mail trigger, found from each '@' instead of trying every word start: the local part is the maximal run of
+ * local-part characters before the '@' (at most 64). Two cuts keep prose out of it: where Han/kana/Hangul and other
+ * characters meet inside the run, the address starts after the last CJK character (`请发邮件到test@…`); leading
+ * apostrophes are quotes, not part of it. A run right after `://` is the userinfo of a URL, not an address.
  */
 function findEmail(text: string, from: number, m: SpanOut): boolean {
   let at = text.indexOf('@', from);
   while (at >= 0) {
     let s = at;
     while (s > 0 && at - s <= EMAIL_LOCAL_MAX && isLocal(text.charCodeAt(s - 1))) s--;
-    const len = at - s;
-    const next = text.charCodeAt(at + 1);
-    if (s >= from && len >= 1 && len <= EMAIL_LOCAL_MAX && !(s > 0 && isLocal(text.charCodeAt(s - 1))) && isAlnum(next)) {
-      m.start = s;
-      m.end = at + 2;
-      return true;
+    if (at - s >= 1 && at - s <= EMAIL_LOCAL_MAX && !(s > 0 && isLocal(text.charCodeAt(s - 1)))
+      && !(s >= 3 && text.charCodeAt(s - 1) === 47 && text.charCodeAt(s - 2) === 47 && text.charCodeAt(s - 3) === 58)) {
+      let lastCjk = -1;
+      let other = false;
+      for (let i = s; i < at; i++) {
+        if (isCjk(text.charCodeAt(i))) lastCjk = i;
+        else if (lastCjk >= 0) other = true;
+      }
+      if (lastCjk >= 0 && other) s = lastCjk + 1;
+      while (s < at && text.charCodeAt(s) === 39) s++;
+      const next = text.charCodeAt(at + 1);
+      if (s >= from && s < at && (isAlnum(next) || (next >= 128 && UNI_WORD[next] === 1))) {
+        m.start = s;
+        m.end = at + 2;
+        return true;
+      }
     }
     at = text.indexOf('@', at + 1);
   }
   return false;
+}
+
+/** The domain's extent: domain characters, ending where a label switches between CJK and other characters. */
+function extendEmail(text: string, s: number, te: number, eof: boolean): number {
+  const limit = s + EMAIL_MAX;
+  let kind = isCjk(text.charCodeAt(te - 1)) ? 1 : 0; // of the current label: -1 none yet
+  let i = te;
+  while (i < text.length && i < limit) {
+    const c = text.charCodeAt(i);
+    if (!isDomain(c)) break;
+    if (c === 46) kind = -1;
+    else if (c !== 45) {
+      const k = isCjk(c) ? 1 : 0;
+      if (kind >= 0 && k !== kind) break;
+      kind = k;
+    }
+    i++;
+  }
+  if (i === limit) return i;
+  if (i === text.length && !eof) return NEED_MORE;
+  return i;
 }
 
 function refineEmail(text: string, s: number, e: number, out: SpanOut): boolean {
@@ -217,6 +272,56 @@ function afterCodeGroup(text: string, s: number): boolean {
   return false;
 }
 
+/** How far before an unbroken digit run a phone word is looked for (same line). */
+const PHONE_CONTEXT = 40;
+/** Words that say a number is a phone number (any script; ASCII ones as whole words). */
+const PHONE_WORDS = /\b(?:phone|phones|phoned|tel|telephone|mobile|mob|cell|cellphone|call|called|calling|text|sms|whatsapp|signal|telegram|viber|fax|dial|ring|contact|reach|hotline|helpline|landline|switchboard|office|telefoon|mobiel|mobil|mobilnummer|komórka|komorka|cep|telemóvel|telepon|ponsel)\b|電話|电话|手机|手機|携帯|ケータイ|連絡|联系|聯絡|号码|연락|전화|휴대폰|핸드폰|телефон|тел|téléphone|portable|telefon|handy|teléfono|móvil|movil|celular|telefone|telefono|cellulare|điện thoại|โทร|هاتف|جوال|טלפון|फ़ोन|फोन|मोबाइल/giu;
+/** Words that say a number is an identifier; the nearer of the two kinds decides. */
+const ID_WORDS = /\b(?:order|orders|invoice|account|acct|tracking|id|ref|reference|transaction|ticket|case|serial|isbn|sku|item|items|customer|policy|receipt|parcel|shipment|booking|confirmation|passport|iban|card)\b|订单|注文|주문/giu;
+
+/** Position just after the last match of `re` in `w`, or -1. */
+function lastMatchEnd(re: RegExp, w: string): number {
+  re.lastIndex = 0;
+  let end = -1;
+  for (let m = re.exec(w); m !== null; m = re.exec(w)) end = m.index + m[0].length;
+  return end;
+}
+
+/**
+ * True when a phone word precedes `s` on the same line within PHONE_CONTEXT characters and no identifier word
+ * ("order", "invoice", "tracking", …) stands between it and the number.
+ */
+function phoneContext(text: string, s: number): boolean {
+  const w = contextWindow(text, s);
+  const phone = lastMatchEnd(PHONE_WORDS, w);
+  return phone >= 0 && phone > lastMatchEnd(ID_WORDS, w) && phone > lastMatchEnd(SSN_WORDS, w);
+}
+
+/** True when an SSN word precedes `s` on the same line (PHONE_CONTEXT characters), nearer than phone and identifier words. */
+function ssnContext(text: string, s: number): boolean {
+  const w = contextWindow(text, s);
+  const ssn = lastMatchEnd(SSN_WORDS, w);
+  return ssn >= 0 && ssn > lastMatchEnd(PHONE_WORDS, w) && ssn > lastMatchEnd(ID_WORDS, w);
+}
+
+/** The text on the same line in the PHONE_CONTEXT characters before `s`. */
+function contextWindow(text: string, s: number): string {
+  let a = Math.max(0, s - PHONE_CONTEXT);
+  const nl = text.lastIndexOf('\n', s - 1);
+  if (nl >= a) a = nl + 1;
+  return a >= s ? '' : text.slice(a, s);
+}
+
+/**
+ * An unbroken run of digits is a phone number only with a phone word before it (see phoneContext) and a national
+ * length: 8–12 digits (national significant numbers are at most 12 with a trunk prefix), or 00 + E.164 (10–13 more).
+ */
+function unbrokenPhoneValid(text: string, s: number, d: string): boolean {
+  const n = d.length;
+  const shape = d.startsWith('00') ? n >= 12 && n <= 15 && callingCodeValid(d.slice(2)) : n >= 8 && n <= 12;
+  return shape && phoneContext(text, s);
+}
+
 /** The phone-number checks of refinePhone on `text[s, numEnd)` (extension excluded). */
 function phoneValid(text: string, s: number, numEnd: number): boolean {
   const d = digitsOf(text, s, numEnd);
@@ -236,9 +341,17 @@ function phoneValid(text: string, s: number, numEnd: number): boolean {
 
 function refinePhone(text: string, s: number, e: number, out: SpanOut): boolean {
   let numEnd = e;
+  let unbroken = true;
   for (let i = s; i < e; i++) {
     const c = text[i]!;
     if (c === 'x' || c === 'X' || c === 'e' || c === 'E') { numEnd = i; break; }
+    if (!isDigit(text.charCodeAt(i))) unbroken = false;
+  }
+  if (unbroken) {
+    if (!unbrokenPhoneValid(text, s, text.slice(s, numEnd))) return false;
+    out.start = s;
+    out.end = e;
+    return true;
   }
   let end = e;
   // the regex takes the longest run of groups; without an extension, shorter prefixes ending at a space are tried
@@ -298,8 +411,14 @@ function refineCard(text: string, s: number, e: number, out: SpanOut): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // US SSN
 
+/** Words that say a bare nine-digit run is a US social security number. */
+const SSN_WORDS = /\b(?:ssn|ssns|social security|social sec|soc sec|ss#|ss no|tin|itin|taxpayer|tax id)\b/giu;
+
 function refineSsn(text: string, s: number, e: number, out: SpanOut): boolean {
   if (!ssnValid(digitsOf(text, s, e))) return false;
+  // nine digits without separators are far more often an order, account or phone number: they need an SSN word
+  // before them, nearer than any phone or identifier word
+  if (isDigit(text.charCodeAt(s + 3)) && !ssnContext(text, s)) return false;
   out.start = s;
   out.end = e;
   return true;
@@ -309,18 +428,27 @@ function refineSsn(text: string, s: number, e: number, out: SpanOut): boolean {
 // IBAN: the country's length decides where it ends; that end must be a word boundary.
 
 function refineIban(text: string, s: number, e: number, out: SpanOut): boolean {
-  const len = IBAN_LENGTHS[text.slice(s, s + 2)];
+  const len = IBAN_LENGTHS[text.slice(s, s + 2).toUpperCase()];
   if (len === undefined) return false;
   let n = 0;
   let compact = '';
   let i = s;
+  let sep = 0;      // the one separator used (space or dash), 0 before the first
+  let letters = 0;  // 1: upper case seen, 2: lower case seen
   for (; i < e && n < len; i++) {
     const c = text.charCodeAt(i);
-    if (c === 32) continue;
+    if (c === 32 || c === 45) {
+      if (sep !== 0 && c !== sep) return false;
+      sep = c;
+      continue;
+    }
+    if (c >= 65 && c <= 90) letters |= 1;
+    else if (c >= 97 && c <= 122) letters |= 2;
     compact += text[i];
     n++;
   }
-  if (n < len) return false;
+  if (n < len || letters === 3) return false; // one case throughout
+  compact = compact.toUpperCase();
   if (i < text.length && isAlnum(text.charCodeAt(i))) return false;
   if (!ibanValid(compact)) return false;
   out.start = s;
@@ -356,6 +484,13 @@ const IPV6_STICKY = new RegExp(IPV6_BEFORE + IPV6_BODY, 'y');
 function findIpv6(text: string, from: number, m: SpanOut): boolean {
   let p = text.indexOf(':', from);
   while (p >= 0) {
+    // an address has two colons or more, and the first two are at most 5 apart (a group has at most four digits,
+    // and an embedded IPv4 address only follows the last colon): a colon without another one within 5 characters
+    // after it cannot be the first colon of an address (most colons in text: times, "key: value", URLs)
+    const q = text.indexOf(':', p + 1);
+    if (q < 0 || q > p + 5) {
+      if (q < 0 && text.length - p <= 5) { /* the next colon may still arrive: let the trigger decide */ } else { p = q; continue; }
+    }
     let s = p;
     while (s > 0 && p - s <= 4 && inClass(HEX, text.charCodeAt(s - 1))) s--;
     if (s >= from && p - s <= 4) {
@@ -416,8 +551,11 @@ function refineIpv6(text: string, s: number, e: number, out: SpanOut): boolean {
 const JWT_CHARS = charClass('A-Za-z0-9_=.-');
 
 function refineJwt(text: string, s: number, e: number, out: SpanOut): boolean {
+  const full = e;
   while (e > s && text[e - 1] === '.') e--;
   const segs = text.slice(s, e).split('.');
+  // `header.payload.` is an unsecured JWS (RFC 7519 §6.1: empty signature): its dot is part of the token
+  if (segs.length === 2 && full > e) e++;
   if (segs.length !== 2 && segs.length !== 3 && segs.length !== 5) return false;
   if (e - s < 20 || segs[1]!.length < 2) return false;
   let h = segs[0]!;
@@ -438,11 +576,30 @@ function refineUrlCredentials(text: string, s: number, e: number, out: SpanOut):
   const at = text.lastIndexOf('@', e - 1);
   if (at <= u) return false;
   const colon = text.indexOf(':', u);
-  // user (no '@') ':' password (non-empty), all before the last '@' of the authority
-  if (colon <= u || colon >= at - 1 || text.lastIndexOf('@', colon) >= u) return false;
+  if (colon < 0 || colon >= at) {
+    // no password: the user name is a credential only when it is token-shaped (`https://ghp_…@github.com/`)
+    if (!tokenShaped(text, u, at)) return false;
+  } else if (colon === u || colon === at - 1 || text.lastIndexOf('@', colon) >= u) {
+    // user (no '@') ':' password (non-empty), all before the last '@' of the authority
+    return false;
+  }
   out.start = u;
   out.end = at;
   return true;
+}
+
+/** A URL user name that is a token: 16+ characters of `[A-Za-z0-9._~-]` with letters and digits, 8+ distinct. */
+function tokenShaped(text: string, a: number, b: number): boolean {
+  if (b - a < 16) return false;
+  let digit = false;
+  let letter = false;
+  for (let i = a; i < b; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigit(c)) digit = true;
+    else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) letter = true;
+    else if (c !== 95 && c !== 45 && c !== 46 && c !== 126) return false;
+  }
+  return digit && letter && distinctChars(text, a, b) >= 8;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -526,6 +683,8 @@ const PEM_B64 = charClass('A-Za-z0-9+/=');
 const PEM_HDR_NAME = charClass('A-Za-z0-9-');
 const PEM_END = /-----END [A-Z0-9 ]{1,60}-----/y;
 const PEM_CAP = 16384;
+/** Fewest base64 body characters of a key block (the smallest real keys have well over 100). */
+const PEM_MIN_BODY = 16;
 const PEM_END_PREFIX = /^-----(?:E(?:N(?:D(?: [A-Z0-9 ]{0,60}(?:-{1,4})?)?)?)?)?$/;
 
 /** Length of the newline at `i` (`\r\n`, `\n`, or the JSON escapes `\\n` / `\\r\\n`), 0 if none, -1 if undecidable yet. */
@@ -549,8 +708,11 @@ function extendPem(text: string, s: number, te: number, eof: boolean): number {
   const len = text.length;
   let i = te;
   let lastGood = te;
+  let body = 0; // base64 characters read in body lines
+  // a block without a key body (BEGIN/END lines only, or a header quoted in prose) is not a key
+  const done = (): number => (body >= PEM_MIN_BODY ? lastGood : REJECT);
   for (let first = true; ; first = false) {
-    if (i >= len) return eof ? lastGood : NEED_MORE;
+    if (i >= len) return eof ? done() : NEED_MORE;
     const nl = newlineAt(text, i, eof);
     if (nl < 0) return NEED_MORE;
     if (nl === 0 && !first) break;
@@ -560,7 +722,7 @@ function extendPem(text: string, s: number, te: number, eof: boolean): number {
     let b64 = true;
     let hdr = 0; // 0: name, 1: ':' seen, 2: value, -1: not a header
     for (;;) {
-      if (j >= limit) return lastGood;
+      if (j >= limit) return done();
       if (j >= len) {
         if (!eof) return NEED_MORE;
         break;
@@ -572,24 +734,192 @@ function extendPem(text: string, s: number, te: number, eof: boolean): number {
       if (c === 45 && j === i && text.startsWith('-----', i)) {
         PEM_END.lastIndex = i;
         const m = PEM_END.exec(text);
-        if (m) return i + m[0].length;
+        if (m) return body >= PEM_MIN_BODY ? i + m[0].length : REJECT;
         if (!eof && len - i < 70 && PEM_END_PREFIX.test(text.slice(i))) return NEED_MORE;
-        return lastGood;
+        return done();
       }
       if (b64 && !inClass(PEM_B64, c)) b64 = false;
       if (hdr === 0) { if (c === 58 && j > i) hdr = 1; else if (!inClass(PEM_HDR_NAME, c)) hdr = -1; }
       else if (hdr === 1) hdr = c === 32 ? 2 : -1;
       else if (hdr === 2 && (c < 32 || c > 126)) hdr = -1;
-      if (!b64 && hdr < 0) return lastGood;
+      if (!b64 && hdr < 0) return done();
       j++;
     }
     if (j > i) {
-      if (!b64 && hdr !== 2) return lastGood;
+      if (!b64 && hdr !== 2) return done();
+      if (b64) body += j - i;
       lastGood = j;
     }
     i = j;
   }
-  return lastGood;
+  return done();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Secrets introduced by a keyword (`AWS_SECRET_ACCESS_KEY=…`, `password: …`): the trigger is the keyword with its
+// separator, `extend` reads the value (quoted or bare), `refine` checks its shape and narrows the span to it.
+
+const SEPARATOR = `["']?[ \\t]{0,3}(?::=|=>|[=:])[ \\t]{0,3}`;
+const AWS_SECRET_KEYWORD = `(?:(?:aws[_ .-]?)?secret[_ .-]?access[_ .-]?key|aws[_ .-]?secret(?:[_ .-]?key)?|aws[_ .-]?access[_ .-]?key)${SEPARATOR}`;
+const PASSWORD_KEYWORD = `(?:pass(?:word|wd|phrase)|pwd|secret(?:[_-]?key)?)${SEPARATOR}`;
+const AWS_SECRET_STICKY = new RegExp(AWS_SECRET_KEYWORD, 'iy');
+const PASSWORD_STICKY = new RegExp(PASSWORD_KEYWORD, 'iy');
+const AWS_SECRET_CHARS = charClass('A-Za-z0-9/+');
+const VALUE_MAX = 128;
+
+/** End of the keyword and separator that start at `s` (the trigger, matched again), or -1. */
+function keywordEnd(re: RegExp, text: string, s: number): number {
+  re.lastIndex = s;
+  return re.exec(text) !== null ? re.lastIndex : -1;
+}
+
+function extendAwsSecret(text: string, s: number, te: number, eof: boolean): number {
+  let i = te;
+  if (i < text.length && (text[i] === '"' || text[i] === "'")) i++;
+  const v = i;
+  while (i < text.length && i - v <= 40 && inClass(AWS_SECRET_CHARS, text.charCodeAt(i))) i++;
+  if (i === text.length && !eof) return NEED_MORE;
+  return i === v ? REJECT : i;
+}
+
+/** Exactly 40 characters of `[A-Za-z0-9/+]` after the keyword (not followed by `=`), upper and lower case, 10+ distinct. */
+function refineAwsSecret(text: string, s: number, e: number, out: SpanOut): boolean {
+  let v = keywordEnd(AWS_SECRET_STICKY, text, s);
+  if (v < 0) return false;
+  if (text[v] === '"' || text[v] === "'") v++;
+  if (e - v !== 40 || text[e] === '=') return false;
+  let upper = false;
+  let lower = false;
+  for (let i = v; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) upper = true;
+    else if (c >= 97 && c <= 122) lower = true;
+  }
+  if (!upper || !lower || distinctChars(text, v, e) < 10) return false;
+  out.start = v;
+  out.end = e;
+  return true;
+}
+
+/** Characters that end a bare (unquoted) value: white space, quotes and the delimiters of URLs, lists and markup. */
+const VALUE_END = charClass('\x00-\x20"\'`&;,<>()[]{}');
+
+function extendPassword(text: string, s: number, te: number, eof: boolean): number {
+  let i = te;
+  if (i >= text.length) return eof ? REJECT : NEED_MORE;
+  const q = text.charCodeAt(i);
+  if (q === 34 || q === 39 || q === 96) {
+    // quoted: up to the closing quote on the same line
+    for (i++; i < text.length && i - te <= VALUE_MAX + 1; i++) {
+      const c = text.charCodeAt(i);
+      if (c === q) return i + 1;
+      if (c === 10 || c === 13) return REJECT;
+    }
+    return i === text.length && !eof ? NEED_MORE : REJECT;
+  }
+  while (i < text.length && i - te <= VALUE_MAX && !inClass(VALUE_END, text.charCodeAt(i))) i++;
+  if (i === text.length && !eof) return NEED_MORE;
+  return i === te ? REJECT : i;
+}
+
+const PLACEHOLDER = /^(?:none|null|nil|undefined|true|false|yes|no|required|optional|string|str|text|password|passwd|secret|hidden|redacted|masked|empty|changeit|default|value|todo|tbd)$|your|example|placeholder|fake|dummy|xxxx|\*\*\*/i;
+const DOTTED_NAME = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
+/** A bare name made of letters only, snake_case or camelCase (`real_key`, `dbPassword`): a variable, not a value. */
+const IDENTIFIER = /^(?:[A-Za-z]+(?:_[A-Za-z]+)+|[a-z]+(?:[A-Z][a-z]+)+)$/;
+
+/**
+ * The value after a password/secret keyword is redacted when it looks like a credential, not like prose or code:
+ * 6–128 characters; no placeholder (`<…>`, `${…}`, `{{…}}`, `%s`, `your_password`, `***`, `null`…), no code
+ * (a call, a dotted name such as `os.environ.get`, a path); a bare value needs two character classes (lower, upper,
+ * digit, symbol), six or more digits, or 20+ characters with 10+ distinct; a quoted one two classes or 8+ characters.
+ */
+function refinePassword(text: string, s: number, e: number, out: SpanOut): boolean {
+  const v = keywordEnd(PASSWORD_STICKY, text, s);
+  if (v < 0) return false;
+  let a = v;
+  let b = e;
+  const q = text.charCodeAt(a);
+  const quoted = q === 34 || q === 39 || q === 96;
+  if (quoted) { a++; b--; }
+  else while (b > a && (text[b - 1] === '.' || text[b - 1] === ':')) b--; // sentence punctuation
+  const n = b - a;
+  if (n < 6 || n > VALUE_MAX) return false;
+  const first = text[a]!;
+  if (!quoted && (text[e] === '(' || text[e] === '[')) return false; // a call or an index: code, not a value
+  if (first === '=' || first === '$' || first === '<' || first === '{' || first === '%' || first === '/' || first === '~') return false;
+  const value = text.slice(a, b);
+  if (PLACEHOLDER.test(value) || DOTTED_NAME.test(value) || value.includes('://') || (!quoted && IDENTIFIER.test(value))) return false;
+  let lower = 0;
+  let upper = 0;
+  let digit = 0;
+  let other = 0;
+  for (let i = a; i < b; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 97 && c <= 122) lower = 1;
+    else if (c >= 65 && c <= 90) upper = 1;
+    else if (c >= 48 && c <= 57) digit = 1;
+    else if (c === 32 && !quoted) return false;
+    else other = 1;
+  }
+  const classes = lower + upper + digit + other;
+  if (distinctChars(text, a, b) < 3) return false;
+  // `NAME=value` written without spaces (env files, URLs, command lines) is an assignment, never prose
+  const compact = !quoted && text[v - 1] === '=' && !/\s/.test(text.slice(s, v));
+  const ok = quoted || compact
+    ? classes >= 2 || n >= 8
+    : classes >= 2 || (digit === 1 && classes === 1) || (n >= 20 && distinctChars(text, a, b) >= 10);
+  if (!ok) return false;
+  out.start = a;
+  out.end = b;
+  return true;
+}
+
+/** Slack incoming-webhook URLs: `hooks.slack.com/services|workflows|triggers/…` with a 43+ character path. */
+const WEBHOOK_CHARS = charClass('A-Za-z0-9/+_-');
+function refineSlackWebhook(text: string, s: number, e: number, out: SpanOut): boolean {
+  while (e > s && text[e - 1] === '/') e--;
+  const p = text.indexOf('.com/', s) + 5;
+  const tail = text.indexOf('/', p) + 1;
+  if (tail <= 0 || e - tail < 43 || distinctChars(text, tail, e) < 10) return false;
+  let digit = false;
+  for (let i = tail; i < e && !digit; i++) digit = isDigit(text.charCodeAt(i));
+  if (!digit) return false;
+  out.start = s;
+  out.end = e;
+  return true;
+}
+
+/** Stripe secret and restricted keys: `sk_|rk_` + `live|test|prod` + `_` + 10–99 letters and digits, 8+ distinct, with a digit. */
+function refineStripe(text: string, s: number, e: number, out: SpanOut): boolean {
+  const t = text.indexOf('_', s + 3) + 1;
+  if (e - t < 10 || e - t > 99 || distinctChars(text, t, e) < 8) return false;
+  let digit = false;
+  for (let i = t; i < e && !digit; i++) digit = isDigit(text.charCodeAt(i));
+  if (!digit || (e < text.length && (text[e] === '_' || text[e] === '-'))) return false;
+  out.start = s;
+  out.end = e;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// IPv4: a dotted quad is not an address when it is a version ("version 1.2.3.4", "build 10.0.0.1").
+
+const VERSION_WORDS = new Set(['version', 'versions', 'ver', 'v', 'build', 'release', 'firmware']);
+/** Characters before a dotted quad read for a version word (the word plus ": " or " "). */
+const IPV4_CONTEXT = 12;
+
+function refineIpv4(text: string, s: number, e: number, out: SpanOut): boolean {
+  let i = s;
+  let seps = 0;
+  while (i > 0 && seps < 3 && ' \t:=#.'.includes(text[i - 1]!)) { i--; seps++; }
+  if (seps > 0) {
+    let w = i;
+    while (w > 0 && i - w < IPV4_CONTEXT - 3 && /[A-Za-z]/.test(text[w - 1]!)) w--;
+    if (w < i && !(w > 0 && /[A-Za-z0-9]/.test(text[w - 1]!)) && VERSION_WORDS.has(text.slice(w, i).toLowerCase())) return false;
+  }
+  out.start = s;
+  out.end = e;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -614,12 +944,16 @@ const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
   def('private_key', 'PRIVATE_KEY', { body: '-----BEGIN (?:[A-Z0-9]{1,10} ){0,2}PRIVATE KEY(?: BLOCK)?-----' },
     { lookbehind: 0, maxLength: PEM_CAP, extend: extendPem }),
-  def('jwt', 'JWT', { before: '(?<![A-Za-z0-9_=+/.-])', body: 'eyJ[A-Za-z0-9_-]{4}' },
+  def('jwt', 'JWT', { before: '(?<![A-Za-z0-9_+/.-])', body: 'eyJ[A-Za-z0-9_-]{4}' },
     { maxLength: 8192, extend: (t, s, te, eof) => scanClass(t, s, te, eof, JWT_CHARS, 8192), refine: refineJwt }),
   def('url_credentials', 'URL_CREDENTIALS', { before: '(?<=[A-Za-z0-9+.-])', body: ':\\/\\/[A-Za-z0-9._~%!$&()*+,;=-]' },
     { maxCut: 3, maxLength: 320, extend: (t, s, te, eof) => scanClass(t, s, te, eof, URL_AUTH, 324), refine: refineUrlCredentials }),
+  def('slack_webhook', 'API_KEY', { before: '(?<![A-Za-z0-9.-])', body: '(?:https?:\\/\\/)?hooks\\.slack\\.com\\/(?:services|workflows|triggers)\\/[A-Za-z0-9]' },
+    { maxLength: 256, extend: (t, s, te, eof) => scanClass(t, s, te, eof, WEBHOOK_CHARS, 256), refine: refineSlackWebhook }),
   def('openai_key', 'API_KEY', { before: '(?<![A-Za-z0-9_-])', body: 'sk-[A-Za-z0-9_-]{16}' },
     { maxLength: 256, extend: (t, s, te, eof) => scanClass(t, s, te, eof, TOKEN_CHARS, 256), refine: refineOpenAi }),
+  def('stripe_key', 'API_KEY', { before: '(?<![A-Za-z0-9_])', body: '[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10}' },
+    { maxLength: 108, extend: (t, s, te, eof) => scanClass(t, s, te, eof, ALNUM, 108), refine: refineStripe }),
   def('github_token', 'API_KEY', { before: '(?<![A-Za-z0-9_])', body: '(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{8})' },
     { maxLength: 93, extend: (t, s, te, eof) => scanClass(t, s, te, eof, WORD_CHARS, 94), refine: refineGithub }),
   def('slack_token', 'API_KEY', { before: '(?<![A-Za-z0-9_.-])', body: '(?:xox[abposer]|xapp|xoxe\\.xox[bp])-[0-9A-Za-z]' },
@@ -628,32 +962,40 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     { refine: refineDistinct(10) }),
   def('aws_access_key', 'API_KEY', { before: '(?<![A-Za-z0-9])', body: '(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}', after: '(?![A-Za-z0-9])' },
     { refine: refineDistinct(8) }),
+  def('aws_secret_key', 'API_KEY', { body: AWS_SECRET_KEYWORD, flags: 'i' },
+    { maxCut: 40, maxLength: 40, lookahead: 1, extend: extendAwsSecret, refine: refineAwsSecret }),
   def('bearer_token', 'TOKEN', { before: '(?<![A-Za-z0-9_-])', body: '(?:[Bb]earer|BEARER)[ \\t]{1,3}[A-Za-z0-9._~+/-]' },
     { maxCut: 9, maxLength: 4096, extend: (t, s, te, eof) => scanClass(t, s, te, eof, BEARER_CHARS, 4096), refine: refineBearer }),
+  def('password', 'PASSWORD', { body: PASSWORD_KEYWORD, flags: 'i' },
+    { maxCut: 21, maxLength: VALUE_MAX, lookahead: 1, extend: extendPassword, refine: refinePassword }),
   def('credit_card', 'CREDIT_CARD', { before: '(?<!\\d|\\d-)', body: '\\d(?:[ -]?\\d){12,18}', after: '(?!\\d)' },
     { lookbehind: 2, refine: refineCard }),
-  def('iban', 'IBAN', { before: '(?<![A-Za-z0-9])', body: '[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?' },
+  def('iban', 'IBAN', { before: '(?<![A-Za-z0-9])', body: '[A-Za-z]{2}\\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,4})?' },
     { lookahead: 1, refine: refineIban }),
   def('us_ssn', 'US_SSN', { before: '(?<![\\w#$.-])', body: '\\d{3}(?:-\\d{2}-|\\.\\d{2}\\.| \\d{2} |\\d{2})\\d{4}', after: '(?!\\w|[.-]\\d)' },
-    { lookahead: 2, refine: refineSsn }),
+    { lookahead: 2, lookbehind: PHONE_CONTEXT, refine: refineSsn }),
   def('email', 'EMAIL', { before: '(?<![A-Za-z0-9._%+\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f-])', body: '[A-Za-z0-9._%+\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f-]{1,64}@[A-Za-z0-9]' },
-    { maxLength: 64 + 1 + 253, find: findEmail, extend: (t, s, te, eof) => scanClass(t, s, te, eof, DOMAIN, 64 + 1 + 253), refine: refineEmail }),
+    { lookbehind: 3, maxLength: EMAIL_MAX, find: findEmail, extend: extendEmail, refine: refineEmail }),
   def('phone', 'PHONE', {
     before: '(?<![\\w+.-])',
     body: '(?:(?:\\(\\+\\d{1,3}\\)|\\+\\d{1,3})[ .-]?(?:\\(\\d{1,4}\\)[ .-]?)?(?:\\d[ .-]?){5,13}\\d'
       + '|(?:0\\d{1,4}|\\(0\\d{1,4}\\))(?:[ .-]\\d{2,8}){1,4}'
-      + '|(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4})'
+      + '|(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}'
+      + '|\\d{8,15})'
       + '(?: ?(?:[xX]|[eE][xX][tT]\\.?) ?\\d{1,5})?',
     after: '(?!\\w|[.-]\\d)',
-  }, { lookahead: 2, lookbehind: 41, refine: refinePhone }),
+  }, { lookahead: 2, lookbehind: Math.max(41, PHONE_CONTEXT), refine: refinePhone }),
   def('ipv6', 'IPV6', { before: IPV6_BEFORE, body: IPV6_BODY }, { lookahead: 2, find: findIpv6, refine: refineIpv6 }),
   def('ipv4', 'IPV4', { before: '(?<![\\w.])', body: `${OCTET}(?:\\.${OCTET}){3}(?:\\/(?:3[0-2]|[12]?\\d))?`, after: '(?!\\w|\\.\\d)' },
-    { lookahead: 2 }),
+    { lookahead: 2, lookbehind: IPV4_CONTEXT, refine: refineIpv4 }),
 ]);
 
 /** Built-in detector names and the groups a policy may name. `all` enables every built-in detector. */
 export const DETECTOR_GROUPS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  api_key: ['openai_key', 'aws_access_key', 'github_token', 'slack_token', 'google_api_key', 'private_key', 'bearer_token'],
+  api_key: [
+    'openai_key', 'aws_access_key', 'aws_secret_key', 'github_token', 'slack_token', 'slack_webhook', 'stripe_key', 'google_api_key',
+    'private_key', 'bearer_token',
+  ],
   ip: ['ipv4', 'ipv6'],
   all: BUILTIN_DETECTORS.map((d) => d.name),
 });

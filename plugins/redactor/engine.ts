@@ -42,6 +42,47 @@ function byPosition(x: Cand, y: Cand): number {
 }
 
 const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+
+/**
+ * Characters that are written in place of ASCII digits, spaces and hyphens in numbers: no-break, thin, figure,
+ * narrow no-break and ideographic spaces, Unicode hyphens and dashes, fullwidth digits, hyphen-minus, plus and @.
+ */
+const FOLDABLE = /[\u00a0\u2007-\u200a\u202f\u3000\u2010-\u2013\u2212\uff0b\uff0d\uff10-\uff19\uff20]/;
+
+const NON_ASCII = /[\u00a0-\uffff]/g;
+const FOLDABLE_FROM = new RegExp(FOLDABLE.source, 'g');
+
+/** The ASCII stand-in of each foldable character (one UTF-16 unit for one: offsets are unchanged). */
+function foldChar(c: number): number {
+  if (c >= 0xff10 && c <= 0xff19) return c - 0xff10 + 48;
+  if (c === 0xff0d || (c >= 0x2010 && c <= 0x2013) || c === 0x2212) return 45;
+  if (c === 0xff0b) return 43;
+  if (c === 0xff20) return 64;
+  return 32;
+}
+
+/**
+ * The view the detectors scan: `text` itself when it has no foldable character (the usual case: one regex test,
+ * no allocation), else a copy in which each of them is replaced by its ASCII form. Every replacement is one code
+ * unit for one, so a span found in the view has the same offsets in the original text.
+ */
+export function foldView(text: string): string {
+  // every foldable character is U+00A0 or above: a one-range scan (about three times cheaper than the class above)
+  // finds the first such character, and the exact class is searched only from there
+  NON_ASCII.lastIndex = 0;
+  if (NON_ASCII.exec(text) === null) return text;
+  FOLDABLE_FROM.lastIndex = NON_ASCII.lastIndex - 1;
+  if (FOLDABLE_FROM.exec(text) === null) return text;
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xa0 || !FOLDABLE.test(text[i]!)) continue;
+    out += text.slice(from, i) + String.fromCharCode(foldChar(c));
+    from = i + 1;
+  }
+  return out + text.slice(from);
+}
 const isLetterOrDigit = /[\p{L}\p{N}]/u;
 
 /**
@@ -134,6 +175,8 @@ export class RedactionEngine {
    */
   step(st: StreamState, sink: RedactSink, eof: boolean, cands: Cand[]): string {
     const text = st.buf;
+    // detectors read the folded view (same length, same offsets); replacements are cut from the original text
+    const view = foldView(text);
     const len = text.length;
     const r = st.r;
     const horizon = eof ? Infinity : len - this.holdBack;
@@ -141,7 +184,7 @@ export class RedactionEngine {
     const dets = this.detectors;
     if (st.openDet >= 0 && !eof) {
       // a value was still in progress last time: nothing can be released until its end is known
-      if (dets[st.openDet]!.extend!(text, st.openS, st.openTe, false) === NEED_MORE) return '';
+      if (dets[st.openDet]!.extend!(view, st.openS, st.openTe, false) === NEED_MORE) return '';
     }
     st.openDet = -1;
     cands.length = 0;
@@ -150,13 +193,13 @@ export class RedactionEngine {
     for (let di = 0; di < dets.length; di++) {
       const d = dets[di]!;
       let pos = st.scanFrom;
-      while (pos < len && d.find(text, pos, m)) {
+      while (pos < len && d.find(view, pos, m)) {
         const s = m.start;
         if (s >= horizon) break;
         pos = s + 1;
         let e = m.end;
         if (d.extend) {
-          e = d.extend(text, s, e, eof);
+          e = d.extend(view, s, e, eof);
           if (e === REJECT) continue;
           if (e === NEED_MORE) {
             if (s + d.maxCut >= r) cands.push({ a: s, b: m.end, s, d: di, open: true });
@@ -166,7 +209,7 @@ export class RedactionEngine {
         let a = s;
         let b = e;
         if (d.refine) {
-          if (!d.refine(text, s, e, out)) continue;
+          if (!d.refine(view, s, e, out)) continue;
           a = out.start;
           b = out.end;
         }

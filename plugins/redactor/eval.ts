@@ -34,9 +34,16 @@ export interface EvalError {
   readonly source: string;
 }
 
-/** The corpus shipped with the repository. */
-export function loadCorpus(): CorpusCase[] {
-  const path = fileURLToPath(new URL('../../test/fixtures/redaction/corpus.json', import.meta.url));
+/**
+ * The corpora shipped with the repository: `corpus` (the first set, public recognizer tests the detectors were
+ * written against) and `grown` (issue 16: libphonenumber, python-email-validator, gitleaks, detect-secrets, Presidio
+ * and Stripe values in the forms the first set missed). Sources in test/fixtures/redaction/SOURCES.md.
+ */
+export const CORPORA = Object.freeze(['corpus', 'grown'] as const);
+
+/** One shipped corpus (default: the first set). */
+export function loadCorpus(name: (typeof CORPORA)[number] = 'corpus'): CorpusCase[] {
+  const path = fileURLToPath(new URL(`../../test/fixtures/redaction/${name}.json`, import.meta.url));
   return JSON.parse(readFileSync(path, 'utf8')) as CorpusCase[];
 }
 
@@ -108,18 +115,33 @@ export function formatReport(r: ReturnType<typeof evaluateCorpus>, corpusSize: n
   return lines.join('\n');
 }
 
+/** Sources of a corpus with their number of texts (`libphonenumber: 98`), for the report. */
+function sourceCounts(corpus: readonly CorpusCase[]): string {
+  const counts = new Map<string, number>();
+  for (const c of corpus) {
+    const k = c.source.split(/[: (]/)[0]!;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const corpus = loadCorpus();
-  const r = evaluateCorpus(corpus);
-  console.log(formatReport(r, corpus.length));
-  const dev = corpus.filter((c) => c.deviation);
-  const src = evaluateCorpus(corpus, 'source');
-  console.log(`\nfor comparison, scored with the sources' own expectations on the ${dev.length} cases where our labels deviate`);
-  console.log('(reasons in test/fixtures/redaction/SOURCES.md; these rows are informational, not thresholds):\n');
-  console.log(formatReport({ scores: src.scores, errors: [] }, corpus.length).split('\n').slice(2).join('\n'));
-  const low = r.scores.filter((s) => s.precision < 0.95 || s.recall < 0.95);
-  if (low.length) {
-    console.log(`\nbelow 0.95: ${low.map((s) => s.type).join(', ')}`);
-    process.exitCode = 1;
+  for (const name of CORPORA) {
+    const corpus = loadCorpus(name);
+    const r = evaluateCorpus(corpus);
+    console.log(`==== ${name}.json — sources: ${sourceCounts(corpus)}`);
+    console.log(formatReport(r, corpus.length));
+    const dev = corpus.filter((c) => c.deviation);
+    const src = evaluateCorpus(corpus, 'source');
+    console.log(`\nfor comparison, scored with the sources' own expectations on the ${dev.length} cases where our labels deviate`);
+    console.log('(reasons in test/fixtures/redaction/SOURCES.md; these rows are informational, not thresholds):\n');
+    console.log(formatReport({ scores: src.scores, errors: [] }, corpus.length).split('\n').slice(2).join('\n'));
+    const floor = name === 'corpus' ? 0.95 : 0.9;
+    const low = r.scores.filter((s) => s.precision < floor || s.recall < floor);
+    if (low.length) {
+      console.log(`\nbelow ${floor}: ${low.map((s) => s.type).join(', ')}`);
+      process.exitCode = 1;
+    }
+    console.log('');
   }
 }

@@ -8,10 +8,10 @@ import {
 } from '../../src/policy/block-helpers.ts';
 import { normalizeText } from './normalize.ts';
 import { TopicMatcher, type PhraseSpec, type TopicEntry } from './matcher.ts';
-import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from './scan.ts';
+import { DEFAULT_SCAN, DEFAULT_SCOPE, SCAN_MODES, SCOPES, type ScanMode, type Scope } from './scan.ts';
 
 /** Statement keywords of the `topics` block. */
-export const TOPICS_STATEMENTS: readonly string[] = Object.freeze(['allow', 'deny', 'scan']);
+export const TOPICS_STATEMENTS: readonly string[] = Object.freeze(['allow', 'deny', 'scan', 'scope']);
 
 /** At most this many duplicate-phrase warnings per statement; the rest are summed up in one note. */
 const MAX_DUPLICATE_WARNINGS = 5;
@@ -24,6 +24,8 @@ export interface TopicsConfig {
   readonly scan: ScanMode;
   /** `file:line` of the `scan` statement, or null for the default. */
   readonly scanRule: string | null;
+  /** Which turns are matched: the latest user turn, or the whole conversation. */
+  readonly scope: Scope;
   readonly matcher: TopicMatcher;
   /** Counts, for `policy explain` and the benchmark. */
   readonly phraseCount: number;
@@ -46,11 +48,29 @@ function origin(span: Span, listFile?: string, line?: number): string {
 }
 
 /**
+ * The forms a phrase's last word also matches in (unless the phrase is `exact`): English plurals, `+s`, `+es` after
+ * s, x, z, ch, sh and o, and consonant + `y` → `ies`. Only for a last word of two or more ASCII letters ending in a
+ * letter; the possessive `'s` needs no form (the normaliser drops it). Returns the normalised variants.
+ */
+export function pluralForms(normalized: string): string[] {
+  const sp = normalized.lastIndexOf(' ');
+  const head = normalized.slice(0, sp + 1);
+  const w = normalized.slice(sp + 1);
+  if (!/^[a-z]{2,}$/.test(w)) return [];
+  const out: string[] = [];
+  if (/[^aeiou]y$/.test(w)) out.push(`${w.slice(0, -1)}ies`);
+  else if (/(?:s|x|z|ch|sh)$/.test(w)) out.push(`${w}es`);
+  else if (w.endsWith('o')) out.push(`${w}s`, `${w}es`);
+  else out.push(`${w}s`);
+  return out.map((v) => head + v);
+}
+
+/**
  * Adds one phrase. Reports POL0420 (empty), POL0422 (nothing left after normalisation), POL0421 (duplicate in the
  * same list, warning) and POL0424 (on both lists, warning). Returns whether a duplicate warning was emitted.
  */
 function addPhrase(d: Draft, kind: 'allow' | 'deny', phrase: string, st: Statement, span: Span, env: Env,
-  list?: { file: string; line: number; quiet: boolean }): 'ok' | 'dup' | 'bad' {
+  list?: { file: string; line: number; quiet: boolean }, exact = false): 'ok' | 'dup' | 'bad' {
   const where = list ? ` (${list.file}:${list.line})` : '';
   if (phrase.trim() === '') {
     reportError(env, 'POL0420', span, `empty phrase${where}`, ['remove it, or write the words to match']);
@@ -80,6 +100,7 @@ function addPhrase(d: Draft, kind: 'allow' | 'deny', phrase: string, st: Stateme
   }
   const entry = d.entries.push({ kind, text: phrase, rule: ruleRef(st.span) }) - 1;
   d.phrases.push({ entry, normalized });
+  if (!exact) for (const v of pluralForms(normalized)) d.phrases.push({ entry, normalized: v });
   return 'ok';
 }
 
@@ -105,11 +126,12 @@ function addRegex(d: Draft, kind: 'allow' | 'deny', v: ScalarValue & { kind: 'Re
   d.regexes.push({ entry, re });
 }
 
-/** `allow|deny list "file"`: one phrase per line, `#` starts a comment line, blank lines ignored. */
-function addList(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): void {
-  const pathTerm = st.terms[2];
-  if (pathTerm?.kind !== 'String' || st.terms.length !== 3) {
-    reportError(env, 'POL0423', (pathTerm ?? st.terms[1]!).span, `"${kind} list" takes one file path`,
+/** `allow|deny [exact] list "file"`: one phrase per line, `#` starts a comment line, blank lines ignored. */
+function addList(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env, exact: boolean): void {
+  const at = exact ? 3 : 2;
+  const pathTerm = st.terms[at];
+  if (pathTerm?.kind !== 'String' || st.terms.length !== at + 1) {
+    reportError(env, 'POL0423', (pathTerm ?? st.terms[at - 1]!).span, `"${kind} list" takes one file path`,
       [`write ${kind} list "lists/phrases.txt" (relative to the policy file)`]);
     return;
   }
@@ -121,7 +143,7 @@ function addList(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): voi
   for (let i = 0; i < lines.length; i++) {
     const phrase = lines[i]!.trim();
     if (phrase === '' || phrase.startsWith('#')) continue;
-    const r = addPhrase(d, kind, phrase, st, pathTerm.span, env, { file: pathTerm.value, line: i + 1, quiet: dups >= MAX_DUPLICATE_WARNINGS });
+    const r = addPhrase(d, kind, phrase, st, pathTerm.span, env, { file: pathTerm.value, line: i + 1, quiet: dups >= MAX_DUPLICATE_WARNINGS }, exact);
     if (r === 'ok') count++;
     else if (r === 'dup') dups++;
   }
@@ -137,16 +159,19 @@ function addList(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): voi
 
 function readEntries(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): void {
   if (st.body) reportError(env, 'POL0427', st.terms[0]!.span, `"${kind}" takes no "{ … }" body`);
-  const second = st.terms[1];
+  // `exact` right after the keyword: the phrases of this statement match only as written (no plural forms)
+  const exact = identName(st.terms[1]) === 'exact';
+  const first = exact ? 2 : 1;
+  const second = st.terms[first];
   if (second === undefined) {
-    reportError(env, 'POL0423', st.span, `"${kind}" needs phrases`,
+    reportError(env, 'POL0423', st.span, `"${kind}${exact ? ' exact' : ''}" needs phrases`,
       [`write ${kind} "phrase", "another phrase", /regex/i  or  ${kind} list "file.txt"`]);
     return;
   }
-  if (identName(second) === 'list') { addList(d, kind, st, env); return; }
-  for (let t = 1; t < st.terms.length; t++) {
+  if (identName(second) === 'list') { addList(d, kind, st, env, exact); return; }
+  for (let t = first; t < st.terms.length; t++) {
     const term = st.terms[t]!;
-    if (t > 1) {
+    if (t > first) {
       reportError(env, 'POL0423', term.span, `unexpected ${describeValue(term)} after the ${kind} phrases`,
         ['separate phrases with commas: allow "a", "b"']);
       break;
@@ -154,7 +179,7 @@ function readEntries(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env):
     let dups = 0;
     for (const item of flattenTerm(term)) {
       if (item.kind === 'String') {
-        if (addPhrase(d, kind, item.value, st, item.span, env) === 'dup') dups++;
+        if (addPhrase(d, kind, item.value, st, item.span, env, undefined, exact) === 'dup') dups++;
       } else if (item.kind === 'Regex') addRegex(d, kind, item, st, env);
       else {
         reportError(env, 'POL0423', item.span, `expected a phrase or a regex, found ${describeValue(item)}`,
@@ -189,6 +214,31 @@ function readScan(sts: readonly Statement[], env: Env): { mode: ScanMode; rule: 
   return { mode, rule };
 }
 
+function readScope(sts: readonly Statement[], env: Env): Scope {
+  let scope: Scope = DEFAULT_SCOPE;
+  sts.forEach((st, i) => {
+    if (st.body) reportError(env, 'POL0427', st.terms[0]!.span, '"scope" takes no "{ … }" body');
+    if (i > 0) {
+      reportError(env, 'POL0425', st.terms[0]!.span, 'duplicate "scope" statement', [`first given at ${ruleRef(sts[0]!.span)}`]);
+      return;
+    }
+    const v = st.terms[1];
+    const name = identName(v) ?? (v?.kind === 'String' ? v.value : undefined);
+    if (v === undefined || st.terms.length !== 2 || name === undefined) {
+      reportError(env, 'POL0425', (st.terms[2] ?? v ?? st.terms[0]!).span, '"scope" takes one value',
+        [`expected one of: ${SCOPES.map((m) => `"${m}"`).join(', ')}`]);
+      return;
+    }
+    if (!(SCOPES as readonly string[]).includes(name)) {
+      reportError(env, 'POL0425', v.span, `unknown scope "${name}"`, [...suggestNotes(name, SCOPES),
+        'latest: only the last user turn is matched; conversation: every turn of the request']);
+      return;
+    }
+    scope = name as Scope;
+  });
+  return scope;
+}
+
 /**
  * Compiles the `topics` blocks of one policy (at most one; the core check rejects duplicates) into a frozen
  * TopicsConfig, or undefined when there is no block or it configures no entries. Never throws.
@@ -211,6 +261,7 @@ export function compileTopics(blocks: readonly Block[], outer: Env): TopicsConfi
     if (kw === 'allow' || kw === 'deny') readEntries(d, kw, st, env);
   }
   const scan = readScan(byKw.get('scan') ?? [], env);
+  const scope = readScope(byKw.get('scope') ?? [], env);
   if (byKw.get('scan')?.some((s) => s.body)) reportError(env, 'POL0427', byKw.get('scan')![0]!.terms[0]!.span, '"scan" takes no "{ … }" body');
   if (d.entries.length === 0) {
     if (errors > 0) return undefined;
@@ -223,8 +274,9 @@ export function compileTopics(blocks: readonly Block[], outer: Env): TopicsConfi
     allowlistConfigured: d.entries.some((e) => e.kind === 'allow'),
     scan: scan.mode,
     scanRule: scan.rule,
+    scope,
     matcher,
-    phraseCount: d.phrases.length,
+    phraseCount: d.entries.length - d.regexes.length,
     regexCount: d.regexes.length,
   });
 }

@@ -6,11 +6,11 @@ import { compileTopics, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from './state.ts';
 
 export { topicsKey, type TopicsResult } from './state.ts';
-export { compileTopics, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
+export { compileTopics, pluralForms, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
 export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from './normalize.ts';
 export { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
 export { TopicMatcher, type TopicEntry, type TopicHits } from './matcher.ts';
-export { SCAN_MODES, DEFAULT_SCAN, type ScanMode, visitScannedTexts, scannedTexts } from './scan.ts';
+export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from './scan.ts';
 
 /** Every metric this plugin writes: none (hits are reported in the `policy` block, the audit record and decide's metrics). */
 export const TOPICS_METRICS = Object.freeze({} as const);
@@ -21,7 +21,7 @@ export const TOPICS_METRICS = Object.freeze({} as const);
  * Sync; allocation-free when nothing matches (a shared frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
-  const hits = config.matcher.matchRequest(ctx.request, config.scan);
+  const hits = config.matcher.matchRequest(ctx.request, config.scan, config.scope);
   if (hits.allow.length === 0 && hits.deny.length === 0) {
     ctx.set(topicsKey, noHits);
     return;

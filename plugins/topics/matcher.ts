@@ -4,7 +4,7 @@ import type { UserRegex } from '../../src/policy/regex.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
 import { TextNormalizer } from './normalize.ts';
-import { visitScannedTexts, type ScanMode, type TextVisitor } from './scan.ts';
+import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from './scan.ts';
 
 /** One configured allow or deny entry: a phrase (inline or from a list file) or a regex. */
 export interface TopicEntry {
@@ -152,10 +152,10 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     }
   }
 
-  /** Matches the messages `mode` selects from `request`. */
-  matchRequest(request: ChatRequest, mode: ScanMode): TopicHits {
+  /** Matches the messages `mode` and `scope` select from `request`. */
+  matchRequest(request: ChatRequest, mode: ScanMode, scope: Scope = 'conversation'): TopicHits {
     this.#begin();
-    visitScannedTexts(request, mode, this);
+    visitScannedTexts(request, mode, this, scope);
     return this.#finish();
   }
 

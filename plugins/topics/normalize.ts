@@ -10,6 +10,8 @@ const EXPAND = 3;
 const APOS = 4;
 /** Invisible characters (format characters, Hangul fillers): removed, but remembered as possible word breaks. */
 const INVISIBLE = 5;
+/** Han ideographs and kana: scripts written without spaces between words, so each character is a word of its own. */
+const CJK = 6;
 
 /** Class of each BMP code unit (surrogates are handled in the loop). Built once at module load. */
 const CLASS = new Uint8Array(65536);
@@ -54,7 +56,19 @@ const DROP_RANGES: readonly (readonly [number, number])[] = [
   [0x1ab0, 0x1aff], [0x1dc0, 0x1dff], [0x20d0, 0x20ff], [0xfe20, 0xfe2f], // more combining diacritics
   [0x17b4, 0x17b5], [0x180b, 0x180f], // Khmer inherent vowels, Mongolian variation selectors
   [0xfe00, 0xfe0f], // variation selectors
+  [0x3099, 0x309a], // combining kana voiced sound marks (NFKD splits them off が, ぱ …)
 ];
+
+/** Han and kana ranges (BMP) whose characters are words of one character each (see CJK). */
+const CJK_RANGES: readonly (readonly [number, number])[] = [
+  [0x3005, 0x3007], // 々 〆 〇
+  [0x3040, 0x3098], [0x309b, 0x30ff], // hiragana, katakana (with ー), without the combining voiced marks
+  [0x31f0, 0x31ff], // katakana phonetic extensions
+  [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xf900, 0xfaff], // CJK unified ideographs (ext. A), compatibility ideographs
+];
+
+/** Case folding of astral letters (Deseret, Osage, Adlam …): code point → folded code point. Built once at load. */
+const ASTRAL_FOLD = new Map<number, number>();
 /** Letters that render as nothing (Hangul fillers): treated like zero-width characters. */
 const INVISIBLE_LETTERS: readonly number[] = [0x115f, 0x1160, 0x3164, 0xffa0];
 
@@ -67,7 +81,10 @@ function buildTables(): void {
     if (format.test(ch)) { CLASS[cp] = INVISIBLE; continue; }
     if (word.test(ch)) {
       CLASS[cp] = WORD;
-      const lower = ch.toLowerCase();
+      // full case folding (CaseFolding.txt): lower-case the upper-case form, so that ς (final sigma) folds like σ,
+      // ϐ like β, ſ like s; where that form is several letters (ß → SS), the plain lower case
+      const viaUpper = ch.toUpperCase().toLowerCase();
+      const lower = viaUpper.length === 1 ? viaUpper : ch.toLowerCase();
       // `İ`.toLowerCase() is "i" + U+0307: keep the base letter (the mark would be dropped anyway)
       let f = lower.length === 1 || (lower.length === 2 && lower.charCodeAt(1) >= 0x300 && lower.charCodeAt(1) <= 0x36f)
         ? lower.charCodeAt(0) : cp;
@@ -77,6 +94,15 @@ function buildTables(): void {
     }
   }
   for (const [lo, hi] of DROP_RANGES) for (let cp = lo; cp <= hi; cp++) CLASS[cp] = DROP;
+  for (const [lo, hi] of CJK_RANGES) for (let cp = lo; cp <= hi; cp++) { CLASS[cp] = CJK; FOLD[cp] = cp; }
+  // the iota subscript (what NFKD splits off ᾳ, ῳ …) is a letter under full case folding (ᾳ → αι), not a diacritic
+  CLASS[0x0345] = WORD;
+  FOLD[0x0345] = FOLD[0x03b9]!;
+  for (let cp = 0x10400; cp <= 0x1e9ff; cp++) {
+    const ch = String.fromCodePoint(cp);
+    const f = ch.toUpperCase().toLowerCase();
+    if (f !== ch && f.length === 2) ASTRAL_FOLD.set(cp, f.codePointAt(0)!);
+  }
   for (const cp of INVISIBLE_LETTERS) CLASS[cp] = INVISIBLE;
   for (const cp of EXPANSIONS.keys()) CLASS[cp] = EXPAND;
   // apostrophes join the letters around them (don't → dont) and separate elsewhere ('quoted')
@@ -86,6 +112,7 @@ buildTables();
 
 /** Astral code points: tag characters and supplementary variation selectors vanish; emoji and symbols separate; other astral letters are word characters. */
 function astralClass(cp: number): number {
+  if (cp >= 0x20000 && cp <= 0x3134f) return CJK; // CJK unified ideographs, extensions B–H
   if (cp >= 0xe0000 && cp <= 0xe007f) return INVISIBLE;
   if (cp >= 0xe0100 && cp <= 0xe01ef) return DROP;
   if (cp >= 0x1f000 && cp <= 0x1faff) return SEP;
@@ -192,6 +219,12 @@ function isWordAt(s: string, i: number): boolean {
   return CLASS[c] === WORD || CLASS[c] === EXPAND;
 }
 
+/** True when the apostrophe at `i` starts a possessive `'s` that ends the word (`competitor's`, `Acme’s`). */
+function isPossessiveAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i + 1);
+  return (c === 0x73 || c === 0x53) && !isWordAt(s, i + 2);
+}
+
 /**
  * Folds text into the canonical stream of words, reusing its own buffers (no allocation per call once warm).
  *
@@ -222,6 +255,17 @@ export class TextNormalizer implements WordSink {
   /** Offsets in #raw where an invisible character was removed inside the current word (at most 32 kept). */
   #cuts = new Int32Array(32);
   #ncuts = 0;
+  /** Whether a possessive `'s` ending a word is dropped (`competitor's` → `competitor`) or joined (`competitors`). */
+  readonly #dropPossessive: boolean;
+
+  /**
+   * `possessive`: `drop` (default; the topic matcher) removes a possessive `'s` at the end of a word, so a phrase
+   * matches its possessive; `join` treats it like any apostrophe between letters (`someone's` → `someones`), which
+   * keeps a possessor apart from the person (the moderation lexicon relies on it).
+   */
+  constructor(opts: { possessive?: 'drop' | 'join' } = {}) {
+    this.#dropPossessive = opts.possessive !== 'join';
+  }
 
   /**
    * ASCII fast path: the text as bytes (UTF-8 of an ASCII text) in `#bytes`, which starts 8 bytes into `#buf8` (so
@@ -277,6 +321,7 @@ export class TextNormalizer implements WordSink {
       let h = FNV_OFFSET;
       let flags = 0;
       let apos = false; // an apostrophe was dropped inside the word
+      let skip = 0; // a possessive 's after the word: characters to skip once the word is ended
       for (;;) {
         do {
           const f = a & 0xff;
@@ -285,8 +330,15 @@ export class TextNormalizer implements WordSink {
           flags |= a;
           a = W[bytes[++i]!]!;
         } while (a !== 0);
-        // bytes[i] ends the run (i ≤ n); an apostrophe followed by a word character joins the next run
-        if (bytes[i] === 0x27 && (a = W[bytes[i + 1]!]!) !== 0) { i++; apos = true; continue; }
+        // bytes[i] ends the run (i ≤ n); an apostrophe followed by a word character joins the next run, except a
+        // possessive 's at the end of the word, which is dropped (bytes[n] is the sentinel 0, so i + 2 ≤ n + 1 is readable
+        // once i + 1 < n)
+        if (bytes[i] === 0x27 && (a = W[bytes[i + 1]!]!) !== 0) {
+          if (this.#dropPossessive && (bytes[i + 1] === 0x73 || bytes[i + 1] === 0x53) && (i + 2 >= n || W[bytes[i + 2]!] === 0)) { skip = 2; break; }
+          i++;
+          apos = true;
+          continue;
+        }
         break;
       }
       const len = rawLen - start;
@@ -305,6 +357,7 @@ export class TextNormalizer implements WordSink {
         hi = packHi(raw, start, len);
       } else { lo = 0; hi = -1; }
       this.#endToken(start, len, flags >>> 8, h, lo, hi, sink);
+      i += skip;
       if (++i >= n) break; // bytes[i] was a separator (or the sentinel)
     }
     if (this.#runCount > 0) this.#flushRun(sink);
@@ -362,7 +415,16 @@ export class TextNormalizer implements WordSink {
               raw = this.#reserve(n, rawLen);
               continue; // same index, now in the normalised text
             }
-            if (isWordAt(s, i + 1)) { i++; continue; }
+            if (isWordAt(s, i + 1)) {
+              if (this.#dropPossessive && isPossessiveAt(s, i)) {
+                i += 2;
+                inTok = false;
+                this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
+                continue;
+              }
+              i++;
+              continue;
+            }
           }
           inTok = false;
           this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
@@ -382,12 +444,22 @@ export class TextNormalizer implements WordSink {
         const lo = s.charCodeAt(i + 1);
         if (lo >= 0xdc00 && lo <= 0xdfff) {
           i += 2;
-          cls = astralClass(((code - 0xd800) << 10) + (lo - 0xdc00) + 0x10000);
+          const cp = ((code - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+          cls = astralClass(cp);
+          if (cls === CJK) {
+            if (inTok) { inTok = false; this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink); }
+            this.#cjkWord(rawLen, code, lo, sink);
+            rawLen += 2;
+            continue;
+          }
           if (cls === WORD) {
             if (!inTok) { inTok = true; tokStart = rawLen; flags = 0; h = FNV_OFFSET; kLo = 0; kHi = 0; }
-            raw[rawLen++] = code;
-            raw[rawLen++] = lo;
-            h = Math.imul(Math.imul(h ^ code, FNV_PRIME) ^ lo, FNV_PRIME);
+            const folded = ASTRAL_FOLD.get(cp);
+            const hiU = folded === undefined ? code : ((folded - 0x10000) >> 10) + 0xd800;
+            const loU = folded === undefined ? lo : ((folded - 0x10000) & 0x3ff) + 0xdc00;
+            raw[rawLen++] = hiU;
+            raw[rawLen++] = loU;
+            h = Math.imul(Math.imul(h ^ hiU, FNV_PRIME) ^ loU, FNV_PRIME);
             flags |= F_OTHER_LETTER;
           } else if (cls === INVISIBLE) {
             if (inTok) this.#cut(rawLen);
@@ -418,6 +490,15 @@ export class TextNormalizer implements WordSink {
         flags |= F_ASCII_LETTER;
       } else if (cls === INVISIBLE) {
         if (inTok) this.#cut(rawLen);
+      } else if (cls === CJK) {
+        if (inTok) { inTok = false; this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink); }
+        this.#cjkWord(rawLen, code, -1, sink);
+        rawLen++;
+      } else if (cls === APOS && inTok && this.#dropPossessive && isWordAt(s, i + 1) && isPossessiveAt(s, i)) {
+        i += 2;
+        inTok = false;
+        this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
+        continue;
       } else if (cls !== DROP && inTok && !(cls === APOS && isWordAt(s, i + 1))) {
         inTok = false;
         this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
@@ -469,6 +550,18 @@ export class TextNormalizer implements WordSink {
       out += String.fromCharCode.apply(null, this.buf.subarray(i, Math.min(this.length, i + 4096)) as unknown as number[]);
     }
     return out;
+  }
+
+  /**
+   * Emits one Han or kana character (a surrogate pair when `lo` ≥ 0) as a word of its own at `raw[at]`. It ends the
+   * one-character run first: CJK words are never joined by the letter-spacing rule.
+   */
+  #cjkWord(at: number, code: number, lo: number, sink: WordSink): void {
+    if (this.#runCount > 0) this.#flushRun(sink);
+    const raw = this.#raw;
+    raw[at] = code;
+    if (lo >= 0) raw[at + 1] = lo;
+    emitWord(sink, raw, at, lo >= 0 ? 2 : 1);
   }
 
   #cut(at: number): void {
@@ -554,12 +647,14 @@ export class TextNormalizer implements WordSink {
 }
 
 const shared = new TextNormalizer();
+const sharedJoin = new TextNormalizer({ possessive: 'join' });
 
 /**
  * The canonical form of `text` without the outer spaces: words separated by single spaces (`"Wire--Transfer!"` →
  * `"wire transfer"`); `""` when nothing word-like remains. Allocates; meant for compile time and tests.
  */
-export function normalizeText(text: string): string {
-  shared.normalize(text);
-  return shared.length <= 1 ? '' : shared.text().slice(1, -1);
+export function normalizeText(text: string, opts: { possessive?: 'drop' | 'join' } = {}): string {
+  const n = opts.possessive === 'join' ? sharedJoin : shared;
+  n.normalize(text);
+  return n.length <= 1 ? '' : n.text().slice(1, -1);
 }

@@ -9,6 +9,17 @@ export type ScanMode = (typeof SCAN_MODES)[number];
 /** The default scan mode. */
 export const DEFAULT_SCAN: ScanMode = 'user';
 
+/** Scopes, in the order the docs list them. */
+export const SCOPES = Object.freeze(['latest', 'conversation'] as const);
+/**
+ * Which turns are scanned: `latest` — the last user turn (the last user message and the user messages right before
+ * it, plus system/developer messages between the last assistant message and it under `scan all`); `conversation` —
+ * every message of the request.
+ */
+export type Scope = (typeof SCOPES)[number];
+/** The default scope: the latest turn, so that a refused turn kept in the history does not refuse every later one. */
+export const DEFAULT_SCOPE: Scope = 'latest';
+
 /** Receives each scanned text segment (one message's string content, or one text content part). */
 export interface TextVisitor {
   onText(text: string): void;
@@ -35,7 +46,7 @@ function visitContent(content: unknown, v: TextVisitor): void {
  * Calls `v.onText` for each text segment of the messages `mode` selects, in message order. Each segment is
  * matched on its own: a phrase never spans two messages or two content parts. No allocation.
  */
-export function visitScannedTexts(request: ChatRequest, mode: ScanMode, v: TextVisitor): void {
+export function visitScannedTexts(request: ChatRequest, mode: ScanMode, v: TextVisitor, scope: Scope = 'conversation'): void {
   const msgs = request.messages;
   if (!Array.isArray(msgs)) return;
   if (mode === 'last_user') {
@@ -44,7 +55,25 @@ export function visitScannedTexts(request: ChatRequest, mode: ScanMode, v: TextV
     }
     return;
   }
-  for (let i = 0; i < msgs.length; i++) {
+  let from = 0;
+  if (scope === 'latest') {
+    // the last user message, then back over the messages of the same turn (anything but assistant and tool output)
+    let last = msgs.length - 1;
+    while (last >= 0 && msgs[last]?.role !== 'user') last--;
+    if (last < 0) return;
+    from = last;
+    while (from > 0) {
+      const r = msgs[from - 1]?.role;
+      if (r === 'assistant' || r === 'tool' || r === 'function') break;
+      from--;
+    }
+    for (let i = from; i <= last; i++) {
+      const m = msgs[i];
+      if (m !== undefined && m !== null && (mode === 'user' ? m.role === 'user' : ALL_ROLES.has(m.role))) visitContent(m.content, v);
+    }
+    return;
+  }
+  for (let i = from; i < msgs.length; i++) {
     const m = msgs[i];
     if (m === undefined || m === null) continue;
     if (mode === 'user' ? m.role === 'user' : ALL_ROLES.has(m.role)) visitContent(m.content, v);
@@ -52,8 +81,8 @@ export function visitScannedTexts(request: ChatRequest, mode: ScanMode, v: TextV
 }
 
 /** The scanned text segments as an array (allocates; the moderation providers use it). */
-export function scannedTexts(request: ChatRequest, mode: ScanMode): string[] {
+export function scannedTexts(request: ChatRequest, mode: ScanMode, scope: Scope = 'conversation'): string[] {
   const out: string[] = [];
-  visitScannedTexts(request, mode, { onText: (t) => { out.push(t); } });
+  visitScannedTexts(request, mode, { onText: (t) => { out.push(t); } }, scope);
   return out;
 }

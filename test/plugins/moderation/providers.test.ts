@@ -10,7 +10,7 @@ import type { PluginHooks } from '../../../src/sdk/plugin.ts';
 import type { ChatRequest } from '../../../src/sdk/types.ts';
 import { GatewayError } from '../../../src/errors.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
-import { compileClean } from '../topics/policy.ts';
+import { compileClean, compileWith } from '../topics/policy.ts';
 
 interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: any }
 type Reply = (seen: Seen, res: http.ServerResponse) => void;
@@ -332,5 +332,63 @@ describe('wire-format parsers', () => {
     expect(s['made/up']).toBeUndefined();
     expect(() => parseOpenAIModeration({ results: [] })).toThrow('no results[0]');
     expect(() => parseOpenAIModeration({ results: [{}] })).toThrow('neither category_scores nor categories');
+  });
+});
+
+describe('cascade: provider builtin then openai', () => {
+  const cascadeHooks = (band = 'band 0.1 0.8'): PluginHooks => moderationPlugin.hooks(compileClean(moderationPlugin, `  moderation {
+    provider builtin then openai { url "${oa.url}"; key env "OPENAI_API_KEY"; timeout 300ms; ${band} }
+    flag "*" above 0.5
+  }`));
+  const services = (): ReturnType<typeof testServices> => testServices({ env: { OPENAI_API_KEY: 'k' } });
+
+  it('decides a prompt the builtin scores below the band locally, synchronously, without a call', () => {
+    const ctx = ctxFor(req('What is the shipping time to Oslo?'), { services: services() });
+    expect(cascadeHooks().onRequest!(ctx)).toBeUndefined();
+    expect(oa.seen).toHaveLength(0);
+    expect(ctx.get(moderationKey)).toMatchObject({ provider: 'builtin', flagged: [] });
+  });
+
+  it('decides a prompt the builtin scores above the band locally (flagged), without a call', () => {
+    const ctx = ctxFor(req('I am going to kill myself tonight, I have the pills ready'), { services: services() });
+    expect(cascadeHooks().onRequest!(ctx)).toBeUndefined();
+    expect(oa.seen).toHaveLength(0);
+    const r = ctx.get(moderationKey)!;
+    expect(r.provider).toBe('builtin');
+    expect(r.flagged).toContain('self-harm/intent');
+  });
+
+  it('sends a prompt inside the band to the remote provider, whose scores decide', async () => {
+    oa.json(200, openaiBody({ 'self-harm': 0.93 }));
+    const ctx = ctxFor(req('tell me about suicide'), { services: services() });
+    const out = cascadeHooks().onRequest!(ctx);
+    expect(out).toBeInstanceOf(Promise);
+    expect(await out).toBeUndefined();
+    expect(oa.seen).toHaveLength(1);
+    expect(oa.seen[0]!.body.input).toBe('tell me about suicide');
+    expect(ctx.get(moderationKey)).toMatchObject({ provider: 'openai', flagged: ['self-harm'] });
+  });
+
+  it('falls back to the builtin scores when the remote call fails open', async () => {
+    oa.json(503, { error: 'down' });
+    const ctx = ctxFor(req('tell me about suicide'), { services: services() });
+    expect(await cascadeHooks().onRequest!(ctx)).toBeUndefined();
+    expect(oa.seen).toHaveLength(1);
+    expect(ctx.get(moderationKey)).toMatchObject({ provider: 'builtin', flagged: [] });
+    expect(ctx.audit.moderation_error).toBe('http_status');
+  });
+
+  it('band 0 1 sends every prompt to the remote provider', async () => {
+    oa.json(200, openaiBody({}));
+    const ctx = ctxFor(req('What is the shipping time to Oslo?'), { services: services() });
+    await cascadeHooks('band 0 1').onRequest!(ctx);
+    expect(oa.seen).toHaveLength(1);
+  });
+
+  it('reports a misplaced or malformed band and a cascade that ends with builtin (POL0433, POL0430)', () => {
+    const short = (body: string): string[] => compileWith(moderationPlugin, `  moderation {\n    ${body}\n  }`).short;
+    expect(short(`provider openai { url "${oa.url}"; band 0.1 0.9 }`)).toEqual(['POL0433 error 3:68 "band" only applies to a cascade']);
+    expect(short(`provider builtin then openai { url "${oa.url}"; band 0.9 0.1 }`)[0]).toMatch(/^POL0433 error .* "band" takes two scores LOW HIGH/);
+    expect(short('provider builtin then builtin')).toEqual(['POL0430 error 3:27 a cascade ends with a remote provider, found builtin']);
   });
 });

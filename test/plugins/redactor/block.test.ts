@@ -19,7 +19,8 @@ describe('redact block: valid configurations', () => {
   it('expands groups: api_key and ip', () => {
     const { config } = compileRedactText('redact response { api_key, ip }');
     expect([...config!.response!.types].sort()).toEqual(
-      ['aws_access_key', 'bearer_token', 'github_token', 'google_api_key', 'ipv4', 'ipv6', 'openai_key', 'private_key', 'slack_token']);
+      ['aws_access_key', 'aws_secret_key', 'bearer_token', 'github_token', 'google_api_key', 'ipv4', 'ipv6', 'openai_key', 'private_key',
+        'slack_token', 'slack_webhook', 'stripe_key']);
   });
 
   it('"both" configures request and response with one engine', () => {

@@ -70,7 +70,10 @@ describe('topics block compile', () => {
     ]);
     expect(c).toMatchObject({ allowlistConfigured: true, scan: 'last_user', scanRule: 'rules/test.policy:6', phraseCount: 5, regexCount: 1 });
     expect(Object.isFrozen(c)).toBe(true);
-    expect(c.matcher.automaton!.vocabularySize).toBe(8); // refund policy shipping competitor pricing acme corp globex
+    // refund policy shipping competitor pricing acme corp globex, and the plural forms of each phrase's last word:
+    // policies shippings pricings corps globexes
+    expect(c.matcher.automaton!.vocabularySize).toBe(13);
+    expect(c.scope).toBe('latest');
   });
 
   it('a deny-only block has no allowlist', () => {
@@ -78,6 +81,26 @@ describe('topics block compile', () => {
     expect(c.allowlistConfigured).toBe(false);
     expect(c.scan).toBe('user');
     expect(c.scanRule).toBeNull();
+  });
+
+  it('plural forms of the last word, unless the statement says exact', () => {
+    const c = compileClean(topicsPlugin, wrap(['deny "competitor", "gift box", "company", "photo"', 'deny exact "Apple"', 'allow exact list "a.txt"']), { 'a.txt': 'refund\n' });
+    const hit = (t: string): string[] => { const h = c.matcher.matchText(t); return [...h.allow, ...h.deny].map((e) => c.matcher.entries[e]!.text); };
+    expect(hit('our competitors')).toEqual(['competitor']);
+    expect(hit('three gift boxes')).toEqual(['gift box']);
+    expect(hit('two companies')).toEqual(['company']);
+    expect(hit('photos and photoes')).toEqual(['photo']);
+    expect(hit('apples')).toEqual([]);
+    expect(hit("Apple's phones")).toEqual(['Apple']);
+    expect(hit('refunds')).toEqual([]);
+    expect(hit('refund')).toEqual(['refund']);
+    expect(hit('gift boxs companys')).toEqual([]);
+  });
+
+  it('scope: latest (default) or conversation; unknown values are POL0425', () => {
+    expect(compileClean(topicsPlugin, wrap(['deny "x"', 'scope conversation'])).scope).toBe('conversation');
+    expect(compileWith(topicsPlugin, wrap(['deny "x"', 'scope lates'])).short).toEqual([
+      'POL0425 error 4:11 unknown scope "lates"']);
   });
 
   it('caps duplicate warnings per list file and sums up the rest', () => {

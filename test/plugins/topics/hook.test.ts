@@ -47,11 +47,15 @@ const evasions: Case[] = [
   { note: 'the regex runs on normalised text (punctuation collapsed, lower case)', text: 'Send a WIRE -- TRANSFER now', deny: ['/wire\\s+transfer/i'] },
   { note: 'hits are in configuration order, not text order, and deduplicated', text: 'initech, gift card, shipping, Acme Corp, gift card, shipping',
     allow: ['shipping'], deny: ['gift card', 'Acme Corp', 'Initech'] },
+  { note: 'plural of the last word (consonant + y → ies)', text: 'our refund policies', allow: ['refund policy'] },
+  { note: 'plural of the last word (+s)', text: 'two gift cards', deny: ['gift card'] },
+  { note: 'possessive after a phrase', text: "Acme Corp's prices", deny: ['Acme Corp'] },
+  { note: 'possessive with a typographic apostrophe', text: 'Globex’s pricing', deny: ['Globex'] },
 ];
 
 const negatives: Case[] = [
   { note: 'whole words only: "shipping" does not match "shippingly" or "transshipping"', text: 'shippingly transshipping' },
-  { note: 'no stemming: "refund policy" does not match "refund policies"', text: 'our refund policies' },
+  { note: 'no stemming beyond plurals: "refund policy" does not match "refunding policy"', text: 'our refunding policy' },
   { note: 'a phrase does not match when a word sits between its words', text: 'gift for a card' },
   { note: 'a regex needs its words: "wire" alone does not match', text: 'wire the money' },
 ];
@@ -104,9 +108,11 @@ describe('topics onRequest', () => {
       user('second: hello'),
     );
     const modes = [
-      { note: 'user (default): every user message', scan: '', allow: ['shipping'], deny: [] },
+      { note: 'user, scope conversation: every user message', scan: 'scope conversation', allow: ['shipping'], deny: [] },
+      { note: 'user, scope latest (default): the last user turn', scan: '', allow: [], deny: [] },
       { note: 'last_user: only the last user message', scan: 'scan last_user', allow: [], deny: [] },
-      { note: 'all: user, system and assistant messages (never tool output)', scan: 'scan all', allow: ['shipping'], deny: ['competitor pricing', 'gift card'] },
+      { note: 'all, scope conversation: user, system and assistant messages (never tool output)', scan: 'scan all; scope conversation', allow: ['shipping'], deny: ['competitor pricing', 'gift card'] },
+      { note: 'all, scope latest: the messages of the last turn', scan: 'scan all', allow: [], deny: [] },
     ];
     it.each(modes)('$note', ({ scan, allow, deny }) => {
       const h = topicsPlugin.hooks(compileClean(topicsPlugin, `  topics {\n    allow "shipping"\n    deny "competitor pricing", "gift card", "acme corp"\n    ${scan}\n  }`));
