@@ -72,6 +72,19 @@ describe('Responses event streams', () => {
     expect(completed.usage.total_tokens).toBe(completed.usage.input_tokens + completed.usage.output_tokens);
   });
 
+  it('the local-answer sequence of docs/notes/openai-endpoints.md is spec-valid with a policy block and zero usage', () => {
+    const local = responseEvents({ model: 'm', input: 'hi' }, 'Sorry, I cannot help with that.', null, 1000);
+    expect(local.map((e) => e.type)).toEqual([
+      'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
+      'response.output_text.delta', 'response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
+    ]);
+    const policy = { policy_id: 'p', decision: 'refuse', effective_decision: 'refuse', reason_code: 'REFUSE' };
+    const zero = { input_tokens: 0, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 };
+    const completed: Record<string, unknown> = { ...local.at(-1)!, policy, response: { ...(local.at(-1)!.response as object), usage: zero, policy } };
+    for (const e of [...local.slice(0, -1), completed]) expectValid('ResponseStreamEvent', e, String(e.type));
+    expectValid('Response', completed.response, 'the non-streamed local answer');
+  });
+
   it('a failed or errored stream stops after the first text delta', () => {
     expect(responseEvents({ model: 'm', input: 'hi' }, 'Hello', null, 2, 1, 'failed').map((e) => e.type).slice(-2)).toEqual(['response.output_text.delta', 'response.failed']);
     expect(responseEvents({ model: 'm', input: 'hi' }, 'Hello', null, 2, 1, 'error').map((e) => e.type).slice(-2)).toEqual(['response.output_text.delta', 'error']);
