@@ -191,9 +191,9 @@ function load(): NonNullable<typeof state> {
   const raw = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Obj;
   const { doc, adaptations } = adaptOpenAPISchemas(raw);
   const schemas = (doc.components as Obj).schemas as Obj;
-  const chunk = structuredClone(schemas.CreateCompletionResponse) as any;
-  chunk.properties.choices.items.properties.finish_reason.type = ['string', 'null'];
-  chunk.properties.choices.items.properties.finish_reason.enum.push(null);
+  const chunk = structuredClone(schemas.CreateCompletionResponse) as Obj;
+  const finish = (((chunk.properties as Obj).choices as Obj).items as Obj).properties as Obj;
+  finish.finish_reason = { anyOf: [finish.finish_reason, { type: 'null' }] };
   schemas.CreateCompletionStreamResponse = chunk;
   const ajv = new Ajv2020({
     allErrors: true,         // every missing field at once, not the first
