@@ -2,6 +2,8 @@
 // fake OpenAI-compatible upstream, with the connector policies below and keys made by the real `keys` CLI.
 // Run directly (`node connectors/testing/fixture.ts`) it prints its description as one JSON line and serves until stdin closes.
 import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeUpstream, type FakeUpstream } from '../../test/helpers/fake-upstream.ts';
@@ -17,6 +19,12 @@ export interface FixtureInfo {
   readonly limitedKey: string;
   /** Phrases whose decision the policies fix (allow, refuse on the denylist, off-topic refusal, rewrite on self-harm). */
   readonly prompts: { readonly allow: string; readonly deny: string; readonly offTopic: string; readonly rewrite: string };
+  /**
+   * A loopback side door for tests in other processes (the Python connectors): `GET /audit` → `{"lines": [...]}`
+   * (the gateway's audit records so far), `GET /upstream` → `{"requests": n, "aborted": n}` (what the fake
+   * upstream saw: answers the gateway closed before they ended count as aborted).
+   */
+  readonly controlUrl: string;
 }
 
 export interface ConnectorFixture extends FixtureInfo {
@@ -81,10 +89,21 @@ export async function startConnectorFixture(opts: { slowMs?: number; extraArgs?:
     const key = await createKey(keysFile, 'connector-tests', 'policy-gateway,limited');
     const limitedKey = await createKey(keysFile, 'connector-limited', 'limited');
     const gateway = await startGateway(['--rules', rulesDir({ 'connectors.policy': fixturePolicies(keysFile) }), '--upstream', upstream.baseUrl, ...(opts.extraArgs ?? [])]);
+    const auditLines = () => gateway.stdout().split('\n').filter((l) => /^\d{4}-\d\d-\d\dT\S+ policy_id=/.test(l));
+    const control = http.createServer((req, res) => {
+      const body = req.url === '/audit' ? { lines: auditLines() } : req.url === '/upstream' ? { requests: upstream.received.length, aborted: upstream.aborted } : undefined;
+      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? { error: 'not found' }));
+    });
+    await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
     return {
-      url: gateway.url, key, limitedKey, prompts: PROMPTS, gateway, upstream,
-      auditLines: () => gateway.stdout().split('\n').filter((l) => /^\d{4}-\d\d-\d\dT\S+ policy_id=/.test(l)),
-      stop: async () => { await gateway.stop(); await upstream.close(); },
+      url: gateway.url, key, limitedKey, prompts: PROMPTS, gateway, upstream, auditLines,
+      controlUrl: `http://127.0.0.1:${(control.address() as AddressInfo).port}`,
+      stop: async () => {
+        control.closeAllConnections();
+        await new Promise<void>((r) => control.close(() => r()));
+        await gateway.stop();
+        await upstream.close();
+      },
     };
   } catch (e) {
     await upstream.close();
@@ -94,7 +113,7 @@ export async function startConnectorFixture(opts: { slowMs?: number; extraArgs?:
 
 /** The JSON-serialisable part of a fixture. */
 export function fixtureInfo(f: FixtureInfo): FixtureInfo {
-  return { url: f.url, key: f.key, limitedKey: f.limitedKey, prompts: f.prompts };
+  return { url: f.url, key: f.key, limitedKey: f.limitedKey, prompts: f.prompts, controlUrl: f.controlUrl };
 }
 
 if (import.meta.main) {
