@@ -67,8 +67,9 @@ def test_quickstart_allows_with_the_policy_block_and_audits_the_user(gateway, qu
     assert body["policy"]["decision"] == "allow"
     assert body["policy"]["policy_user"] == unique_user
     assert body["policy"]["project_id"] == "support-bot"
-    # the quickstart does not forward X-Request-Id, so find the record by user
-    lines = [line for line in control(gateway, "/audit")["lines"] if f" policy_user={unique_user} " in line]
+    # the quickstart does not forward X-Request-Id, so find the record by user (written once the request completes)
+    lines: list = []
+    wait_for(lambda: lines.extend(line for line in control(gateway, "/audit")["lines"] if f" policy_user={unique_user} " in line) or lines)
     assert len(lines) == 1
     assert " policy_id=policy-gateway decision=allow reason_code=ALLOW " in lines[0]
 
