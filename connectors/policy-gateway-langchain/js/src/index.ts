@@ -237,7 +237,8 @@ export const DEFAULT_BASE_URL = 'http://localhost:5000/policy';
  * body (`modelKwargs`), `X-Policy-User` / `X-Policy-Project` / `X-Policy-Target` on every request
  * (`configuration.defaultHeaders`), and a {@link PolicyAuditCallbackHandler} in its callbacks whose fetch wrapper
  * reads the policy blocks. Gateway errors surface as the OpenAI SDK's errors (`status`, `error` = the OpenAI error
- * body, `headers` with `retry-after`), which LangChain raises from `invoke`/`stream`. `maxRetries` defaults to 2.
+ * body, `headers` with `retry-after`), which LangChain raises from `invoke`/`stream`. `maxRetries` defaults to 2,
+ * `model` to `POLICY_GATEWAY_MODEL` (else ChatOpenAI's own default).
  */
 export function buildPolicyGatewayChat(options: PolicyGatewayChatOptions = {}): ChatOpenAI {
   const env = process.env;
@@ -251,9 +252,11 @@ export function buildPolicyGatewayChat(options: PolicyGatewayChatOptions = {}): 
   if (target) headers['X-Policy-Target'] = target;
   const pid = policyId ?? env.POLICY_GATEWAY_POLICY_ID;
   const defaults = (configuration?.defaultHeaders ?? {}) as Record<string, string>;
+  const model = fields.model ?? fields.modelName ?? env.POLICY_GATEWAY_MODEL;
   return new ChatOpenAI({
     maxRetries: 2,
     ...fields,
+    ...(model && { model }),
     apiKey: apiKey ?? env.POLICY_GATEWAY_KEY ?? 'no-policy-key',
     modelKwargs: { ...modelKwargs, ...(pid && { policy_id: pid }) },
     configuration: {
