@@ -256,16 +256,20 @@ async def _close_socket(response: httpx.Response) -> None:
 async def _sse_data(response: httpx.Response, limit: int, timeout: float) -> AsyncIterator[str]:
     """Yields the ``data`` of each SSE event (several ``data:`` lines joined by ``\\n``); an event over ``limit`` bytes is an error."""
     buf = b""
+    scanned = 0  # bytes of buf already searched for an event end (a long event is not rescanned per chunk)
     try:
         async for chunk in response.aiter_bytes():
             buf += chunk
             while True:
-                ends = [i for i in (buf.find(b"\n\n"), buf.find(b"\r\n\r\n")) if i != -1]
+                start = max(0, scanned - 3)
+                ends = [i for i in (buf.find(b"\n\n", start), buf.find(b"\r\n\r\n", start)) if i != -1]
                 if not ends:
+                    scanned = len(buf)
                     break
                 end = min(ends)
                 sep = 4 if buf[end:end + 4] == b"\r\n\r\n" else 2
                 event, buf = buf[:end], buf[end + sep:]
+                scanned = 0
                 lines = [line[5:].lstrip(b" ") if line.startswith(b"data:") else None for line in event.replace(b"\r\n", b"\n").split(b"\n")]
                 data = [d for d in lines if d is not None]
                 if data:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import uuid
 
+import httpx
 import pytest
 
 from policy_gateway import DEFAULT_BASE_URL, PolicyGatewayClient, PolicyGatewayError, policy_gateway_client_from_env
@@ -60,6 +61,14 @@ async def test_stream_yields_chunks_and_ends_with_the_policy_block(gateway, uniq
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["policy"]["policy_user"] == unique_user
     assert all("policy" not in c for c in chunks[:-1])
+
+
+async def test_a_stream_arriving_in_small_pieces_is_reassembled(gateway):
+    # `split-sse`: the fake upstream writes its stream in 7-byte pieces, events split mid-line and mid-UTF-8
+    async with client_for(gateway) as client:
+        chunks = [c async for c in client.stream_chat_completions({**chat(gateway["prompts"]["allow"]), "model": "split-sse"})]
+    assert "".join((c["choices"][0].get("delta") or {}).get("content") or "" for c in chunks if c.get("choices")) == REDACTED_ANSWER
+    assert chunks[-1]["policy"]["decision"] == "allow"
 
 
 async def test_a_refused_stream_is_answered_by_the_gateway(gateway):
@@ -165,3 +174,26 @@ async def test_configuration_from_the_environment(gateway, monkeypatch, unique_u
     monkeypatch.setenv("POLICY_GATEWAY_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="POLICY_GATEWAY_TIMEOUT"):
         policy_gateway_client_from_env()
+
+
+async def _pieces(data: bytes, size: int):
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 1000])
+async def test_the_sse_reader_reassembles_events_split_anywhere(size):
+    from policy_gateway._client import _sse_data
+
+    raw = 'data: {"a": "é"}\n\n: comment\n\ndata: {"b": 1}\r\n\r\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n'.encode()
+    response = httpx.Response(200, content=_pieces(raw, size))
+    assert [d async for d in _sse_data(response, 1024, 1.0)] == ['{"a": "é"}', '{"b": 1}', "line1\nline2", "[DONE]"]
+
+
+async def test_the_sse_reader_refuses_an_event_over_the_limit():
+    from policy_gateway._client import _sse_data
+
+    response = httpx.Response(200, content=_pieces(b"data: " + b"x" * 5000, 100))
+    with pytest.raises(PolicyGatewayError) as info:
+        [d async for d in _sse_data(response, 1024, 1.0)]
+    assert (info.value.status_code, info.value.code) == (502, "response_too_large")
