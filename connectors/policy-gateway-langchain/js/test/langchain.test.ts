@@ -183,3 +183,17 @@ describe('configuration', () => {
     expect(() => new PolicyAuditCallbackHandler({ maxRecords: 0 })).toThrow(/maxRecords/);
   });
 });
+
+describe('the wire reader', () => {
+  it.each([1, 5, 64])('finds the policy block in an SSE stream delivered in %i-byte pieces, passing the bytes on unchanged', async (size) => {
+    const policy = { policy_id: 'p', decision: 'allow', reason_code: 'ALLOW' };
+    const sse = `data: {"id":"c1","choices":[{"index":0,"delta":{"content":"héllo"}}]}\n\ndata: {"id":"c1","choices":[],"policy":${JSON.stringify(policy)}}\n\ndata: [DONE]\n\n`;
+    const bytes = new TextEncoder().encode(sse);
+    const base = async () => new Response(new ReadableStream({ start(c) { for (let i = 0; i < bytes.length; i += size) c.enqueue(bytes.slice(i, i + size)); c.close(); } }), { headers: { 'content-type': 'text/event-stream', 'x-request-id': 'r1' } });
+    const handler = new PolicyAuditCallbackHandler();
+    const res = await handler.fetchFor({ base: base as typeof fetch })('http://gateway.invalid/policy/chat/completions');
+    expect(await res.text()).toBe(sse);
+    handler.handleLLMEnd({ generations: [[{ text: 'héllo', message: { id: 'c1' } } as never]] }, 'run-1');
+    expect(handler.records).toEqual([{ runId: 'run-1', at: expect.any(String), status: 200, responseId: 'c1', requestId: 'r1', policy }]);
+  });
+});
