@@ -7,4 +7,4 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "testing"))
 sys.path.insert(0, str(HERE))
 
-from pgw_fixture import gateway, unique_user  # noqa: E402,F401  (fixtures)
+from pgw_fixture import anyio_backend, gateway, unique_user  # noqa: E402,F401  (fixtures)
