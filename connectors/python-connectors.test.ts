@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { fixtureInfo, startConnectorFixture, type ConnectorFixture } from './testing/fixture.ts';
-import { findPython } from './testing/python.ts';
+import { findPython, INSTALL_COMMAND } from './testing/python.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 let f: ConnectorFixture;
@@ -35,10 +35,15 @@ function pytest(dir: string): Promise<{ code: number | null; out: string }> {
 }
 
 describe('Python connectors (pytest against the running gateway)', () => {
+  it('without a Python that has the modules, fails at once naming the apt-get command', () => {
+    expect(INSTALL_COMMAND).toBe('apt-get install -y python3-fastapi python3-httpx python3-uvicorn python3-pytest');
+    expect(() => findPython(['/nonexistent/python3', process.execPath])).toThrow(`install Debian's packages: ${INSTALL_COMMAND}`);
+  });
+
   it.each([
-    { dir: 'policy-gateway-fastapi', atLeast: 30 },
-    { dir: 'policy-gateway-langchain/python', atLeast: 14 },
-    { dir: 'policy-gateway-litellm', atLeast: 7 },
+    { dir: 'policy-gateway-fastapi', atLeast: 41 },
+    { dir: 'policy-gateway-langchain/python', atLeast: 16 },
+    { dir: 'policy-gateway-litellm', atLeast: 8 },
   ])('$dir', async ({ dir, atLeast }) => {
     const { code, out } = await pytest(dir);
     expect(code, out).toBe(0);

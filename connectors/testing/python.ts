@@ -11,9 +11,9 @@ const MODULES = 'fastapi, httpx, uvicorn, anyio, pytest';
  * The first of `$PYTHON`, `python3` (PATH) and `/usr/bin/python3` that imports fastapi, httpx, uvicorn, anyio and
  * pytest. Throws at once, naming the apt-get command, when none does.
  */
-export function findPython(): string {
+export function findPython(candidates: readonly (string | undefined)[] = [process.env.PYTHON, 'python3', '/usr/bin/python3']): string {
   const tried: string[] = [];
-  for (const candidate of [process.env.PYTHON, 'python3', '/usr/bin/python3']) {
+  for (const candidate of candidates) {
     if (!candidate || tried.includes(candidate)) continue;
     tried.push(candidate);
     const r = spawnSync(candidate, ['-c', `import ${MODULES}`], { encoding: 'utf8', timeout: 30_000 });
