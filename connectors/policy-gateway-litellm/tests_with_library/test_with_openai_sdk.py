@@ -2,7 +2,8 @@
 them (``OpenAI(base_url=api_base, api_key=…).chat.completions.create(model=<without prefix>, …, extra_headers=…,
 extra_body=…)``), against the running gateway.
 
-Needs ``openai`` (not in Debian's packages, so ``npm test`` skips this module); LiteLLM itself is not involved.
+Needs ``openai`` (not in Debian's packages): not collected by ``npm test`` (``testpaths = tests``); run it with
+``python3 -m pytest tests_with_library`` where the library is installed. LiteLLM itself is not involved.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Python connector with the real langchain-openai, end to end through the running gateway.
 
-Needs ``langchain-openai`` (not available from Debian, so ``npm test`` skips this module; run it with
-``python3 -m pytest`` in an environment that has it — see the README for the versions it last passed with).
+Needs ``langchain-openai`` (not available from Debian: not collected by ``npm test``, which runs ``tests/``; run it with
+``python3 -m pytest tests_with_library`` in an environment that has it — see the README for the versions it last passed with).
 """
 
 from __future__ import annotations
