@@ -83,7 +83,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
 
   const gateway = new Gateway({
     policies: store, router, metrics, services, log,
-    bodyLimit: config.bodyLimit, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
+    bodyLimit: config.bodyLimit, maxJsonDepth: config.maxJsonDepth, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
     onUnchainedEnd: (end) => serveHooks.onUnchainedEnd?.(end, services),
   });

@@ -13,6 +13,7 @@ import { parseChatRequest } from './request.ts';
 import { RequestCtx, policyBlock } from './context.ts';
 import { ChainRunner } from './chain/run-chain.ts';
 import { SseDecoder, SSE_DONE, sseData, type SseEvent } from './chain/sse.ts';
+import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper, jsonTextNestsDeeper } from './json-depth.ts';
 import type { UpstreamRouter, Upstream } from './upstream/routes.ts';
 import type { CompiledPolicy, CompiledPolicySet } from './policy/types.ts';
 import type { GatewayServices } from './sdk/context.ts';
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   readonly services: GatewayServices;
   readonly log: Logger;
   readonly bodyLimit: number;
+  /** Deepest nesting of arrays and objects accepted in a request body and in upstream JSON (default 64). */
+  readonly maxJsonDepth?: number;
   readonly upstreamTimeoutMs: number;
   readonly pluginTimeoutMs: number;
   /**
@@ -266,6 +269,7 @@ export class Gateway {
   readonly #proxy: httpProxy.ProxyServer;
   readonly #now: () => number;
   readonly #undici: boolean;
+  readonly #maxDepth: number;
   #inflight = 0;
   #drainWaiters: (() => void)[] = [];
   #shuttingDown = false;
@@ -277,6 +281,7 @@ export class Gateway {
   constructor(o: GatewayOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#maxDepth = o.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.#runner = new ChainRunner(o.metrics, o.pluginTimeoutMs);
     this.#upstreamKeys = new Map(o.router.upstreams.map((u) => [u, [`${u.name}\0false`, `${u.name}\0true`] as const]));
     this.#undici = (o.upstreamClient ?? 'undici') === 'undici';
@@ -463,7 +468,7 @@ export class Gateway {
     let policy: CompiledPolicy;
     let revision = '';
     try {
-      const parsed = parseChatRequest(body, req.headers);
+      const parsed = parseChatRequest(body, req.headers, this.#maxDepth);
       const set = this.#o.policies.current;
       policy = this.#resolvePolicy(route, parsed.policyId, parsed.policyIdFrom, set);
       revision = set!.revision;
@@ -495,6 +500,16 @@ export class Gateway {
   }
 
   #afterRequestHooks(req: Req, res: http.ServerResponse, f: Flight, action: Awaited<ReturnType<ChainRunner['runRequest']>>): void {
+    try {
+      this.#forward(req, res, f, action);
+    } catch (e) {
+      // NOTE: nothing here is expected to throw (bodies are depth-checked before parsing); if something does, this one
+      // request fails with a 500 and the process keeps serving.
+      this.#fail(res, f, toGatewayError(e));
+    }
+  }
+
+  #forward(req: Req, res: http.ServerResponse, f: Flight, action: Awaited<ReturnType<ChainRunner['runRequest']>>): void {
     if (res.destroyed) return;
     if (action) {
       if (action.kind === 'reject') return this.#fail(res, f, action.error);
@@ -619,6 +634,7 @@ export class Gateway {
       let body: ChatCompletion;
       const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       try {
+        if (jsonNestsDeeper(raw, this.#maxDepth)) throw new Error(`JSON nested deeper than ${this.#maxDepth} levels`);
         body = JSON.parse(raw.toString('utf8'));
         if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) throw new Error('not a chat completion');
       } catch (e) {
@@ -636,14 +652,18 @@ export class Gateway {
       }
       let out: Buffer;
       const rw = chain.responseRewrites;
-      if (chain.onResponse.length === 0 || rw === 'never' || (rw === 'marked' && !ctx.responseChanged)) {
-        // Nothing changed the answer: splice the policy block into the upstream's bytes instead of re-serialising.
-        let end = raw.length - 1;
-        while (end > 0 && raw[end] !== 0x7d) end--;
-        out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
-      } else {
-        body.policy = policyBlock(ctx);
-        out = Buffer.from(JSON.stringify(body));
+      try {
+        if (chain.onResponse.length === 0 || rw === 'never' || (rw === 'marked' && !ctx.responseChanged)) {
+          // Nothing changed the answer: splice the policy block into the upstream's bytes instead of re-serialising.
+          let end = raw.length - 1;
+          while (end > 0 && raw[end] !== 0x7d) end--;
+          out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
+        } else {
+          body.policy = policyBlock(ctx);
+          out = Buffer.from(JSON.stringify(body));
+        }
+      } catch (e) {
+        return this.#fail(res, f, toGatewayError(e));
       }
       if (res.destroyed) return;
       res.writeHead(200, this.#headers(ctx, { 'content-type': JSON_TYPE, 'content-length': out.length }));
@@ -706,6 +726,11 @@ export class Gateway {
       const data = ev.data;
       if (data === null) { out += `${ev.raw}\n\n`; return; }
       if (data === '[DONE]') { finish(); return; }
+      if (jsonTextNestsDeeper(data, this.#maxDepth)) {
+        // Re-serialising it (after redaction) would recurse past any sane bound: the stream is broken, not passed on.
+        this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE chunk nested deeper than ${this.#maxDepth} levels`) });
+      }
       let chunk: ChatCompletionChunk;
       try {
         chunk = JSON.parse(data);
