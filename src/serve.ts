@@ -68,6 +68,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
 
   const store = new PolicyStore({
     paths: [config.rules],
+    allowPaths: config.allowPaths,
     plugins: ALL_PLUGINS,
     logger: log,
     watch: config.watch,
