@@ -56,7 +56,7 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     overheadSeconds: histogram('policy_gateway_overhead_seconds', 'Time spent in the gateway itself (excluding the upstream), per request.', ['route', 'stream'], OVERHEAD_BUCKETS),
     upstreamSeconds: histogram('policy_gateway_upstream_duration_seconds', 'Upstream latency from request sent to last byte received.', ['upstream', 'stream'], LATENCY_BUCKETS),
     upstreamTtfbSeconds: histogram('policy_gateway_upstream_ttfb_seconds', 'Upstream time to first byte (response head).', ['upstream', 'stream'], LATENCY_BUCKETS),
-    upstreamErrors: counter('policy_gateway_upstream_errors_total', 'Upstream failures by kind (unreachable, timeout, bad_response, status_5xx).', ['upstream', 'kind']),
+    upstreamErrors: counter('policy_gateway_upstream_errors_total', 'Upstream failures by kind (unreachable, timeout, bad_response, status_5xx, interrupted).', ['upstream', 'kind']),
     decisions: counter('policy_gateway_decisions_total', 'Policy decisions.', ['policy_id', 'decision', 'effective_decision', 'reason_code', 'rollout_mode']),
     tokens: counter('policy_gateway_tokens_total', 'Tokens reported by upstream usage, by policy, project and type (prompt, completion).', ['policy_id', 'project', 'type']),
     pluginSeconds: histogram('policy_gateway_plugin_duration_seconds', 'Time spent in each plugin hook.', ['plugin', 'hook'], OVERHEAD_BUCKETS),

@@ -598,6 +598,10 @@ export class Gateway {
     if (err instanceof GatewayError) { ge = err; kind = err.code === 'GW_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'bad_response'; } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       ge = new GatewayError(E.GW_ERR_UPSTREAM_TIMEOUT, [], { cause: err });
       kind = 'timeout';
+    } else if (f.ctx.timings.upstreamFirstByte > 0) {
+      // The answer's head arrived, then the connection broke (a reset mid-body or mid-stream).
+      ge = new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: err });
+      kind = 'interrupted';
     } else {
       ge = new GatewayError(E.GW_ERR_UPSTREAM_UNREACHABLE, [], { cause: err });
       kind = 'unreachable';
@@ -710,6 +714,12 @@ export class Gateway {
     res.flushHeaders();
     let meta: { id: string; created: number; model: string } | undefined;
     let finished = false;
+    // Which choices started and which sent a finish_reason (bit i: choice i; choices past 31 in a Set, made if ever
+    // needed): a stream that ends without [DONE] is complete only if every started choice finished.
+    let started = 0;
+    let done = 0;
+    let startedHi: Set<number> | undefined;
+    let doneHi: Set<number> | undefined;
     // Output of one network chunk is batched into one write (one HTTP chunk, one syscall).
     let out = '';
     const finish = () => {
@@ -740,6 +750,20 @@ export class Gateway {
       }
       if (chunk === null || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) { out += `${ev.raw}\n\n`; return; }
       if (meta === undefined) meta = { id: chunk.id, created: chunk.created, model: chunk.model };
+      const choices = chunk.choices;
+      for (let i = 0; i < choices.length; i++) {
+        const c = choices[i];
+        if (c === null || typeof c !== 'object') continue;
+        const idx = typeof c.index === 'number' && c.index >= 0 ? c.index : i;
+        const fin = c.finish_reason != null;
+        if (idx < 31) {
+          started |= 1 << idx;
+          if (fin) done |= 1 << idx;
+        } else {
+          (startedHi ??= new Set()).add(idx);
+          if (fin) (doneHi ??= new Set()).add(idx);
+        }
+      }
       let modified = false;
       if (chunk.usage) {
         ctx.usage = chunk.usage;
@@ -786,8 +810,16 @@ export class Gateway {
       const t = performance.now();
       try {
         decoder.end();
-        finish();
-        flush();
+        if (!finished && (done === 0 && doneHi === undefined || (started & ~done) !== 0 || (startedHi?.size ?? 0) > (doneHi?.size ?? 0))) {
+          // The body ended without [DONE] while a choice had not finished (or none ever did): an upstream failure like
+          // a reset, not an answer. Held-back text (the redactor's window) is never released: no runStreamEnd.
+          this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'interrupted' });
+          ctx.timings.upstreamEnd = performance.now();
+          failMidStream(new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('SSE stream ended without [DONE] before every choice finished') }));
+        } else {
+          finish();
+          flush();
+        }
       } catch (e) {
         failMidStream(e);
       }
