@@ -223,6 +223,9 @@ const JSON_TYPE = 'application/json';
 const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({}) as http.IncomingHttpHeaders;
 const NO_ENTRIES = Object.freeze({ entries: () => [] as [string, string][] });
 const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Lingering close after an early answer (413): how long, and how much of the rest of an upload, is read and dropped. */
+const LINGER_MS = 5000;
+const LINGER_BYTES = 64 * 1024 * 1024;
 /** Request ids: a random per-process prefix plus a counter — unique across replicas, no entropy drawn per request. */
 const REQ_ID_PREFIX = `${randomBytes(6).toString('hex')}-`;
 let reqSeq = 0;
@@ -306,6 +309,11 @@ export class Gateway {
     this.#proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | import('node:net').Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
     this.#proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
     this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.#handle(req as Req, res));
+    // Expect: 100-continue: a body declared over the limit is refused before the client sends it; others get 100.
+    this.server.on('checkContinue', (req: Req, res: http.ServerResponse) => {
+      if (!(Number(req.headers['content-length']) > this.#o.bodyLimit)) res.writeContinue();
+      this.#handle(req, res);
+    });
   }
 
   /** Starts listening; resolves to the bound port. */
@@ -382,8 +390,11 @@ export class Gateway {
     res.end(body);
   }
 
-  /** Answers an error for a request that never reached a policy chain, and records it. */
-  #unchained(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number, err: GatewayError, extra?: Record<string, string>, ctx?: RequestCtx): void {
+  /**
+   * Answers an error for a request that never reached a policy chain, and records it. `linger`: the client may still
+   * be sending its body — see #sendLingering.
+   */
+  #unchained(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number, err: GatewayError, extra?: Record<string, string>, ctx?: RequestCtx, linger = false): void {
     if (!req.readableEnded) req.resume();
     this.#inflight++;
     res.once('close', () => {
@@ -393,7 +404,31 @@ export class Gateway {
       this.#o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: this.#o.policies.current?.revision });
       this.#done();
     });
-    this.#sendError(res, err, reqId, extra);
+    if (linger && !req.readableEnded) this.#sendLingering(req, res, err, reqId);
+    else this.#sendError(res, err, reqId, extra);
+  }
+
+  /**
+   * Sends a whole error answer with `Connection: close` at once, but ends the response — after which Node closes the
+   * socket — only when the client's upload is over. Closing a socket that still has unread input makes the kernel
+   * send a reset, which can destroy the answer in the client's buffers before it is read (a 4 MB upload against a
+   * 64 KB limit: every Node fetch saw "connection reset"). So the rest of the body is read and dropped — nginx's
+   * lingering close — for at most LINGER_MS and LINGER_BYTES, then the socket is closed regardless.
+   */
+  #sendLingering(req: Req, res: http.ServerResponse, err: GatewayError, reqId: string): void {
+    const body = JSON.stringify(err.toJSON());
+    res.writeHead(err.status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': reqId, connection: 'close' });
+    res.write(body);
+    let drained = 0;
+    const end = (cut: boolean) => {
+      clearTimeout(timer);
+      if (!res.writableEnded) res.end();
+      if (cut) req.socket?.destroy();
+    };
+    const timer = setTimeout(end, LINGER_MS, true);
+    req.on('data', (c: Buffer) => { drained += c.length; if (drained > LINGER_BYTES) end(true); });
+    req.once('end', () => end(false));
+    res.once('close', () => clearTimeout(timer));
   }
 
   #sendError(res: http.ServerResponse, err: GatewayError, reqId: string, extra?: Record<string, string>): void {
@@ -445,8 +480,7 @@ export class Gateway {
   }
 
   #tooLarge(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number): void {
-    res.once('finish', () => req.destroy());
-    this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [this.#o.bodyLimit]), { connection: 'close' });
+    this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [this.#o.bodyLimit]), { connection: 'close' }, undefined, true);
   }
 
   #resolvePolicy(route: Route, policyId: string | null, from: 'body' | 'header' | null, set: CompiledPolicySet | undefined): CompiledPolicy {
