@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import httpProxy from 'http-proxy-3';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -217,12 +217,36 @@ class UndiciCall implements Dispatcher.DispatchHandler {
 }
 
 const FLIGHT = Symbol('flight');
+/** Sockets whose parser error was answered (llhttp keeps failing on every later chunk: answer once). */
+const HANDLED = new WeakSet<Socket>();
 type Req = http.IncomingMessage & { [FLIGHT]?: Flight };
 
 const JSON_TYPE = 'application/json';
 const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({}) as http.IncomingHttpHeaders;
 const NO_ENTRIES = Object.freeze({ entries: () => [] as [string, string][] });
 const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * What a parser error says to the client, by llhttp error code: fixed texts, never the bytes that were refused.
+ * Anything else: "the request could not be parsed".
+ */
+const PARSE_ERRORS: Readonly<Record<string, string>> = Object.freeze({
+  HPE_INVALID_METHOD: 'unknown method',
+  HPE_INVALID_URL: 'invalid request target',
+  HPE_INVALID_CONSTANT: 'invalid request line',
+  HPE_INVALID_VERSION: 'invalid HTTP version or request line',
+  HPE_INVALID_HEADER_TOKEN: 'invalid character in a header name or value (control characters, NUL, obs-fold line continuations)',
+  HPE_LF_EXPECTED: 'a line ending without CRLF (bare CR) in the request head',
+  HPE_CR_EXPECTED: 'a line ending without CRLF in the request head',
+  HPE_UNEXPECTED_SPACE: 'unexpected whitespace in the request head',
+  HPE_INVALID_CONTENT_LENGTH: 'invalid Content-Length',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'conflicting or repeated Content-Length headers',
+  HPE_INVALID_TRANSFER_ENCODING: 'invalid Transfer-Encoding, or Transfer-Encoding together with Content-Length',
+  HPE_INVALID_CHUNK_SIZE: 'invalid chunk size in a chunked body',
+  HPE_STRICT: 'the request head breaks HTTP/1.1 framing rules',
+  HPE_INVALID_EOF_STATE: 'the connection ended in the middle of the request',
+  HPE_CLOSED_CONNECTION: 'data after a request that closed the connection',
+});
+
 /** Lingering close after an early answer (413): how long, and how much of the rest of an upload, is read and dropped. */
 const LINGER_MS = 5000;
 const LINGER_BYTES = 64 * 1024 * 1024;
@@ -308,7 +332,9 @@ export class Gateway {
     });
     this.#proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | import('node:net').Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
     this.#proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
-    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.#handle(req as Req, res));
+    // requireHostHeader: false — a missing Host is answered by #handle, OpenAI-shaped and audited, not by Node's bare 400.
+    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, requireHostHeader: false }, (req, res) => this.#handle(req as Req, res));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
     // Expect: 100-continue: a body declared over the limit is refused before the client sends it; others get 100.
     this.server.on('checkContinue', (req: Req, res: http.ServerResponse) => {
       if (!(Number(req.headers['content-length']) > this.#o.bodyLimit)) res.writeContinue();
@@ -365,6 +391,9 @@ export class Gateway {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const r = routeOf(path);
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      return this.#unchained(req, res, reqId, r === undefined ? 'unknown' : r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_BAD_HTTP, ['an HTTP/1.1 request needs a Host header']), { connection: 'close' });
+    }
     if (!r) return this.#unchained(req, res, reqId, 'unknown', start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
     if (r.kind === 'chat') {
       if (req.method !== 'POST') return this.#unchained(req, res, reqId, r.route, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'POST' });
@@ -382,6 +411,36 @@ export class Gateway {
       case 'metrics': void this.#metricsRoute(res); return;
       case 'models': void this.#models(res, reqId); return;
     }
+  }
+
+  /**
+   * Node's HTTP parser refused a request (or its request timeout fired): answer on the raw socket with an OpenAI-shaped
+   * 400/408/431 and `Connection: close`, record it once (metrics, log, audit), and close. Nothing was forwarded: the
+   * request never reached a route. A socket whose response already started is only closed.
+   */
+  #onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (HANDLED.has(socket)) return; // llhttp reports again for every later chunk on a failed parser
+    HANDLED.add(socket);
+    const code = err.code ?? '';
+    const pending = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || pending?.headersSent) { socket.destroy(); return; }
+    const ge = code === 'HPE_HEADER_OVERFLOW' ? new GatewayError(E.GW_ERR_HEADERS_TOO_LARGE, [http.maxHeaderSize])
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new GatewayError(E.GW_ERR_REQUEST_TIMEOUT, [`${this.server.requestTimeout / 1000} s`])
+        : new GatewayError(E.GW_ERR_BAD_HTTP, [PARSE_ERRORS[code] ?? 'the request could not be parsed']);
+    const reqId = REQ_ID_PREFIX + (++reqSeq).toString(36);
+    const body = JSON.stringify(ge.toJSON());
+    socket.end(`HTTP/1.1 ${ge.status} ${http.STATUS_CODES[ge.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
+      + `x-request-id: ${reqId}\r\nconnection: close\r\n\r\n${body}`);
+    // Whatever the client still sends is read (and dropped by the failed parser) for a moment, so closing does not reset
+    // the answer away; then the socket goes.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    const url = pending?.req?.url;
+    const r = url === undefined ? undefined : routeOf(url.split('?', 1)[0]!);
+    const route = r === undefined ? 'unknown' : r.kind === 'chat' ? r.route : r.kind;
+    const durationMs = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? this.server.requestTimeout : 0;
+    this.#o.metrics.requests.byKey(`${route}\0${ge.status}`).inc();
+    this.#o.log.info({ reqId, route, status: ge.status, code: ge.code, parserCode: code }, 'request rejected');
+    this.#o.onUnchainedEnd?.({ ctx: undefined, reqId, route, status: ge.status, error: ge, durationMs, revision: this.#o.policies.current?.revision });
   }
 
   #sendJson(res: http.ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
