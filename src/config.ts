@@ -84,7 +84,7 @@ Starts the gateway. Every option can also be set by the environment variable in 
   --idle-timeout DUR        close a connection when no byte moves either way for this long
                             (default: the upstream timeout + 30s, at least 2m)
   --max-connections N       open client connections per process; beyond it new connections get a fast 503
-                            [POLICY_GATEWAY_MAX_CONNECTIONS] (default 10000)
+                            [POLICY_GATEWAY_MAX_CONNECTIONS] (default 8192)
   --ops-reserve N           connections accepted beyond --max-connections for /healthz, /readyz and /metrics only
                             (default 32)
   --ops-listen [HOST:]PORT  also serve /healthz, /readyz and /metrics (only) on this address, for probes and
@@ -231,7 +231,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     maxJsonDepth: parseInt10(str('max-json-depth', 'POLICY_GATEWAY_MAX_JSON_DEPTH', String(DEFAULT_MAX_JSON_DEPTH)), '--max-json-depth', 1, MAX_JSON_DEPTH_LIMIT),
     requestTimeoutMs,
     idleTimeoutMs,
-    maxConnections: parseInt10(str('max-connections', 'POLICY_GATEWAY_MAX_CONNECTIONS', '10000'), '--max-connections', 1, 1_000_000),
+    maxConnections: parseInt10(str('max-connections', 'POLICY_GATEWAY_MAX_CONNECTIONS', '8192'), '--max-connections', 1, 1_000_000),
     opsReserve: parseInt10(str('ops-reserve', undefined, '32'), '--ops-reserve', 0, 10_000),
     opsListen,
     upstreamBodyLimit: parseSize(str('upstream-body-limit', undefined, '64mb'), '--upstream-body-limit'),

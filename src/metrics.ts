@@ -34,6 +34,8 @@ export interface Metrics extends PluginMetrics {
   readonly policiesLoaded: Gauge;
   readonly inflight: Gauge<'route'>;
   readonly auditRecords: Counter<'result'>;
+  readonly openConnections: Gauge;
+  readonly connectionsRejected: Counter;
 }
 
 /** Creates every gateway metric on `registry` (plus Node's default process metrics when `defaults` is true). */
@@ -65,6 +67,8 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers, aggregator: 'max' }),
     inflight: new Gauge<'route'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route'], registers }),
     auditRecords: counter('policy_gateway_audit_records_total', 'Audit records, by result (written, dropped, error).', ['result']),
+    openConnections: new Gauge({ name: 'policy_gateway_open_connections', help: 'Client connections open on the main listener (--max-connections applies per process).', registers }),
+    connectionsRejected: counter('policy_gateway_connections_rejected_total', 'Connections answered with a canned 503 before any request was read: beyond --max-connections plus --ops-reserve.', []),
     redactions: counter('policy_gateway_redactions_total', 'Sensitive spans redacted, by policy and detector type.', ['policy_id', 'type']),
     moderationFlags: counter('policy_gateway_moderation_flags_total', 'Moderation categories flagged, by policy and category.', ['policy_id', 'category']),
     moderationSeconds: histogram('policy_gateway_moderation_duration_seconds', 'Moderation provider latency.', ['provider'], LATENCY_BUCKETS),

@@ -1,6 +1,7 @@
 // `policy-gateway serve`: wires config, logger, metrics, policy store, upstreams and the Gateway together,
 // handles signals (SIGTERM/SIGINT graceful stop, SIGHUP reload) and, with --workers N, runs a node:cluster.
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { GatewayConfig, UpstreamConfig } from './config.ts';
@@ -85,12 +86,15 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   const gateway = new Gateway({
     policies: store, router, metrics, services, log,
     bodyLimit: config.bodyLimit, maxJsonDepth: config.maxJsonDepth, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
     onUnchainedEnd: (end) => serveHooks.onUnchainedEnd?.(end, services),
   });
   const port = await gateway.listen(config.port, config.host);
+  const opsPort = config.opsListen ? await gateway.listenOps(config.opsListen.port, config.opsListen.host) : undefined;
   const set = store.current!;
-  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  warnOnFdLimit(config, log);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
@@ -113,6 +117,24 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     void store.reload();
   });
   return { gateway, stop };
+}
+
+/**
+ * Warns when the process's open-file limit cannot hold --max-connections: each client connection is a descriptor,
+ * each request forwarded upstream another. Linux only (reads /proc/self/limits); elsewhere silent.
+ */
+function warnOnFdLimit(config: GatewayConfig, log: Logger): void {
+  let soft: number;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m || m[1] === 'unlimited') return;
+    soft = Number(m[1]);
+  } catch { return; }
+  const need = 2 * (config.maxConnections + config.opsReserve) + 256;
+  if (soft < need) {
+    log.warn({ openFileLimit: soft, maxConnections: config.maxConnections, needed: need },
+      'the open-file limit is below what --max-connections needs (2 per connection + 256): raise it (ulimit -n) or lower --max-connections');
+  }
 }
 
 /** Runs `serve` to completion: resolves with the process exit code after a graceful stop. */

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import httpProxy from 'http-proxy-3';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -46,6 +46,14 @@ export interface GatewayOptions {
   readonly bodyLimit: number;
   /** Deepest nesting of arrays and objects accepted in a request body and in upstream JSON (default 64). */
   readonly maxJsonDepth?: number;
+  /** Time a client has to send a request's headers and body; then 408 (default 60 s). */
+  readonly requestTimeoutMs?: number;
+  /** A connection with no bytes moving either way for this long is closed (default 0: never). */
+  readonly idleTimeoutMs?: number;
+  /** Open client connections on the main listener; beyond it new ones get a fast 503 (default: unlimited). */
+  readonly maxConnections?: number;
+  /** Connections accepted past maxConnections that may only use /healthz, /readyz and /metrics (default 32). */
+  readonly opsReserve?: number;
   readonly upstreamTimeoutMs: number;
   readonly pluginTimeoutMs: number;
   /**
@@ -217,6 +225,14 @@ class UndiciCall implements Dispatcher.DispatchHandler {
 }
 
 const FLIGHT = Symbol('flight');
+/** Connections accepted into the ops reserve: while the gateway is over --max-connections they may only use ops routes. */
+const OPS_ONLY = new WeakSet<Socket>();
+const OVERLOADED_BODY = JSON.stringify(new GatewayError(E.GW_ERR_OVERLOADED).toJSON());
+/** The whole answer to a connection past the reserve, written before any request is read. */
+const OVERLOADED_RESPONSE = Buffer.from(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(OVERLOADED_BODY)}\r\n`
+  + `retry-after: 1\r\nconnection: close\r\n\r\n${OVERLOADED_BODY}`);
+const isOpsRoute = (kind: string): boolean => kind === 'healthz' || kind === 'readyz' || kind === 'metrics';
+const noop = (): void => {};
 /** Sockets whose parser error was answered (llhttp keeps failing on every later chunk: answer once). */
 const HANDLED = new WeakSet<Socket>();
 type Req = http.IncomingMessage & { [FLIGHT]?: Flight };
@@ -298,6 +314,14 @@ export class Gateway {
   readonly #undici: boolean;
   readonly #maxDepth: number;
   #inflight = 0;
+  /** Accepts client connections and hands them to `server` (counting them against maxConnections first). */
+  readonly #acceptor: net.Server;
+  /** The --ops-listen server, when started. */
+  #ops: http.Server | undefined;
+  #open = 0;
+  readonly #maxConn: number;
+  readonly #reserve: number;
+  #overloadLoggedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #shuttingDown = false;
   #modelsCache: { at: number; body: string } | undefined;
@@ -332,8 +356,20 @@ export class Gateway {
     });
     this.#proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | import('node:net').Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
     this.#proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
-    // requireHostHeader: false — a missing Host is answered by #handle, OpenAI-shaped and audited, not by Node's bare 400.
-    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, requireHostHeader: false }, (req, res) => this.#handle(req as Req, res));
+    // requestTimeout: the whole request (headers and body) must arrive in time, else 408 (#onClientError); Node checks
+    // it every connectionsCheckingInterval. timeout: a socket with no bytes moving either way is closed (a client that
+    // stops reading its answer). requireHostHeader: false — a missing Host is answered by #handle, OpenAI-shaped and
+    // audited, not by Node's bare 400.
+    const requestTimeout = o.requestTimeoutMs ?? 60_000;
+    const headersTimeout = Math.min(60_000, requestTimeout);
+    this.server = http.createServer({
+      keepAliveTimeout: 65_000, requestTimeout, headersTimeout, requireHostHeader: false,
+      connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(headersTimeout / 4))),
+    }, (req, res) => this.#handle(req as Req, res));
+    if (o.idleTimeoutMs) this.server.timeout = o.idleTimeoutMs;
+    this.#maxConn = o.maxConnections ?? Infinity;
+    this.#reserve = o.opsReserve ?? 32;
+    this.#acceptor = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
     // Expect: 100-continue: a body declared over the limit is refused before the client sends it; others get 100.
     this.server.on('checkContinue', (req: Req, res: http.ServerResponse) => {
@@ -345,12 +381,69 @@ export class Gateway {
   /** Starts listening; resolves to the bound port. */
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
+      this.#acceptor.once('error', reject);
+      this.#acceptor.listen(port, host, () => {
+        this.#acceptor.off('error', reject);
+        // The HTTP server never listens itself (the acceptor feeds it): 'listening' starts its timeout checks.
+        this.server.emit('listening');
+        resolve((this.#acceptor.address() as AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * Also serves /healthz, /readyz and /metrics — and nothing else — on a second address, for probes and scrapers that
+   * must not share the client connection limit. Resolves to the bound port.
+   */
+  listenOps(port: number, host: string): Promise<number> {
+    const ops = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 10_000, headersTimeout: 10_000, requireHostHeader: false },
+      (req, res) => this.#handle(req as Req, res, true));
+    ops.maxConnections = Math.max(16, this.#reserve);
+    ops.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
+    this.#ops = ops;
+    return new Promise((resolve, reject) => {
+      ops.once('error', reject);
+      ops.listen(port, host, () => {
+        ops.off('error', reject);
+        resolve((ops.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /**
+   * Every client connection: counted, then handed to the HTTP server. Past maxConnections, the next `opsReserve`
+   * connections are still read, but only ops routes answer on them (#handle); past that, a canned 503 is written and
+   * the connection closed before any request is read — a fast answer that costs no parser and holds no descriptor.
+   */
+  #onConnection(socket: Socket): void {
+    const open = ++this.#open;
+    socket.once('close', this.#onConnectionClose);
+    this.#o.metrics.openConnections.inc();
+    if (open <= this.#maxConn) { this.server.emit('connection', socket); return; }
+    this.#noteOverload(open);
+    if (open <= this.#maxConn + this.#reserve) {
+      OPS_ONLY.add(socket);
+      this.server.emit('connection', socket);
+      return;
+    }
+    this.#o.metrics.connectionsRejected.inc();
+    socket.on('error', noop);
+    socket.end(OVERLOADED_RESPONSE);
+    socket.resume(); // read and drop whatever the client sends, so closing does not reset the answer away
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  readonly #onConnectionClose = (): void => {
+    this.#open--;
+    this.#o.metrics.openConnections.dec();
+  };
+
+  /** Logs that the connection limit is reached, at most every 10 s. */
+  #noteOverload(open: number): void {
+    const now = this.#now();
+    if (now - this.#overloadLoggedAt < 10_000) return;
+    this.#overloadLoggedAt = now;
+    this.#o.log.warn({ open, maxConnections: this.#maxConn, opsReserve: this.#reserve }, 'connection limit reached: new connections get 503 (ops routes still answer within the reserve)');
   }
 
   /** Requests currently being answered. */
@@ -364,7 +457,8 @@ export class Gateway {
    */
   async shutdown(graceMs: number): Promise<{ drained: boolean }> {
     this.#shuttingDown = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#acceptor.close(() => resolve()));
+    this.server.close(); // never listened itself: this only stops its timeout checks and closes idle connections
     this.server.closeIdleConnections();
     let drained = true;
     if (this.#inflight > 0) {
@@ -375,13 +469,17 @@ export class Gateway {
     }
     this.server.closeAllConnections();
     await closed;
+    if (this.#ops) {
+      const ops = this.#ops;
+      await new Promise<void>((resolve) => { ops.close(() => resolve()); ops.closeAllConnections(); });
+    }
     this.#proxy.close?.();
     return { drained };
   }
 
   // ---- request entry -------------------------------------------------------------------------
 
-  #handle(req: Req, res: http.ServerResponse): void {
+  #handle(req: Req, res: http.ServerResponse, opsOnly = false): void {
     const start = performance.now();
     const startedAt = this.#now();
     const inId = req.headers['x-request-id'];
@@ -395,6 +493,12 @@ export class Gateway {
       return this.#unchained(req, res, reqId, r === undefined ? 'unknown' : r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_BAD_HTTP, ['an HTTP/1.1 request needs a Host header']), { connection: 'close' });
     }
     if (!r) return this.#unchained(req, res, reqId, 'unknown', start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
+    if (this.#open > this.#maxConn && !isOpsRoute(r.kind) && OPS_ONLY.has(req.socket)) {
+      return this.#unchained(req, res, reqId, r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_OVERLOADED), { connection: 'close', 'retry-after': '1' });
+    }
+    if (opsOnly && !isOpsRoute(r.kind)) {
+      return this.#unchained(req, res, reqId, r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
+    }
     if (r.kind === 'chat') {
       if (req.method !== 'POST') return this.#unchained(req, res, reqId, r.route, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'POST' });
       this.#chat(req, res, r.route, reqId, start, startedAt);
