@@ -18,8 +18,12 @@ export { registerServeHooks } from './sdk/serve-hooks.ts';
 
 interface Running {
   gateway: Gateway;
-  stop: (reason: string) => Promise<void>;
+  /** Stops gracefully; resolves with the exit code: 0, or EXIT_CUT when the grace period ran out and requests were cut. */
+  stop: (reason: string) => Promise<number>;
 }
+
+/** Exit code of a graceful stop whose grace period ran out with requests still running (they were cut). */
+export const EXIT_CUT = 3;
 
 /** Starts one gateway process (a single-process server or one cluster worker). Resolves once listening. */
 export async function startGateway(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>,
@@ -96,18 +100,19 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
   warnOnFdLimit(config, log);
 
-  let stopping: Promise<void> | undefined;
-  const stop = (reason: string): Promise<void> => {
+  let stopping: Promise<number> | undefined;
+  const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       log.info({ reason, inflight: gateway.inflight, graceMs: config.graceMs }, 'shutting down');
-      const { drained } = await gateway.shutdown(config.graceMs);
-      if (!drained) log.warn({ inflight: gateway.inflight }, 'grace period over: closing remaining connections');
+      const { drained, cut } = await gateway.shutdown(config.graceMs);
+      if (!drained) log.warn({ cut, graceMs: config.graceMs }, 'grace period over: requests were cut');
       if (tasks.size) await Promise.race([Promise.allSettled([...tasks]), new Promise((r) => setTimeout(r, Math.min(config.graceMs, 5000)).unref())]);
       for (const c of closers.reverse()) {
         try { await c(); } catch (err) { log.warn({ err }, 'close failed'); }
       }
-      log.info('stopped');
+      log.info({ exitCode: cut > 0 ? EXIT_CUT : 0 }, 'stopped');
       log.flush?.();
+      return cut > 0 ? EXIT_CUT : 0;
     })();
     return stopping;
   };
@@ -143,13 +148,12 @@ export async function serve(config: GatewayConfig, env: Readonly<Record<string, 
   let metricsText: (() => Promise<string>) | undefined;
   if (cluster.isWorker) metricsText = askPrimaryForMetrics;
   const running = await startGateway(config, env, { metricsText });
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const onSignal = (sig: string) => { void running.stop(sig).then(resolve); };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
     if (cluster.isWorker) process.on('message', (m: { type?: string }) => { if (m?.type === 'pgw:stop') onSignal('primary'); });
   });
-  return 0;
 }
 
 let metricsSeq = 0;
@@ -192,7 +196,10 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   let exitCode = 0;
   let stopAll: ((sig: string) => void) | undefined;
   cluster.on('exit', (w, code, signal) => {
-    if (stopping) return;
+    if (stopping) {
+      if (code === EXIT_CUT && exitCode === 0) exitCode = EXIT_CUT; // a worker cut requests at the end of its grace
+      return;
+    }
     if (!listening.has(w.id)) {
       // A worker that dies before listening (policies that do not load, a port in use) would die again: stop.
       log.error({ worker: w.id, code, signal }, 'worker failed to start: stopping the cluster');

@@ -101,6 +101,10 @@ class Flight {
   call: UndiciCall | undefined = undefined;
   /** The client's body when it may go upstream byte for byte (no policy_* fields, not streamed), else undefined. */
   rawBody: Buffer | undefined;
+  /** The response, and the links of the gateway's list of open flights (cut when a graceful stop runs out of time). */
+  res: http.ServerResponse | undefined = undefined;
+  prev: Flight | undefined = undefined;
+  next: Flight | undefined = undefined;
 
   constructor(ctx: RequestCtx, policy: CompiledPolicy, stream: boolean, rawBody: Buffer | undefined) {
     this.ctx = ctx;
@@ -314,6 +318,8 @@ export class Gateway {
   readonly #undici: boolean;
   readonly #maxDepth: number;
   #inflight = 0;
+  /** Chained requests not yet complete: an intrusive list (no allocation per request), newest first. */
+  #flights: Flight | undefined = undefined;
   /** Accepts client connections and hands them to `server` (counting them against maxConnections first). */
   readonly #acceptor: net.Server;
   /** The --ops-listen server, when started. */
@@ -453,9 +459,11 @@ export class Gateway {
 
   /**
    * Graceful stop: refuse new connections, answer new requests on open connections with 503, let in-flight
-   * requests (streams included) finish up to `graceMs`, then close everything. Resolves when done.
+   * requests (streams included) finish up to `graceMs`, then close everything. Requests still running when the grace
+   * period ends are cut: a stream ends with an error event, a request still waiting for its answer gets a 503
+   * (GW_ERR_SHUTDOWN_CUT); `cut` counts them. Resolves when done.
    */
-  async shutdown(graceMs: number): Promise<{ drained: boolean }> {
+  async shutdown(graceMs: number): Promise<{ drained: boolean; cut: number }> {
     this.#shuttingDown = true;
     const closed = new Promise<void>((resolve) => this.#acceptor.close(() => resolve()));
     this.server.close(); // never listened itself: this only stops its timeout checks and closes idle connections
@@ -467,6 +475,17 @@ export class Gateway {
         this.#drainWaiters.push(() => { clearTimeout(timer); resolve(true); });
       });
     }
+    let cut = 0;
+    if (!drained) {
+      cut = this.#cutFlights();
+      // Let the error answers reach the clients before the sockets go (bounded: 1 s).
+      if (this.#inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          this.#drainWaiters.push(() => { clearTimeout(timer); resolve(); });
+        });
+      }
+    }
     this.server.closeAllConnections();
     await closed;
     if (this.#ops) {
@@ -474,7 +493,18 @@ export class Gateway {
       await new Promise<void>((resolve) => { ops.close(() => resolve()); ops.closeAllConnections(); });
     }
     this.#proxy.close?.();
-    return { drained };
+    return { drained, cut };
+  }
+
+  /** Ends every open chained request with GW_ERR_SHUTDOWN_CUT (its upstream call aborted); returns how many. */
+  #cutFlights(): number {
+    let n = 0;
+    for (let f = this.#flights; f !== undefined; f = f.next) {
+      if (f.ended || f.res === undefined) continue;
+      n++;
+      this.#fail(f.res, f, new GatewayError(E.GW_ERR_SHUTDOWN_CUT));
+    }
+    return n;
   }
 
   // ---- request entry -------------------------------------------------------------------------
@@ -685,6 +715,10 @@ export class Gateway {
       return this.#unchained(req, res, reqId, route, start, toGatewayError(e));
     }
     const flight = req[FLIGHT]!;
+    flight.res = res;
+    const head = this.#flights;
+    if (head !== undefined) { flight.next = head; head.prev = flight; }
+    this.#flights = flight;
     this.#inflight++;
     this.#o.metrics.inflight.byKey(route).inc();
     res.once('close', () => this.#complete(flight, res));
@@ -1065,13 +1099,18 @@ export class Gateway {
     if (res.destroyed || res.writableEnded) return;
     const extra: Record<string, string> = {};
     for (const k in f.ctx.responseHeaders) extra[k] = f.ctx.responseHeaders[k]!;
-    this.#sendError(res, err, f.ctx.id, extra);
+    // The first error wins: destroying the upstream call above can report its own error (synchronously, through
+    // #onProxyError) — a consequence of this failure, not its cause.
+    this.#sendError(res, f.error, f.ctx.id, extra);
   }
 
   /** Runs exactly once per chained request when the response is done or the client went away. */
   #complete(f: Flight, res: http.ServerResponse): void {
     if (f.ended) return;
     f.ended = true;
+    if (f.prev !== undefined) f.prev.next = f.next; else this.#flights = f.next;
+    if (f.next !== undefined) f.next.prev = f.prev;
+    f.prev = f.next = undefined;
     const ctx = f.ctx;
     const end = performance.now();
     ctx.timings.end = end;
