@@ -91,6 +91,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     policies: store, router, metrics, services, log,
     bodyLimit: config.bodyLimit, maxJsonDepth: config.maxJsonDepth, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
+    upstreamBodyLimit: config.upstreamBodyLimit,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
     onUnchainedEnd: (end) => serveHooks.onUnchainedEnd?.(end, services),
   });

@@ -14,6 +14,7 @@ import { RequestCtx, policyBlock } from './context.ts';
 import { ChainRunner } from './chain/run-chain.ts';
 import { SseDecoder, SSE_DONE, sseData, type SseEvent } from './chain/sse.ts';
 import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper, jsonTextNestsDeeper } from './json-depth.ts';
+import { createDecoder, decodeBody, DecodeError, parseContentEncoding, type Coding } from './content-encoding.ts';
 import type { UpstreamRouter, Upstream } from './upstream/routes.ts';
 import type { CompiledPolicy, CompiledPolicySet } from './policy/types.ts';
 import type { GatewayServices } from './sdk/context.ts';
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   readonly maxConnections?: number;
   /** Connections accepted past maxConnections that may only use /healthz, /readyz and /metrics (default 32). */
   readonly opsReserve?: number;
+  /** Largest upstream answer held at once: a JSON answer or error body, one SSE event, decoded (default 64 MiB). */
+  readonly upstreamBodyLimit?: number;
   readonly upstreamTimeoutMs: number;
   readonly pluginTimeoutMs: number;
   /**
@@ -317,6 +320,7 @@ export class Gateway {
   readonly #now: () => number;
   readonly #undici: boolean;
   readonly #maxDepth: number;
+  readonly #upstreamLimit: number;
   #inflight = 0;
   /** Chained requests not yet complete: an intrusive list (no allocation per request), newest first. */
   #flights: Flight | undefined = undefined;
@@ -339,6 +343,7 @@ export class Gateway {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#maxDepth = o.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    this.#upstreamLimit = o.upstreamBodyLimit ?? 64 * 1024 * 1024;
     this.#runner = new ChainRunner(o.metrics, o.pluginTimeoutMs);
     this.#upstreamKeys = new Map(o.router.upstreams.map((u) => [u, [`${u.name}\0false`, `${u.name}\0true`] as const]));
     this.#undici = (o.upstreamClient ?? 'undici') === 'undici';
@@ -652,6 +657,13 @@ export class Gateway {
     if (!ct || !(ct === JSON_TYPE || ct.startsWith(JSON_TYPE) || /^application\/[\w.+-]*json\b/i.test(ct))) {
       return this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_UNSUPPORTED_MEDIA_TYPE));
     }
+    let coding: Coding | undefined;
+    const ce = req.headers['content-encoding'];
+    if (ce !== undefined) {
+      const c = parseContentEncoding(ce);
+      if (typeof c === 'object') return this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_UNSUPPORTED_ENCODING, [c.unsupported]));
+      coding = c;
+    }
     const limit = this.#o.bodyLimit;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return this.#tooLarge(req, res, reqId, route, start);
@@ -667,7 +679,18 @@ export class Gateway {
     req.on('end', () => {
       if (over) return;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      this.#afterBody(req, res, route, reqId, start, startedAt, body);
+      if (coding === undefined) { this.#afterBody(req, res, route, reqId, start, startedAt, body); return; }
+      // Compressed: decoded on the thread pool, never to more than the body limit (a bomb stops there).
+      decodeBody(body, coding, limit).then(
+        (plain) => { if (!res.closed) this.#afterBody(req, res, route, reqId, start, startedAt, plain); },
+        (e: unknown) => {
+          if (res.closed) return;
+          const err = e instanceof DecodeError && e.reason === 'too_large'
+            ? new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [limit])
+            : new GatewayError(E.GW_ERR_BAD_ENCODING, [coding], { cause: e });
+          this.#unchained(req, res, reqId, route, start, err);
+        },
+      );
     });
     req.on('error', () => { /* client aborted while sending; res 'close' cleans up */ });
   }
@@ -857,13 +880,32 @@ export class Gateway {
       this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'status_5xx' });
       return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`upstream status ${status}`) }));
     }
+    const ce = proxyRes.headers['content-encoding'];
+    if (ce !== undefined) {
+      // Compressed although the gateway asked for identity: decode it (its output is bounded below like any answer),
+      // or fail when the coding is unknown — never pass binary on as if it were JSON or SSE.
+      const coding = parseContentEncoding(String(ce));
+      if (typeof coding === 'object') {
+        proxyRes.resume();
+        this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`content-encoding ${coding.unsupported}`) }));
+      }
+      if (coding !== undefined) proxyRes = this.#decodeUpstream(proxyRes, coding, f, res);
+    }
     if (status >= 300 || (!ct.startsWith('text/event-stream') && !ct.includes('json'))) {
       return this.#passUpstreamError(proxyRes, res, f, status, ct);
     }
     if (ct.startsWith('text/event-stream')) return this.#stream(proxyRes, res, f);
     const chunks: Buffer[] = [];
-    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    proxyRes.on('data', (c: Buffer) => {
+      if (size < 0) return;
+      size += c.length;
+      if (size > this.#upstreamLimit) { size = -1; chunks.length = 0; this.#tooLargeUpstream(res, f); return; }
+      chunks.push(c);
+    });
     proxyRes.on('end', () => {
+      if (size < 0) return;
       const t = performance.now();
       ctx.timings.upstreamEnd = t;
       let body: ChatCompletion;
@@ -907,11 +949,41 @@ export class Gateway {
     });
   }
 
+  /** An upstream answer (decoded) past --upstream-body-limit: 502, the upstream call dropped. */
+  #tooLargeUpstream(res: http.ServerResponse, f: Flight): void {
+    this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+    this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`upstream answer larger than ${this.#upstreamLimit} bytes (--upstream-body-limit)`) }));
+  }
+
+  /**
+   * Pipes a compressed upstream body through a decoder, with backpressure both ways; returns the decoder, which the
+   * answer handlers read like the upstream body. Corrupt data fails the request (502, or an error event mid-stream).
+   */
+  #decodeUpstream(proxyRes: http.IncomingMessage, coding: Coding, f: Flight, res: http.ServerResponse): http.IncomingMessage {
+    const dec = createDecoder(coding);
+    proxyRes.on('data', (c: Buffer) => { if (!dec.destroyed && !dec.write(c)) proxyRes.pause(); });
+    dec.on('drain', () => proxyRes.resume());
+    proxyRes.on('end', () => { if (!dec.destroyed) dec.end(); });
+    dec.on('error', (e: Error) => {
+      if (f.ended || res.writableEnded) return;
+      this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+      this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: e }));
+    });
+    return dec as unknown as http.IncomingMessage;
+  }
+
   /** Upstream 3xx/4xx or a non-JSON 2xx: pass the upstream's own error through (it is already OpenAI-shaped). */
   #passUpstreamError(proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight, status: number, ct: string): void {
     const chunks: Buffer[] = [];
-    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    proxyRes.on('data', (c: Buffer) => {
+      if (size < 0) return;
+      size += c.length;
+      if (size > this.#upstreamLimit) { size = -1; chunks.length = 0; this.#tooLargeUpstream(res, f); return; }
+      chunks.push(c);
+    });
     proxyRes.on('end', () => {
+      if (size < 0) return;
       f.ctx.timings.upstreamEnd = performance.now();
       if (status < 300) {
         this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
@@ -1019,6 +1091,8 @@ export class Gateway {
       out += sseData(JSON.stringify(f.error.toJSON()));
       if (!res.writableEnded) { res.end(out); out = ''; }
       proxyRes.destroy();
+      f.call?.destroy(); // proxyRes may be a decoder in front of the upstream body: drop the upstream call itself too
+      if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
     };
     const decoder = new SseDecoder(onEvent);
     proxyRes.on('data', (c: Buffer) => {
@@ -1026,6 +1100,11 @@ export class Gateway {
       const t = performance.now();
       try {
         decoder.push(c);
+        if (decoder.pending > this.#upstreamLimit) {
+          // One event that never ends (no blank line): bounded like any answer the gateway holds.
+          this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+          throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event longer than ${this.#upstreamLimit} characters (--upstream-body-limit)`) });
+        }
         flush();
       } catch (e) {
         failMidStream(e);

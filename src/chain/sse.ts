@@ -26,6 +26,11 @@ export class SseDecoder {
     this.#drain();
   }
 
+  /** Characters held for an event not complete yet (the server bounds it: an upstream could send one endless event). */
+  get pending(): number {
+    return this.#buf.length;
+  }
+
   /** Flushes a final event not followed by a blank line (servers that end with `data: …\n`). */
   end(): void {
     const rest = this.#decoder.decode();
