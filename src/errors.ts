@@ -67,6 +67,8 @@ export const E = defineErrors({
     message: 'the request body is not valid %s data' },
   GW_ERR_REQUEST_TIMEOUT: { status: 408, type: INVALID, openaiCode: 'request_timeout', expose: true,
     message: 'the request did not arrive in time: its headers and body must arrive within %s' },
+  GW_ERR_EXPECTATION_FAILED: { status: 417, type: INVALID, openaiCode: 'expectation_failed', expose: true,
+    message: 'the Expect header can only be "100-continue"' },
   GW_ERR_HEADERS_TOO_LARGE: { status: 431, type: INVALID, openaiCode: 'headers_too_large', expose: true,
     message: 'the request headers are larger than the limit of %s bytes' },
   GW_ERR_BAD_HTTP: { status: 400, type: INVALID, openaiCode: 'invalid_http', expose: true,

@@ -382,6 +382,10 @@ export class Gateway {
     this.#reserve = o.opsReserve ?? 32;
     this.#acceptor = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
+    // Any other expectation: an OpenAI-shaped, audited 417 instead of Node's bare one.
+    this.server.on('checkExpectation', (req: Req, res: http.ServerResponse) => {
+      this.#unchained(req, res, REQ_ID_PREFIX + (++reqSeq).toString(36), 'unknown', performance.now(), new GatewayError(E.GW_ERR_EXPECTATION_FAILED), { connection: 'close' });
+    });
     // Expect: 100-continue: a body declared over the limit is refused before the client sends it; others get 100.
     this.server.on('checkContinue', (req: Req, res: http.ServerResponse) => {
       if (!(Number(req.headers['content-length']) > this.#o.bodyLimit)) res.writeContinue();

@@ -34,6 +34,7 @@ describe('requests the HTTP parser refuses', () => {
     { note: 'an unknown method', raw: 'GARBAGE / HTTP/1.1\r\nHost: x\r\n\r\n', status: 400, code: 'invalid_http', says: 'method' },
     { note: 'an invalid chunk size in a chunked body', raw: `${POST}Transfer-Encoding: chunked\r\n\r\nzz\r\n${chat}\r\n0\r\n\r\n`, status: 400, code: 'invalid_http', says: 'chunk' },
     { note: 'an HTTP/1.1 request without Host', raw: `POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: ${chat.length}\r\n\r\n${chat}`, status: 400, code: 'invalid_http', says: 'Host' },
+    { note: 'an Expect other than 100-continue', raw: `${POST}Expect: 200-ok\r\nContent-Length: ${chat.length}\r\n\r\n${chat}`, status: 417, code: 'expectation_failed', says: '100-continue' },
   ])('$note: JSON $status, one audit record, nothing forwarded', async ({ raw, status, code, says }) => {
     const before = audits().length;
     const forwarded = up.received.length;
@@ -49,7 +50,7 @@ describe('requests the HTTP parser refuses', () => {
     await expect.poll(() => audits().length, { timeout: 3000 }).toBe(before + 1);
     const rec = audits().at(-1)!;
     expect(rec).toMatchObject({ status: String(status), request_id: r.headers['x-request-id'], decision: 'reject' });
-    expect(rec.code).toBe(status === 431 ? 'GW_ERR_HEADERS_TOO_LARGE' : 'GW_ERR_BAD_HTTP');
+    expect(rec.code).toBe(status === 431 ? 'GW_ERR_HEADERS_TOO_LARGE' : status === 417 ? 'GW_ERR_EXPECTATION_FAILED' : 'GW_ERR_BAD_HTTP');
     expect(up.received.length).toBe(forwarded);
   });
 
