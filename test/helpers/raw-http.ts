@@ -18,7 +18,7 @@ export interface RawAnswer {
   readonly ms: number;
 }
 
-/** Parses the first HTTP response in `text`. */
+/** Parses the first HTTP response in `text` (the bytes received, decoded as latin1: one character per byte). */
 export function parseRawResponse(text: string): { status: number; headers: Record<string, string>; body: string; complete: boolean } {
   const headEnd = text.indexOf('\r\n\r\n');
   if (!text.startsWith('HTTP/1.') || headEnd === -1) return { status: 0, headers: {}, body: '', complete: false };
@@ -29,10 +29,11 @@ export function parseRawResponse(text: string): { status: number; headers: Recor
     const c = l.indexOf(':');
     if (c > 0) headers[l.slice(0, c).toLowerCase()] = l.slice(c + 1).trim();
   }
-  const rest = text.slice(headEnd + 4);
+  // `text` holds the raw bytes one per character (latin1): count and cut bytes there, then read the body as UTF-8.
+  const rest = Buffer.from(text.slice(headEnd + 4), 'latin1');
   const len = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
-  const body = len === undefined ? rest : Buffer.from(rest).subarray(0, len).toString();
-  return { status, headers, body, complete: len === undefined ? false : Buffer.byteLength(rest) >= len };
+  const body = (len === undefined ? rest : rest.subarray(0, len)).toString('utf8');
+  return { status, headers, body, complete: len === undefined ? false : rest.length >= len };
 }
 
 /**
