@@ -49,9 +49,7 @@ export function ensureTools(tools: readonly (readonly [string, string])[], env: 
   fail(`the tests need ${cmds} (Debian package${packages.length > 1 ? 's' : ''} ${packages.join(', ')}), not found on PATH. Install with:\n\n    sudo ${install}\n`);
 }
 
-/** Says why the run cannot start — first, before vitest's own report of the failed setup — and throws. */
 function fail(message: string): never {
-  log(message);
   throw new Error(message);
 }
 
@@ -101,7 +99,12 @@ async function startRedis(bin: string): Promise<{ url: string; child: ChildProce
 
 /** vitest globalSetup: runs once before every test file; the returned function runs once after the whole run. */
 export default async function setup(): Promise<() => Promise<void>> {
-  ensureTools(TOOLS);
+  try {
+    ensureTools(TOOLS);
+  } catch (e) {
+    log((e as Error).message); // first, before vitest's own (longer) report of the failed setup
+    throw e;
+  }
   const wanted = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (await redisAnswers(wanted)) return async () => {};
   const { url, child } = await startRedis(which('redis-server')!);
