@@ -172,8 +172,11 @@ const headerValue = fc.oneof(
     'close', '-1', '1e3', '99999999999', 'Bearer pgk_x', 'application/json', 'x'.repeat(20_000), 'é€😀'),
 );
 
+/** Raw-socket runs are slower (some wait for the 1 s request timeout): half as many. */
+const HEAD_RUNS = Math.max(20, Math.floor(RUNS / 2));
+
 describe('fuzz: request heads', () => {
-  it(`always an answer on the socket, no header injected into it, never a 500 (${RUNS} runs)`, async () => {
+  it(`always an answer on the socket, no header injected into it, never a 500 (${HEAD_RUNS} runs)`, async () => {
     await fc.assert(fc.asyncProperty(fc.array(fc.tuple(headerName, headerValue), { maxLength: 8 }), validChat, fc.boolean(),
       async (hdrs, body, withLength) => {
         const lines = ['POST /v1/chat/completions HTTP/1.1', 'Host: x', 'Content-Type: application/json'];
@@ -181,10 +184,11 @@ describe('fuzz: request heads', () => {
         for (const [n, v] of hdrs) lines.push(`${n}: ${v}`);
         const r = await rawExchange(gw.port, [`${lines.join('\r\n')}\r\n\r\n${body}`], { waitMs: 4000, untilResponse: true });
         expect(r.status, r.text.slice(0, 200)).not.toBe(0);
-        const head = r.text.slice(0, r.text.indexOf('\r\n\r\n'));
-        expect(head).not.toMatch(/\r\nX-Injected:/i);
-        checkAnswer(r.status, r.headers['content-type'] ?? '', r.status === 200 && r.headers['content-type']?.startsWith('text/event-stream') ? r.text.slice(r.text.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, '') : r.body);
-      }), { ...FC_PARAMS, numRuns: Math.max(20, Math.floor(RUNS / 2)) });
+        // no header line the client smuggled in, in any response head (bodies are JSON: a CR LF there is escaped)
+        expect(r.text).not.toMatch(/\r\nX-Injected:/i);
+        const final = r.text.replace(/^(?:HTTP\/1\.1 1\d\d [^\r]*\r\n(?:[^\r]+\r\n)*\r\n)+/, '');
+        checkAnswer(r.status, r.headers['content-type'] ?? '', r.status === 200 && r.headers['content-type']?.startsWith('text/event-stream') ? final.slice(final.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, '') : r.body);
+      }), { ...FC_PARAMS, numRuns: HEAD_RUNS });
     await checkAlive();
   }, TIMEOUT_MS);
 });

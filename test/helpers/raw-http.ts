@@ -18,8 +18,12 @@ export interface RawAnswer {
   readonly ms: number;
 }
 
-/** Parses the first HTTP response in `text` (the bytes received, decoded as latin1: one character per byte). */
+/**
+ * Parses the first final HTTP response in `text` (the bytes received, decoded as latin1: one character per byte);
+ * interim 1xx responses before it (`100 Continue`) are skipped.
+ */
 export function parseRawResponse(text: string): { status: number; headers: Record<string, string>; body: string; complete: boolean } {
+  while (/^HTTP\/1\.[01] 1\d\d /.test(text) && text.includes('\r\n\r\n')) text = text.slice(text.indexOf('\r\n\r\n') + 4);
   const headEnd = text.indexOf('\r\n\r\n');
   if (!text.startsWith('HTTP/1.') || headEnd === -1) return { status: 0, headers: {}, body: '', complete: false };
   const lines = text.slice(0, headEnd).split('\r\n');
