@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Redis (its own on a spare port when none answers at REDIS_URL) and the Debian tools the tests run: see the file.
+    globalSetup: ['test/setup/global-setup.ts'],
     reporters: ['default'],
   },
 });

@@ -1,6 +1,7 @@
 // `serve` configuration: command-line flags first, then POLICY_GATEWAY_* environment variables, then defaults.
 // Parsed once at startup into a frozen GatewayConfig; `--help` text lives here so it never drifts from the parser.
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_JSON_DEPTH, MAX_JSON_DEPTH_LIMIT } from './json-depth.ts';
 
 /** One upstream: requests whose model matches `models` (exact names or globs) go to `baseUrl`. */
 export interface UpstreamConfig {
@@ -36,6 +37,22 @@ export interface GatewayConfig {
   readonly metricProjects: readonly string[];
   /** http-proxy-3 code path to the upstream: undici (its fetch path, calls dispatched on an undici Pool) or http (native node:http). */
   readonly upstreamClient: 'undici' | 'http';
+  /** Deepest nesting of arrays and objects accepted in a request body (and in upstream JSON). */
+  readonly maxJsonDepth: number;
+  /** Time to receive a request's headers and body (408 after it). */
+  readonly requestTimeoutMs: number;
+  /** A connection with no bytes moving either way for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** Open client connections per process on the main port; more get a fast 503 (beyond the ops reserve: a bare one). */
+  readonly maxConnections: number;
+  /** Connections accepted beyond maxConnections that may only use /healthz, /readyz and /metrics. */
+  readonly opsReserve: number;
+  /** A second listener serving only /healthz, /readyz and /metrics, or undefined. */
+  readonly opsListen: { readonly host: string; readonly port: number } | undefined;
+  /** Largest upstream answer buffered (a JSON answer, one SSE event, a decoded compressed body). */
+  readonly upstreamBodyLimit: number;
+  /** Directories outside the policy root that files named by a policy may resolve into. */
+  readonly allowPaths: readonly string[];
 }
 
 export const SERVE_HELP = `Usage: policy-gateway serve [options]
@@ -60,7 +77,23 @@ Starts the gateway. Every option can also be set by the environment variable in 
                             (default: the policy marked \`default\` in the rules)
   --workers N               worker processes sharing the port, metrics aggregated [POLICY_GATEWAY_WORKERS] (default 1)
   --redis-url URL           share quota counters through Redis [REDIS_URL] (default: in-process store)
-  --body-limit SIZE         max request body (default 20mb)
+  --body-limit SIZE         max request body, after decoding gzip/deflate/br (default 20mb)
+  --max-json-depth N        deepest nesting of arrays and objects in a request body, the body object being level 1
+                            (deeper: 400 json_too_deep; also bounds upstream JSON) [POLICY_GATEWAY_MAX_JSON_DEPTH] (default 64)
+  --request-timeout DUR     time a client has to send a request's headers and body (then 408) (default 60s)
+  --idle-timeout DUR        close a connection when no byte moves either way for this long
+                            (default: the upstream timeout + 30s, at least 2m)
+  --max-connections N       open client connections per process; beyond it new connections get a fast 503
+                            [POLICY_GATEWAY_MAX_CONNECTIONS] (default 8192)
+  --ops-reserve N           connections accepted beyond --max-connections for /healthz, /readyz and /metrics only
+                            (default 32)
+  --ops-listen [HOST:]PORT  also serve /healthz, /readyz and /metrics (only) on this address, for probes and
+                            scrapers that must never queue behind client traffic [POLICY_GATEWAY_OPS_LISTEN]
+  --upstream-body-limit SIZE
+                            largest upstream answer the gateway holds at once: a JSON answer, one SSE event,
+                            a decompressed body (then 502) (default 64mb)
+  --allow-path DIR          a directory outside the policy root that keys and list files named by a policy may
+                            be in (repeatable) [POLICY_GATEWAY_ALLOW_PATH, comma-separated]
   --grace DUR               graceful-shutdown grace period for in-flight requests (default 30s)
   --plugin-timeout DUR      budget for each asynchronous plugin hook (default 10s)
   --log-level LEVEL         fatal|error|warn|info|debug [LOG_LEVEL] (default info)
@@ -128,6 +161,9 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
         'body-limit': { type: 'string' }, grace: { type: 'string' }, 'plugin-timeout': { type: 'string' },
         'log-level': { type: 'string' }, audit: { type: 'string' }, 'audit-format': { type: 'string' },
         'no-watch': { type: 'boolean' }, 'metric-projects': { type: 'string' }, 'upstream-client': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'max-json-depth': { type: 'string' }, 'request-timeout': { type: 'string' }, 'idle-timeout': { type: 'string' },
+        'max-connections': { type: 'string' }, 'ops-reserve': { type: 'string' }, 'ops-listen': { type: 'string' },
+        'upstream-body-limit': { type: 'string' }, 'allow-path': { type: 'string', multiple: true },
       },
     }));
   } catch (e) {
@@ -158,13 +194,26 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
   const upstreamClient = str('upstream-client', 'POLICY_GATEWAY_UPSTREAM_CLIENT', 'undici');
   if (upstreamClient !== 'undici' && upstreamClient !== 'http') throw new ConfigError(`--upstream-client: expected undici or http, got "${upstreamClient}"`);
   const logLevel = str('log-level', 'LOG_LEVEL', 'info');
+  const upstreamTimeoutMs = parseDuration(str('upstream-timeout', undefined, '60s'), '--upstream-timeout');
+  const requestTimeoutMs = parseDuration(str('request-timeout', undefined, '60s'), '--request-timeout');
+  if (requestTimeoutMs < 1) throw new ConfigError('--request-timeout: must be at least 1ms');
+  const idleRaw = values['idle-timeout'] as string | undefined;
+  const idleTimeoutMs = idleRaw === undefined ? Math.max(120_000, upstreamTimeoutMs + 30_000) : parseDuration(idleRaw, '--idle-timeout');
+  if (idleTimeoutMs < 1) throw new ConfigError('--idle-timeout: must be at least 1ms');
+  const opsRaw = str('ops-listen', 'POLICY_GATEWAY_OPS_LISTEN', '');
+  let opsListen: GatewayConfig['opsListen'];
+  if (opsRaw !== '') {
+    const m = /^(?:(.+):)?(\d+)$/.exec(opsRaw);
+    if (!m) throw new ConfigError(`--ops-listen: expected [HOST:]PORT, got "${opsRaw}"`);
+    opsListen = Object.freeze({ host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port: parseInt10(m[2]!, '--ops-listen port', 0, 65535) });
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   return Object.freeze({
     host: str('host', 'POLICY_GATEWAY_HOST', '127.0.0.1'),
     port: parseInt10(str('port', 'POLICY_GATEWAY_PORT', '5000'), '--port', 0, 65535),
     rules: str('rules', 'POLICY_GATEWAY_RULES', 'rules'),
     upstreams: Object.freeze(upstreams),
-    upstreamTimeoutMs: parseDuration(str('upstream-timeout', undefined, '60s'), '--upstream-timeout'),
+    upstreamTimeoutMs,
     connectTimeoutMs: parseDuration(str('connect-timeout', undefined, '5s'), '--connect-timeout'),
     maxSockets: parseInt10(str('max-sockets', undefined, '256'), '--max-sockets', 1, 65535),
     defaultPolicy: (values['default-policy'] as string | undefined) ?? env.POLICY_GATEWAY_DEFAULT_POLICY,
@@ -179,5 +228,13 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     watch: !values['no-watch'],
     upstreamClient,
     metricProjects: Object.freeze(splitList(str('metric-projects', 'POLICY_GATEWAY_METRIC_PROJECTS', ''))),
+    maxJsonDepth: parseInt10(str('max-json-depth', 'POLICY_GATEWAY_MAX_JSON_DEPTH', String(DEFAULT_MAX_JSON_DEPTH)), '--max-json-depth', 1, MAX_JSON_DEPTH_LIMIT),
+    requestTimeoutMs,
+    idleTimeoutMs,
+    maxConnections: parseInt10(str('max-connections', 'POLICY_GATEWAY_MAX_CONNECTIONS', '8192'), '--max-connections', 1, 1_000_000),
+    opsReserve: parseInt10(str('ops-reserve', undefined, '32'), '--ops-reserve', 0, 10_000),
+    opsListen,
+    upstreamBodyLimit: parseSize(str('upstream-body-limit', undefined, '64mb'), '--upstream-body-limit'),
+    allowPaths: Object.freeze((values['allow-path'] as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_ALLOW_PATH)),
   });
 }

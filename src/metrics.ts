@@ -34,6 +34,8 @@ export interface Metrics extends PluginMetrics {
   readonly policiesLoaded: Gauge;
   readonly inflight: Gauge<'route'>;
   readonly auditRecords: Counter<'result'>;
+  readonly openConnections: Gauge;
+  readonly connectionsRejected: Counter;
 }
 
 /** Creates every gateway metric on `registry` (plus Node's default process metrics when `defaults` is true). */
@@ -56,7 +58,7 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     overheadSeconds: histogram('policy_gateway_overhead_seconds', 'Time spent in the gateway itself (excluding the upstream), per request.', ['route', 'stream'], OVERHEAD_BUCKETS),
     upstreamSeconds: histogram('policy_gateway_upstream_duration_seconds', 'Upstream latency from request sent to last byte received.', ['upstream', 'stream'], LATENCY_BUCKETS),
     upstreamTtfbSeconds: histogram('policy_gateway_upstream_ttfb_seconds', 'Upstream time to first byte (response head).', ['upstream', 'stream'], LATENCY_BUCKETS),
-    upstreamErrors: counter('policy_gateway_upstream_errors_total', 'Upstream failures by kind (unreachable, timeout, bad_response, status_5xx).', ['upstream', 'kind']),
+    upstreamErrors: counter('policy_gateway_upstream_errors_total', 'Upstream failures by kind (unreachable, timeout, bad_response, status_5xx, interrupted).', ['upstream', 'kind']),
     decisions: counter('policy_gateway_decisions_total', 'Policy decisions.', ['policy_id', 'decision', 'effective_decision', 'reason_code', 'rollout_mode']),
     tokens: counter('policy_gateway_tokens_total', 'Tokens reported by upstream usage, by policy, project and type (prompt, completion).', ['policy_id', 'project', 'type']),
     pluginSeconds: histogram('policy_gateway_plugin_duration_seconds', 'Time spent in each plugin hook.', ['plugin', 'hook'], OVERHEAD_BUCKETS),
@@ -65,6 +67,8 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers, aggregator: 'max' }),
     inflight: new Gauge<'route'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route'], registers }),
     auditRecords: counter('policy_gateway_audit_records_total', 'Audit records, by result (written, dropped, error).', ['result']),
+    openConnections: new Gauge({ name: 'policy_gateway_open_connections', help: 'Client connections open on the main listener (--max-connections applies per process).', registers }),
+    connectionsRejected: counter('policy_gateway_connections_rejected_total', 'Connections answered with a canned 503 before any request was read: beyond --max-connections plus --ops-reserve.', []),
     redactions: counter('policy_gateway_redactions_total', 'Sensitive spans redacted, by policy and detector type.', ['policy_id', 'type']),
     moderationFlags: counter('policy_gateway_moderation_flags_total', 'Moderation categories flagged, by policy and category.', ['policy_id', 'category']),
     moderationSeconds: histogram('policy_gateway_moderation_duration_seconds', 'Moderation provider latency.', ['provider'], LATENCY_BUCKETS),

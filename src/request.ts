@@ -2,6 +2,7 @@
 // fields taken out of the body (so they never reach the upstream), headers and body reconciled.
 import type { IncomingHttpHeaders } from 'node:http';
 import { E, GatewayError } from './errors.ts';
+import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper } from './json-depth.ts';
 import type { ChatRequest } from './sdk/types.ts';
 
 /** Metadata fields: header name (lower-case) and body field. */
@@ -61,9 +62,12 @@ function validateMessages(messages: unknown): void {
 /**
  * Parses and validates a chat completion body, removing the `policy_*` fields, and reconciles metadata with
  * headers: a header and a body field that disagree is a 400. `allowPolicyHeader` is false on /policy routes
- * (there `policy_id` comes from the body; an X-Policy-Id header must then agree with it).
+ * (there `policy_id` comes from the body; an X-Policy-Id header must then agree with it). A body nesting arrays and
+ * objects deeper than `maxDepth` is refused before it is parsed (GW_ERR_JSON_TOO_DEEP), so everything that later walks
+ * the request recursively (JSON.stringify on the way upstream, plugins, audit capture) is bounded by that depth.
  */
-export function parseChatRequest(raw: Buffer, headers: IncomingHttpHeaders): ParsedRequest {
+export function parseChatRequest(raw: Buffer, headers: IncomingHttpHeaders, maxDepth = DEFAULT_MAX_JSON_DEPTH): ParsedRequest {
+  if (jsonNestsDeeper(raw, maxDepth)) throw new GatewayError(E.GW_ERR_JSON_TOO_DEEP, [maxDepth]);
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));

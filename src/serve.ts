@@ -1,6 +1,7 @@
 // `policy-gateway serve`: wires config, logger, metrics, policy store, upstreams and the Gateway together,
 // handles signals (SIGTERM/SIGINT graceful stop, SIGHUP reload) and, with --workers N, runs a node:cluster.
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { GatewayConfig, UpstreamConfig } from './config.ts';
@@ -17,8 +18,12 @@ export { registerServeHooks } from './sdk/serve-hooks.ts';
 
 interface Running {
   gateway: Gateway;
-  stop: (reason: string) => Promise<void>;
+  /** Stops gracefully; resolves with the exit code: 0, or EXIT_CUT when the grace period ran out and requests were cut. */
+  stop: (reason: string) => Promise<number>;
 }
+
+/** Exit code of a graceful stop whose grace period ran out with requests still running (they were cut). */
+export const EXIT_CUT = 3;
 
 /** Starts one gateway process (a single-process server or one cluster worker). Resolves once listening. */
 export async function startGateway(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>,
@@ -68,6 +73,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
 
   const store = new PolicyStore({
     paths: [config.rules],
+    allowPaths: config.allowPaths,
     plugins: ALL_PLUGINS,
     logger: log,
     watch: config.watch,
@@ -83,26 +89,31 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
 
   const gateway = new Gateway({
     policies: store, router, metrics, services, log,
-    bodyLimit: config.bodyLimit, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
+    bodyLimit: config.bodyLimit, maxJsonDepth: config.maxJsonDepth, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
+    upstreamBodyLimit: config.upstreamBodyLimit,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
     onUnchainedEnd: (end) => serveHooks.onUnchainedEnd?.(end, services),
   });
   const port = await gateway.listen(config.port, config.host);
+  const opsPort = config.opsListen ? await gateway.listenOps(config.opsListen.port, config.opsListen.host) : undefined;
   const set = store.current!;
-  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  warnOnFdLimit(config, log);
 
-  let stopping: Promise<void> | undefined;
-  const stop = (reason: string): Promise<void> => {
+  let stopping: Promise<number> | undefined;
+  const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       log.info({ reason, inflight: gateway.inflight, graceMs: config.graceMs }, 'shutting down');
-      const { drained } = await gateway.shutdown(config.graceMs);
-      if (!drained) log.warn({ inflight: gateway.inflight }, 'grace period over: closing remaining connections');
+      const { drained, cut } = await gateway.shutdown(config.graceMs);
+      if (!drained) log.warn({ cut, graceMs: config.graceMs }, 'grace period over: requests were cut');
       if (tasks.size) await Promise.race([Promise.allSettled([...tasks]), new Promise((r) => setTimeout(r, Math.min(config.graceMs, 5000)).unref())]);
       for (const c of closers.reverse()) {
         try { await c(); } catch (err) { log.warn({ err }, 'close failed'); }
       }
-      log.info('stopped');
+      log.info({ exitCode: cut > 0 ? EXIT_CUT : 0 }, 'stopped');
       log.flush?.();
+      return cut > 0 ? EXIT_CUT : 0;
     })();
     return stopping;
   };
@@ -114,19 +125,36 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   return { gateway, stop };
 }
 
+/**
+ * Warns when the process's open-file limit cannot hold --max-connections: each client connection is a descriptor,
+ * each request forwarded upstream another. Linux only (reads /proc/self/limits); elsewhere silent.
+ */
+function warnOnFdLimit(config: GatewayConfig, log: Logger): void {
+  let soft: number;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m || m[1] === 'unlimited') return;
+    soft = Number(m[1]);
+  } catch { return; }
+  const need = 2 * (config.maxConnections + config.opsReserve) + 256;
+  if (soft < need) {
+    log.warn({ openFileLimit: soft, maxConnections: config.maxConnections, needed: need },
+      'the open-file limit is below what --max-connections needs (2 per connection + 256): raise it (ulimit -n) or lower --max-connections');
+  }
+}
+
 /** Runs `serve` to completion: resolves with the process exit code after a graceful stop. */
 export async function serve(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): Promise<number> {
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
   let metricsText: (() => Promise<string>) | undefined;
   if (cluster.isWorker) metricsText = askPrimaryForMetrics;
   const running = await startGateway(config, env, { metricsText });
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const onSignal = (sig: string) => { void running.stop(sig).then(resolve); };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
     if (cluster.isWorker) process.on('message', (m: { type?: string }) => { if (m?.type === 'pgw:stop') onSignal('primary'); });
   });
-  return 0;
 }
 
 let metricsSeq = 0;
@@ -169,7 +197,10 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   let exitCode = 0;
   let stopAll: ((sig: string) => void) | undefined;
   cluster.on('exit', (w, code, signal) => {
-    if (stopping) return;
+    if (stopping) {
+      if (code === EXIT_CUT && exitCode === 0) exitCode = EXIT_CUT; // a worker cut requests at the end of its grace
+      return;
+    }
     if (!listening.has(w.id)) {
       // A worker that dies before listening (policies that do not load, a port in use) would die again: stop.
       log.error({ worker: w.id, code, signal }, 'worker failed to start: stopping the cluster');

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import httpProxy from 'http-proxy-3';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -13,6 +13,8 @@ import { parseChatRequest } from './request.ts';
 import { RequestCtx, policyBlock } from './context.ts';
 import { ChainRunner } from './chain/run-chain.ts';
 import { SseDecoder, SSE_DONE, sseData, type SseEvent } from './chain/sse.ts';
+import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper, jsonTextNestsDeeper } from './json-depth.ts';
+import { createDecoder, decodeBody, DecodeError, parseContentEncoding, type Coding } from './content-encoding.ts';
 import type { UpstreamRouter, Upstream } from './upstream/routes.ts';
 import type { CompiledPolicy, CompiledPolicySet } from './policy/types.ts';
 import type { GatewayServices } from './sdk/context.ts';
@@ -43,6 +45,18 @@ export interface GatewayOptions {
   readonly services: GatewayServices;
   readonly log: Logger;
   readonly bodyLimit: number;
+  /** Deepest nesting of arrays and objects accepted in a request body and in upstream JSON (default 64). */
+  readonly maxJsonDepth?: number;
+  /** Time a client has to send a request's headers and body; then 408 (default 60 s). */
+  readonly requestTimeoutMs?: number;
+  /** A connection with no bytes moving either way for this long is closed (default 0: never). */
+  readonly idleTimeoutMs?: number;
+  /** Open client connections on the main listener; beyond it new ones get a fast 503 (default: unlimited). */
+  readonly maxConnections?: number;
+  /** Connections accepted past maxConnections that may only use /healthz, /readyz and /metrics (default 32). */
+  readonly opsReserve?: number;
+  /** Largest upstream answer held at once: a JSON answer or error body, one SSE event, decoded (default 64 MiB). */
+  readonly upstreamBodyLimit?: number;
   readonly upstreamTimeoutMs: number;
   readonly pluginTimeoutMs: number;
   /**
@@ -90,6 +104,10 @@ class Flight {
   call: UndiciCall | undefined = undefined;
   /** The client's body when it may go upstream byte for byte (no policy_* fields, not streamed), else undefined. */
   rawBody: Buffer | undefined;
+  /** The response, and the links of the gateway's list of open flights (cut when a graceful stop runs out of time). */
+  res: http.ServerResponse | undefined = undefined;
+  prev: Flight | undefined = undefined;
+  next: Flight | undefined = undefined;
 
   constructor(ctx: RequestCtx, policy: CompiledPolicy, stream: boolean, rawBody: Buffer | undefined) {
     this.ctx = ctx;
@@ -214,12 +232,47 @@ class UndiciCall implements Dispatcher.DispatchHandler {
 }
 
 const FLIGHT = Symbol('flight');
+/** Connections accepted into the ops reserve: while the gateway is over --max-connections they may only use ops routes. */
+const OPS_ONLY = new WeakSet<Socket>();
+const OVERLOADED_BODY = JSON.stringify(new GatewayError(E.GW_ERR_OVERLOADED).toJSON());
+/** The whole answer to a connection past the reserve, written before any request is read. */
+const OVERLOADED_RESPONSE = Buffer.from(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(OVERLOADED_BODY)}\r\n`
+  + `retry-after: 1\r\nconnection: close\r\n\r\n${OVERLOADED_BODY}`);
+const isOpsRoute = (kind: string): boolean => kind === 'healthz' || kind === 'readyz' || kind === 'metrics';
+const noop = (): void => {};
+/** Sockets whose parser error was answered (llhttp keeps failing on every later chunk: answer once). */
+const HANDLED = new WeakSet<Socket>();
 type Req = http.IncomingMessage & { [FLIGHT]?: Flight };
 
 const JSON_TYPE = 'application/json';
 const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({}) as http.IncomingHttpHeaders;
 const NO_ENTRIES = Object.freeze({ entries: () => [] as [string, string][] });
 const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * What a parser error says to the client, by llhttp error code: fixed texts, never the bytes that were refused.
+ * Anything else: "the request could not be parsed".
+ */
+const PARSE_ERRORS: Readonly<Record<string, string>> = Object.freeze({
+  HPE_INVALID_METHOD: 'unknown method',
+  HPE_INVALID_URL: 'invalid request target',
+  HPE_INVALID_CONSTANT: 'invalid request line',
+  HPE_INVALID_VERSION: 'invalid HTTP version or request line',
+  HPE_INVALID_HEADER_TOKEN: 'invalid character in a header name or value (control characters, NUL, obs-fold line continuations)',
+  HPE_LF_EXPECTED: 'a line ending without CRLF (bare CR) in the request head',
+  HPE_CR_EXPECTED: 'a line ending without CRLF in the request head',
+  HPE_UNEXPECTED_SPACE: 'unexpected whitespace in the request head',
+  HPE_INVALID_CONTENT_LENGTH: 'invalid Content-Length',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'conflicting or repeated Content-Length headers',
+  HPE_INVALID_TRANSFER_ENCODING: 'invalid Transfer-Encoding, or Transfer-Encoding together with Content-Length',
+  HPE_INVALID_CHUNK_SIZE: 'invalid chunk size in a chunked body',
+  HPE_STRICT: 'the request head breaks HTTP/1.1 framing rules',
+  HPE_INVALID_EOF_STATE: 'the connection ended in the middle of the request',
+  HPE_CLOSED_CONNECTION: 'data after a request that closed the connection',
+});
+
+/** Lingering close after an early answer (413): how long, and how much of the rest of an upload, is read and dropped. */
+const LINGER_MS = 5000;
+const LINGER_BYTES = 64 * 1024 * 1024;
 /** Request ids: a random per-process prefix plus a counter — unique across replicas, no entropy drawn per request. */
 const REQ_ID_PREFIX = `${randomBytes(6).toString('hex')}-`;
 let reqSeq = 0;
@@ -266,7 +319,19 @@ export class Gateway {
   readonly #proxy: httpProxy.ProxyServer;
   readonly #now: () => number;
   readonly #undici: boolean;
+  readonly #maxDepth: number;
+  readonly #upstreamLimit: number;
   #inflight = 0;
+  /** Chained requests not yet complete: an intrusive list (no allocation per request), newest first. */
+  #flights: Flight | undefined = undefined;
+  /** Accepts client connections and hands them to `server` (counting them against maxConnections first). */
+  readonly #acceptor: net.Server;
+  /** The --ops-listen server, when started. */
+  #ops: http.Server | undefined;
+  #open = 0;
+  readonly #maxConn: number;
+  readonly #reserve: number;
+  #overloadLoggedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #shuttingDown = false;
   #modelsCache: { at: number; body: string } | undefined;
@@ -277,6 +342,8 @@ export class Gateway {
   constructor(o: GatewayOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#maxDepth = o.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    this.#upstreamLimit = o.upstreamBodyLimit ?? 64 * 1024 * 1024;
     this.#runner = new ChainRunner(o.metrics, o.pluginTimeoutMs);
     this.#upstreamKeys = new Map(o.router.upstreams.map((u) => [u, [`${u.name}\0false`, `${u.name}\0true`] as const]));
     this.#undici = (o.upstreamClient ?? 'undici') === 'undici';
@@ -300,18 +367,98 @@ export class Gateway {
     });
     this.#proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | import('node:net').Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
     this.#proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
-    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.#handle(req as Req, res));
+    // requestTimeout: the whole request (headers and body) must arrive in time, else 408 (#onClientError); Node checks
+    // it every connectionsCheckingInterval. timeout: a socket with no bytes moving either way is closed (a client that
+    // stops reading its answer). requireHostHeader: false — a missing Host is answered by #handle, OpenAI-shaped and
+    // audited, not by Node's bare 400.
+    const requestTimeout = o.requestTimeoutMs ?? 60_000;
+    const headersTimeout = Math.min(60_000, requestTimeout);
+    this.server = http.createServer({
+      keepAliveTimeout: 65_000, requestTimeout, headersTimeout, requireHostHeader: false,
+      connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(headersTimeout / 4))),
+    }, (req, res) => this.#handle(req as Req, res));
+    if (o.idleTimeoutMs) this.server.timeout = o.idleTimeoutMs;
+    this.#maxConn = o.maxConnections ?? Infinity;
+    this.#reserve = o.opsReserve ?? 32;
+    this.#acceptor = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
+    // Any other expectation: an OpenAI-shaped, audited 417 instead of Node's bare one.
+    this.server.on('checkExpectation', (req: Req, res: http.ServerResponse) => {
+      this.#unchained(req, res, REQ_ID_PREFIX + (++reqSeq).toString(36), 'unknown', performance.now(), new GatewayError(E.GW_ERR_EXPECTATION_FAILED), { connection: 'close' });
+    });
+    // Expect: 100-continue: a body declared over the limit is refused before the client sends it; others get 100.
+    this.server.on('checkContinue', (req: Req, res: http.ServerResponse) => {
+      if (!(Number(req.headers['content-length']) > this.#o.bodyLimit)) res.writeContinue();
+      this.#handle(req, res);
+    });
   }
 
   /** Starts listening; resolves to the bound port. */
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
+      this.#acceptor.once('error', reject);
+      this.#acceptor.listen(port, host, () => {
+        this.#acceptor.off('error', reject);
+        // The HTTP server never listens itself (the acceptor feeds it): 'listening' starts its timeout checks.
+        this.server.emit('listening');
+        resolve((this.#acceptor.address() as AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * Also serves /healthz, /readyz and /metrics — and nothing else — on a second address, for probes and scrapers that
+   * must not share the client connection limit. Resolves to the bound port.
+   */
+  listenOps(port: number, host: string): Promise<number> {
+    const ops = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 10_000, headersTimeout: 10_000, requireHostHeader: false },
+      (req, res) => this.#handle(req as Req, res, true));
+    ops.maxConnections = Math.max(16, this.#reserve);
+    ops.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
+    this.#ops = ops;
+    return new Promise((resolve, reject) => {
+      ops.once('error', reject);
+      ops.listen(port, host, () => {
+        ops.off('error', reject);
+        resolve((ops.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /**
+   * Every client connection: counted, then handed to the HTTP server. Past maxConnections, the next `opsReserve`
+   * connections are still read, but only ops routes answer on them (#handle); past that, a canned 503 is written and
+   * the connection closed before any request is read — a fast answer that costs no parser and holds no descriptor.
+   */
+  #onConnection(socket: Socket): void {
+    const open = ++this.#open;
+    socket.once('close', this.#onConnectionClose);
+    this.#o.metrics.openConnections.inc();
+    if (open <= this.#maxConn) { this.server.emit('connection', socket); return; }
+    this.#noteOverload(open);
+    if (open <= this.#maxConn + this.#reserve) {
+      OPS_ONLY.add(socket);
+      this.server.emit('connection', socket);
+      return;
+    }
+    this.#o.metrics.connectionsRejected.inc();
+    socket.on('error', noop);
+    socket.end(OVERLOADED_RESPONSE);
+    socket.resume(); // read and drop whatever the client sends, so closing does not reset the answer away
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  readonly #onConnectionClose = (): void => {
+    this.#open--;
+    this.#o.metrics.openConnections.dec();
+  };
+
+  /** Logs that the connection limit is reached, at most every 10 s. */
+  #noteOverload(open: number): void {
+    const now = this.#now();
+    if (now - this.#overloadLoggedAt < 10_000) return;
+    this.#overloadLoggedAt = now;
+    this.#o.log.warn({ open, maxConnections: this.#maxConn, opsReserve: this.#reserve }, 'connection limit reached: new connections get 503 (ops routes still answer within the reserve)');
   }
 
   /** Requests currently being answered. */
@@ -321,11 +468,14 @@ export class Gateway {
 
   /**
    * Graceful stop: refuse new connections, answer new requests on open connections with 503, let in-flight
-   * requests (streams included) finish up to `graceMs`, then close everything. Resolves when done.
+   * requests (streams included) finish up to `graceMs`, then close everything. Requests still running when the grace
+   * period ends are cut: a stream ends with an error event, a request still waiting for its answer gets a 503
+   * (GW_ERR_SHUTDOWN_CUT); `cut` counts them. Resolves when done.
    */
-  async shutdown(graceMs: number): Promise<{ drained: boolean }> {
+  async shutdown(graceMs: number): Promise<{ drained: boolean; cut: number }> {
     this.#shuttingDown = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#acceptor.close(() => resolve()));
+    this.server.close(); // never listened itself: this only stops its timeout checks and closes idle connections
     this.server.closeIdleConnections();
     let drained = true;
     if (this.#inflight > 0) {
@@ -334,15 +484,41 @@ export class Gateway {
         this.#drainWaiters.push(() => { clearTimeout(timer); resolve(true); });
       });
     }
+    let cut = 0;
+    if (!drained) {
+      cut = this.#cutFlights();
+      // Let the error answers reach the clients before the sockets go (bounded: 1 s).
+      if (this.#inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          this.#drainWaiters.push(() => { clearTimeout(timer); resolve(); });
+        });
+      }
+    }
     this.server.closeAllConnections();
     await closed;
+    if (this.#ops) {
+      const ops = this.#ops;
+      await new Promise<void>((resolve) => { ops.close(() => resolve()); ops.closeAllConnections(); });
+    }
     this.#proxy.close?.();
-    return { drained };
+    return { drained, cut };
+  }
+
+  /** Ends every open chained request with GW_ERR_SHUTDOWN_CUT (its upstream call aborted); returns how many. */
+  #cutFlights(): number {
+    let n = 0;
+    for (let f = this.#flights; f !== undefined; f = f.next) {
+      if (f.ended || f.res === undefined) continue;
+      n++;
+      this.#fail(f.res, f, new GatewayError(E.GW_ERR_SHUTDOWN_CUT));
+    }
+    return n;
   }
 
   // ---- request entry -------------------------------------------------------------------------
 
-  #handle(req: Req, res: http.ServerResponse): void {
+  #handle(req: Req, res: http.ServerResponse, opsOnly = false): void {
     const start = performance.now();
     const startedAt = this.#now();
     const inId = req.headers['x-request-id'];
@@ -352,7 +528,16 @@ export class Gateway {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const r = routeOf(path);
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      return this.#unchained(req, res, reqId, r === undefined ? 'unknown' : r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_BAD_HTTP, ['an HTTP/1.1 request needs a Host header']), { connection: 'close' });
+    }
     if (!r) return this.#unchained(req, res, reqId, 'unknown', start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
+    if (this.#open > this.#maxConn && !isOpsRoute(r.kind) && OPS_ONLY.has(req.socket)) {
+      return this.#unchained(req, res, reqId, r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_OVERLOADED), { connection: 'close', 'retry-after': '1' });
+    }
+    if (opsOnly && !isOpsRoute(r.kind)) {
+      return this.#unchained(req, res, reqId, r.kind === 'chat' ? r.route : r.kind, start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
+    }
     if (r.kind === 'chat') {
       if (req.method !== 'POST') return this.#unchained(req, res, reqId, r.route, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'POST' });
       this.#chat(req, res, r.route, reqId, start, startedAt);
@@ -371,14 +556,47 @@ export class Gateway {
     }
   }
 
+  /**
+   * Node's HTTP parser refused a request (or its request timeout fired): answer on the raw socket with an OpenAI-shaped
+   * 400/408/431 and `Connection: close`, record it once (metrics, log, audit), and close. Nothing was forwarded: the
+   * request never reached a route. A socket whose response already started is only closed.
+   */
+  #onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (HANDLED.has(socket)) return; // llhttp reports again for every later chunk on a failed parser
+    HANDLED.add(socket);
+    const code = err.code ?? '';
+    const pending = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || pending?.headersSent) { socket.destroy(); return; }
+    const ge = code === 'HPE_HEADER_OVERFLOW' ? new GatewayError(E.GW_ERR_HEADERS_TOO_LARGE, [http.maxHeaderSize])
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new GatewayError(E.GW_ERR_REQUEST_TIMEOUT, [`${this.server.requestTimeout / 1000} s`])
+        : new GatewayError(E.GW_ERR_BAD_HTTP, [PARSE_ERRORS[code] ?? 'the request could not be parsed']);
+    const reqId = REQ_ID_PREFIX + (++reqSeq).toString(36);
+    const body = JSON.stringify(ge.toJSON());
+    socket.end(`HTTP/1.1 ${ge.status} ${http.STATUS_CODES[ge.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
+      + `x-request-id: ${reqId}\r\nconnection: close\r\n\r\n${body}`);
+    // Whatever the client still sends is read (and dropped by the failed parser) for a moment, so closing does not reset
+    // the answer away; then the socket goes.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    const url = pending?.req?.url;
+    const r = url === undefined ? undefined : routeOf(url.split('?', 1)[0]!);
+    const route = r === undefined ? 'unknown' : r.kind === 'chat' ? r.route : r.kind;
+    const durationMs = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? this.server.requestTimeout : 0;
+    this.#o.metrics.requests.byKey(`${route}\0${ge.status}`).inc();
+    this.#o.log.info({ reqId, route, status: ge.status, code: ge.code, parserCode: code }, 'request rejected');
+    this.#o.onUnchainedEnd?.({ ctx: undefined, reqId, route, status: ge.status, error: ge, durationMs, revision: this.#o.policies.current?.revision });
+  }
+
   #sendJson(res: http.ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
     if (res.headersSent) { res.end(); return; }
     res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
     res.end(body);
   }
 
-  /** Answers an error for a request that never reached a policy chain, and records it. */
-  #unchained(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number, err: GatewayError, extra?: Record<string, string>, ctx?: RequestCtx): void {
+  /**
+   * Answers an error for a request that never reached a policy chain, and records it. `linger`: the client may still
+   * be sending its body — see #sendLingering.
+   */
+  #unchained(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number, err: GatewayError, extra?: Record<string, string>, ctx?: RequestCtx, linger = false): void {
     if (!req.readableEnded) req.resume();
     this.#inflight++;
     res.once('close', () => {
@@ -388,7 +606,31 @@ export class Gateway {
       this.#o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: this.#o.policies.current?.revision });
       this.#done();
     });
-    this.#sendError(res, err, reqId, extra);
+    if (linger && !req.readableEnded) this.#sendLingering(req, res, err, reqId);
+    else this.#sendError(res, err, reqId, extra);
+  }
+
+  /**
+   * Sends a whole error answer with `Connection: close` at once, but ends the response — after which Node closes the
+   * socket — only when the client's upload is over. Closing a socket that still has unread input makes the kernel
+   * send a reset, which can destroy the answer in the client's buffers before it is read (a 4 MB upload against a
+   * 64 KB limit: every Node fetch saw "connection reset"). So the rest of the body is read and dropped — nginx's
+   * lingering close — for at most LINGER_MS and LINGER_BYTES, then the socket is closed regardless.
+   */
+  #sendLingering(req: Req, res: http.ServerResponse, err: GatewayError, reqId: string): void {
+    const body = JSON.stringify(err.toJSON());
+    res.writeHead(err.status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': reqId, connection: 'close' });
+    res.write(body);
+    let drained = 0;
+    const end = (cut: boolean) => {
+      clearTimeout(timer);
+      if (!res.writableEnded) res.end();
+      if (cut) req.socket?.destroy();
+    };
+    const timer = setTimeout(end, LINGER_MS, true);
+    req.on('data', (c: Buffer) => { drained += c.length; if (drained > LINGER_BYTES) end(true); });
+    req.once('end', () => end(false));
+    res.once('close', () => clearTimeout(timer));
   }
 
   #sendError(res: http.ServerResponse, err: GatewayError, reqId: string, extra?: Record<string, string>): void {
@@ -419,6 +661,13 @@ export class Gateway {
     if (!ct || !(ct === JSON_TYPE || ct.startsWith(JSON_TYPE) || /^application\/[\w.+-]*json\b/i.test(ct))) {
       return this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_UNSUPPORTED_MEDIA_TYPE));
     }
+    let coding: Coding | undefined;
+    const ce = req.headers['content-encoding'];
+    if (ce !== undefined) {
+      const c = parseContentEncoding(ce);
+      if (typeof c === 'object') return this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_UNSUPPORTED_ENCODING, [c.unsupported]));
+      coding = c;
+    }
     const limit = this.#o.bodyLimit;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return this.#tooLarge(req, res, reqId, route, start);
@@ -434,14 +683,24 @@ export class Gateway {
     req.on('end', () => {
       if (over) return;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      this.#afterBody(req, res, route, reqId, start, startedAt, body);
+      if (coding === undefined) { this.#afterBody(req, res, route, reqId, start, startedAt, body); return; }
+      // Compressed: decoded on the thread pool, never to more than the body limit (a bomb stops there).
+      decodeBody(body, coding, limit).then(
+        (plain) => { if (!res.closed) this.#afterBody(req, res, route, reqId, start, startedAt, plain); },
+        (e: unknown) => {
+          if (res.closed) return;
+          const err = e instanceof DecodeError && e.reason === 'too_large'
+            ? new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [limit])
+            : new GatewayError(E.GW_ERR_BAD_ENCODING, [coding], { cause: e });
+          this.#unchained(req, res, reqId, route, start, err);
+        },
+      );
     });
     req.on('error', () => { /* client aborted while sending; res 'close' cleans up */ });
   }
 
   #tooLarge(req: Req, res: http.ServerResponse, reqId: string, route: string, start: number): void {
-    res.once('finish', () => req.destroy());
-    this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [this.#o.bodyLimit]), { connection: 'close' });
+    this.#unchained(req, res, reqId, route, start, new GatewayError(E.GW_ERR_BODY_TOO_LARGE, [this.#o.bodyLimit]), { connection: 'close' }, undefined, true);
   }
 
   #resolvePolicy(route: Route, policyId: string | null, from: 'body' | 'header' | null, set: CompiledPolicySet | undefined): CompiledPolicy {
@@ -463,7 +722,7 @@ export class Gateway {
     let policy: CompiledPolicy;
     let revision = '';
     try {
-      const parsed = parseChatRequest(body, req.headers);
+      const parsed = parseChatRequest(body, req.headers, this.#maxDepth);
       const set = this.#o.policies.current;
       policy = this.#resolvePolicy(route, parsed.policyId, parsed.policyIdFrom, set);
       revision = set!.revision;
@@ -483,6 +742,10 @@ export class Gateway {
       return this.#unchained(req, res, reqId, route, start, toGatewayError(e));
     }
     const flight = req[FLIGHT]!;
+    flight.res = res;
+    const head = this.#flights;
+    if (head !== undefined) { flight.next = head; head.prev = flight; }
+    this.#flights = flight;
     this.#inflight++;
     this.#o.metrics.inflight.byKey(route).inc();
     res.once('close', () => this.#complete(flight, res));
@@ -495,6 +758,16 @@ export class Gateway {
   }
 
   #afterRequestHooks(req: Req, res: http.ServerResponse, f: Flight, action: Awaited<ReturnType<ChainRunner['runRequest']>>): void {
+    try {
+      this.#forward(req, res, f, action);
+    } catch (e) {
+      // NOTE: nothing here is expected to throw (bodies are depth-checked before parsing); if something does, this one
+      // request fails with a 500 and the process keeps serving.
+      this.#fail(res, f, toGatewayError(e));
+    }
+  }
+
+  #forward(req: Req, res: http.ServerResponse, f: Flight, action: Awaited<ReturnType<ChainRunner['runRequest']>>): void {
     if (res.destroyed) return;
     if (action) {
       if (action.kind === 'reject') return this.#fail(res, f, action.error);
@@ -583,6 +856,10 @@ export class Gateway {
     if (err instanceof GatewayError) { ge = err; kind = err.code === 'GW_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'bad_response'; } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       ge = new GatewayError(E.GW_ERR_UPSTREAM_TIMEOUT, [], { cause: err });
       kind = 'timeout';
+    } else if (f.ctx.timings.upstreamFirstByte > 0) {
+      // The answer's head arrived, then the connection broke (a reset mid-body or mid-stream).
+      ge = new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: err });
+      kind = 'interrupted';
     } else {
       ge = new GatewayError(E.GW_ERR_UPSTREAM_UNREACHABLE, [], { cause: err });
       kind = 'unreachable';
@@ -607,18 +884,38 @@ export class Gateway {
       this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'status_5xx' });
       return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`upstream status ${status}`) }));
     }
+    const ce = proxyRes.headers['content-encoding'];
+    if (ce !== undefined) {
+      // Compressed although the gateway asked for identity: decode it (its output is bounded below like any answer),
+      // or fail when the coding is unknown — never pass binary on as if it were JSON or SSE.
+      const coding = parseContentEncoding(String(ce));
+      if (typeof coding === 'object') {
+        proxyRes.resume();
+        this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        return this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`content-encoding ${coding.unsupported}`) }));
+      }
+      if (coding !== undefined) proxyRes = this.#decodeUpstream(proxyRes, coding, f, res);
+    }
     if (status >= 300 || (!ct.startsWith('text/event-stream') && !ct.includes('json'))) {
       return this.#passUpstreamError(proxyRes, res, f, status, ct);
     }
     if (ct.startsWith('text/event-stream')) return this.#stream(proxyRes, res, f);
     const chunks: Buffer[] = [];
-    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    proxyRes.on('data', (c: Buffer) => {
+      if (size < 0) return;
+      size += c.length;
+      if (size > this.#upstreamLimit) { size = -1; chunks.length = 0; this.#tooLargeUpstream(res, f); return; }
+      chunks.push(c);
+    });
     proxyRes.on('end', () => {
+      if (size < 0) return;
       const t = performance.now();
       ctx.timings.upstreamEnd = t;
       let body: ChatCompletion;
       const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       try {
+        if (jsonNestsDeeper(raw, this.#maxDepth)) throw new Error(`JSON nested deeper than ${this.#maxDepth} levels`);
         body = JSON.parse(raw.toString('utf8'));
         if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) throw new Error('not a chat completion');
       } catch (e) {
@@ -636,14 +933,18 @@ export class Gateway {
       }
       let out: Buffer;
       const rw = chain.responseRewrites;
-      if (chain.onResponse.length === 0 || rw === 'never' || (rw === 'marked' && !ctx.responseChanged)) {
-        // Nothing changed the answer: splice the policy block into the upstream's bytes instead of re-serialising.
-        let end = raw.length - 1;
-        while (end > 0 && raw[end] !== 0x7d) end--;
-        out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
-      } else {
-        body.policy = policyBlock(ctx);
-        out = Buffer.from(JSON.stringify(body));
+      try {
+        if (chain.onResponse.length === 0 || rw === 'never' || (rw === 'marked' && !ctx.responseChanged)) {
+          // Nothing changed the answer: splice the policy block into the upstream's bytes instead of re-serialising.
+          let end = raw.length - 1;
+          while (end > 0 && raw[end] !== 0x7d) end--;
+          out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
+        } else {
+          body.policy = policyBlock(ctx);
+          out = Buffer.from(JSON.stringify(body));
+        }
+      } catch (e) {
+        return this.#fail(res, f, toGatewayError(e));
       }
       if (res.destroyed) return;
       res.writeHead(200, this.#headers(ctx, { 'content-type': JSON_TYPE, 'content-length': out.length }));
@@ -652,11 +953,41 @@ export class Gateway {
     });
   }
 
+  /** An upstream answer (decoded) past --upstream-body-limit: 502, the upstream call dropped. */
+  #tooLargeUpstream(res: http.ServerResponse, f: Flight): void {
+    this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+    this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`upstream answer larger than ${this.#upstreamLimit} bytes (--upstream-body-limit)`) }));
+  }
+
+  /**
+   * Pipes a compressed upstream body through a decoder, with backpressure both ways; returns the decoder, which the
+   * answer handlers read like the upstream body. Corrupt data fails the request (502, or an error event mid-stream).
+   */
+  #decodeUpstream(proxyRes: http.IncomingMessage, coding: Coding, f: Flight, res: http.ServerResponse): http.IncomingMessage {
+    const dec = createDecoder(coding);
+    proxyRes.on('data', (c: Buffer) => { if (!dec.destroyed && !dec.write(c)) proxyRes.pause(); });
+    dec.on('drain', () => proxyRes.resume());
+    proxyRes.on('end', () => { if (!dec.destroyed) dec.end(); });
+    dec.on('error', (e: Error) => {
+      if (f.ended || res.writableEnded) return;
+      this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+      this.#fail(res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: e }));
+    });
+    return dec as unknown as http.IncomingMessage;
+  }
+
   /** Upstream 3xx/4xx or a non-JSON 2xx: pass the upstream's own error through (it is already OpenAI-shaped). */
   #passUpstreamError(proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight, status: number, ct: string): void {
     const chunks: Buffer[] = [];
-    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    proxyRes.on('data', (c: Buffer) => {
+      if (size < 0) return;
+      size += c.length;
+      if (size > this.#upstreamLimit) { size = -1; chunks.length = 0; this.#tooLargeUpstream(res, f); return; }
+      chunks.push(c);
+    });
     proxyRes.on('end', () => {
+      if (size < 0) return;
       f.ctx.timings.upstreamEnd = performance.now();
       if (status < 300) {
         this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
@@ -690,6 +1021,12 @@ export class Gateway {
     res.flushHeaders();
     let meta: { id: string; created: number; model: string } | undefined;
     let finished = false;
+    // Which choices started and which sent a finish_reason (bit i: choice i; choices past 31 in a Set, made if ever
+    // needed): a stream that ends without [DONE] is complete only if every started choice finished.
+    let started = 0;
+    let done = 0;
+    let startedHi: Set<number> | undefined;
+    let doneHi: Set<number> | undefined;
     // Output of one network chunk is batched into one write (one HTTP chunk, one syscall).
     let out = '';
     const finish = () => {
@@ -706,6 +1043,11 @@ export class Gateway {
       const data = ev.data;
       if (data === null) { out += `${ev.raw}\n\n`; return; }
       if (data === '[DONE]') { finish(); return; }
+      if (jsonTextNestsDeeper(data, this.#maxDepth)) {
+        // Re-serialising it (after redaction) would recurse past any sane bound: the stream is broken, not passed on.
+        this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE chunk nested deeper than ${this.#maxDepth} levels`) });
+      }
       let chunk: ChatCompletionChunk;
       try {
         chunk = JSON.parse(data);
@@ -715,6 +1057,20 @@ export class Gateway {
       }
       if (chunk === null || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) { out += `${ev.raw}\n\n`; return; }
       if (meta === undefined) meta = { id: chunk.id, created: chunk.created, model: chunk.model };
+      const choices = chunk.choices;
+      for (let i = 0; i < choices.length; i++) {
+        const c = choices[i];
+        if (c === null || typeof c !== 'object') continue;
+        const idx = typeof c.index === 'number' && c.index >= 0 ? c.index : i;
+        const fin = c.finish_reason != null;
+        if (idx < 31) {
+          started |= 1 << idx;
+          if (fin) done |= 1 << idx;
+        } else {
+          (startedHi ??= new Set()).add(idx);
+          if (fin) (doneHi ??= new Set()).add(idx);
+        }
+      }
       let modified = false;
       if (chunk.usage) {
         ctx.usage = chunk.usage;
@@ -739,6 +1095,8 @@ export class Gateway {
       out += sseData(JSON.stringify(f.error.toJSON()));
       if (!res.writableEnded) { res.end(out); out = ''; }
       proxyRes.destroy();
+      f.call?.destroy(); // proxyRes may be a decoder in front of the upstream body: drop the upstream call itself too
+      if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
     };
     const decoder = new SseDecoder(onEvent);
     proxyRes.on('data', (c: Buffer) => {
@@ -746,6 +1104,11 @@ export class Gateway {
       const t = performance.now();
       try {
         decoder.push(c);
+        if (decoder.pending > this.#upstreamLimit) {
+          // One event that never ends (no blank line): bounded like any answer the gateway holds.
+          this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+          throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event longer than ${this.#upstreamLimit} characters (--upstream-body-limit)`) });
+        }
         flush();
       } catch (e) {
         failMidStream(e);
@@ -761,8 +1124,16 @@ export class Gateway {
       const t = performance.now();
       try {
         decoder.end();
-        finish();
-        flush();
+        if (!finished && (done === 0 && doneHi === undefined || (started & ~done) !== 0 || (startedHi?.size ?? 0) > (doneHi?.size ?? 0))) {
+          // The body ended without [DONE] while a choice had not finished (or none ever did): an upstream failure like
+          // a reset, not an answer. Held-back text (the redactor's window) is never released: no runStreamEnd.
+          this.#o.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'interrupted' });
+          ctx.timings.upstreamEnd = performance.now();
+          failMidStream(new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('SSE stream ended without [DONE] before every choice finished') }));
+        } else {
+          finish();
+          flush();
+        }
       } catch (e) {
         failMidStream(e);
       }
@@ -811,13 +1182,18 @@ export class Gateway {
     if (res.destroyed || res.writableEnded) return;
     const extra: Record<string, string> = {};
     for (const k in f.ctx.responseHeaders) extra[k] = f.ctx.responseHeaders[k]!;
-    this.#sendError(res, err, f.ctx.id, extra);
+    // The first error wins: destroying the upstream call above can report its own error (synchronously, through
+    // #onProxyError) — a consequence of this failure, not its cause.
+    this.#sendError(res, f.error, f.ctx.id, extra);
   }
 
   /** Runs exactly once per chained request when the response is done or the client went away. */
   #complete(f: Flight, res: http.ServerResponse): void {
     if (f.ended) return;
     f.ended = true;
+    if (f.prev !== undefined) f.prev.next = f.next; else this.#flights = f.next;
+    if (f.next !== undefined) f.next.prev = f.prev;
+    f.prev = f.next = undefined;
     const ctx = f.ctx;
     const end = performance.now();
     ctx.timings.end = end;

@@ -18,6 +18,8 @@ export interface AuthConfig {
   readonly path: string;
   /** Keys parsed at compile time, by id. */
   readonly keys: ReadonlyMap<string, KeyEntry>;
+  /** Real directories the keys file must stay inside when it is re-read (see CompileEnv.roots); undefined: unconfined. */
+  readonly roots: readonly string[] | undefined;
 }
 
 function keysPath(st: Statement, env: CompileEnv): { value: string; span: Statement['span'] } | undefined {
@@ -70,5 +72,5 @@ export function compileAuth(blocks: readonly Block[], env: CompileEnv): AuthConf
     reportWarning(env, 'POL0408', p.span, `keys file "${p.value}" has no keys: every request to policy "${env.policyId}" will be rejected`,
       [`add one with: policy-gateway keys create --label NAME --policy ${env.policyId} --file <this keys file>`]);
   }
-  return Object.freeze({ policyId: env.policyId, file: p.value, path: resolve(env.dir, p.value), keys: parsed.keys });
+  return Object.freeze({ policyId: env.policyId, file: p.value, path: resolve(env.dir, p.value), keys: parsed.keys, roots: env.roots });
 }

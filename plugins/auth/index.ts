@@ -80,7 +80,7 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
 
 /** Builds the hooks of one compiled auth block; the key ring (reloading key set) lives as long as the policy. */
 export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: KeyRing } {
-  const ring = new KeyRing(config.path, config.keys);
+  const ring = new KeyRing(config.path, config.keys, undefined, config.roots);
   return {
     ring,
     requestAccess: 'none', // headers and metadata only

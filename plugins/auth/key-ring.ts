@@ -1,8 +1,9 @@
 // The live key set of one auth block: starts from the keys parsed at compile time and re-reads the keys file
 // when it changes (an async stat at most once per interval, started from the request path, never awaited by it).
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { Logger } from 'pino';
+import { isInside } from '../../src/policy/confine.ts';
 import { parseKeysFile, type KeyEntry } from './keys-file.ts';
 
 /** How often (ms, by the request clock) the keys file is checked for changes. */
@@ -15,16 +16,22 @@ export const KEYS_CHECK_INTERVAL_MS = 1000;
 export class KeyRing {
   readonly path: string;
   readonly #intervalMs: number;
+  readonly #roots: readonly string[] | undefined;
   #keys: ReadonlyMap<string, KeyEntry>;
   #nextCheck = -Infinity;
   /** mtime/size/inode of the version last read (good or bad); undefined until the first check. */
   #signature: string | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(path: string, keys: ReadonlyMap<string, KeyEntry>, intervalMs = KEYS_CHECK_INTERVAL_MS) {
+  /**
+   * `roots`: real directories the file must resolve into, symlinks followed (the policy root and --allow-path
+   * directories); a file that resolves elsewhere on a later check is not read and the last good keys stay.
+   */
+  constructor(path: string, keys: ReadonlyMap<string, KeyEntry>, intervalMs = KEYS_CHECK_INTERVAL_MS, roots?: readonly string[]) {
     this.path = path;
     this.#keys = keys;
     this.#intervalMs = intervalMs;
+    this.#roots = roots;
   }
 
   /**
@@ -57,7 +64,16 @@ export class KeyRing {
     if (sig === this.#signature) return;
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      let file = this.path;
+      if (this.#roots !== undefined) {
+        file = await realpath(this.path);
+        if (!isInside(file, this.#roots)) {
+          this.#signature = sig;
+          log.warn({ plugin: 'auth', file: this.path, resolvesTo: file }, 'keys file is outside the policy root (see --allow-path), keeping the last good keys');
+          return;
+        }
+      }
+      text = await readFile(file, 'utf8');
       // A file being rewritten in place can be read half-way: if it changed while we read it, try again next time.
       if (signatureOf(await stat(this.path)) !== sig) return;
     } catch (err) {

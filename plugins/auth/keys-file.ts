@@ -144,7 +144,9 @@ function parseList(v: string): string[] | undefined {
 }
 
 /**
- * Parses the text of a keys file. Never throws: bad lines are reported in `problems` and left out.
+ * Parses the text of a keys file. Never throws: bad lines are reported in `problems` and left out. A problem names its
+ * line and, for a line that starts with a well-formed key id, that public id — never any other text of the file (the
+ * messages reach logs and `check` output, and a mistyped path can name a file full of secrets).
  * Format (one key per line, `#` starts a comment, blank lines ignored):
  * `pgk_<id> sha256:<64 hex> label=<label> policies=<p1,p2|*> [projects=<x,y|*>] [expires=<date|date-time>]`
  */
@@ -161,7 +163,7 @@ export function parseKeysFile(text: string): ParsedKeysFile {
     const bad = (message: string) => { problems.push({ line, message }); };
     const [idField, digestField, ...attrs] = fields as [string, string | undefined, ...string[]];
     if (!idField.startsWith(KEY_PREFIX) || !ID_RE.test(idField.slice(KEY_PREFIX.length))) {
-      bad(`expected a key id "pgk_" followed by 12 letters or digits, found "${idField.slice(0, 40)}"`);
+      bad('expected a key id ("pgk_" followed by 12 letters or digits) as the first field');
       continue;
     }
     const id = idField.slice(KEY_PREFIX.length);
@@ -175,12 +177,14 @@ export function parseKeysFile(text: string): ParsedKeysFile {
     let expiresAt: number | null = null;
     let ok = true;
     const seen = new Set<string>();
-    for (const a of attrs) {
+    for (let ai = 0; ai < attrs.length; ai++) {
+      const a = attrs[ai]!;
+      const field = `field ${ai + 3}`; // positions, never the text: see parseKeysFile
       const eq = a.indexOf('=');
       const name = eq > 0 ? a.slice(0, eq) : a;
       const value = eq > 0 ? a.slice(eq + 1) : '';
       if (!(ATTRS as readonly string[]).includes(name)) {
-        bad(`key "${idField}": unknown attribute "${name.slice(0, 40)}" (expected ${ATTRS.map((x) => `"${x}="`).join(', ')})`);
+        bad(`key "${idField}": unknown attribute in ${field} (expected ${ATTRS.map((x) => `"${x}="`).join(', ')})`);
         ok = false;
         continue;
       }
@@ -189,22 +193,22 @@ export function parseKeysFile(text: string): ParsedKeysFile {
       if (eq < 0 || value === '') { bad(`key "${idField}": attribute "${name}" needs a value ("${name}=…")`); ok = false; continue; }
       switch (name) {
         case 'label':
-          if (!isValidLabel(value)) { bad(`key "${idField}": invalid label "${value.slice(0, 80)}" (1 to 64 of A-Z a-z 0-9 . _ : @ / -)`); ok = false; }
+          if (!isValidLabel(value)) { bad(`key "${idField}": invalid label in ${field} (1 to 64 of A-Z a-z 0-9 . _ : @ / -)`); ok = false; }
           else label = value;
           break;
         case 'policies': {
           const list = value === '*' ? '*' : parseList(value);
-          if (!list) { bad(`key "${idField}": invalid policies list "${value.slice(0, 80)}"`); ok = false; } else policies = list;
+          if (!list) { bad(`key "${idField}": invalid policies list in ${field} (comma-separated names without spaces or "=", or "*")`); ok = false; } else policies = list;
           break;
         }
         case 'projects': {
           const list = value === '*' ? '*' : parseList(value);
-          if (!list) { bad(`key "${idField}": invalid projects list "${value.slice(0, 80)}"`); ok = false; } else projects = list;
+          if (!list) { bad(`key "${idField}": invalid projects list in ${field} (comma-separated names without spaces or "=", or "*")`); ok = false; } else projects = list;
           break;
         }
         case 'expires': {
           const t = parseExpiry(value);
-          if (t === undefined) { bad(`key "${idField}": invalid expiry "${value.slice(0, 40)}" (expected 2027-01-01 or 2027-01-01T00:00:00Z)`); ok = false; }
+          if (t === undefined) { bad(`key "${idField}": invalid expiry in ${field} (expected 2027-01-01 or 2027-01-01T00:00:00Z)`); ok = false; }
           else expiresAt = t;
           break;
         }

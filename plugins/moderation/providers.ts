@@ -144,19 +144,41 @@ async function postJson(url: string, body: unknown, apiKey: string | null, signa
   } catch (e) {
     throw abortOr(signal, e, 'network', 'moderation provider unreachable');
   }
+  if (res.status < 200 || res.status > 299) {
+    void res.body?.cancel().catch(() => {});
+    throw new ProviderError('http_status', `moderation provider answered ${res.status}`);
+  }
   let text: string;
   try {
-    text = await res.text();
+    text = await readLimited(res, REMOTE_DEFAULTS.maxResponseBytes);
   } catch (e) {
+    if (e instanceof ProviderError) throw e;
     throw abortOr(signal, e, 'network', 'moderation provider response broken');
   }
-  if (res.status < 200 || res.status > 299) throw new ProviderError('http_status', `moderation provider answered ${res.status}`);
-  if (text.length > REMOTE_DEFAULTS.maxResponseBytes) throw new ProviderError('bad_response', 'moderation response too large');
   try {
     return JSON.parse(text);
   } catch {
     throw new ProviderError('bad_response', 'moderation response is not JSON');
   }
+}
+
+/** The body as text, read no further than `max` bytes (then the rest is cancelled: an endless answer costs `max`). */
+async function readLimited(res: Response, max: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel().catch(() => {});
+      throw new ProviderError('bad_response', 'moderation response too large');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function abortOr(signal: AbortSignal, e: unknown, reason: ProviderFailure, message: string): ProviderError {

@@ -72,13 +72,15 @@ export function pluralForms(normalized: string): string[] {
 function addPhrase(d: Draft, kind: 'allow' | 'deny', phrase: string, st: Statement, span: Span, env: Env,
   list?: { file: string; line: number; quiet: boolean }, exact = false): 'ok' | 'dup' | 'bad' {
   const where = list ? ` (${list.file}:${list.line})` : '';
+  // A phrase from a list file is named by file:line only: never echo a file's lines (a mistyped path can name a secret).
+  const shown = list ? 'the phrase' : `phrase "${phrase}"`;
   if (phrase.trim() === '') {
     reportError(env, 'POL0420', span, `empty phrase${where}`, ['remove it, or write the words to match']);
     return 'bad';
   }
   const normalized = normalizeText(phrase);
   if (normalized === '') {
-    reportError(env, 'POL0422', span, `phrase "${phrase}" has no letters or digits${where}`,
+    reportError(env, 'POL0422', span, `${shown} has no letters or digits${where}`,
       ['phrases match whole words: punctuation, symbols and invisible characters are ignored, so this phrase would never match']);
     return 'bad';
   }
@@ -86,8 +88,8 @@ function addPhrase(d: Draft, kind: 'allow' | 'deny', phrase: string, st: Stateme
   const first = d.seen[kind].get(normalized);
   if (first !== undefined) {
     if (!list?.quiet) {
-      reportWarning(env, 'POL0421', span, `duplicate ${kind} phrase "${phrase}"${where}`,
-        [`first given at ${first}${normalized !== phrase ? ` (both normalise to "${normalized}")` : ''}`]);
+      reportWarning(env, 'POL0421', span, `duplicate ${kind} ${list ? 'phrase' : shown}${where}`,
+        [`first given at ${first}${!list && normalized !== phrase ? ` (both normalise to "${normalized}")` : ''}`]);
     }
     return 'dup';
   }
@@ -95,7 +97,7 @@ function addPhrase(d: Draft, kind: 'allow' | 'deny', phrase: string, st: Stateme
   const other = kind === 'allow' ? 'deny' : 'allow';
   const clash = d.seen[other].get(normalized);
   if (clash !== undefined) {
-    reportWarning(env, 'POL0424', span, `phrase "${phrase}" is on both the allow and the deny list${where}`,
+    reportWarning(env, 'POL0424', span, `${shown} is on both the allow and the deny list${where}`,
       [`the ${other} entry is at ${clash}`, 'a request containing it counts as an allow hit and a deny hit']);
   }
   const entry = d.entries.push({ kind, text: phrase, rule: ruleRef(st.span) }) - 1;

@@ -146,7 +146,9 @@ export class TopicMatcher implements MatchSink, TextVisitor {
       for (const { entry, re } of this.#regexes) {
         const code = this.#entryCode[entry]!;
         if (this.#find(code) >= 0) continue;
-        if (normalized === undefined) { this.#norm.normalize(text); normalized = this.#norm.text(); }
+        // `^` and `$` mean the start and end of this text: the regex sees the normalised words without the padding
+        // spaces the automaton's scan uses (a sliced string: no copy).
+        if (normalized === undefined) { this.#norm.normalize(text); normalized = this.#norm.text().slice(1, -1); }
         if (re.test(normalized)) this.#hit(code);
       }
     }

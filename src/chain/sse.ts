@@ -12,6 +12,8 @@ export interface SseEvent {
 export class SseDecoder {
   #decoder = new TextDecoder('utf-8');
   #buf = '';
+  /** The last chunk ended with CR: it may be the first half of a CRLF split across chunks. */
+  #cr = false;
   readonly #onEvent: (ev: SseEvent) => void;
 
   constructor(onEvent: (ev: SseEvent) => void) {
@@ -21,14 +23,25 @@ export class SseDecoder {
   /** Feeds one network chunk; emits every event it completes. */
   push(bytes: Uint8Array): void {
     let text = this.#decoder.decode(bytes, { stream: true });
-    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+    if (this.#cr) { text = `\r${text}`; this.#cr = false; }
+    if (text.includes('\r')) {
+      // A trailing CR waits for the next chunk: CR, LF split over two chunks is one line break, not two.
+      if (text.charCodeAt(text.length - 1) === 13) { this.#cr = true; text = text.slice(0, -1); }
+      text = text.replace(/\r\n?/g, '\n');
+    }
     this.#buf = this.#buf.length ? this.#buf + text : text;
     this.#drain();
   }
 
+  /** Characters held for an event not complete yet (the server bounds it: an upstream could send one endless event). */
+  get pending(): number {
+    return this.#buf.length + (this.#cr ? 1 : 0);
+  }
+
   /** Flushes a final event not followed by a blank line (servers that end with `data: …\n`). */
   end(): void {
-    const rest = this.#decoder.decode();
+    let rest = this.#decoder.decode();
+    if (this.#cr) { rest = `\r${rest}`; this.#cr = false; }
     if (rest) this.#buf += rest.replace(/\r\n?/g, '\n');
     this.#drain();
     const tail = this.#buf.replace(/\n+$/, '');

@@ -10,22 +10,35 @@ export interface CliIo {
   readonly stderr: { write(s: string): unknown };
 }
 
-const CHECK_USAGE = `usage: policy-gateway check [--format text|json] [paths...]
+const CHECK_USAGE = `usage: policy-gateway check [--format text|json] [--allow-path DIR]... [paths...]
 
 Parses, checks and compiles .policy files (default path: rules/) the way the gateway loads them.
 Exit status: 0 when there is no error (warnings are printed), 1 on errors, 2 on bad usage.
-  --format json   print the diagnostics as a JSON array on stdout (for editors and CI)
+  --format json     print the diagnostics as a JSON array on stdout (for editors and CI)
+  --allow-path DIR  a directory outside the checked paths that keys and list files may be in (repeatable;
+                    POLICY_GATEWAY_ALLOW_PATH, comma-separated), as serve --allow-path
 `;
 
 /** Parses `--format x` / `--format=x`, `-h`; returns undefined (and prints usage) on bad usage. */
-function parseArgs(argv: readonly string[], io: CliIo, flags: readonly string[], usage: string):
-  { paths: string[]; format: string; flags: Set<string> } | 'help' | undefined {
+function parseArgs(argv: readonly string[], io: CliIo, flags: readonly string[], usage: string, valued: readonly string[] = []):
+  { paths: string[]; format: string; flags: Set<string>; values: Map<string, string[]> } | 'help' | undefined {
   const paths: string[] = [];
   const set = new Set<string>();
+  const values = new Map<string, string[]>();
   let format = 'text';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-h' || a === '--help') return 'help';
+    const opt = valued.find((v) => a === v || a.startsWith(`${v}=`));
+    if (opt !== undefined) {
+      const v = a === opt ? argv[++i] : a.slice(opt.length + 1);
+      if (v === undefined || v === '') {
+        io.stderr.write(`policy-gateway: ${opt} needs a value\n\n${usage}`);
+        return undefined;
+      }
+      values.set(opt, [...(values.get(opt) ?? []), v]);
+      continue;
+    }
     if (a === '--format' || a.startsWith('--format=')) {
       const v = a === '--format' ? argv[++i] : a.slice('--format='.length);
       if (v !== 'text' && v !== 'json') {
@@ -39,18 +52,20 @@ function parseArgs(argv: readonly string[], io: CliIo, flags: readonly string[],
       return undefined;
     } else paths.push(a);
   }
-  return { paths: paths.length ? paths : ['rules'], format, flags: set };
+  return { paths: paths.length ? paths : ['rules'], format, flags: set, values };
 }
 
 /**
  * Runs `check`. Text mode: diagnostics on stderr, a one-line summary (stdout when clean, stderr on errors).
  * JSON mode: the diagnostics array on stdout. Returns the exit status.
  */
-export async function runCheck(argv: readonly string[], io: CliIo, plugins: readonly PluginFactory<any>[]): Promise<number> {
-  const args = parseArgs(argv, io, [], CHECK_USAGE);
+export async function runCheck(argv: readonly string[], io: CliIo, plugins: readonly PluginFactory<any>[],
+  env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
+  const args = parseArgs(argv, io, [], CHECK_USAGE, ['--allow-path']);
   if (args === 'help') { io.stdout.write(CHECK_USAGE); return 0; }
   if (!args) return 2;
-  const r = await loadPolicies(args.paths, plugins);
+  const allowPaths = args.values.get('--allow-path') ?? (env.POLICY_GATEWAY_ALLOW_PATH ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const r = await loadPolicies(args.paths, plugins, { allowPaths });
   const failed = r.set === undefined;
   if (args.format === 'json') {
     io.stdout.write(JSON.stringify(r.diagnostics, null, 2) + '\n');

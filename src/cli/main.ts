@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check': {
       const { runCheck } = await import('./check.ts');
       const { ALL_PLUGINS } = await import('../../plugins/index.ts');
-      return runCheck(rest, io, ALL_PLUGINS);
+      return runCheck(rest, io, ALL_PLUGINS, process.env);
     }
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');

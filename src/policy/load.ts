@@ -1,7 +1,7 @@
 // Load pipeline: find .policy files → parse → core checks → each plugin compiles its blocks → deep-frozen
 // CompiledPolicySet. Runs at startup, in `check`, and on every hot reload; never on the request path.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Policy, PolicyFile, Span } from '../../grammar/ast.ts';
@@ -10,6 +10,7 @@ import { parsePolicy } from '../../grammar/parse.ts';
 import { buildChain } from '../chain/build-chain.ts';
 import type { CompileEnv, PluginFactory } from '../sdk/plugin.ts';
 import { checkPolicies } from './check.ts';
+import { isInside, realDirs } from './confine.ts';
 import type { CompiledPlugin, CompiledPolicy, CompiledPolicySet } from './types.ts';
 
 /** Options of loadPolicies / compileSources. */
@@ -18,7 +19,18 @@ export interface LoadOptions {
   readonly now?: () => number;
   /** Report blocks no plugin owns (POL0302). Default true; benchmarks measuring parse+check turn it off. */
   readonly checkUnknownBlocks?: boolean;
+  /**
+   * The policy roots: files a policy names (keys files, list files) must resolve, symlinks followed, inside one of
+   * them or inside an `allowPaths` directory (POL0313 otherwise). `loadPolicies` sets them from its paths (a directory,
+   * or a single file's directory); without them each policy file's own directory is its root.
+   */
+  readonly roots?: readonly string[];
+  /** Directories outside the roots that files named by a policy may also resolve into (`--allow-path`). */
+  readonly allowPaths?: readonly string[];
 }
+
+/** Largest file a policy may name (a keys file, a phrase list): read whole at load time. */
+export const MAX_NAMED_FILE_BYTES = 64 * 1024 * 1024;
 
 /** What a load returns: the set (only when there is no error), every diagnostic (sorted), and the sources read. */
 export interface LoadResult {
@@ -94,6 +106,13 @@ export async function findPolicyFiles(paths: readonly string[]): Promise<{ files
  */
 export async function loadPolicies(paths: readonly string[], plugins: readonly PluginFactory<any>[], opts: LoadOptions = {}): Promise<LoadResult> {
   const found = await findPolicyFiles(paths);
+  if (opts.roots === undefined) {
+    const roots: string[] = [];
+    for (const p of paths) {
+      try { roots.push((await stat(p)).isDirectory() ? p : dirname(p)); } catch { /* reported as POL0311 */ }
+    }
+    opts = { ...opts, roots };
+  }
   const texts = new Map<string, string>();
   const diags = [...found.diagnostics];
   for (const f of found.files) {
@@ -137,7 +156,8 @@ export function compileSources(sources: ReadonlyMap<string, string>, plugins: re
   // mostly report the same mistake again in other words.
   const clean = parsed.files.filter((f) => !parsed.broken.has(f.file));
   diags.push(...checkPolicies(clean, { knownBlocks, checkUnknownBlocks: opts.checkUnknownBlocks }));
-  const compiled = compilePolicies(clean, plugins, diags, allSources);
+  const confine = opts.roots === undefined ? undefined : realDirs([...opts.roots, ...(opts.allowPaths ?? [])]);
+  const compiled = compilePolicies(clean, plugins, diags, allSources, confine, opts.allowPaths);
   const diagnostics = finalizeDiagnostics(diags);
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, sources: allSources };
   const set = makeSet(compiled, [...sources.keys()].sort(), allSources, opts.now ?? Date.now);
@@ -146,29 +166,54 @@ export function compileSources(sources: ReadonlyMap<string, string>, plugins: re
 
 /**
  * Runs every plugin's compile step on every policy (registry order) and builds each policy's chain.
- * Diagnostics go to `diags`; files plugins read are added to `readFiles` (name → text).
+ * Diagnostics go to `diags`; files plugins read are added to `readFiles` (name → text). `roots` are the real paths files
+ * named by a policy must resolve into (undefined: each policy file's own directory, plus `allowPaths`).
  */
-export function compilePolicies(files: readonly PolicyFile[], plugins: readonly PluginFactory<any>[], diags: Diagnostic[], readFiles: Map<string, string>): CompiledPolicy[] {
+export function compilePolicies(files: readonly PolicyFile[], plugins: readonly PluginFactory<any>[], diags: Diagnostic[], readFiles: Map<string, string>,
+  roots?: readonly string[], allowPaths: readonly string[] = []): CompiledPolicy[] {
   const out: CompiledPolicy[] = [];
   for (const file of files) {
-    for (const policy of file.policies) out.push(compilePolicy(policy, file.file, plugins, diags, readFiles));
+    const confine = roots ?? realDirs([dirname(file.file), ...allowPaths]);
+    for (const policy of file.policies) out.push(compilePolicy(policy, file.file, plugins, diags, readFiles, confine));
   }
   return out;
 }
 
-function compilePolicy(policy: Policy, file: string, plugins: readonly PluginFactory<any>[], diags: Diagnostic[], readFiles: Map<string, string>): CompiledPolicy {
+function compilePolicy(policy: Policy, file: string, plugins: readonly PluginFactory<any>[], diags: Diagnostic[], readFiles: Map<string, string>,
+  roots: readonly string[]): CompiledPolicy {
   const dir = dirname(file);
   const env: CompileEnv = {
     policyId: policy.id,
     file,
     dir,
+    roots,
     report: (d) => { diags.push(d); },
     readText(path: string, span: Span): string | undefined {
       const name = normalize(isAbsolute(path) ? path : join(dir, path));
+      let real: string;
+      try {
+        // Confinement: the file's real path (every symlink followed) must lie inside a root. It is checked first (a
+        // file another policy could read is not therefore readable by this one), then read by that real path, so a
+        // link swapped in between cannot redirect the read.
+        real = realpathSync(name);
+      } catch (e) {
+        diags.push({ code: 'POL0310', severity: 'error', message: `cannot read file "${path}": ${errnoText(e)}`, span,
+          notes: [`paths are relative to the policy file's directory; this one is "${name}"`] });
+        return undefined;
+      }
+      if (!isInside(real, roots)) {
+        diags.push({ code: 'POL0313', severity: 'error', message: `file "${path}" is outside the policy root`, span,
+          notes: [`it resolves to "${real}"; files named by a policy must resolve inside ${roots.length ? roots.map((r) => `"${r}"`).join(', ') : 'the policy root'} (symlinks are followed)`,
+            'to allow another directory (a mounted secret, a shared list), start the gateway (or check) with --allow-path DIR'] });
+        return undefined;
+      }
       const cached = readFiles.get(name);
       if (cached !== undefined) return cached;
       try {
-        const text = readFileSync(name, 'utf8');
+        const st = statSync(real);
+        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+        if (st.size > MAX_NAMED_FILE_BYTES) throw Object.assign(new Error(`larger than ${MAX_NAMED_FILE_BYTES / 1024 ** 2} MiB`), { code: 'ETOOBIG' });
+        const text = readFileSync(real, 'utf8');
         readFiles.set(name, text);
         return text;
       } catch (e) {

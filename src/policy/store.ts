@@ -1,8 +1,8 @@
 // The policy store: holds the current CompiledPolicySet, watches the policy paths and hot-reloads. A new set
 // is built off the request path and swapped in with ONE assignment, only when it loaded without errors.
 import { type FSWatcher, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { type Diagnostic, renderDiagnostics, summarizeDiagnostics } from '../../grammar/diagnostics.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
@@ -44,7 +44,8 @@ export interface ReloadOutcome {
 export class PolicyStore {
   readonly #opts: PolicyStoreOptions;
   #current: CompiledPolicySet | undefined;
-  #watchers: FSWatcher[] = [];
+  /** One non-recursive watcher per directory (absolute path → watcher); see #syncWatches for why. */
+  #watchers = new Map<string, FSWatcher>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<ReloadOutcome> | undefined;
   #next: Promise<ReloadOutcome> | undefined;
@@ -71,7 +72,7 @@ export class PolicyStore {
     this.#logWarnings(r);
     this.#current = r.set;
     this.#opts.logger.info({ revision: r.set.revision, policies: r.set.policies.size, files: r.set.files.length }, 'policies loaded');
-    if (this.#opts.watch !== false) await this.#startWatching();
+    if (this.#opts.watch !== false) await this.#syncWatches(r.sources.keys());
     return r.set;
   }
 
@@ -97,8 +98,8 @@ export class PolicyStore {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
   }
 
   #build(): Promise<LoadResult> {
@@ -117,6 +118,9 @@ export class PolicyStore {
       return { result: 'error', diagnostics: [], revision: this.#current?.revision };
     }
     if (this.#closed) return { result: 'unchanged', diagnostics: r.diagnostics, revision: this.#current?.revision };
+    // A directory that appeared since the last load (a new team folder, the folder of a newly named list) is watched
+    // from now on; a file written into it before its watcher existed is caught by one more reload.
+    if (this.#opts.watch !== false && (await this.#syncWatches(r.sources.keys()))) this.#schedule();
     if (!r.set) {
       const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
       log.error({ errors, revision: this.#current?.revision, diagnostics: renderDiagnostics(r.diagnostics, r.sources) },
@@ -150,23 +154,56 @@ export class PolicyStore {
     }
   }
 
-  async #startWatching(): Promise<void> {
-    const dirs = new Map<string, boolean>(); // dir → recursive
+  /**
+   * Makes the watchers match what the rule set is read from: every directory given (and each of its subdirectories,
+   * dot names skipped as in findPolicyFiles), the directory of a file given, and the directory of every file read
+   * (policy files and the files they name). Each directory gets its own non-recursive watcher: a directory watch sees
+   * in-place writes, creations and renames of any entry in it, whatever replaced which file before — unlike
+   * `fs.watch(dir, { recursive: true })` on Linux, which follows files, so after one save by rename (sed -i, vim,
+   * VS Code) later in-place writes to that file went unnoticed. A Kubernetes ConfigMap update renames a new `..data`
+   * link in the volume's top directory, which is watched. Returns true when a directory was added.
+   */
+  async #syncWatches(files: Iterable<string>): Promise<boolean> {
+    const want = new Set<string>();
     for (const p of this.#opts.paths) {
+      let isDir: boolean;
+      try { isDir = (await stat(p)).isDirectory(); } catch { continue; } // reported by the load; nothing to watch
+      if (!isDir) { want.add(dirname(resolve(p))); continue; }
+      const root = resolve(p);
+      want.add(root);
       try {
-        if ((await stat(p)).isDirectory()) dirs.set(p, true);
-        else if (!dirs.has(dirname(p))) dirs.set(dirname(p), false);
-      } catch { /* reported by the load; nothing to watch */ }
+        for (const ent of await readdir(root, { recursive: true, withFileTypes: true })) {
+          if (!ent.isDirectory()) continue;
+          const full = join(ent.parentPath, ent.name);
+          if (full.slice(root.length).split(/[\\/]/).some((seg) => seg.startsWith('.'))) continue;
+          want.add(full);
+        }
+      } catch { /* a directory that vanished while listing: the next event reloads */ }
     }
-    for (const [dir, recursive] of dirs) {
+    for (const f of files) want.add(dirname(resolve(f)));
+    if (this.#closed) return false;
+    for (const [dir, w] of this.#watchers) {
+      if (!want.has(dir)) { w.close(); this.#watchers.delete(dir); }
+    }
+    let added = false;
+    for (const dir of want) {
+      if (this.#watchers.has(dir)) continue;
       try {
-        const w = watch(dir, { recursive, persistent: false }, () => this.#schedule());
-        w.on('error', (err) => this.#opts.logger.warn({ err, dir }, 'policy watcher failed'));
-        this.#watchers.push(w);
+        const w = watch(dir, { persistent: false }, () => this.#schedule());
+        w.on('error', (err) => {
+          // A watched directory was removed: drop its watcher; the reload that follows re-syncs the rest.
+          w.close();
+          if (this.#watchers.get(dir) === w) this.#watchers.delete(dir);
+          this.#opts.logger.debug({ err, dir }, 'policy watcher closed');
+          this.#schedule();
+        });
+        this.#watchers.set(dir, w);
+        added = true;
       } catch (err) {
         this.#opts.logger.warn({ err, dir }, 'cannot watch policy directory; reload with SIGHUP');
       }
     }
+    return added;
   }
 
   #schedule(): void {

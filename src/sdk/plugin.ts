@@ -13,6 +13,12 @@ export interface CompileEnv {
   readonly file: string;
   /** Directory that relative paths in the policy (list files, key files) resolve against. */
   readonly dir: string;
+  /**
+   * Real paths of the directories files named by this policy must resolve into (the policy root and `--allow-path`
+   * directories). `readText` enforces it; a plugin that re-reads a file later (the auth key ring) checks it again.
+   * Absent (unit tests building an env by hand): no confinement.
+   */
+  readonly roots?: readonly string[];
   /** Reports a diagnostic; any error-severity report makes the whole rule set fail to load. */
   report(d: Diagnostic): void;
   /** Reads a text file relative to `dir`; reports POL0310 "cannot read file" at `span` and returns undefined on failure. */

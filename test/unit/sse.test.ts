@@ -25,6 +25,11 @@ describe('SseDecoder', () => {
     expect(ev.map((e) => e.data)).toEqual(['{"a":"héllo 👋"}', null, 'line1\nline2', '[DONE]']);
   });
 
+  it('a CRLF split between two chunks is one line break (found by the fuzz suite)', () => {
+    const ev = decodeAll([Buffer.from('data: 1\r'), Buffer.from('\ndata: 2\r\n\r'), Buffer.from('\ndata: 3\r\n\r\n')]);
+    expect(ev.map((e) => e.data)).toEqual(['1\n2', '3']);
+  });
+
   it('emits a trailing event without a blank line at end()', () => {
     expect(decodeAll([Buffer.from('data: 1\n\ndata: 2\n')]).map((e) => e.data)).toEqual(['1', '2']);
   });

@@ -91,7 +91,7 @@ describe('auth block compile', () => {
     const r = compilePolicyText(POLICY, [authPlugin], dir);
     expect(r.set).toBeUndefined();
     expect(r.diagnostics.map(show)).toEqual([
-      'POL0407 error keys file "keys/support.keys" line 7: expected a key id "pgk_" followed by 12 letters or digits, found "pgk_short"',
+      'POL0407 error keys file "keys/support.keys" line 7: expected a key id ("pgk_" followed by 12 letters or digits) as the first field',
       `POL0407 error keys file "keys/support.keys" line 8: key "pgk_${alice.id}" is listed twice (first on line 2)`,
     ]);
     expect(r.diagnostics[0]!.span.start.line).toBe(2);
@@ -107,10 +107,10 @@ describe('keys file format', () => {
     { note: 'a missing label', line: `pgk_AAAAAAAAAAAA sha256:${hex} policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": missing "label="' },
     { note: 'a missing policies list', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a`, problem: 'key "pgk_AAAAAAAAAAAA": missing "policies=" (a list of policy ids, or "*")' },
     { note: 'an upper-case digest', line: `pgk_AAAAAAAAAAAA sha256:${'A'.repeat(64)} label=a policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": expected "sha256:" followed by 64 lower-case hex digits after the id' },
-    { note: 'an unknown attribute (a typo must not widen access)', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p projcts=x`, problem: 'key "pgk_AAAAAAAAAAAA": unknown attribute "projcts" (expected "label=", "policies=", "projects=", "expires=")' },
-    { note: 'a day that does not exist', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p expires=2027-02-30`, problem: 'key "pgk_AAAAAAAAAAAA": invalid expiry "2027-02-30" (expected 2027-01-01 or 2027-01-01T00:00:00Z)' },
-    { note: 'a local time without offset', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p expires=2027-01-01T00:00:00`, problem: 'key "pgk_AAAAAAAAAAAA": invalid expiry "2027-01-01T00:00:00" (expected 2027-01-01 or 2027-01-01T00:00:00Z)' },
-    { note: 'a label with a space-free but invalid character', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a"b policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": invalid label "a"b" (1 to 64 of A-Z a-z 0-9 . _ : @ / -)' },
+    { note: 'an unknown attribute (a typo must not widen access)', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p projcts=x`, problem: 'key "pgk_AAAAAAAAAAAA": unknown attribute in field 5 (expected "label=", "policies=", "projects=", "expires=")' },
+    { note: 'a day that does not exist', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p expires=2027-02-30`, problem: 'key "pgk_AAAAAAAAAAAA": invalid expiry in field 5 (expected 2027-01-01 or 2027-01-01T00:00:00Z)' },
+    { note: 'a local time without offset', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p expires=2027-01-01T00:00:00`, problem: 'key "pgk_AAAAAAAAAAAA": invalid expiry in field 5 (expected 2027-01-01 or 2027-01-01T00:00:00Z)' },
+    { note: 'a label with a space-free but invalid character', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a"b policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": invalid label in field 3 (1 to 64 of A-Z a-z 0-9 . _ : @ / -)' },
   ];
   it.each(cases)('$note', ({ line, problem }) => {
     const r = parseKeysFile(`# header\n\n${line}\n`);

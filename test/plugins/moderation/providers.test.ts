@@ -177,6 +177,14 @@ describe('provider openai', () => {
     { note: 'an HTTP 500', setup: () => oa.json(500, { error: { message: 'boom' } }), reason: 'http_status' },
     { note: 'a body that is not JSON', setup: () => { oa.reply = (_s, res) => { res.writeHead(200).end('<html>'); }; }, reason: 'bad_response' },
     { note: 'JSON without results', setup: () => oa.json(200, { id: 'x' }), reason: 'bad_response' },
+    { note: 'an answer that never ends (read only up to its 1 MiB bound, not until the timeout)', reason: 'bad_response', setup: () => {
+      oa.reply = (_s, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = () => { while (!res.destroyed && res.write(chunk)); if (!res.destroyed) res.once('drain', pump); };
+        pump();
+      };
+    } },
   ])('fails open on $note', async ({ setup, reason }) => {
     setup();
     const ctx = ctxFor(req('x'), { services: testServices({ env: { OPENAI_API_KEY: 'k' } }) });

@@ -1,0 +1,56 @@
+// `serve` flags for the limits of issue 13: defaults, the derived idle timeout, --ops-listen, repeatable --allow-path and
+// their environment variables, and clear errors for bad values.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseServeConfig, SERVE_HELP, type GatewayConfig } from '../../src/config.ts';
+
+const parse = (argv: string[], env: Record<string, string> = {}) => parseServeConfig(argv, env) as GatewayConfig;
+
+describe('limit flags', () => {
+  it('has safe defaults', () => {
+    expect(parse([])).toMatchObject({
+      maxJsonDepth: 64, requestTimeoutMs: 60_000, idleTimeoutMs: 120_000, maxConnections: 8192, opsReserve: 32,
+      opsListen: undefined, upstreamBodyLimit: 64 * 1024 * 1024, allowPaths: [],
+    });
+  });
+
+  it('derives the idle timeout from the upstream timeout unless given', () => {
+    expect(parse(['--upstream-timeout', '10m']).idleTimeoutMs).toBe(630_000);
+    expect(parse(['--upstream-timeout', '10m', '--idle-timeout', '90s']).idleTimeoutMs).toBe(90_000);
+  });
+
+  it.each([
+    { note: 'a port alone listens on loopback', value: '9464', want: { host: '127.0.0.1', port: 9464 } },
+    { note: 'host and port', value: '0.0.0.0:9464', want: { host: '0.0.0.0', port: 9464 } },
+    { note: 'a bracketed IPv6 host', value: '[::1]:9464', want: { host: '::1', port: 9464 } },
+  ])('--ops-listen: $note', ({ value, want }) => {
+    expect(parse(['--ops-listen', value]).opsListen).toEqual(want);
+    expect(parse([], { POLICY_GATEWAY_OPS_LISTEN: value }).opsListen).toEqual(want);
+  });
+
+  it('--allow-path repeats; the environment variable is a comma list', () => {
+    expect(parse(['--allow-path', '/etc/a', '--allow-path', '/etc/b']).allowPaths).toEqual(['/etc/a', '/etc/b']);
+    expect(parse([], { POLICY_GATEWAY_ALLOW_PATH: '/etc/a, /etc/b' }).allowPaths).toEqual(['/etc/a', '/etc/b']);
+  });
+
+  it('environment variables set depth and connections', () => {
+    expect(parse([], { POLICY_GATEWAY_MAX_JSON_DEPTH: '128', POLICY_GATEWAY_MAX_CONNECTIONS: '100' })).toMatchObject({ maxJsonDepth: 128, maxConnections: 100 });
+  });
+
+  it.each([
+    { argv: ['--max-json-depth', '0'], msg: '--max-json-depth: expected an integer from 1 to 1000' },
+    { argv: ['--max-json-depth', '5000'], msg: '--max-json-depth: expected an integer from 1 to 1000' },
+    { argv: ['--max-connections', 'lots'], msg: '--max-connections: expected an integer' },
+    { argv: ['--ops-listen', 'here'], msg: '--ops-listen: expected [HOST:]PORT' },
+    { argv: ['--request-timeout', '0'], msg: '--request-timeout: must be at least 1ms' },
+    { argv: ['--upstream-body-limit', 'big'], msg: '--upstream-body-limit: invalid size' },
+  ])('refuses $argv', ({ argv, msg }) => {
+    expect(() => parse(argv)).toThrow(ConfigError);
+    expect(() => parse(argv)).toThrow(msg);
+  });
+
+  it('--help documents every limit flag', () => {
+    for (const f of ['--max-json-depth', '--request-timeout', '--idle-timeout', '--max-connections', '--ops-reserve', '--ops-listen', '--upstream-body-limit', '--allow-path']) {
+      expect(SERVE_HELP).toContain(f);
+    }
+  });
+});
