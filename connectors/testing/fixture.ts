@@ -85,10 +85,12 @@ async function createKey(file: string, label: string, policies: string): Promise
 export async function startConnectorFixture(opts: { slowMs?: number; extraArgs?: string[] } = {}): Promise<ConnectorFixture> {
   const upstream = await startFakeUpstream({ slowMs: opts.slowMs ?? 60_000 });
   try {
-    const keysFile = path.join(mkdtempSync(path.join(tmpdir(), 'pgw-connector-keys-')), 'connectors.keys');
+    // The keys live outside the rules directory, as a mounted secret would: the gateway is told so with --allow-path.
+    const keysDir = mkdtempSync(path.join(tmpdir(), 'pgw-connector-keys-'));
+    const keysFile = path.join(keysDir, 'connectors.keys');
     const key = await createKey(keysFile, 'connector-tests', 'policy-gateway,limited');
     const limitedKey = await createKey(keysFile, 'connector-limited', 'limited');
-    const gateway = await startGateway(['--rules', rulesDir({ 'connectors.policy': fixturePolicies(keysFile) }), '--upstream', upstream.baseUrl, ...(opts.extraArgs ?? [])]);
+    const gateway = await startGateway(['--rules', rulesDir({ 'connectors.policy': fixturePolicies(keysFile) }), '--allow-path', keysDir, '--upstream', upstream.baseUrl, ...(opts.extraArgs ?? [])]);
     const auditLines = () => gateway.stdout().split('\n').filter((l) => /^\d{4}-\d\d-\d\dT\S+ policy_id=/.test(l));
     const control = http.createServer((req, res) => {
       const body = req.url === '/audit' ? { lines: auditLines() } : req.url === '/upstream' ? { requests: upstream.received.length, aborted: upstream.aborted } : undefined;
