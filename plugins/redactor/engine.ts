@@ -4,6 +4,63 @@
 import { createHmac } from 'node:crypto';
 import { type Detector, NEED_MORE, REJECT, type SpanOut } from './detectors.ts';
 
+/**
+ * One pass of the trigger search over the scanned text: a detector's own `find`, or one alternation of the triggers
+ * of several enabled detectors of the same scan group (one regex scan instead of one per detector; each match is
+ * handed to every member that can start with its first character, re-checked with that member's sticky trigger).
+ */
+type ScanUnit =
+  | { readonly kind: 'one'; readonly di: number }
+  | {
+    readonly kind: 'union';
+    readonly re: RegExp;
+    /** Detector indexes of the members, and each member's trigger as a sticky regex. */
+    readonly members: readonly number[];
+    readonly sticky: readonly RegExp[];
+    /** Per ASCII character: bit k set when member k's trigger can start with it. */
+    readonly byFirst: Uint32Array;
+    /** Every member's bit (a match starting with a non-ASCII character, which no built-in trigger has). */
+    readonly all: number;
+  };
+
+/**
+ * Groups the detectors that declare a `scan` by group and flags; a group with two or more enabled members (at most
+ * 31) becomes one alternation, every other detector keeps its own `find`. Order does not matter: candidates are
+ * sorted before they are resolved.
+ */
+function planScans(dets: readonly Detector[]): ScanUnit[] {
+  const groups = new Map<string, number[]>();
+  dets.forEach((d, i) => {
+    if (!d.scan) return;
+    const k = `${d.scan.group}/${d.scan.flags}`;
+    const g = groups.get(k) ?? [];
+    if (g.length < 31) { g.push(i); groups.set(k, g); }
+  });
+  const plan: ScanUnit[] = [];
+  const done = new Set<number>();
+  dets.forEach((d, i) => {
+    if (done.has(i)) return;
+    const g = d.scan ? groups.get(`${d.scan.group}/${d.scan.flags}`) : undefined;
+    if (!g || g.length < 2 || !g.includes(i)) { plan.push({ kind: 'one', di: i }); return; }
+    const flags = d.scan!.flags;
+    const byFirst = new Uint32Array(128);
+    g.forEach((di, k) => {
+      done.add(di);
+      const first = dets[di]!.scan!.first;
+      for (let j = 0; j < first.length; j++) byFirst[first.charCodeAt(j)]! |= 1 << k;
+    });
+    plan.push({
+      kind: 'union',
+      re: new RegExp(g.map((di) => `(?:${dets[di]!.scan!.source})`).join('|'), `g${flags}`),
+      members: g,
+      sticky: g.map((di) => new RegExp(dets[di]!.scan!.source, `y${flags}`)),
+      byFirst,
+      all: (2 ** g.length - 1) | 0,
+    });
+  });
+  return plan;
+}
+
 /** How a redacted span is written. */
 export type RedactStyle =
   | { readonly kind: 'label' }
@@ -126,6 +183,8 @@ export class RedactionEngine {
   readonly #jsonMask: string;
   readonly #m: SpanOut = { start: 0, end: 0 };
   readonly #r: SpanOut = { start: 0, end: 0 };
+  /** How the triggers are searched: one scan per detector, or one scan per group of detectors (see planScans). */
+  readonly #plan: readonly ScanUnit[];
 
   constructor(detectors: readonly Detector[], style: RedactStyle) {
     this.detectors = Object.freeze([...detectors]);
@@ -145,6 +204,7 @@ export class RedactionEngine {
     this.#jsonLabels = detectors.map((d) => jsonInner(d.label));
     this.#mask = style.kind === 'mask' ? style.mask : '';
     this.#jsonMask = jsonInner(this.#mask);
+    this.#plan = planScans(this.detectors);
   }
 
   /** Redacts a whole text at once. `json`: the text is JSON source (tool-call arguments); the output stays valid JSON. */
@@ -189,31 +249,43 @@ export class RedactionEngine {
     st.openDet = -1;
     cands.length = 0;
     const m = this.#m;
-    const out = this.#r;
-    for (let di = 0; di < dets.length; di++) {
-      const d = dets[di]!;
-      let pos = st.scanFrom;
-      while (pos < len && d.find(view, pos, m)) {
-        const s = m.start;
+    const scanFrom = st.scanFrom;
+    for (const u of this.#plan) {
+      if (u.kind === 'one') {
+        const d = dets[u.di]!;
+        let pos = scanFrom;
+        while (pos < len && d.find(view, pos, m)) {
+          const s = m.start;
+          if (s >= horizon) break;
+          pos = s + 1;
+          this.#candidate(d, u.di, view, s, m.end, eof, r, cands);
+        }
+        continue;
+      }
+      // one alternation of several detectors' triggers: every position where any of them matches, once
+      const re = u.re;
+      re.lastIndex = scanFrom;
+      while (re.lastIndex < len) {
+        const x = re.exec(view);
+        if (x === null) break;
+        const s = x.index;
         if (s >= horizon) break;
-        pos = s + 1;
-        let e = m.end;
-        if (d.extend) {
-          e = d.extend(view, s, e, eof);
-          if (e === REJECT) continue;
-          if (e === NEED_MORE) {
-            if (s + d.maxCut >= r) cands.push({ a: s, b: m.end, s, d: di, open: true });
-            continue;
+        const c = view.charCodeAt(s);
+        const bits = c < 128 ? u.byFirst[c]! : u.all;
+        if ((bits & (bits - 1)) === 0) {
+          // only one member can start with this character: the alternation's match is that member's match
+          const k = 31 - Math.clz32(bits);
+          this.#candidate(dets[u.members[k]!]!, u.members[k]!, view, s, s + x[0].length, eof, r, cands);
+        } else {
+          for (let k = 0; k < u.members.length; k++) {
+            if ((bits & (1 << k)) === 0) continue;
+            const y = u.sticky[k]!;
+            y.lastIndex = s;
+            const z = y.exec(view);
+            if (z !== null) this.#candidate(dets[u.members[k]!]!, u.members[k]!, view, s, s + z[0].length, eof, r, cands);
           }
         }
-        let a = s;
-        let b = e;
-        if (d.refine) {
-          if (!d.refine(view, s, e, out)) continue;
-          a = out.start;
-          b = out.end;
-        }
-        if (a >= r && b > a) cands.push({ a, b, s, d: di, open: false });
+        re.lastIndex = s + 1;
       }
     }
     if (cands.length > 1) cands.sort(byPosition);
@@ -283,6 +355,31 @@ export class RedactionEngine {
     st.r = releaseTo - keep;
     st.scanFrom = scanNext - keep;
     return res;
+  }
+
+  /**
+   * Turns a trigger match `[s, te)` of detector `di` into a candidate: reads the value's extent, validates it, and
+   * pushes it when it starts at or after the release point `r` (an open candidate when its end is not known yet).
+   */
+  #candidate(d: Detector, di: number, view: string, s: number, te: number, eof: boolean, r: number, cands: Cand[]): void {
+    let e = te;
+    if (d.extend) {
+      e = d.extend(view, s, e, eof);
+      if (e === REJECT) return;
+      if (e === NEED_MORE) {
+        if (s + d.maxCut >= r) cands.push({ a: s, b: te, s, d: di, open: true });
+        return;
+      }
+    }
+    let a = s;
+    let b = e;
+    if (d.refine) {
+      const out = this.#r;
+      if (!d.refine(view, s, e, out)) return;
+      a = out.start;
+      b = out.end;
+    }
+    if (a >= r && b > a) cands.push({ a, b, s, d: di, open: false });
   }
 
   /** The replacement text for `text[a, b)` found by detector `di`. */
