@@ -3,7 +3,8 @@
 // with trigger fragments, for any subset of detectors; and the first-character sets it dispatches on are right.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BUILTIN_DETECTORS, firstChars, type Detector } from '../../../plugins/redactor/detectors.ts';
+import { BUILTIN_DETECTORS, firstChars, unrollDigitCounts, type Detector } from '../../../plugins/redactor/detectors.ts';
+import { distinctChars } from '../../../plugins/redactor/validators.ts';
 import { RedactionEngine } from '../../../plugins/redactor/engine.ts';
 import { loadCorpus } from '../../../plugins/redactor/eval.ts';
 import { mixedText } from '../../../bench/redaction.ts';
@@ -95,5 +96,28 @@ describe('firstChars', () => {
     check(mixedText(16 * 1024));
     for (const name of ['corpus', 'grown'] as const) for (const item of loadCorpus(name)) check(item.text);
     fc.assert(fc.property(textArb, check), { numRuns: 300 });
+  });
+});
+
+describe('scan helpers', () => {
+  it.each([
+    { note: 'exact counts are written out', src: '\\d{3}-\\d{2}', want: '\\d\\d\\d-\\d\\d' },
+    { note: 'a range keeps its optional tail', src: '\\d{8,15}', want: '\\d\\d\\d\\d\\d\\d\\d\\d\\d{0,7}' },
+    { note: 'long minimums and escaped backslashes are left alone', src: '\\d{12,18}\\\\d{3}', want: '\\d{12,18}\\\\d{3}' },
+  ])('unrollDigitCounts: $note', ({ src, want }) => {
+    expect(unrollDigitCounts(src)).toBe(want);
+    // the same language: the rewritten regex matches exactly the same strings
+    const a = new RegExp(`^(?:${src})$`);
+    const b = new RegExp(`^(?:${want})$`);
+    fc.assert(fc.property(fc.stringMatching(/^[0-9\\d-]{0,24}$/), (t) => { expect(b.test(t)).toBe(a.test(t)); }));
+  });
+
+  it('distinctChars counts ASCII and other characters, call after call', () => {
+    expect(distinctChars('aabbcc', 0, 6)).toBe(3);
+    expect(distinctChars('aabbcc', 2, 6)).toBe(2);
+    expect(distinctChars('ааbb価価😀', 0, 8)).toBe(5); // Cyrillic а, b, 価, two surrogate halves
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (t) => {
+      expect(distinctChars(t, 0, t.length)).toBe(new Set(Array.from({ length: t.length }, (_, i) => t.charCodeAt(i))).size);
+    }));
   });
 });
