@@ -121,3 +121,23 @@ describe('scan helpers', () => {
     }));
   });
 });
+
+describe('folded view in streams (only new text is checked for foldable characters)', () => {
+  const FOLDED = [
+    '4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20091111\u20091111\u20091111', '+44\u00a020\u00a07946\u00a00958',
+    'jane＠example.com', 'DE89\u202f3704\u202f0044\u202f0532\u202f0130\u202f00', '078\u201105\u20111123',
+  ];
+  const filler = fc.constantFrom('the answer is ', 'Größe ', '価格は ', 'call me later. ', '\n', 'order 12 ', 'x'.repeat(90), '— ');
+  const text = fc.array(fc.oneof(filler, fc.constantFrom(...FOLDED)), { minLength: 1, maxLength: 24 }).map((xs) => xs.join(' '));
+
+  it('streams give the whole-text result for any split, foldable characters in any piece', () => {
+    fc.assert(fc.property(text, fc.integer({ min: 1, max: 40 }), (t, step) => {
+      const want = grouped.redact(t, { key: 'k', counts: {} });
+      for (const v of FOLDED) if (t.includes(v)) expect(want.includes(v), v).toBe(false);
+      const s = grouped.stream({ key: 'k', counts: {} });
+      let out = '';
+      for (let i = 0; i < t.length; i += step) out += s.push(t.slice(i, i + step));
+      expect(out + s.flush()).toBe(want);
+    }), { numRuns: 300 });
+  });
+});
