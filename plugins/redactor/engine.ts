@@ -104,7 +104,12 @@ const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
  * Characters that are written in place of ASCII digits, spaces and hyphens in numbers: no-break, thin, figure,
  * narrow no-break and ideographic spaces, Unicode hyphens and dashes, fullwidth digits, hyphen-minus, plus and @.
  */
-const FOLDABLE = /[\u00a0\u2007-\u200a\u202f\u3000\u2010-\u2013\u2212\uff0b\uff0d\uff10-\uff19\uff20]/;
+const FOLD_RANGES: readonly (readonly [number, number])[] = [
+  [0xa0, 0xa0], [0x2007, 0x200a], [0x2010, 0x2013], [0x202f, 0x202f], [0x2212, 0x2212], [0x3000, 0x3000], [0xff0b, 0xff0b],
+  [0xff0d, 0xff0d], [0xff10, 0xff19], [0xff20, 0xff20],
+];
+const hex4 = (c: number): string => `\\u${c.toString(16).padStart(4, '0')}`;
+const FOLDABLE = new RegExp(`[${FOLD_RANGES.map(([a, b]) => (a === b ? hex4(a) : `${hex4(a)}-${hex4(b)}`)).join('')}]`);
 
 const NON_ASCII = /[\u00a0-\uffff]/g;
 const FOLDABLE_FROM = new RegExp(FOLDABLE.source, 'g');
@@ -121,7 +126,7 @@ function foldChar(c: number): number {
 /** The ASCII stand-in of every foldable character, 0 for the others (one lookup instead of a regex per character). */
 const FOLD_TO = (() => {
   const t = new Uint8Array(65536);
-  for (let c = 0xa0; c < 65536; c++) if (FOLDABLE.test(String.fromCharCode(c))) t[c] = foldChar(c);
+  for (const [a, b] of FOLD_RANGES) for (let c = a; c <= b; c++) t[c] = foldChar(c);
   return t;
 })();
 
