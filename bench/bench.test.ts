@@ -9,7 +9,7 @@ import { evaluateTargets, computeRatios, pairedNote, renderMarkdown, renderSvg, 
 import { moduleOf, summarise } from './profile.ts';
 import { generatePhrases, policyErrors, PROMPT } from './contenders.ts';
 import { createUpstream, SSE_EVENT_COUNT } from './upstream.ts';
-import { AB_FILES, attachAb, baseChoice, checkoutRev, detectionAb, runAgainstBase, type AbRow } from './detection-ab.ts';
+import { AB_FILES, abVerdict, attachAb, baseChoice, checkoutRev, detectionAb, runAgainstBase, type AbRow } from './detection-ab.ts';
 
 describe('percentile and median', () => {
   const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -263,6 +263,15 @@ describe('matcher and redaction against a base checkout (bench/detection-ab.ts)'
     { note: '--no-base turns it off', v: { 'no-base': true }, want: { kind: 'none' } },
   ])('baseChoice: $note', ({ v, want }) => {
     expect(baseChoice(v)).toEqual(want);
+  });
+
+  it.each([
+    { note: 'a clear slow-down', m: 0.9, p25: 0.85, p75: 0.96, want: 'slower' },
+    { note: 'a clear speed-up', m: 1.2, p25: 1.1, p75: 1.3, want: 'faster' },
+    { note: 'a small median difference is noise', m: 0.97, p25: 0.94, p75: 0.99, want: 'same within noise' },
+    { note: 'a large median with a wide spread is noise', m: 0.9, p25: 0.8, p75: 1.05, want: 'same within noise' },
+  ])('abVerdict: $note', ({ m, p25, p75, want }) => {
+    expect(abVerdict(m, p25, p75)).toBe(want);
   });
 
   it('baseChoice refuses two choices at once', () => {
