@@ -1,7 +1,6 @@
-// Before/after A/B of detection speed in one process: the topic matcher (4 KB prompt, 10,000 phrases), whole-text
-// redaction (256 KB of mixed and of ASCII-only text, every built-in detector) and streamed redaction (~20-character
-// pieces), this tree against another checkout, in interleaved rounds. Used by `npm run bench` (`--base-ref`, default
-// the previous commit); on its own: `npx node bench/detection-ab.ts (--base-ref REV | DIR) [--rounds N] [--quick]`.
+// Matcher and redaction speed of this tree against another revision, both loaded into one process and measured in
+// interleaved rounds (bench/README.md). Used by `npm run bench` (default base: the previous commit); on its own:
+// `npx node bench/detection-ab.ts (--base-ref REV | DIR) [--rounds N] [--quick]`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
