@@ -1,12 +1,15 @@
 // Tests of the benchmark harness's own logic (no timing assertions): statistics, target evaluation, profile
 // summaries, deny-phrase generation, the SVG/markdown report, and the fake upstream over real loopback HTTP.
 import http from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { median, percentile, Samples } from './stats.ts';
 import { evaluateTargets, computeRatios, pairedNote, renderMarkdown, renderSvg, type Row, type Report } from './report.ts';
 import { moduleOf, summarise } from './profile.ts';
 import { generatePhrases, policyErrors, PROMPT } from './contenders.ts';
 import { createUpstream, SSE_EVENT_COUNT } from './upstream.ts';
+import { AB_FILES, abVerdict, attachAb, baseChoice, checkoutRev, detectionAb, runAgainstBase, type AbRow } from './detection-ab.ts';
 
 describe('percentile and median', () => {
   const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -249,5 +252,77 @@ describe('fake upstream', () => {
 
   it('answers 404 for other routes', async () => {
     expect((await post('/v1/embeddings', '{}')).status).toBe(404);
+  });
+});
+
+describe('matcher and redaction against a base checkout (bench/detection-ab.ts)', () => {
+  it.each([
+    { note: 'no option: the previous commit', v: {}, want: { kind: 'rev', rev: 'HEAD~1' } },
+    { note: '--base-ref names a revision', v: { 'base-ref': 'v0.1.0' }, want: { kind: 'rev', rev: 'v0.1.0' } },
+    { note: '--base names a directory (made absolute)', v: { base: '/tmp/x/../prev' }, want: { kind: 'dir', dir: '/tmp/prev' } },
+    { note: '--no-base turns it off', v: { 'no-base': true }, want: { kind: 'none' } },
+  ])('baseChoice: $note', ({ v, want }) => {
+    expect(baseChoice(v)).toEqual(want);
+  });
+
+  it.each([
+    { note: 'a clear slow-down', m: 0.9, p25: 0.85, p75: 0.96, want: 'slower' },
+    { note: 'a clear speed-up', m: 1.2, p25: 1.1, p75: 1.3, want: 'faster' },
+    { note: 'a small median difference is noise', m: 0.97, p25: 0.94, p75: 0.99, want: 'same within noise' },
+    { note: 'a large median with a wide spread is noise', m: 0.9, p25: 0.8, p75: 1.05, want: 'same within noise' },
+  ])('abVerdict: $note', ({ m, p25, p75, want }) => {
+    expect(abVerdict(m, p25, p75)).toBe(want);
+  });
+
+  it('baseChoice refuses two choices at once', () => {
+    expect(() => baseChoice({ base: '/tmp/a', 'base-ref': 'HEAD~1' })).toThrow(/exclude each other/);
+    expect(() => baseChoice({ 'no-base': true, 'base-ref': 'HEAD~1' })).toThrow(/exclude each other/);
+  });
+
+  it('attachAb adds the rows to the matcher and redaction sections, or says why there are none', () => {
+    const row = (workload: string): AbRow => ({ workload, unit: 'x', base: 1, head: 1, speed_ratio: 1, ratio_p25: 1, ratio_p75: 1, verdict: 'same within noise', rounds: 1 });
+    const extras = [
+      { title: 'Redaction', status: 'ok', figures: { mbPerSec: 30 } as unknown },
+      { title: 'Topic matcher', status: 'ok', figures: { realistic: [] } as unknown },
+      { title: 'Quota', status: 'ok', figures: { a: 1 } as unknown },
+    ];
+    attachAb(extras, { label: 'HEAD~1 (abc)', rows: [row('topic matcher, 10,000 phrases'), row('redaction, 256 KB ASCII text')] });
+    expect(extras[0]!.figures).toEqual({ mbPerSec: 30, 'against HEAD~1 (abc)': [row('redaction, 256 KB ASCII text')] });
+    expect(extras[1]!.figures).toEqual({ realistic: [], 'against HEAD~1 (abc)': [row('topic matcher, 10,000 phrases')] });
+    expect(extras[2]!.figures).toEqual({ a: 1 });
+    attachAb(extras, { label: 'nope', error: 'git: no commit "nope"' });
+    expect((extras[0]!.figures as Record<string, unknown>)['against nope']).toBe('unavailable: git: no commit "nope"');
+  });
+
+  it('runAgainstBase reports a revision that does not exist instead of throwing', async () => {
+    const r = await runAgainstBase({ kind: 'rev', rev: 'no-such-revision-xyz' });
+    expect('error' in r && r.error).toMatch(/no commit "no-such-revision-xyz"|not a git repository/);
+  });
+
+  it('checks out a revision to a temporary directory, measures both trees, and removes the copy', async () => {
+    const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: new URL('..', import.meta.url).pathname, encoding: 'utf8' });
+    if (git.status !== 0) {
+      // not a git checkout (a source tarball): the comparison must say so clearly
+      expect(() => checkoutRev('HEAD')).toThrow(/git/);
+      return;
+    }
+    const co = checkoutRev('HEAD');
+    try {
+      expect(co.commit).toBe(git.stdout.trim());
+      for (const f of AB_FILES) expect(existsSync(`${co.dir}/${f}`), f).toBe(true);
+      const rows = await detectionAb(co.dir, { rounds: 1, quick: true });
+      expect(rows.map((r) => r.workload)).toEqual([
+        'topic matcher, 10,000 phrases, 4 KB prompt', 'redaction, 256 KB mixed text (CJK, Latin-1)', 'redaction, 256 KB ASCII text',
+        'streamed redaction, 20-character pieces',
+      ]);
+      for (const r of rows) {
+        expect(r.base).toBeGreaterThan(0);
+        expect(r.head).toBeGreaterThan(0);
+        expect(r.speed_ratio).toBeGreaterThan(0);
+      }
+    } finally {
+      co.dispose();
+    }
+    expect(existsSync(co.dir)).toBe(false);
   });
 });

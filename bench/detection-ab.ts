@@ -1,9 +1,16 @@
-// Before/after A/B of detection speed in one process: the topic matcher (4 KB prompt, 10,000 phrases) and whole-text
-// redaction (256 KB of mixed and of ASCII-only text, every built-in detector), this tree against another checkout
-// (e.g. `git worktree add /tmp/base <commit>`), interleaved rounds. `npx node bench/detection-ab.ts /tmp/base [rounds]`.
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+// Matcher and redaction speed of this tree against another revision, both loaded into one process and measured in
+// interleaved rounds (bench/README.md). Used by `npm run bench` (default base: the previous commit); on its own:
+// `npx node bench/detection-ab.ts (--base-ref REV | DIR) [--rounds N] [--quick]`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The modules of one tree the A/B runs (every tree since the redactor's engine.ts has them). */
 interface Tree {
   matcher: typeof import('./matcher.ts');
   redaction: typeof import('./redaction.ts');
@@ -11,52 +18,218 @@ interface Tree {
   engine: typeof import('../plugins/redactor/engine.ts');
 }
 
+/** Files a base checkout must have for the A/B. */
+export const AB_FILES = ['bench/matcher.ts', 'bench/redaction.ts', 'plugins/redactor/detectors.ts', 'plugins/redactor/engine.ts'] as const;
+
 async function load(root: string): Promise<Tree> {
+  const missing = AB_FILES.filter((f) => !existsSync(path.join(root, f)));
+  if (missing.length > 0) throw new Error(`${root} has no ${missing.join(', ')}`);
+  const at = (f: string): string => pathToFileURL(path.join(root, f)).href;
   return {
-    matcher: await import(`${root}/bench/matcher.ts`),
-    redaction: await import(`${root}/bench/redaction.ts`),
-    det: await import(`${root}/plugins/redactor/detectors.ts`),
-    engine: await import(`${root}/plugins/redactor/engine.ts`),
+    matcher: await import(at('bench/matcher.ts')),
+    redaction: await import(at('bench/redaction.ts')),
+    det: await import(at('plugins/redactor/detectors.ts')),
+    engine: await import(at('plugins/redactor/engine.ts')),
   };
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** One workload measured on both trees. Speed ratio = base time / this tree's time: above 1 is faster. */
+export interface AbRow {
+  workload: string;
+  unit: string;
+  /** Median over rounds, in `unit`. */
+  base: number;
+  head: number;
+  /** Median over rounds of the per-round speed ratio (each round measures both trees within milliseconds). */
+  speed_ratio: number;
+  /** Interquartile range of the per-round speed ratios. */
+  ratio_p25: number;
+  ratio_p75: number;
+  /** See abVerdict. */
+  verdict: 'faster' | 'slower' | 'same within noise';
+  rounds: number;
+}
 
-/** Runs the A/B and returns the median ratios (head/base: time for the matcher, throughput for redaction). */
-export async function detectionAb(baseRoot: string, rounds = 15): Promise<Record<string, { base: number; head: number; ratio: number }>> {
-  const head = await load(resolve(fileURLToPath(new URL('..', import.meta.url))));
-  const base = await load(resolve(baseRoot));
-  const prompt = head.matcher.benchPrompt();
-  const mixed = head.redaction.mixedText(256 * 1024);
-  const ascii = mixed.replace(/[^\x00-\x7f]/g, 'x');
+const quantile = (xs: readonly number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * `slower` when the median speed ratio is below 0.95 and even the 75th percentile is below 1, `faster` when the median
+ * is above 1.05 and even the 25th percentile is above 1, else `same within noise`: the same code measured against
+ * itself on this shared 2-core machine spread 0.87–1.11 (median of 31 rounds, load 3–4), so smaller differences are
+ * not claimed either way.
+ */
+export function abVerdict(median: number, p25: number, p75: number): AbRow['verdict'] {
+  if (median < 0.95 && p75 < 1) return 'slower';
+  if (median > 1.05 && p25 > 1) return 'faster';
+  return 'same within noise';
+}
+
+/** A flat copy of `s`: request and answer strings come out of JSON.parse, not out of `slice` (see bench/matcher.ts). */
+const flat = (s: string): string => JSON.parse(JSON.stringify(s)) as string;
+
+/**
+ * Runs the A/B: for each workload, warm-up, then `rounds` rounds that each time one sample on both trees (order
+ * alternating); a sample repeats the work until it took ~`sampleMs`. Reports per-workload medians and the median and
+ * interquartile range of the per-round speed ratios — a machine that slows down for a moment slows both sides of a
+ * round alike.
+ */
+export async function detectionAb(baseRoot: string, opts: { rounds?: number; quick?: boolean } = {}): Promise<AbRow[]> {
+  const rounds = opts.rounds ?? (opts.quick ? 9 : 31);
+  const sampleMs = opts.quick ? 15 : 40;
+  const head = await load(ROOT);
+  const base = await load(path.resolve(baseRoot));
+  // the same inputs for both trees, generated by this tree
+  const prompt = flat(head.matcher.benchPrompt());
+  const mixed = flat(head.redaction.mixedText(256 * 1024));
+  const ascii = flat(mixed.replace(/[^\x00-\x7f]/g, 'x'));
+  const pieces: string[] = [];
+  for (let i = 0; i < 64 * 1024; i += 20) pieces.push(flat(mixed.slice(i, i + 20)));
   const setup = (t: Tree) => ({
     cfg: t.matcher.compileDenyList(t.matcher.benchPhrases(10_000, 42, 0.1)),
     eng: new t.engine.RedactionEngine(t.det.BUILTIN_DETECTORS, { kind: 'label' }),
   });
   const s = { base: setup(base), head: setup(head) };
-  const runs = {
-    'matcher µs/request': (k: 'base' | 'head') => { const t0 = performance.now(); for (let i = 0; i < 1000; i++) s[k].cfg!.matcher.matchText(prompt); return (performance.now() - t0); },
-    'redaction MB/s (mixed text)': (k: 'base' | 'head') => { const t0 = performance.now(); s[k].eng.redact(mixed, { key: 'k', counts: {} }); return mixed.length / 1e3 / (performance.now() - t0); },
-    'redaction MB/s (ASCII text)': (k: 'base' | 'head') => { const t0 = performance.now(); s[k].eng.redact(ascii, { key: 'k', counts: {} }); return ascii.length / 1e3 / (performance.now() - t0); },
-  };
-  const out: Record<string, { base: number; head: number; ratio: number }> = {};
-  for (const [name, f] of Object.entries(runs)) {
-    for (let w = 0; w < 3; w++) { f('base'); f('head'); }
-    const b: number[] = []; const h: number[] = []; const r: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      const order = i % 2 ? (['base', 'head'] as const) : (['head', 'base'] as const);
-      const v: Record<string, number> = {};
-      for (const k of order) v[k] = f(k);
-      b.push(v.base!); h.push(v.head!); r.push(v.head! / v.base!);
+  type Side = 'base' | 'head';
+  const workloads: { name: string; unit: string; work: (k: Side) => void; value: (ms: number, reps: number) => number; time: boolean }[] = [
+    { name: 'topic matcher, 10,000 phrases, 4 KB prompt', unit: 'µs/request', time: true,
+      work: (k) => { for (let i = 0; i < 100; i++) s[k].cfg.matcher.matchText(prompt); }, value: (ms, n) => (ms * 1000) / (n * 100) },
+    { name: 'redaction, 256 KB mixed text (CJK, Latin-1)', unit: 'MB/s', time: false,
+      work: (k) => { s[k].eng.redact(mixed, { key: 'k', counts: {} }); }, value: (ms, n) => (mixed.length * n) / 1e3 / ms },
+    { name: 'redaction, 256 KB ASCII text', unit: 'MB/s', time: false,
+      work: (k) => { s[k].eng.redact(ascii, { key: 'k', counts: {} }); }, value: (ms, n) => (ascii.length * n) / 1e3 / ms },
+    { name: 'streamed redaction, 20-character pieces', unit: 'µs/piece', time: true,
+      work: (k) => { const st = s[k].eng.stream({ key: 'k', counts: {} }); for (const p of pieces) st.push(p); st.flush(); },
+      value: (ms, n) => (ms * 1000) / (n * pieces.length) },
+  ];
+  const out: AbRow[] = [];
+  for (const w of workloads) {
+    // calibrate the repetitions per sample on this tree, then warm both up
+    let reps = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) w.work('head');
+      const ms = performance.now() - t0;
+      if (ms >= sampleMs || reps >= 1 << 12) break;
+      reps = Math.min(1 << 12, Math.max(reps + 1, Math.ceil((reps * sampleMs) / Math.max(ms, 0.01))));
     }
-    out[name] = { base: median(b), head: median(h), ratio: median(r) };
+    for (let i = 0; i < 3; i++) for (const k of ['base', 'head'] as const) for (let j = 0; j < reps; j++) w.work(k);
+    const vals: Record<Side, number[]> = { base: [], head: [] };
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const ms: Partial<Record<Side, number>> = {};
+      for (const k of r % 2 ? (['base', 'head'] as const) : (['head', 'base'] as const)) {
+        const t0 = performance.now();
+        for (let j = 0; j < reps; j++) w.work(k);
+        ms[k] = performance.now() - t0;
+        vals[k].push(w.value(ms[k]!, reps));
+      }
+      ratios.push(ms.base! / ms.head!); // same work on both sides: the time ratio is the speed ratio
+    }
+    const p25 = quantile(ratios, 0.25);
+    const p75 = quantile(ratios, 0.75);
+    const mid = quantile(ratios, 0.5);
+    out.push({
+      workload: w.name, unit: w.unit, base: r3(quantile(vals.base, 0.5)), head: r3(quantile(vals.head, 0.5)),
+      speed_ratio: r3(quantile(ratios, 0.5)), ratio_p25: r3(p25), ratio_p75: r3(p75),
+      verdict: abVerdict(mid, p25, p75), rounds,
+    });
   }
   return out;
 }
 
+/**
+ * A temporary copy of the tree at git revision `rev` (`git archive`, no worktree registered) with this checkout's
+ * node_modules linked in; `dispose` removes it. Throws with git's message when the revision does not exist.
+ */
+export function checkoutRev(rev: string): { dir: string; commit: string; dispose: () => void } {
+  const commit = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { cwd: ROOT, encoding: 'utf8' });
+  if (commit.status !== 0) throw new Error(`git: no commit "${rev}" in ${ROOT}${commit.stderr ? `: ${commit.stderr.trim()}` : ''}`);
+  const sha = commit.stdout.trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pg-bench-base-'));
+  const dispose = (): void => rmSync(dir, { recursive: true, force: true });
+  const tar = spawnSync('sh', ['-c', `git archive --format=tar ${sha} | tar -x -C "${dir}"`], { cwd: ROOT, encoding: 'utf8' });
+  if (tar.status !== 0) { dispose(); throw new Error(`git archive ${sha} failed: ${tar.stderr.trim()}`); }
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return { dir, commit: sha, dispose };
+}
+
+/** What `npm run bench` compares this checkout against: a directory, a git revision, or nothing. */
+export type BaseChoice = { kind: 'dir'; dir: string } | { kind: 'rev'; rev: string } | { kind: 'none' };
+
+/** The choice from `--base DIR`, `--base-ref REV` and `--no-base`; without any of them the previous commit (HEAD~1). */
+export function baseChoice(v: { base?: string; 'base-ref'?: string; 'no-base'?: boolean }): BaseChoice {
+  const given = [v.base !== undefined, v['base-ref'] !== undefined, v['no-base'] === true].filter(Boolean).length;
+  if (given > 1) throw new Error('--base, --base-ref and --no-base exclude each other');
+  if (v['no-base']) return { kind: 'none' };
+  if (v.base !== undefined) return { kind: 'dir', dir: path.resolve(v.base) };
+  return { kind: 'rev', rev: v['base-ref'] ?? 'HEAD~1' };
+}
+
+/** The outcome of the A/B against the chosen base: rows, or why there are none. */
+export type AbOutcome = { label: string; rows: AbRow[] } | { label: string; error: string };
+
+/** Runs the A/B against `choice` (a revision is checked out into a temporary directory and removed afterwards). */
+export async function runAgainstBase(choice: Exclude<BaseChoice, { kind: 'none' }>, opts: { quick?: boolean } = {}): Promise<AbOutcome> {
+  let label = choice.kind === 'dir' ? choice.dir : choice.rev;
+  let co: ReturnType<typeof checkoutRev> | undefined;
+  try {
+    if (choice.kind === 'rev') {
+      co = checkoutRev(choice.rev);
+      label = `${choice.rev} (${co.commit.slice(0, 9)})`;
+    }
+    return { label, rows: await detectionAb(co ? co.dir : (choice as { dir: string }).dir, opts) };
+  } catch (e) {
+    return { label, error: (e as Error).message };
+  } finally {
+    co?.dispose();
+  }
+}
+
+/** A report section's figures, as bench/report.ts renders them (only the shape this module touches). */
+interface ExtraLike { title: string; status: string; figures?: unknown }
+
+/**
+ * Adds the A/B rows to the `Topic matcher` and `Redaction` sections (key `against <label>`), so each prints this
+ * checkout and the base side by side with the ratio; an A/B that could not run says why in both.
+ */
+export function attachAb(extras: ExtraLike[], ab: AbOutcome): void {
+  const key = `against ${ab.label}`;
+  for (const x of extras) {
+    const matcher = x.title === 'Topic matcher';
+    if (!matcher && x.title !== 'Redaction') continue;
+    const value = 'error' in ab ? `unavailable: ${ab.error}` : ab.rows.filter((r) => r.workload.startsWith('topic matcher') === matcher);
+    if (x.status === 'ok' && x.figures && typeof x.figures === 'object') x.figures = { ...(x.figures as object), [key]: value };
+  }
+}
+
+/** The rows as aligned text lines. */
+export function renderAb(rows: readonly AbRow[], against: string): string {
+  const lines = [`this checkout vs ${against} (speed ratio = base time / this checkout's time, median of ${rows[0]?.rounds ?? 0} interleaved rounds; > 1 is faster; within ±5% is noise here)`];
+  for (const r of rows) {
+    lines.push(`  ${r.workload.padEnd(46)} base ${String(r.base).padStart(9)}  this ${String(r.head).padStart(9)} ${r.unit.padEnd(11)} ${r.speed_ratio.toFixed(3)}× (IQR ${r.ratio_p25.toFixed(3)}–${r.ratio_p75.toFixed(3)}) ${r.verdict}`);
+  }
+  return lines.join('\n');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const root = process.argv[2];
-  if (!root) { console.error('usage: npx node bench/detection-ab.ts <base checkout> [rounds]'); process.exit(2); }
-  const r = await detectionAb(root, Number(process.argv[3] ?? 15));
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(30)} base ${v.base.toFixed(1).padStart(7)}  head ${v.head.toFixed(1).padStart(7)}  head/base ${v.ratio.toFixed(3)}`);
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { 'base-ref': { type: 'string' }, rounds: { type: 'string' }, quick: { type: 'boolean' } },
+  });
+  const dirArg = positionals[0];
+  if (!dirArg && !values['base-ref']) {
+    console.error('usage: npx node bench/detection-ab.ts (--base-ref REV | BASE_CHECKOUT_DIR) [--rounds N] [--quick]');
+    process.exit(2);
+  }
+  const co = dirArg ? undefined : checkoutRev(values['base-ref']!);
+  try {
+    const rows = await detectionAb(dirArg ?? co!.dir, { quick: values.quick, ...(values.rounds ? { rounds: Number(values.rounds) } : {}) });
+    console.log(renderAb(rows, co ? `${values['base-ref']} (${co.commit.slice(0, 9)})` : dirArg!));
+  } finally {
+    co?.dispose();
+  }
 }

@@ -17,6 +17,7 @@ import { median, percentile, round, Samples } from './stats.ts';
 import { computeRatios, evaluateTargets, renderMarkdown, renderSvg, type Extra, type Report, type Row } from './report.ts';
 import { runProfiles } from './profile.ts';
 import { SSE_EVENT_COUNT } from './upstream.ts';
+import { attachAb, baseChoice, renderAb, runAgainstBase, type BaseChoice } from './detection-ab.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -37,6 +38,10 @@ const HELP = `Usage: npm run bench -- [options]
   --no-pin                do not pin processes with taskset
   --upstream-on gen|proxy pin the fake upstream with the load generator (default) or with the proxy
   --no-extras             skip the other benchmark sections (redaction, matcher, quota, policy compile)
+  --base-ref REV          compare matcher and redaction speed with git revision REV in the same process
+                          (default HEAD~1, the previous commit; checked out to a temporary directory)
+  --base DIR              the same against a checkout in DIR
+  --no-base               no comparison
   --preliminary           mark the report preliminary (implied by --quick)
   --strict                exit 1 when a target FAILs
   --profile a,b           instead of the table: run these configurations under load with --cpu-prof and
@@ -64,6 +69,7 @@ interface Opts {
   pin: boolean;
   upstreamOn: 'gen' | 'proxy';
   extras: boolean;
+  base: BaseChoice;
   preliminary: boolean;
   strict: boolean;
   profile?: string[];
@@ -91,6 +97,9 @@ function parseOpts(argv: string[]): Opts | 'help' {
       'no-pin': { type: 'boolean' },
       'upstream-on': { type: 'string' },
       'no-extras': { type: 'boolean' },
+      'base-ref': { type: 'string' },
+      base: { type: 'string' },
+      'no-base': { type: 'boolean' },
       preliminary: { type: 'boolean' },
       strict: { type: 'boolean' },
       profile: { type: 'string' },
@@ -131,6 +140,7 @@ function parseOpts(argv: string[]): Opts | 'help' {
     sseGap: num(values['sse-gap'], 2, 'sse-gap'),
     pin: !values['no-pin'],
     extras: !values['no-extras'],
+    base: baseChoice(values),
     preliminary: quick || (values.preliminary ?? false),
     strict: values.strict ?? false,
     profile: values.profile ? list(values.profile) : undefined,
@@ -451,6 +461,12 @@ async function main(): Promise<number> {
   const loadAvgAfter = loadAvg();
 
   const extras = o.extras ? await runExtras(o.quick) : [];
+  if (o.extras && o.base.kind !== 'none') {
+    log(`extra: matcher and redaction against ${o.base.kind === 'rev' ? o.base.rev : o.base.dir} (bench/detection-ab.ts) …`);
+    const ab = await runAgainstBase(o.base, { quick: o.quick });
+    log('error' in ab ? `  against ${ab.label}: unavailable: ${ab.error}` : renderAb(ab.rows, ab.label));
+    attachAb(extras, ab);
+  }
 
   const rows: Row[] = lives.map((l) => {
     const base = { id: l.c.id, num: l.c.num, label: l.c.label, what: l.c.what, role: l.c.role, pinnedTo: l.run?.pinnedTo ?? '—', version: l.run?.version };

@@ -157,6 +157,13 @@ export function publicBenign(pub: readonly CorpusItem[], corpus: readonly Corpus
   ];
 }
 
+/**
+ * The blind benign set (issue 16 follow-up): 2,699 prompts from PHTest (harmless), CoCoNot's contrast set and
+ * Self-Instruct's user-oriented tasks, sources the earlier tuning never saw (SOURCES.md). Its `dev` split was used to
+ * tune the lexicon after the first measurement; its `test` split is held out.
+ */
+export const BLIND_PATH = fileURLToPath(new URL('../../test/fixtures/moderation/blind.jsonl', import.meta.url));
+
 /** Flagged categories of one text at `threshold` (score above it). */
 function flags(c: BuiltinClassifier, text: string, threshold: number): string[] {
   const s = c.classify([text]);
@@ -246,6 +253,15 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   process.stdout.write(table('hate (ToxiGen sentences)', countKnown(pub.filter((i) => i.source.startsWith('toxigen')), (it) => flags(c, it.text, threshold), ['hate'])) + '\n');
   process.stdout.write('Recall is low, plainly: a lexicon classifier finds what its phrases and rules name and little else (implicit hate,\n'
     + 'long narratives, other languages); use it as a cheap first stage in a cascade with a model-based provider.\n\n');
+  // ---- the blind benign set (issue 16 follow-up)
+  const blind = loadCorpus(BLIND_PATH);
+  process.stdout.write(`== blind benign set: ${blind.length} prompts (PHTest harmless, CoCoNot contrast, Self-Instruct user-oriented; SOURCES.md) ==\n`);
+  process.stdout.write('first measurement, before any change it prompted (lexicon of 45a86b1): 36 of 2,699 flagged (1.33%); dev 14 of 1,328, test 22 of 1,371\n');
+  process.stdout.write(`now: ${rate(blind)}\n`);
+  process.stdout.write(`  dev split (used for tuning after the first measurement): ${rate(blind.filter((i) => i.split === 'dev'))}\n`);
+  process.stdout.write(`  test split (held out: its prompts were never looked at): ${rate(blind.filter((i) => i.split === 'test'))}\n`);
+  for (const src of ['phtest', 'coconot-contrast', 'self-instruct']) process.stdout.write(`  ${src}: ${rate(blind.filter((i) => i.source.startsWith(src)))}\n`);
+  process.stdout.write('\n');
   const cascadeItems = [...pub, ...all.filter((i) => !i.unsafe_other)];
   process.stdout.write(`== cascade (provider builtin then <remote>), fake remote answering each item's labels, ${cascadeItems.length} items (public set + corpus) ==\n`);
   process.stdout.write('band         sent to remote   precision  recall   (per category, pooled, against the remote alone: 100% sent, precision = recall = 100%)\n');

@@ -4,6 +4,63 @@
 import { createHmac } from 'node:crypto';
 import { type Detector, NEED_MORE, REJECT, type SpanOut } from './detectors.ts';
 
+/**
+ * One pass of the trigger search over the scanned text: a detector's own `find`, or one alternation of the triggers
+ * of several enabled detectors of the same scan group (one regex scan instead of one per detector; each match is
+ * handed to every member that can start with its first character, re-checked with that member's sticky trigger).
+ */
+type ScanUnit =
+  | { readonly kind: 'one'; readonly di: number }
+  | {
+    readonly kind: 'union';
+    readonly re: RegExp;
+    /** Detector indexes of the members, and each member's trigger as a sticky regex. */
+    readonly members: readonly number[];
+    readonly sticky: readonly RegExp[];
+    /** Per ASCII character: bit k set when member k's trigger can start with it. */
+    readonly byFirst: Uint32Array;
+    /** Every member's bit (a match starting with a non-ASCII character, which no built-in trigger has). */
+    readonly all: number;
+  };
+
+/**
+ * Groups the detectors that declare a `scan` by group and flags; a group with two or more enabled members (at most
+ * 31) becomes one alternation, every other detector keeps its own `find`. Order does not matter: candidates are
+ * sorted before they are resolved.
+ */
+function planScans(dets: readonly Detector[]): ScanUnit[] {
+  const groups = new Map<string, number[]>();
+  dets.forEach((d, i) => {
+    if (!d.scan) return;
+    const k = `${d.scan.group}/${d.scan.flags}`;
+    const g = groups.get(k) ?? [];
+    if (g.length < 31) { g.push(i); groups.set(k, g); }
+  });
+  const plan: ScanUnit[] = [];
+  const done = new Set<number>();
+  dets.forEach((d, i) => {
+    if (done.has(i)) return;
+    const g = d.scan ? groups.get(`${d.scan.group}/${d.scan.flags}`) : undefined;
+    if (!g || g.length < 2 || !g.includes(i)) { plan.push({ kind: 'one', di: i }); return; }
+    const flags = d.scan!.flags;
+    const byFirst = new Uint32Array(128);
+    g.forEach((di, k) => {
+      done.add(di);
+      const first = dets[di]!.scan!.first;
+      for (let j = 0; j < first.length; j++) byFirst[first.charCodeAt(j)]! |= 1 << k;
+    });
+    plan.push({
+      kind: 'union',
+      re: new RegExp(g.map((di) => `(?:${dets[di]!.scan!.source})`).join('|'), `g${flags}`),
+      members: g,
+      sticky: g.map((di) => new RegExp(dets[di]!.scan!.source, `y${flags}`)),
+      byFirst,
+      all: (2 ** g.length - 1) | 0,
+    });
+  });
+  return plan;
+}
+
 /** How a redacted span is written. */
 export type RedactStyle =
   | { readonly kind: 'label' }
@@ -47,7 +104,12 @@ const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
  * Characters that are written in place of ASCII digits, spaces and hyphens in numbers: no-break, thin, figure,
  * narrow no-break and ideographic spaces, Unicode hyphens and dashes, fullwidth digits, hyphen-minus, plus and @.
  */
-const FOLDABLE = /[\u00a0\u2007-\u200a\u202f\u3000\u2010-\u2013\u2212\uff0b\uff0d\uff10-\uff19\uff20]/;
+const FOLD_RANGES: readonly (readonly [number, number])[] = [
+  [0xa0, 0xa0], [0x2007, 0x200a], [0x2010, 0x2013], [0x202f, 0x202f], [0x2212, 0x2212], [0x3000, 0x3000], [0xff0b, 0xff0b],
+  [0xff0d, 0xff0d], [0xff10, 0xff19], [0xff20, 0xff20],
+];
+const hex4 = (c: number): string => `\\u${c.toString(16).padStart(4, '0')}`;
+const FOLDABLE = new RegExp(`[${FOLD_RANGES.map(([a, b]) => (a === b ? hex4(a) : `${hex4(a)}-${hex4(b)}`)).join('')}]`);
 
 const NON_ASCII = /[\u00a0-\uffff]/g;
 const FOLDABLE_FROM = new RegExp(FOLDABLE.source, 'g');
@@ -61,27 +123,38 @@ function foldChar(c: number): number {
   return 32;
 }
 
+/** The ASCII stand-in of every foldable character, 0 for the others (one lookup instead of a regex per character). */
+const FOLD_TO = (() => {
+  const t = new Uint8Array(65536);
+  for (const [a, b] of FOLD_RANGES) for (let c = a; c <= b; c++) t[c] = foldChar(c);
+  return t;
+})();
+
 /**
- * The view the detectors scan: `text` itself when it has no foldable character (the usual case: one regex test,
- * no allocation), else a copy in which each of them is replaced by its ASCII form. Every replacement is one code
- * unit for one, so a span found in the view has the same offsets in the original text.
+ * The view the detectors scan: `text` itself when it has no foldable character at or after `from` and the caller
+ * knows `text[0, from)` has none (the usual case: one regex test, no allocation), else a copy in which each of them
+ * is replaced by its ASCII form. Every replacement is one code unit for one, so a span found in the view has the same
+ * offsets in the original text.
  */
-export function foldView(text: string): string {
-  // every foldable character is U+00A0 or above: a one-range scan (about three times cheaper than the class above)
-  // finds the first such character, and the exact class is searched only from there
-  NON_ASCII.lastIndex = 0;
-  if (NON_ASCII.exec(text) === null) return text;
-  FOLDABLE_FROM.lastIndex = NON_ASCII.lastIndex - 1;
+export function foldView(text: string, from = 0): string {
+  if (from === 0) {
+    // every foldable character is U+00A0 or above: a one-range scan (cheaper than the class, and free on one-byte
+    // strings) finds the first such character, and the exact class is searched only from there
+    NON_ASCII.lastIndex = 0;
+    if (NON_ASCII.exec(text) === null) return text;
+    from = NON_ASCII.lastIndex - 1;
+  }
+  FOLDABLE_FROM.lastIndex = from;
   if (FOLDABLE_FROM.exec(text) === null) return text;
   let out = '';
-  let from = 0;
+  let last = 0;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0xa0 || !FOLDABLE.test(text[i]!)) continue;
-    out += text.slice(from, i) + String.fromCharCode(foldChar(c));
-    from = i + 1;
+    const f = FOLD_TO[text.charCodeAt(i)]!;
+    if (f === 0) continue;
+    out += text.slice(last, i) + String.fromCharCode(f);
+    last = i + 1;
   }
-  return out + text.slice(from);
+  return out + text.slice(last);
 }
 const isLetterOrDigit = /[\p{L}\p{N}]/u;
 
@@ -126,6 +199,8 @@ export class RedactionEngine {
   readonly #jsonMask: string;
   readonly #m: SpanOut = { start: 0, end: 0 };
   readonly #r: SpanOut = { start: 0, end: 0 };
+  /** How the triggers are searched: one scan per detector, or one scan per group of detectors (see planScans). */
+  readonly #plan: readonly ScanUnit[];
 
   constructor(detectors: readonly Detector[], style: RedactStyle) {
     this.detectors = Object.freeze([...detectors]);
@@ -145,6 +220,7 @@ export class RedactionEngine {
     this.#jsonLabels = detectors.map((d) => jsonInner(d.label));
     this.#mask = style.kind === 'mask' ? style.mask : '';
     this.#jsonMask = jsonInner(this.#mask);
+    this.#plan = planScans(this.detectors);
   }
 
   /** Redacts a whole text at once. `json`: the text is JSON source (tool-call arguments); the output stays valid JSON. */
@@ -175,12 +251,14 @@ export class RedactionEngine {
    */
   step(st: StreamState, sink: RedactSink, eof: boolean, cands: Cand[]): string {
     const text = st.buf;
-    // detectors read the folded view (same length, same offsets); replacements are cut from the original text
-    const view = foldView(text);
     const len = text.length;
     const r = st.r;
     const horizon = eof ? Infinity : len - this.holdBack;
     if (horizon <= r) return '';
+    // detectors read the folded view (same length, same offsets); replacements are cut from the original text. A
+    // stream checks only the text that arrived since the last step: `st.clean` leading characters have none
+    const view = st.clean === len ? text : foldView(text, st.clean);
+    st.clean = view === text ? len : 0;
     const dets = this.detectors;
     if (st.openDet >= 0 && !eof) {
       // a value was still in progress last time: nothing can be released until its end is known
@@ -189,31 +267,43 @@ export class RedactionEngine {
     st.openDet = -1;
     cands.length = 0;
     const m = this.#m;
-    const out = this.#r;
-    for (let di = 0; di < dets.length; di++) {
-      const d = dets[di]!;
-      let pos = st.scanFrom;
-      while (pos < len && d.find(view, pos, m)) {
-        const s = m.start;
+    const scanFrom = st.scanFrom;
+    for (const u of this.#plan) {
+      if (u.kind === 'one') {
+        const d = dets[u.di]!;
+        let pos = scanFrom;
+        while (pos < len && d.find(view, pos, m)) {
+          const s = m.start;
+          if (s >= horizon) break;
+          pos = s + 1;
+          this.#candidate(d, u.di, view, s, m.end, eof, r, cands);
+        }
+        continue;
+      }
+      // one alternation of several detectors' triggers: every position where any of them matches, once
+      const re = u.re;
+      re.lastIndex = scanFrom;
+      while (re.lastIndex < len) {
+        const x = re.exec(view);
+        if (x === null) break;
+        const s = x.index;
         if (s >= horizon) break;
-        pos = s + 1;
-        let e = m.end;
-        if (d.extend) {
-          e = d.extend(view, s, e, eof);
-          if (e === REJECT) continue;
-          if (e === NEED_MORE) {
-            if (s + d.maxCut >= r) cands.push({ a: s, b: m.end, s, d: di, open: true });
-            continue;
+        const c = view.charCodeAt(s);
+        const bits = c < 128 ? u.byFirst[c]! : u.all;
+        if ((bits & (bits - 1)) === 0) {
+          // only one member can start with this character: the alternation's match is that member's match
+          const k = 31 - Math.clz32(bits);
+          this.#candidate(dets[u.members[k]!]!, u.members[k]!, view, s, s + x[0].length, eof, r, cands);
+        } else {
+          for (let k = 0; k < u.members.length; k++) {
+            if ((bits & (1 << k)) === 0) continue;
+            const y = u.sticky[k]!;
+            y.lastIndex = s;
+            const z = y.exec(view);
+            if (z !== null) this.#candidate(dets[u.members[k]!]!, u.members[k]!, view, s, s + z[0].length, eof, r, cands);
           }
         }
-        let a = s;
-        let b = e;
-        if (d.refine) {
-          if (!d.refine(view, s, e, out)) continue;
-          a = out.start;
-          b = out.end;
-        }
-        if (a >= r && b > a) cands.push({ a, b, s, d: di, open: false });
+        re.lastIndex = s + 1;
       }
     }
     if (cands.length > 1) cands.sort(byPosition);
@@ -278,11 +368,37 @@ export class RedactionEngine {
     if (keep > 0) {
       st.buf = text.slice(keep);
       st.base += keep;
+      st.clean = Math.max(0, st.clean - keep);
       if (st.openDet >= 0) { st.openS -= keep; st.openTe -= keep; }
     }
     st.r = releaseTo - keep;
     st.scanFrom = scanNext - keep;
     return res;
+  }
+
+  /**
+   * Turns a trigger match `[s, te)` of detector `di` into a candidate: reads the value's extent, validates it, and
+   * pushes it when it starts at or after the release point `r` (an open candidate when its end is not known yet).
+   */
+  #candidate(d: Detector, di: number, view: string, s: number, te: number, eof: boolean, r: number, cands: Cand[]): void {
+    let e = te;
+    if (d.extend) {
+      e = d.extend(view, s, e, eof);
+      if (e === REJECT) return;
+      if (e === NEED_MORE) {
+        if (s + d.maxCut >= r) cands.push({ a: s, b: te, s, d: di, open: true });
+        return;
+      }
+    }
+    let a = s;
+    let b = e;
+    if (d.refine) {
+      const out = this.#r;
+      if (!d.refine(view, s, e, out)) return;
+      a = out.start;
+      b = out.end;
+    }
+    if (a >= r && b > a) cands.push({ a, b, s, d: di, open: false });
   }
 
   /** The replacement text for `text[a, b)` found by detector `di`. */
@@ -320,6 +436,8 @@ export interface StreamState {
   r: number;
   /** Where the next scan for triggers starts. */
   scanFrom: number;
+  /** Leading characters of `buf` known to hold no foldable character (see foldView). */
+  clean: number;
   /** JSON string state at `r` (JSON-source fields only). */
   json: JsonState | null;
   /** The detector, trigger start and trigger end of a value still in progress (openDet -1: none). */
@@ -329,7 +447,7 @@ export interface StreamState {
 }
 
 function newState(json: boolean): StreamState {
-  return { buf: '', base: 0, r: 0, scanFrom: 0, json: json ? { inStr: false, esc: 0 } : null, openDet: -1, openS: 0, openTe: 0 };
+  return { buf: '', base: 0, r: 0, scanFrom: 0, clean: 0, json: json ? { inStr: false, esc: 0 } : null, openDet: -1, openS: 0, openTe: 0 };
 }
 
 /**

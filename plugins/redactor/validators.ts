@@ -168,11 +168,22 @@ export function jwtHeaderValid(seg: string): boolean {
   }
 }
 
+/** Last call's stamp per ASCII code (distinctChars counts without allocating for ASCII values). */
+const SEEN = new Uint32Array(128);
+let stamp = 0;
+
 /** Number of distinct characters in `text[start, end)` (a cheap entropy floor for secrets). */
 export function distinctChars(text: string, start: number, end: number): number {
-  const seen = new Set<number>();
-  for (let i = start; i < end; i++) seen.add(text.charCodeAt(i));
-  return seen.size;
+  if (++stamp === 0xffffffff) { SEEN.fill(0); stamp = 1; }
+  let n = 0;
+  let other: Set<number> | undefined;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128) {
+      if (SEEN[c] !== stamp) { SEEN[c] = stamp; n++; }
+    } else (other ??= new Set()).add(c);
+  }
+  return n + (other?.size ?? 0);
 }
 
 /** True when `text[start, end)` contains an ASCII digit, an upper-case and a lower-case letter. */

@@ -1,7 +1,7 @@
 // Precision floor of the builtin classifier on the labelled corpus (test/fixtures/moderation/corpus.jsonl; sources in
 // SOURCES.md). Floors sit below the measured values (see `npm run eval:moderation`) so lexicon edits that cost precision fail.
 import { describe, expect, it } from 'vitest';
-import { countKnown, evaluateBuiltin, evaluateCascade, loadCorpus, precision, publicBenign, PUBLIC_PATH, recall } from '../../../plugins/moderation/eval.ts';
+import { BLIND_PATH, countKnown, evaluateBuiltin, evaluateCascade, loadCorpus, precision, publicBenign, PUBLIC_PATH, recall } from '../../../plugins/moderation/eval.ts';
 import { builtinClassifier } from '../../../plugins/moderation/builtin.ts';
 
 const corpus = loadCorpus();
@@ -66,5 +66,31 @@ describe('public evaluation set (issue 16)', () => {
     const some = evaluateCascade(items, [0.1, 0.9]);
     expect(some.remote).toBeGreaterThan(0);
     expect(some.remote).toBeLessThan(items.length / 2);
+  });
+});
+
+describe('blind benign set (issue 16 follow-up: test/fixtures/moderation/blind.jsonl)', () => {
+  const blind = loadCorpus(BLIND_PATH);
+  const c = builtinClassifier();
+  const isFlagged = (text: string): boolean => Object.values(c.classify([text])).some((v) => v > 0.5);
+  const rate = (items: typeof blind): number => items.filter((i) => isFlagged(i.text)).length / items.length;
+
+  it('holds 2,699 benign prompts from three public sources, none already in the other moderation sets', () => {
+    expect(blind).toHaveLength(2699);
+    expect(new Set(blind.map((i) => i.id)).size).toBe(blind.length);
+    const count = (p: string): number => blind.filter((i) => i.source.startsWith(p)).length;
+    expect([count('phtest:'), count('coconot-contrast:'), count('self-instruct:')]).toEqual([2068, 379, 252]);
+    expect(blind.every((i) => i.labels.length === 0 && (i.split === 'dev' || i.split === 'test'))).toBe(true);
+    const key = (t: string): string => t.trim().toLowerCase().replace(/\s+/g, ' ');
+    const seen = new Set([...corpus, ...loadCorpus(PUBLIC_PATH)].map((i) => key(i.text)));
+    expect(blind.filter((i) => seen.has(key(i.text))).map((i) => i.id)).toEqual([]);
+  });
+
+  it('flags at most 1% of the whole set (1.33% at the first measurement)', () => {
+    expect(rate(blind)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('flags at most 1.25% of the held-out test split (1.60% at the first measurement, 1.24% after the dev-split fixes)', () => {
+    expect(rate(blind.filter((i) => i.split === 'test'))).toBeLessThanOrEqual(0.0125);
   });
 });
