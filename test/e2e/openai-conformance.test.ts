@@ -86,7 +86,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const deadPort = (closed.address() as AddressInfo).port;
   await new Promise<void>((r) => closed.close(() => r()));
-  const keys = path.join(mkdtempSync(path.join(tmpdir(), 'pgw-conf-keys-')), 'conf.keys');
+  const keysDir = mkdtempSync(path.join(tmpdir(), 'pgw-conf-keys-')); // outside the rules: allowed with --allow-path
+  const keys = path.join(keysDir, 'conf.keys');
   const made = await runCli(['keys', 'create', '--label', 'conf', '--policy', 'locked', '--file', keys]);
   expect(made.code, made.stderr).toBe(0);
   key = made.stdout.trim();
@@ -94,7 +95,7 @@ beforeAll(async () => {
   const rules = rulesDir({ 'conf.policy': policies(`http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, keys) });
   // Routed by model: the fake's special models, an unreachable upstream, and nothing for `unrouted-*`.
   const routes = ['fake-*', 'fail-*', 'not-json', 'slow*', 'split-sse'].flatMap((g) => ['--upstream', `${g}=${up.baseUrl}`]);
-  gw = await startGateway(['--rules', rules, ...routes, '--upstream', `dead-*=http://127.0.0.1:${deadPort}/v1`,
+  gw = await startGateway(['--rules', rules, '--allow-path', keysDir, ...routes, '--upstream', `dead-*=http://127.0.0.1:${deadPort}/v1`,
     '--upstream-timeout', '1500ms', '--connect-timeout', '1s', '--body-limit', '64kb']);
 });
 afterAll(async () => {
