@@ -81,8 +81,14 @@ export class AuditSink {
     let ready = this.#fd !== undefined;
     dest.once('ready', () => { ready = true; });
     dest.on('error', (err: Error) => {
-      // An error before 'ready' is a failed open: stop queueing into a stream that can never write.
-      if (!ready) this.#broken = true;
+      // An error before 'ready' is a failed open: stop queueing into a stream that can never write. Such a stream has
+      // nothing to flush, and pino's exit hook (registered by pino.destination) would call its flushSync at process
+      // exit — which throws "sonic boom is not ready yet" and turns the exit code into 1 while the stream is still
+      // reachable. Marking it destroyed is what that hook checks to leave a stream alone.
+      if (!ready) {
+        this.#broken = true;
+        (dest as { destroyed: boolean }).destroyed = true;
+      }
       this.fail(err);
     });
     dest.on('drop', () => { this.#dropping = true; });

@@ -1,7 +1,9 @@
 // Audit destinations on the real filesystem: lines reach the file, a rename + reopen (logrotate) continues in a new
 // file, close flushes everything and later lines are still written, failures are counted instead of thrown.
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AuditSink, sinkFor } from '../../../plugins/auditor/sink.ts';
@@ -89,6 +91,26 @@ describe('file destination', () => {
     sink.write('d');
     await sink.close();
     expect(lines(path.join(blocker, 'audit.log'))).toEqual(['d']);
+  });
+});
+
+describe('process exit', () => {
+  it('a destination that never opened does not break the process exit (pino\'s exit hook left it alone)', () => {
+    // In a process of its own: pino.destination registers a flushSync at exit, which threw "sonic boom is not ready
+    // yet" (exit code 1) for a stream whose file never opened — as long as the stream was still reachable.
+    const blocker = path.join(dir, 'exit-blocker');
+    writeFileSync(blocker, '');
+    const sinkUrl = pathToFileURL(path.resolve('plugins/auditor/sink.ts')).href;
+    const script = `
+      const { AuditSink } = await import(${JSON.stringify(sinkUrl)});
+      const log = { error() { console.log('failure logged'); } };
+      globalThis.sink = new AuditSink({ destination: ${JSON.stringify(path.join(blocker, 'audit.log'))}, format: 'logfmt', log });
+      globalThis.sink.write('a');
+      setTimeout(() => {}, 200);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stdout).toContain('failure logged');
+    expect(r.stderr).not.toContain('sonic boom is not ready yet');
+    expect(r.status).toBe(0);
   });
 });
 
