@@ -33,7 +33,7 @@ export function demoAnswer(body: { messages?: unknown; max_tokens?: unknown; max
   const system = messages.find((m) => m?.role === 'system');
   const said = messageText(lastUser?.content).replace(/\s+/g, ' ').trim().slice(0, 400);
   // Long enough that a stream shows words arriving even through a redacting policy, which holds back the last
-  // ~68 characters of a stream (the longest value it could still be in the middle of) until they are final.
+  // characters of a stream (66 for the bundled demo policy: the longest value it could still be in the middle of).
   let text = `This is the Policy Gateway demo model. You said: "${said}". A real model would answer here: start the gateway with --upstream to front one.`;
   if (system) text += ' (I also received a system instruction.)';
   const cap = Number(body.max_completion_tokens ?? body.max_tokens);

@@ -61,7 +61,7 @@ describe('gateway lifecycle', () => {
     expect(plain.pieces.at(-1)!.at - plain.pieces[0]!.at).toBeGreaterThan((words.length - 1) * 15);
     expect(plain.usage).toMatchObject({ completion_tokens: expect.any(Number), prompt_tokens: expect.any(Number) });
     expect(plain.usage!.total_tokens).toBe(plain.usage!.prompt_tokens + plain.usage!.completion_tokens);
-    // the bundled rules (`npm start`): the demo policy redacts, holding back ~68 characters, yet the answer still
+    // the bundled rules (`npm start`): the demo policy redacts, holding back 66 characters, yet the answer still
     // arrives in many pieces over time, not in one chunk after a row of empty ones
     const bundled = await gateway(['--rules', 'rules']);
     const demo = await timed(new OpenAI({ baseURL: `${bundled.url}/v1`, apiKey: 'k' }), { 'X-Policy-Id': 'demo' });
