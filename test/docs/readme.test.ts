@@ -1,8 +1,6 @@
-// The README's code blocks, run as a newcomer runs them: the gateway started with `npm start` (bundled rules, demo
-// model) on a free port, the curl commands (port rewritten), the `.mjs` snippet with node, the Python one with python3,
-// `npx policy-gateway …` commands in a scratch directory — each checked against what the README says it prints. Every
-// fenced block is either run here or named below with the reason it is not, so a new block cannot be missed.
-// README_UPDATE=1 (never under CI) rewrites the audit sample from the fresh records instead of failing on them.
+// The README's code blocks run as a newcomer runs them — `npm start` on a free port, curl, node, python3, `npx
+// policy-gateway` — each checked against what the README says it prints; every block is run or skipped with a reason.
+// README_UPDATE=1 (never under CI) rewrites the audit sample from fresh records instead of failing on a stale one.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +12,10 @@ import { startFakeUpstream } from '../helpers/fake-upstream.ts';
 import { ROOT, startGateway } from '../helpers/gateway-process.ts';
 import { parseLogfmt } from '../plugins/auditor/helpers.ts';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** Runs a command to completion; a command that hangs is killed after 20 s (and the promise rejects). */
+const run = (cmd: string, args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }) =>
+  execFileAsync(cmd, args, { ...opts, timeout: 20_000, killSignal: 'SIGKILL' });
 const README_PATH = path.join(ROOT, 'README.md');
 const README = readFileSync(README_PATH, 'utf8');
 const BIN = path.join(ROOT, 'bin/policy-gateway.mjs');
@@ -102,8 +103,9 @@ for (const b of blocks) {
   if (!roles.has(b) && why) roles.set(b, `skipped: ${why[1]}`);
 }
 
-/** The gateway as `npm start` runs it, on a free port. */
-let gw: { proc: ChildProcess; url: string; out: () => string; exited: Promise<unknown> };
+/** The gateway as `npm start` runs it, on a free port; `started` is its npm process, also when it never listened. */
+let gw: { url: string; out: () => string };
+let started: ChildProcess | undefined;
 /** Block text with the README's address pointed at the test's gateway. */
 const here = (text: string): string => text.replaceAll('http://localhost:5000', gw.url);
 const scratch: string[] = [];
@@ -120,6 +122,7 @@ beforeAll(async () => {
   // `npm start`, as the README's first block says, with the port left to the system
   expect(twoCommands).toHaveLength(1);
   const proc = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: freshEnv({ POLICY_GATEWAY_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  started = proc;
   let out = '';
   let err = '';
   const exited = new Promise((r) => proc.on('exit', r));
@@ -133,13 +136,14 @@ beforeAll(async () => {
     proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`npm start exited with ${String(code)}\n${out}\n${err}`)); });
   });
-  gw = { proc, url: `http://127.0.0.1:${port}`, out: () => out, exited };
+  gw = { url: `http://127.0.0.1:${port}`, out: () => out };
 }, 40_000);
 
 afterAll(async () => {
-  if (gw && gw.proc.exitCode === null) {
-    process.kill(-gw.proc.pid!, 'SIGTERM'); // npm and the gateway it started: the process group this test created
-    await gw.exited;
+  if (started?.pid !== undefined && started.exitCode === null) {
+    const exited = new Promise((r) => started!.once('exit', r));
+    process.kill(-started.pid, 'SIGTERM'); // npm and the gateway it started: the process group this test created
+    await exited;
   }
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
