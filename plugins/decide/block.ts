@@ -255,13 +255,13 @@ function readPattern(st: Statement, i: number, env: Env): Decision | undefined {
   return undefined;
 }
 
-/** Parses one `when` / `otherwise` statement into a draft; undefined after reporting errors. */
 /** Whether a respond statement is a rule (`when …` or `otherwise …`). */
 function isRule(st: Statement): boolean {
   const kw = identName(st.terms[0]);
   return kw === 'when' || kw === 'otherwise';
 }
 
+/** Parses one `when` / `otherwise` statement into a draft; undefined after reporting errors. */
 function readRule(st: Statement, env: Env): RuleDraft | undefined {
   const keyword = identName(st.terms[0]) as 'when' | 'otherwise';
   if (st.body) {
