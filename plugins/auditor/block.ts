@@ -46,7 +46,7 @@ function readTags(st: Statement, tags: string[], spans: Map<string, Span>, env: 
   for (const term of st.terms.slice(1)) {
     for (const item of flattenTerm(term)) {
       if (item.kind !== 'String') {
-        reportError(env, 'POL0490', item.span, `expected a tag in double quotes, found ${describeValue(item)}`, [TAG_SHAPE]);
+        reportError(env, 'POL0490', item.span, `expected a tag in double quotes, found ${item.kind === 'Ident' ? 'the bare word ' : ''}${describeValue(item)}`, [TAG_SHAPE]);
         continue;
       }
       const why = invalidTagReason(item.value);
@@ -75,7 +75,7 @@ function readPrompts(st: Statement, env: Env): boolean | undefined {
     const at = st.terms.length > 2 ? st.terms[2]! : (v ?? st.terms[0]!);
     const notes = word !== undefined && word !== 'on' && word !== 'off' ? suggestNotes(word, ['on', 'off']) : [PROMPTS_SHAPE];
     const msg = v === undefined ? '"prompts" needs on or off'
-      : st.terms.length > 2 ? `unexpected ${describeValue(st.terms[2]!)} after "prompts ${describeValue(v)}"`
+      : st.terms.length > 2 ? `unexpected ${describeValue(st.terms[2]!)} after "prompts ${word ?? describeValue(v)}"`
         : `"prompts" expects on or off, found ${describeValue(v)}`;
     reportError(env, 'POL0492', at.span, msg, notes);
     return undefined;

@@ -186,7 +186,7 @@ function readOptions(st: Statement, from: number, pattern: Decision, env: Env):
     const key = identName(keyTerm);
     if (key === undefined || !RULE_OPTIONS.includes(key)) {
       const shown = describeValue(keyTerm);
-      reportError(env, 'POL0467', keyTerm.span, `unknown rule option ${key === undefined ? shown : `"${key}"`}`,
+      reportError(env, 'POL0467', keyTerm.span, `unknown rule option ${shown}`,
         suggestNotes(key ?? shown, RULE_OPTIONS));
       return undefined;
     }
@@ -205,7 +205,7 @@ function readOptions(st: Statement, from: number, pattern: Decision, env: Env):
     if (key === 'reason') {
       const raw = val.kind === 'String' ? val.value : val.kind === 'Ident' ? val.name : undefined;
       if (raw === undefined) {
-        reportError(env, 'POL0467', val.span, `option "reason" needs a string, found ${describeValue(val)}`);
+        reportError(env, 'POL0467', val.span, `option "reason" needs a string, found ${val.kind === 'Ident' ? 'the bare word ' : ''}${describeValue(val)}`);
         ok = false;
       } else if (!REASON_CODE_PATTERN.test(raw)) {
         reportError(env, 'POL0465', val.span, `invalid reason code "${raw}"`, [
@@ -216,7 +216,7 @@ function readOptions(st: Statement, from: number, pattern: Decision, env: Env):
       } else reason = raw;
     } else if (key === 'with') {
       if (val.kind !== 'String') {
-        reportError(env, 'POL0467', val.span, `option "with" needs a string, found ${describeValue(val)}`);
+        reportError(env, 'POL0467', val.span, `option "with" needs a string, found ${val.kind === 'Ident' ? 'the bare word ' : ''}${describeValue(val)}`);
         ok = false;
       } else if (pattern === 'allow') {
         reportError(env, 'POL0472', keyTerm.span, '"allow" takes no text',
@@ -253,6 +253,12 @@ function readPattern(st: Statement, i: number, env: Env): Decision | undefined {
   else reportError(env, 'POL0467', t.span, `expected a response pattern, found ${describeValue(t)}`,
     [`expected one of: ${PATTERNS.map((p) => `"${p}"`).join(', ')}`]);
   return undefined;
+}
+
+/** Whether a respond statement is a rule (`when …` or `otherwise …`). */
+function isRule(st: Statement): boolean {
+  const kw = identName(st.terms[0]);
+  return kw === 'when' || kw === 'otherwise';
 }
 
 /** Parses one `when` / `otherwise` statement into a draft; undefined after reporting errors. */
@@ -332,8 +338,8 @@ function readEscalation(st: Statement, env: Env): EscalationDraft | undefined {
     const kwTerm = s.terms[0];
     const kw = identName(kwTerm);
     if (kw === undefined || !ESCALATION_SETTINGS.includes(kw)) {
-      const shown = kwTerm ? describeValue(kwTerm) : '';
-      reportError(env, 'POL0470', kwTerm?.span ?? s.span, `unknown escalation setting "${kw ?? shown}"`, suggestNotes(kw ?? shown, ESCALATION_SETTINGS));
+      const shown = kwTerm ? describeValue(kwTerm) : '""';
+      reportError(env, 'POL0470', kwTerm?.span ?? s.span, `unknown escalation setting ${shown}`, suggestNotes(kw ?? shown, ESCALATION_SETTINGS));
       ok = false;
       continue;
     }
@@ -509,7 +515,12 @@ export function compileRespond(blocks: readonly Block[], env: Env): RespondConfi
   } else if (escalation !== undefined && escalation.url === undefined) {
     reportError(env, 'POL0468', escalationSpan, 'escalation settings without a "url"', ['add url "https://…" inside escalation { … }']);
   }
-  if (escalationSpan !== undefined && escalateRules.length === 0) {
+  // A rule that says "escalate" (or a misspelling of it) but failed on another error still wants the settings.
+  const mentionsEscalate = statements.some((st) => isRule(st) && st.terms.some((t) => {
+    const w = identName(t);
+    return w !== undefined && didYouMean(w, ['escalate']) !== undefined;
+  }));
+  if (escalationSpan !== undefined && escalateRules.length === 0 && !mentionsEscalate) {
     reportWarning(env, 'POL0473', escalationSpan, 'escalation settings are unused', ['no rule in this block uses "escalate"']);
   }
 

@@ -107,8 +107,8 @@ function readProvider(st: Statement, env: Env): { name: ProviderName; remote: Re
   for (const s of st.body ?? []) {
     const key = identName(s.terms[0]);
     if (key === undefined || !PROVIDER_SETTINGS.includes(key)) {
-      const shown = key ?? describeValue(s.terms[0]!);
-      reportError(env, 'POL0433', s.terms[0]!.span, `unknown provider setting "${shown}"`, suggestNotes(shown, PROVIDER_SETTINGS));
+      const shown = describeValue(s.terms[0]!);
+      reportError(env, 'POL0433', s.terms[0]!.span, `unknown provider setting ${shown}`, suggestNotes(key ?? shown, PROVIDER_SETTINGS));
       ok = false;
       continue;
     }

@@ -91,12 +91,15 @@ function usdAmount(v: NumberValue, what: string, code: `POL${string}`, env: Comp
   return micros;
 }
 
+/** A term as written in the statement a message quotes whole (bare words stay bare). */
+const asWritten = (v: Value): string => identName(v) ?? describeValue(v);
+
 function compileLimit(st: Statement, env: CompileEnv, policyId: string): Limit | undefined {
   const t = st.terms;
   const subject = identName(t[0]) as 'user' | 'project';
   if (t.length !== 5 || st.body) {
     const at = st.body || t.length > 5 ? (t[5] ?? t[0]!).span : st.span;
-    reportError(env, 'POL0410', at, `malformed ${subject} limit "${t.map(describeValue).join(' ')}"`, [LIMIT_FORM]);
+    reportError(env, 'POL0410', at, `malformed ${subject} limit "${t.map(asWritten).join(' ')}"`, [LIMIT_FORM]);
     return undefined;
   }
   const [, amountV, unitV, perV, windowV] = t as [Value, Value, Value, Value, Value];
@@ -146,7 +149,7 @@ function compilePrice(st: Statement, env: CompileEnv): Price | undefined {
   const form = ['write: price "gpt-4o*" input 2.50 output 10.00  (US dollars per 1M tokens; * and ? are wildcards)'];
   const pattern = t[1];
   if (pattern?.kind !== 'String' || pattern.value === '' || t.length !== 6 || st.body) {
-    reportError(env, 'POL0415', (pattern ?? t[0]!).span, `malformed price "${t.map(describeValue).join(' ')}"`, form);
+    reportError(env, 'POL0415', (pattern ?? t[0]!).span, `malformed price "${t.map(asWritten).join(' ')}"`, form);
     return undefined;
   }
   const got: Partial<Record<'input' | 'output', number>> = {};

@@ -96,7 +96,7 @@ function readScope(block: Block, env: Env): 'response' | 'request' | 'both' | un
     return undefined;
   }
   if (name === undefined || !SCOPES.includes(name)) {
-    reportError(env, 'POL0441', q.span, `unknown redact scope ${name !== undefined ? `"${name}"` : describeValue(q)}`,
+    reportError(env, 'POL0441', q.span, `unknown redact scope ${describeValue(q)}`,
       suggestNotes(name ?? describeValue(q), SCOPES));
     return undefined;
   }
@@ -210,7 +210,7 @@ function readStyle(st: Statement, draft: Draft, env: Env): void {
       let mask = DEFAULT_MASK;
       if (arg !== undefined) {
         if (arg.kind !== 'String') {
-          reportError(env, 'POL0453', arg.span, `"mask" takes a string, found ${describeValue(arg)}`, ['e.g. style mask "***"']);
+          reportError(env, 'POL0453', arg.span, `"mask" takes a string, found ${arg.kind === 'Ident' ? 'the bare word ' : ''}${describeValue(arg)}`, ['e.g. style mask "***"']);
           return;
         }
         if (arg.value.length === 0 || arg.value.length > 32 || !LABEL_RE.test(arg.value)) {

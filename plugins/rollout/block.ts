@@ -196,11 +196,11 @@ export function compileRollout(blocks: readonly Block[], env: Env): RolloutConfi
       }
       continue;
     }
-    const shown = kw ?? (first ? describeValue(first) : '');
+    const shown = first ? describeValue(first) : '""';
     if (kw !== undefined && identName(st.terms[1]) === 'target') {
       reportError(env, 'POL0480', first!.span, `unknown rollout mode "${kw}"`, suggestNotes(kw, MODE_WORDS));
     } else {
-      reportError(env, 'POL0401', first?.span ?? st.span, `unknown statement "${shown}" in rollout block`, suggestNotes(shown, ROLLOUT_STATEMENTS));
+      reportError(env, 'POL0401', first?.span ?? st.span, `unknown statement ${shown} in rollout block`, suggestNotes(kw ?? shown, ROLLOUT_STATEMENTS));
     }
   }
   checkOrder(drafts, env);

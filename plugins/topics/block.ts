@@ -184,7 +184,7 @@ function readEntries(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env):
         if (addPhrase(d, kind, item.value, st, item.span, env, undefined, exact) === 'dup') dups++;
       } else if (item.kind === 'Regex') addRegex(d, kind, item, st, env);
       else {
-        reportError(env, 'POL0423', item.span, `expected a phrase or a regex, found ${describeValue(item)}`,
+        reportError(env, 'POL0423', item.span, `expected a phrase or a regex, found ${item.kind === 'Ident' ? 'the bare word ' : ''}${describeValue(item)}`,
           [item.kind === 'Ident' ? `quote phrases: ${kind} "${item.name}"` : 'phrases are double-quoted strings; regexes are /…/flags']);
       }
     }

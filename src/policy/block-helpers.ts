@@ -16,13 +16,16 @@ export function suggestNotes(word: string, candidates: readonly string[]): strin
   return notes;
 }
 
-/** The text of a term as the user wrote its kind: `"x"` for strings, `/x/i` for regexes, bare for the rest. */
+/**
+ * A term as a diagnostic names it: words and strings in double quotes (`"minut"`, `"x"`), `/x/i` for regexes,
+ * numbers bare, lists item by item — so `unknown window "minut"` reads like `unknown detector "phone_number"`.
+ */
 export function describeValue(v: Value): string {
   switch (v.kind) {
     case 'String': return `"${v.value}"`;
     case 'Regex': return `/${v.source}/${v.flags}`;
     case 'Number': return v.raw;
-    case 'Ident': return v.name;
+    case 'Ident': return `"${v.name}"`;
     case 'List': return v.items.map(describeValue).join(', ');
   }
 }
@@ -57,8 +60,8 @@ export function statementsByKeyword(block: Block, keywords: readonly string[], e
     const first = st.terms[0];
     const kw = identName(first);
     if (kw === undefined || !keywords.includes(kw)) {
-      const shown = first ? describeValue(first) : '';
-      reportError(env, 'POL0401', first?.span ?? st.span, `unknown statement "${shown}" in ${block.name} block`, suggestNotes(kw ?? shown, keywords));
+      const shown = first ? describeValue(first) : '""';
+      reportError(env, 'POL0401', first?.span ?? st.span, `unknown statement ${shown} in ${block.name} block`, suggestNotes(kw ?? shown, keywords));
       continue;
     }
     let list = out.get(kw);

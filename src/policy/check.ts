@@ -138,7 +138,7 @@ function checkBlocks(files: readonly PolicyFile[], ctx: Ctx): void {
         reportError(ctx, 'POL0302', b.nameSpan, `unknown block "${b.name}"`, notes);
         continue;
       }
-      const key = [b.name, ...b.qualifiers.map(describeValue)].join(' ');
+      const key = [b.name, ...b.qualifiers.map((q) => identName(q) ?? describeValue(q))].join(' ');
       const first = seen.get(key);
       if (first) {
         reportError(ctx, 'POL0303', b.nameSpan, `block "${key}" given twice in policy "${p.id}"`,

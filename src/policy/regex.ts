@@ -65,6 +65,32 @@ export function regexMaxLength(source: string, flags: string): number | { error:
 }
 
 /**
+ * The first construct of `source` that RE2 lacks by design — a backreference (`\1`, `\k<name>`) or lookaround
+ * (`(?=`, `(?!`, `(?<=`, `(?<!`) outside a character class — described for a note, or undefined when there is none
+ * (a plain syntax error such as a missing `)` gets no note about them).
+ */
+export function unsupportedFeature(source: string): string | undefined {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      const n = source[i + 1] ?? '';
+      if (!inClass && n >= '1' && n <= '9') return `the backreference "\\${/^\d+/.exec(source.slice(i + 1))![0]}"`;
+      if (!inClass && n === 'k' && source[i + 2] === '<') return `the named backreference "${/^\\k<[^>]*>?/.exec(source.slice(i))![0]}"`;
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(' && source[i + 1] === '?') {
+      const look = /^\(\?(=|!|<=|<!)/.exec(source.slice(i));
+      if (look) return `the ${look[1]!.startsWith('<') ? 'lookbehind' : 'lookahead'} "${look[0]}…)"`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Compiles a regex literal from a policy onto the linear-time engine. Reports POL0320 (invalid or
  * unsupported by the linear-time engine, e.g. backreferences or lookaround) or POL0321 (unknown flag)
  * and returns undefined on failure. Never throws.
@@ -86,8 +112,11 @@ export function compileUserRegex(re: RegexValue, env: Pick<CompileEnv, 'report'>
     compiled = RE2JS.compile(re.source, flags);
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-    env.report({ code: 'POL0320', severity: 'error', message: `invalid regex /${re.source}/: ${why}`, span: re.span,
-      notes: ['user regexes run on a linear-time (RE2) engine: backreferences and lookaround are not supported'] });
+    const feature = unsupportedFeature(re.source);
+    env.report(feature === undefined
+      ? { code: 'POL0320', severity: 'error', message: `invalid regex /${re.source}/: ${why}`, span: re.span }
+      : { code: 'POL0320', severity: 'error', message: `invalid regex /${re.source}/: ${why}`, span: re.span,
+        notes: [`${feature} is not supported: user regexes run on a linear-time (RE2) engine`] });
     return undefined;
   }
   const len = regexMaxLength(re.source, re.flags);

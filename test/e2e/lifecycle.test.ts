@@ -28,7 +28,7 @@ describe('gateway lifecycle', () => {
     expect(gw.stdout()).toContain('embedded demo model');
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'k' });
     const r = await client.chat.completions.create({ model: 'demo-model', messages: msgs });
-    expect(r.choices[0]!.message.content).toBe('This is the Policy Gateway demo model. You said: "hello there".');
+    expect(r.choices[0]!.message.content).toBe('This is the Policy Gateway demo model. You said: "hello there". A real model would answer here: start the gateway with --upstream to front one.');
     expect(r.usage!.completion_tokens).toBeGreaterThan(0);
     const stream = await client.chat.completions.create({ model: 'demo-model', messages: msgs, stream: true });
     let text = '';
@@ -36,6 +36,38 @@ describe('gateway lifecycle', () => {
     expect(text).toBe(r.choices[0]!.message.content);
     const models = (await (await fetch(`${gw.url}/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).toEqual(['demo-model', 'demo-model-mini']);
+  });
+
+  it('the demo model streams word by word at a model\'s pace, with usage, also through the bundled demo policy\'s redaction', async () => {
+    const timed = async (client: OpenAI, headers: Record<string, string>) => {
+      const t0 = performance.now();
+      const stream = await client.chat.completions.create({ model: 'demo-model', messages: msgs, stream: true, stream_options: { include_usage: true } }, { headers });
+      const pieces: { at: number; text: string }[] = [];
+      let usage: OpenAI.CompletionUsage | undefined;
+      for await (const c of stream) {
+        const text = c.choices[0]?.delta?.content;
+        if (text) pieces.push({ at: performance.now() - t0, text });
+        if (c.usage) usage = c.usage;
+      }
+      return { pieces, usage, text: pieces.map((p) => p.text).join('') };
+    };
+    // no redaction: one chunk per word, each after a pause (~30 ms), so the words arrive over several hundred ms
+    const pass = await gateway(['--rules', rulesDir(RULES)]);
+    const passClient = new OpenAI({ baseURL: `${pass.url}/v1`, apiKey: 'k' });
+    const whole = (await passClient.chat.completions.create({ model: 'demo-model', messages: msgs })).choices[0]!.message.content!;
+    const words = whole.match(/\s*\S+/g)!;
+    const plain = await timed(passClient, {});
+    expect(plain.pieces.map((p) => p.text)).toEqual(words);
+    expect(plain.pieces.at(-1)!.at - plain.pieces[0]!.at).toBeGreaterThan((words.length - 1) * 15);
+    expect(plain.usage).toMatchObject({ completion_tokens: expect.any(Number), prompt_tokens: expect.any(Number) });
+    expect(plain.usage!.total_tokens).toBe(plain.usage!.prompt_tokens + plain.usage!.completion_tokens);
+    // the bundled rules (`npm start`): the demo policy redacts, holding back 66 characters, yet the answer still
+    // arrives in many pieces over time, not in one chunk after a row of empty ones
+    const bundled = await gateway(['--rules', 'rules']);
+    const demo = await timed(new OpenAI({ baseURL: `${bundled.url}/v1`, apiKey: 'k' }), { 'X-Policy-Id': 'demo' });
+    expect(demo.text).toBe(whole);
+    expect(demo.pieces.length).toBeGreaterThanOrEqual(5);
+    expect(demo.pieces.at(-1)!.at - demo.pieces[0]!.at).toBeGreaterThan(100);
   });
 
   it('routes by model glob to several upstreams and sends each its own key from the environment', async () => {

@@ -30,7 +30,7 @@ describe('diagnostics', () => {
     { note: 'a misspelt statement gets a did-you-mean (shared POL0401)', lines: ['tags "a"'],
       want: ['POL0401 error 3:5 unknown statement "tags" in audit block'], notes: ['did you mean "tag"?'] },
     { note: '"tag" without a value', lines: ['tag'], want: ['POL0490 error 3:5 "tag" needs at least one tag'] },
-    { note: 'a tag that is not a string', lines: ['tag team'], want: ['POL0490 error 3:9 expected a tag in double quotes, found team'] },
+    { note: 'a tag that is not a string', lines: ['tag team'], want: ['POL0490 error 3:9 expected a tag in double quotes, found the bare word "team"'] },
     { note: 'a regex is not a tag', lines: ['tag "a", /b/'], want: ['POL0490 error 3:14 expected a tag in double quotes, found /b/'], tags: ['a'] },
     { note: 'an empty tag', lines: ['tag ""'], want: ['POL0491 error 3:9 invalid audit tag "": an audit tag is empty'] },
     { note: 'a comma would split the tag list', lines: ['tag "a,b"'], want: ['POL0491 error 3:9 invalid audit tag "a,b": an audit tag may not contain ","'] },
@@ -41,10 +41,10 @@ describe('diagnostics', () => {
     { note: 'a repeated tag is a warning and kept once', lines: ['tag "a", "b"', 'tag "a"'],
       want: ['POL0494 warning 4:9 audit tag "a" given twice'], notes: ['first given at rules/audit.policy:3:9'], tags: ['a', 'b'] },
     { note: '"prompts" with a misspelt value gets a did-you-mean', lines: ['prompts of'],
-      want: ['POL0492 error 3:13 "prompts" expects on or off, found of'], notes: ['did you mean "on"?'] },
+      want: ['POL0492 error 3:13 "prompts" expects on or off, found "of"'], notes: ['did you mean "on"?'] },
     { note: '"prompts" without a value', lines: ['prompts'], want: ['POL0492 error 3:5 "prompts" needs on or off'] },
     { note: '"prompts" with a string', lines: ['prompts "on"'], want: ['POL0492 error 3:13 "prompts" expects on or off, found "on"'] },
-    { note: '"prompts" with a trailing word', lines: ['prompts on always'], want: ['POL0492 error 3:16 unexpected always after "prompts on"'] },
+    { note: '"prompts" with a trailing word', lines: ['prompts on always'], want: ['POL0492 error 3:16 unexpected "always" after "prompts on"'] },
     { note: '"prompts" twice', lines: ['prompts on', 'prompts off'],
       want: ['POL0493 error 4:5 "prompts" given twice in the audit block'], notes: ['first given at rules/audit.policy:3:5'] },
     { note: 'the format is gateway-wide, and the note says how to set it', lines: ['format json'],
@@ -61,6 +61,6 @@ describe('diagnostics', () => {
 
   it('a qualifier on the block is an error', () => {
     const r = compileAuditText('  audit response { prompts on }');
-    expect(r.short).toEqual(['POL0497 error 2:9 the audit block takes no qualifier, found response']);
+    expect(r.short).toEqual(['POL0497 error 2:9 the audit block takes no qualifier, found "response"']);
   });
 });

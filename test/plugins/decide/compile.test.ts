@@ -76,7 +76,7 @@ const cases: Case[] = [
   { note: 'timeout must be a duration', lines: ['when "sexual/minors" escalate', 'escalation { url "http://h/x"; timeout 2 }'],
     want: ['POL0470 error 4:44 "timeout" needs a duration'] },
   { note: 'include_prompt must be on or off', lines: ['when "sexual/minors" escalate', 'escalation { url "http://h/x"; include_prompt yes }'],
-    want: ['POL0470 error 4:51 "include_prompt" needs on or off, found yes'] },
+    want: ['POL0470 error 4:51 "include_prompt" needs on or off, found "yes"'] },
   { note: 'retries above 10 is an error', lines: ['when "sexual/minors" escalate', 'escalation { url "http://h/x"; retries 11 }'],
     want: ['POL0470 error 4:44 "retries" needs a whole number from 0 to 10'] },
   { note: 'allowlist_miss must refuse', lines: ['when allowlist_miss rewrite'],

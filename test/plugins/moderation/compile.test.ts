@@ -29,7 +29,7 @@ const cases: Case[] = [
   { note: 'a glob that matches nothing is an error', lines: ['flag "selfharm/*"'], want: ['POL0431 error 3:10 category pattern "selfharm/*" matches no known category'] },
   { note: '"flag" needs a category', lines: ['flag'], want: ['POL0431 error 3:5 "flag" needs a category'] },
   { note: 'a threshold of 1 or more is an error', lines: ['flag hate above 1'], want: ['POL0432 error 3:21 invalid threshold 1'] },
-  { note: 'a misspelt "above" gets a did-you-mean', lines: ['flag hate abve 0.4'], want: ['POL0432 error 3:15 unexpected abve in flag rule'], notes: ['did you mean "above"?'] },
+  { note: 'a misspelt "above" gets a did-you-mean', lines: ['flag hate abve 0.4'], want: ['POL0432 error 3:15 unexpected "abve" in flag rule'], notes: ['did you mean "above"?'] },
   { note: 'a rule covered by an earlier lower threshold is a warning', lines: ['flag "self-harm/*" above 0.4', 'flag self-harm/intent above 0.6'],
     want: ['POL0437 warning 4:5 flag rule never flags anything new'], notes: ['every category it covers is already flagged at the same or a lower threshold by the rule at rules/test.policy:3'] },
   { note: 'an unknown on_error value gets a did-you-mean', lines: ['on_error close'], want: ['POL0434 error 3:14 unknown on_error value "close"'], notes: ['did you mean "closed"?'] },

@@ -397,6 +397,6 @@ describe('cascade: provider builtin then openai', () => {
     const short = (body: string): string[] => compileWith(moderationPlugin, `  moderation {\n    ${body}\n  }`).short;
     expect(short(`provider openai { url "${oa.url}"; band 0.1 0.9 }`)).toEqual(['POL0433 error 3:68 "band" only applies to a cascade']);
     expect(short(`provider builtin then openai { url "${oa.url}"; band 0.9 0.1 }`)[0]).toMatch(/^POL0433 error .* "band" takes two scores LOW HIGH/);
-    expect(short('provider builtin then builtin')).toEqual(['POL0430 error 3:27 a cascade ends with a remote provider, found builtin']);
+    expect(short('provider builtin then builtin')).toEqual(['POL0430 error 3:27 a cascade ends with a remote provider, found "builtin"']);
   });
 });

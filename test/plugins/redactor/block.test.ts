@@ -78,14 +78,14 @@ describe('redact block: valid configurations', () => {
 describe('redact block: diagnostics', () => {
   it.each([
     { note: 'unknown detector with did-you-mean', body: 'redact { emial }', want: ['POL0440 error 2:10 unknown detector "emial"'], notes: ['did you mean "email"?'] },
-    { note: 'misspelt keyword suggests the keyword', body: 'redact { styel label }', want: ['POL0442 error 2:16 unexpected label after styel'] },
+    { note: 'misspelt keyword suggests the keyword', body: 'redact { styel label }', want: ['POL0442 error 2:16 unexpected "label" after "styel"'] },
     { note: 'a string where a detector belongs', body: 'redact { "email" }', want: ['POL0440 error 2:10 expected a detector name, found "email"'] },
-    { note: 'missing comma between detectors', body: 'redact { email phone }', want: ['POL0442 error 2:16 unexpected phone after email'] },
+    { note: 'missing comma between detectors', body: 'redact { email phone }', want: ['POL0442 error 2:16 unexpected "phone" after "email"'] },
     { note: 'unknown scope', body: 'redact responses { email }', want: ['POL0441 error 2:8 unknown redact scope "responses"'], notes: ['did you mean "response"?'] },
     { note: 'two scopes', body: 'redact request response { email }', want: ['POL0441 error 2:16 a "redact" block takes one scope'] },
     { note: 'unbounded custom pattern', body: 'redact { pattern /ACME-\\d+/ as "[ACCOUNT]" }', want: ['POL0443 error 2:18 pattern /ACME-\\d+/ has no bounded match length'], notes: ['bound the repetitions, e.g. /ACME-\\d{1,64}/'] },
     { note: 'pattern without a regex', body: 'redact { pattern "ACME" }', want: ['POL0442 error 2:18 expected a regex after "pattern", found "ACME"'] },
-    { note: 'pattern with a bad "as"', body: 'redact { pattern /A{3}/ is "[A]" }', want: ['POL0442 error 2:25 unexpected is in pattern statement'] },
+    { note: 'pattern with a bad "as"', body: 'redact { pattern /A{3}/ is "[A]" }', want: ['POL0442 error 2:25 unexpected "is" in pattern statement'] },
     { note: 'invalid regex for RE2', body: 'redact { pattern /(a)\\1/ as "[A]" }', want: ['POL0320'] },
     { note: 'empty label', body: 'redact { pattern /A{3}/ as "" }', want: ['POL0448 error 2:28 empty redaction label'] },
     { note: 'too long a pattern', body: 'redact { pattern /.{600}/ as "[A]" }', want: ['POL0450 error 2:18 pattern /.{600}/ can match up to 1200 characters'] },
@@ -98,7 +98,7 @@ describe('redact block: diagnostics', () => {
     { note: 'empty block', body: 'redact { style hash }', want: ['POL0446 warning 2:1 this redact block enables no detector'] },
     { note: 'detector listed twice', body: 'redact { email, email }', want: ['POL0447 warning 2:17 detector "email" is listed twice'] },
     { note: '"all" with single detectors', body: 'redact { all, email }', want: ['POL0454 warning 2:15 "all" already enables every built-in detector'] },
-    { note: 'statement with a body', body: 'redact { email { x } }', want: ['POL0442 error 2:10 email takes no { … } block'] },
+    { note: 'statement with a body', body: 'redact { email { x } }', want: ['POL0442 error 2:10 "email" takes no { … } block'] },
   ])('$note', ({ body, want, notes }) => {
     const r = compileRedactText(body);
     expect(r.short.map((s) => s.slice(0, Math.max(...want.map((w) => w.length)))).filter((s) => want.some((w) => s.startsWith(w)))).toHaveLength(want.length);

@@ -20,7 +20,7 @@ const cases: Case[] = [
   { note: 'the same phrase on both lists is a warning', lines: ['allow "refunds"', 'deny "REFUNDS"'],
     want: ['POL0424 warning 4:10 phrase "REFUNDS" is on both the allow and the deny list'] },
   { note: 'an identifier instead of a phrase is an error with a quoting hint', lines: ['deny competitor'],
-    want: ['POL0423 error 3:10 expected a phrase or a regex, found competitor'], notes: ['quote phrases: deny "competitor"'] },
+    want: ['POL0423 error 3:10 expected a phrase or a regex, found the bare word "competitor"'], notes: ['quote phrases: deny "competitor"'] },
   { note: 'a number instead of a phrase is an error', lines: ['deny 42'], want: ['POL0423 error 3:10 expected a phrase or a regex, found 42'] },
   { note: '"deny" without phrases is an error', lines: ['deny'], want: ['POL0423 error 3:5 "deny" needs phrases'] },
   { note: 'terms after the phrase list are an error', lines: ['deny "a" "b"'], want: ['POL0423 error 3:14 unexpected "b" after the deny phrases'] },
@@ -53,7 +53,7 @@ describe('topics block compile', () => {
 
   it('reports a qualifier on the block', () => {
     const r = compileWith(topicsPlugin, '  topics extra { allow "a" }');
-    expect(r.short).toEqual(['POL0427 error 2:10 the topics block takes no qualifier, found extra']);
+    expect(r.short).toEqual(['POL0427 error 2:10 the topics block takes no qualifier, found "extra"']);
   });
 
   it('compiles entries in configuration order, with rules and the scan mode', () => {
