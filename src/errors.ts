@@ -109,8 +109,6 @@ export const E = defineErrors({
     message: 'internal error' },
 });
 
-export type ErrorCode = keyof typeof E;
-
 const GENERIC = 'the gateway failed to process this request; quote the X-Request-Id header when reporting it';
 
 /** The only error type thrown across module boundaries. Carries its table row, filled message and optional extras. */

@@ -33,12 +33,9 @@ export interface Capture {
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-/** The rule-set revision the request was served with, when the gateway exposes it on the context. */
+/** The rule-set revision the request was served with. */
 function revisionOf(ctx: RequestContext): string | null {
-  // NOTE(auditor): the SDK context does not carry the CompiledPolicySet yet; read it structurally so the
-  // field fills in as soon as the core adds `ctx.policy` (reported to the lead).
-  const p = (ctx as RequestContext & { readonly policy?: { readonly revision?: unknown } }).policy;
-  return typeof p?.revision === 'string' ? p.revision : null;
+  return ctx.policy.revision || null;
 }
 
 function stringOrNull(v: unknown): string | null {

@@ -88,8 +88,3 @@ export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = Object.freez
 export function reasonCodeForError(code: string): string {
   return Object.hasOwn(ERROR_CODE_REASONS, code) ? ERROR_CODE_REASONS[code]! : R.INTERNAL_ERROR;
 }
-
-/** The default reason code of `decision` (used when the rule that fired sets no `reason`). */
-export function defaultReasonCode(decision: Decision): string {
-  return DEFAULT_REASON_CODES[decision];
-}

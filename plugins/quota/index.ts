@@ -8,7 +8,8 @@ import { principalKey } from '../auth/state.ts';
 import { compileQuota, type Limit, type QuotaConfig } from './block.ts';
 import { completionReservation, costMicros, estimatePromptTokens, priceFor, type Price } from './estimate.ts';
 import { quotaKey, type QuotaReservation } from './state.ts';
-import { storeFor, type CounterSpec, type ReserveResult, type StoreHandle } from './store.ts';
+import type { CounterSpec, ReserveResult } from './store.ts';
+import { storeFor, type StoreHandle } from './store-for.ts';
 import { formatResetDuration, retryAfterSeconds, windowAt } from './windows.ts';
 
 export { quotaKey, type QuotaReservation } from './state.ts';
@@ -173,7 +174,7 @@ function reservationOf(p: Plan): QuotaReservation {
   };
 }
 
-function decide(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Plan, st: QuotaReservation, r: ReserveResult,
+function concludeReservation(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Plan, st: QuotaReservation, r: ReserveResult,
   now: number): RequestAction | Promise<RequestAction> {
   h.health.success(ctx.services, h.store.kind);
   if (r.ok) {
@@ -220,9 +221,9 @@ function admit(config: QuotaConfig, ctx: RequestContext, cache: KeyCache): Reque
     return storeFailed(config, ctx, h, err, now);
   }
   if (r instanceof Promise) {
-    return r.then((res) => decide(config, ctx, h, p, st, res, now), (err: unknown) => storeFailed(config, ctx, h, err, now));
+    return r.then((res) => concludeReservation(config, ctx, h, p, st, res, now), (err: unknown) => storeFailed(config, ctx, h, err, now));
   }
-  return decide(config, ctx, h, p, st, r, now);
+  return concludeReservation(config, ctx, h, p, st, r, now);
 }
 
 function validCount(v: unknown): v is number {

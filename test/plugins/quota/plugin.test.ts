@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import quotaPlugin, { subjectKey } from '../../../plugins/quota/index.ts';
 import { principalKey } from '../../../plugins/auth/state.ts';
 import { quotaKey } from '../../../plugins/quota/state.ts';
-import { storeFor } from '../../../plugins/quota/store.ts';
+import { storeFor } from '../../../plugins/quota/store-for.ts';
 import { MemoryQuotaStore } from '../../../plugins/quota/store-memory.ts';
 import type { GatewayError } from '../../../src/errors.ts';
 import type { ChatRequest, Usage } from '../../../src/sdk/types.ts';
