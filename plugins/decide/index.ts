@@ -7,7 +7,7 @@ import { topicsKey } from '../topics/state.ts';
 import { compileRespond, type RespondConfig } from './block.ts';
 import { addInstruction, capCompletionTokens } from './effects.ts';
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
-import { evaluateDecision } from './evaluate.ts';
+import { evaluateDecision } from './evaluate-decision.ts';
 import { decideKey } from './state.ts';
 
 /** Every metric this plugin writes (all through `ctx.services.metrics`; labels come from configuration only). */

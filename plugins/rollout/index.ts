@@ -3,7 +3,7 @@
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileRollout, type RolloutConfig } from './block.ts';
-import { selectRollout } from './evaluate.ts';
+import { selectRollout } from './select-rollout.ts';
 import { rolloutKey } from './state.ts';
 
 /** Every metric this plugin writes: none (the gateway's decision counters carry `enforced`/mode already). */

@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
         throw e;
       }
       if (config === 'help') { process.stdout.write(`${SERVE_HELP}\n`); return 0; }
-      const { serve } = await import('../serve.ts');
+      const { serve } = await import('./serve.ts');
       try {
         return await serve(config, process.env);
       } catch (e) {

@@ -1,5 +1,5 @@
 // Gateway-level hooks a plugin module may register (the auditor records requests that never reached a policy).
-// Kept import-free so plugin modules can register at import time without an import cycle through src/serve.ts.
+// Kept import-free so plugin modules can register at import time without an import cycle through src/cli/serve.ts.
 import type { GatewayServices } from './context.ts';
 
 /** A request that ended before reaching a policy chain (bad JSON, unknown route or policy, 413, 415, …). */
@@ -16,7 +16,7 @@ export interface ServeHooks {
   onUnchainedEnd?: (end: UnchainedRequestEnd, services: GatewayServices) => void;
 }
 
-/** The registered hooks; src/serve.ts calls them. */
+/** The registered hooks; src/cli/serve.ts calls them. */
 export const serveHooks: ServeHooks = {};
 
 /** Registers gateway-level hooks (last registration of a hook wins). */

@@ -4,17 +4,17 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { GatewayConfig, UpstreamConfig } from './config.ts';
-import { createLogger } from './log.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
-import { Gateway } from './server.ts';
-import { buildUpstreams, UpstreamRouter } from './upstream/routes.ts';
-import { DEMO_MODELS, startDemoUpstream } from './upstream/demo.ts';
-import { PolicyStore } from './policy/store.ts';
-import { ALL_PLUGINS } from '../plugins/index.ts';
-import type { GatewayServices } from './sdk/context.ts';
-import { serveHooks } from './sdk/serve-hooks.ts';
-export { registerServeHooks } from './sdk/serve-hooks.ts';
+import type { GatewayConfig, UpstreamConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
+import { Gateway } from '../server.ts';
+import { buildUpstreams, UpstreamRouter } from '../upstream/routes.ts';
+import { DEMO_MODELS, startDemoUpstream } from '../upstream/demo.ts';
+import { PolicyStore } from '../policy/store.ts';
+import { ALL_PLUGINS } from '../../plugins/index.ts';
+import type { GatewayServices } from '../sdk/context.ts';
+import { serveHooks } from '../sdk/serve-hooks.ts';
+export { registerServeHooks } from '../sdk/serve-hooks.ts';
 
 interface Running {
   gateway: Gateway;

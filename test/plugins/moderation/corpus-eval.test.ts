@@ -1,7 +1,7 @@
 // Precision floor of the builtin classifier on the labelled corpus (test/fixtures/moderation/corpus.jsonl; sources in
 // SOURCES.md). Floors sit below the measured values (see `npm run eval:moderation`) so lexicon edits that cost precision fail.
 import { describe, expect, it } from 'vitest';
-import { BLIND_PATH, countKnown, evaluateBuiltin, evaluateCascade, loadCorpus, precision, publicBenign, PUBLIC_PATH, recall } from '../../../plugins/moderation/eval.ts';
+import { BLIND_PATH, countKnown, evaluateBuiltin, evaluateCascade, loadCorpus, precision, publicBenign, PUBLIC_PATH, recall } from '../../../plugins/moderation/corpus-eval.ts';
 import { builtinClassifier } from '../../../plugins/moderation/builtin.ts';
 
 const corpus = loadCorpus();

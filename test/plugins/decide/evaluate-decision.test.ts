@@ -2,7 +2,7 @@
 // file order that any trigger fires (categories, denylist, any), then `otherwise`; reason-code defaults and overrides.
 import { describe, expect, it } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
-import { evaluateDecision, type DecisionInput } from '../../../plugins/decide/evaluate.ts';
+import { evaluateDecision, type DecisionInput } from '../../../plugins/decide/evaluate-decision.ts';
 import fc from 'fast-check';
 import { categoryGlobMatch } from '../../../plugins/decide/taxonomy.ts';
 import { compileClean, compileWith } from './policy-helpers.ts';
