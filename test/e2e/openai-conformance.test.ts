@@ -95,7 +95,9 @@ beforeAll(async () => {
   // Routed by model: the fake's special models, an unreachable upstream, and nothing for `unrouted-*`.
   const routes = ['fake-*', 'fail-*', 'not-json', 'slow*', 'split-sse'].flatMap((g) => ['--upstream', `${g}=${up.baseUrl}`]);
   gw = await startGateway(['--rules', rules, ...routes, '--upstream', `dead-*=http://127.0.0.1:${deadPort}/v1`,
-    '--upstream-timeout', '1500ms', '--connect-timeout', '1s', '--body-limit', '64kb']);
+    '--upstream-timeout', '1500ms', '--connect-timeout', '1s', '--body-limit', '64kb',
+    // The keys file lives outside the rules directory, like a mounted secret: allowed explicitly (files a policy names are confined).
+    '--allow-path', path.dirname(keys)]);
 });
 afterAll(async () => {
   await gw?.stop();
