@@ -2,8 +2,8 @@
 // A class, so every request has the same object shape; plugin state lives in a lazily created Map.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { GatewayServices, RequestContext, RequestMeta, StateKey, Timings, Verdict } from './sdk/context.ts';
-import type { ChatRequest, PolicyBlock, Usage } from './sdk/types.ts';
+import type { GatewayServices, RequestContext, RequestMeta, StateKey, Timings, Verdict } from '../sdk/context.ts';
+import type { ChatRequest, PolicyBlock, Usage } from '../sdk/types.ts';
 
 /** One request's context. Created by the server after the body is validated and the policy resolved. */
 export class RequestCtx implements RequestContext {

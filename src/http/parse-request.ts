@@ -1,9 +1,9 @@
 // Request validation and metadata (DESIGN §2): one JSON parse, checks on model and messages, the policy_*
 // fields taken out of the body (so they never reach the upstream), headers and body reconciled.
 import type { IncomingHttpHeaders } from 'node:http';
-import { E, GatewayError } from './errors.ts';
-import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper } from './json-depth.ts';
-import type { ChatRequest } from './sdk/types.ts';
+import { E, GatewayError } from '../errors.ts';
+import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper } from '../json-depth.ts';
+import type { ChatRequest } from '../sdk/types.ts';
 
 /** Metadata fields: header name (lower-case) and body field. */
 const META = [
