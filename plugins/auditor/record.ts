@@ -3,7 +3,6 @@
 import type { RequestContext } from '../../src/sdk/context.ts';
 import type { Outcome } from '../../src/sdk/plugin.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
-import { reasonCodeForError } from '../decide/reason-codes.ts';
 import type { AuditConfig } from './block.ts';
 import { auditTimestamp, FIELD_ORDER, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
 
@@ -164,7 +163,7 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     timestamp: auditTimestamp(ctx.timings.startedAt),
     policy_id: ctx.meta.policyId,
     decision: rejected ? REJECT : v.decision,
-    reason_code: rejected ? reasonCodeForError(err!.code) : v.reasonCode,
+    reason_code: rejected ? err!.reasonCode : v.reasonCode,
     policy_user: ctx.meta.user,
     policy_project_id: ctx.meta.project,
     request_id: ctx.id,
@@ -243,7 +242,7 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = ' decision=';
   p[n++] = rejected ? REJECT : lfString(v.decision);
   p[n++] = ' reason_code=';
-  p[n++] = lfString(rejected ? reasonCodeForError(err!.code) : v.reasonCode);
+  p[n++] = lfString(rejected ? err!.reasonCode : v.reasonCode);
   p[n++] = ' policy_user=';
   p[n++] = lfString(meta.user);
   p[n++] = ' policy_project_id=';
@@ -312,12 +311,12 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   return p.join('');
 }
 
-/** What the gateway reports for a request that ended before reaching a policy (see src/server.ts RequestEnd). */
+/** What the gateway reports for a request that ended before reaching a policy (src/sdk/plugin.ts UnchainedRequestEnd). */
 export interface UnchainedEnd {
   readonly reqId: string;
   readonly route: string;
   readonly status: number;
-  readonly error: { readonly code: string } | undefined;
+  readonly error: { readonly code: string; readonly reasonCode: string } | undefined;
   readonly durationMs: number;
   /** The serving rule-set revision, when the gateway reports it. */
   readonly revision?: string | undefined;
@@ -333,7 +332,7 @@ export function buildUnchainedRecord(end: UnchainedEnd, nowMs: number): AuditRec
     timestamp: auditTimestamp(nowMs - end.durationMs),
     policy_id: null,
     decision: REJECT,
-    reason_code: code ? reasonCodeForError(code) : 'INTERNAL_ERROR',
+    reason_code: end.error?.reasonCode ?? 'INTERNAL_ERROR',
     policy_user: null,
     policy_project_id: null,
     request_id: end.reqId,

@@ -3,7 +3,9 @@
 import { appendFileSync, writeSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import type { CounterLike, GatewayServices } from '../../src/sdk/context.ts';
+import type { GatewayServices } from '../../src/sdk/context.ts';
+import type { CounterLike } from '../../src/sdk/metrics.ts';
+import { AUDITOR_METRICS } from './declarations.ts';
 import type { AuditFormat } from './format.ts';
 
 /** Largest amount of unwritten audit text buffered in memory (a stalled disk or pipe drops lines, counted, beyond it). */
@@ -222,7 +224,7 @@ const sinks = new WeakMap<GatewayServices, AuditSink>();
 export function sinkFor(services: GatewayServices): AuditSink {
   let sink = sinks.get(services);
   if (sink) return sink;
-  const counter = (services.metrics as GatewayServices['metrics'] & { readonly auditRecords?: CounterLike }).auditRecords;
+  const counter = services.metricsOf(AUDITOR_METRICS).records;
   sink = new AuditSink({ destination: services.audit.destination, format: services.audit.format, log: services.log, counter });
   sinks.set(services, sink);
   const s = sink;

@@ -3,7 +3,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { Logger } from 'pino';
-import { isInside } from '../../src/policy/confine.ts';
+import { isInside } from '../../src/sdk/block-helpers.ts';
 import { parseKeysFile, type KeyEntry } from './keys-file.ts';
 
 /** How often (ms, by the request clock) the keys file is checked for changes. */

@@ -1,7 +1,8 @@
 // The escalation webhook: the event an `escalate` decision POSTs, and the sender that delivers it off the
 // request path with per-attempt timeout, retries and exponential backoff.
 import type { Logger } from 'pino';
-import type { CounterLike, RequestContext } from '../../src/sdk/context.ts';
+import type { RequestContext } from '../../src/sdk/context.ts';
+import type { CounterLike } from '../../src/sdk/metrics.ts';
 import type { DecisionOutcome, EscalationConfig } from './block.ts';
 
 /** The JSON body POSTed to the escalation url. No prompt text unless the policy sets `include_prompt on`. */

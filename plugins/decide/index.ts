@@ -1,20 +1,20 @@
 // The decide plugin (block `respond`): turns topic hits and moderation flags into the request's decision
 // (DESIGN §3) and, when rollout enforces it, applies it: refuse/escalate answer locally, rewrite/summary edit the request.
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
+import { defineMetrics } from '../../src/sdk/metrics.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { moderationKey } from '../moderation/state.ts';
-import { topicsKey } from '../topics/state.ts';
+import { decisionKey, moderationKey, topicsKey } from '../../src/sdk/state-keys.ts';
 import { compileRespond, type RespondConfig } from './block.ts';
 import { addInstruction, capCompletionTokens } from './effects.ts';
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
 import { evaluateDecision } from './evaluate-decision.ts';
-import { decideKey } from './state.ts';
+import { DECIDE_REASON_CODES } from './reason-codes.ts';
 
-/** Every metric this plugin writes (all through `ctx.services.metrics`; labels come from configuration only). */
-export const DECIDE_METRICS = Object.freeze({
-  /** policy_gateway_escalations_total{policy_id, result: sent|failed}: one per escalation event, after its last attempt. */
-  escalations: 'escalations',
-} as const);
+/** Every metric this plugin writes (labels come from configuration only). */
+export const DECIDE_METRICS = defineMetrics({
+  /** One per escalation event, after delivery succeeded or its last attempt failed (result: sent, failed). */
+  escalations: { type: 'counter', name: 'policy_gateway_escalations_total', help: 'Escalation webhooks, by policy and result (sent, failed).', labels: ['policy_id', 'result'] },
+});
 
 const EMPTY: readonly string[] = Object.freeze([]);
 
@@ -46,7 +46,7 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
     denylistHits: topics?.denylistHits ?? EMPTY,
     flagged,
   });
-  ctx.set(decideKey, out);
+  ctx.set(decisionKey, out);
   v.decision = out.decision;
   v.reasonCode = out.reasonCode;
   v.rule = out.rule;
@@ -79,7 +79,7 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
         return { kind: 'respond', content: eff.content };
       }
       const body = JSON.stringify(buildEscalationEvent(ctx, out, esc.includePrompt));
-      const sink = { metric: ctx.services.metrics.escalations, log: ctx.log, policyId: config.policyId };
+      const sink = { metric: ctx.services.metricsOf(DECIDE_METRICS).escalations, log: ctx.log, policyId: config.policyId };
       const id = ctx.id;
       ctx.services.background(async () => { await sendEscalation(esc, body, id, sink); });
       return { kind: 'respond', content: eff.content };
@@ -94,6 +94,11 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
 export const decidePlugin = definePlugin<RespondConfig>({
   name: 'decide',
   blocks: ['respond'],
+  // Decides from what these published (rollout mode, topic hits, moderation flags).
+  after: ['rollout', 'topics', 'moderation'],
+  reasonCodes: DECIDE_REASON_CODES,
+  metrics: DECIDE_METRICS,
+  diagnostics: [460, 479],
   compile: (blocks, env) => compileRespond(blocks, env),
   hooks(config): PluginHooks {
     return Object.freeze({ requestAccess: 'marked', onRequest: (ctx: RequestContext) => decideRequest(config, ctx) });
@@ -101,7 +106,7 @@ export const decidePlugin = definePlugin<RespondConfig>({
 });
 
 export default decidePlugin;
-export { compileRespond, evaluateDecision, decideKey };
+export { compileRespond, evaluateDecision, decisionKey };
 export type { RespondConfig };
 export { MODERATION_CATEGORIES } from './taxonomy.ts';
-export { reasonCodeForError, DEFAULT_REASON_CODES, ALLOWLIST_MISS } from './reason-codes.ts';
+export { DEFAULT_REASON_CODES, ALLOWLIST_MISS } from './reason-codes.ts';

@@ -3,16 +3,16 @@
 import { hash } from 'node:crypto';
 import { definePlugin, type Outcome, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { E, GatewayError } from '../../src/errors.ts';
-import { principalKey } from '../auth/state.ts';
+import { GatewayError } from '../../src/sdk/errors.ts';
+import { QUOTA_ERRORS, QUOTA_METRICS, QUOTA_REASON_CODES } from './declarations.ts';
 import { compileQuota, type Limit, type QuotaConfig } from './block.ts';
 import { completionReservation, costMicros, estimatePromptTokens, priceFor, type Price } from './estimate.ts';
-import { quotaKey, type QuotaReservation } from './state.ts';
+import { principalKey, quotaKey, type QuotaReservation } from '../../src/sdk/state-keys.ts';
 import type { CounterSpec, ReserveResult } from './store.ts';
 import { storeFor, type StoreHandle } from './store-for.ts';
 import { formatResetDuration, retryAfterSeconds, windowAt } from './windows.ts';
 
-export { quotaKey, type QuotaReservation } from './state.ts';
+export { quotaKey, type QuotaReservation } from '../../src/sdk/state-keys.ts';
 export type { QuotaConfig, Limit } from './block.ts';
 
 /** Counters live this long past the end of their window (gateways' clocks may differ slightly). */
@@ -45,6 +45,7 @@ export function projectSubject(ctx: RequestContext): string {
   return ctx.meta.project !== null ? subjectKey('p', ctx.meta.project) : 'none';
 }
 
+const E = QUOTA_ERRORS;
 const ERRORS = { requests: E.GW_ERR_RATE_LIMITED, tokens: E.GW_ERR_QUOTA_EXCEEDED, cost: E.GW_ERR_BUDGET_EXCEEDED } as const;
 const REASONS = { requests: 'RATE_LIMITED', tokens: 'QUOTA_EXCEEDED', cost: 'BUDGET_EXCEEDED' } as const;
 
@@ -170,7 +171,7 @@ function reservationOf(p: Plan): QuotaReservation {
   }
   return {
     keys, reserved, kinds, promptEstimate: p.prompt, completionReserve: p.completion,
-    price: p.price ?? null, admitted: false, settled: false,
+    price: p.price ?? null, admitted: false, settled: false, rejectedBy: null,
   };
 }
 
@@ -199,7 +200,7 @@ function concludeReservation(config: QuotaConfig, ctx: RequestContext, h: StoreH
   const retryAfter = retryAfterSeconds(p.ends[worst]!, now);
   const headers: Record<string, string> = { 'retry-after': String(retryAfter) };
   rateLimitHeaders(p, r.values, now, headers);
-  ctx.services.metrics.quotaRejections.inc({ policy_id: config.policyId, scope: limit.scope });
+  ctx.services.metricsOf(QUOTA_METRICS).rejections.inc({ policy_id: config.policyId, scope: limit.scope });
   ctx.verdict.reasonCode = REASONS[limit.kind];
   ctx.audit.quota_limit = limit.name;
   return { kind: 'reject', error: new GatewayError(ERRORS[limit.kind], [limit.name, retryAfter], { headers }) };
@@ -281,6 +282,12 @@ export function quotaHooks(config: QuotaConfig): PluginHooks {
 export const quotaPlugin = definePlugin<QuotaConfig>({
   name: 'quota',
   blocks: ['quota'],
+  // Counts per key when a request names no user: auth must have accepted it first.
+  after: ['auth'],
+  errors: QUOTA_ERRORS,
+  reasonCodes: QUOTA_REASON_CODES,
+  metrics: QUOTA_METRICS,
+  diagnostics: [410, 419],
   compile: compileQuota,
   hooks: quotaHooks,
 });

@@ -1,6 +1,7 @@
 // The one quota store of a gateway (Redis when the gateway has a Redis URL, else the in-process memory store), and
 // rate-limited reporting of store outages.
 import type { GatewayServices } from '../../src/sdk/context.ts';
+import { QUOTA_METRICS } from './declarations.ts';
 import type { QuotaStore } from './store.ts';
 import { MemoryQuotaStore } from './store-memory.ts';
 import { RedisQuotaStore } from './store-redis.ts';
@@ -19,7 +20,7 @@ export class StoreHealth {
 
   /** Records one failed store call (`result`: fail_open | fail_closed | settle_failed). */
   failure(services: GatewayServices, store: 'memory' | 'redis', err: unknown, now: number, result: string): void {
-    services.metrics.quotaStoreErrors.inc({ store, result });
+    services.metricsOf(QUOTA_METRICS).storeErrors.inc({ store, result });
     this.#down = true;
     if (now - this.#lastLog < OUTAGE_LOG_INTERVAL_MS) { this.#suppressed++; return; }
     this.#lastLog = now;

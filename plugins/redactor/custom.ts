@@ -2,7 +2,7 @@
 // bounded length required) and run through an RE2 matcher that can search from any position with left context.
 import { RE2JS } from 're2js';
 import { RegExpParser } from '@chevrotain/regexp-to-ast';
-import type { UserRegex } from '../../src/policy/regex.ts';
+import type { UserRegex } from '../../src/sdk/block-helpers.ts';
 import type { Detector } from './detectors.ts';
 
 interface ReNode {

@@ -4,10 +4,7 @@ import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileRollout, type RolloutConfig } from './block.ts';
 import { selectRollout } from './select-rollout.ts';
-import { rolloutKey } from './state.ts';
-
-/** Every metric this plugin writes: none (the gateway's decision counters carry `enforced`/mode already). */
-export const ROLLOUT_METRICS = Object.freeze({} as const);
+import { rolloutKey } from '../../src/sdk/state-keys.ts';
 
 /** Sets `ctx.verdict.rolloutMode` / `enforced` and publishes `rolloutKey` for one request. */
 export function applyRollout(config: RolloutConfig, ctx: RequestContext): void {
@@ -24,6 +21,7 @@ export function applyRollout(config: RolloutConfig, ctx: RequestContext): void {
 export const rolloutPlugin = definePlugin<RolloutConfig>({
   name: 'rollout',
   blocks: ['rollout'],
+  diagnostics: [480, 489],
   compile: (blocks, env) => compileRollout(blocks, env),
   hooks(config): PluginHooks {
     return Object.freeze({ requestAccess: 'none', onRequest: (ctx: RequestContext) => { applyRollout(config, ctx); } });

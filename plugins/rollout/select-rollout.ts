@@ -1,9 +1,9 @@
 // Rollout selection on the request path: the first rule (file order) whose target and percentage match picks
 // enforce or shadow; else the default. Pure, allocation-free; the user bucket is hashed at most once per request.
-import { globMatch } from '../../src/policy/glob.ts';
+import { globMatch } from '../../src/sdk/block-helpers.ts';
 import type { RolloutConfig } from './block.ts';
 import { rolloutBucket } from './hash.ts';
-import type { RolloutResult } from './state.ts';
+import type { RolloutResult } from '../../src/sdk/state-keys.ts';
 
 /**
  * Picks the rollout result for a request with `target` (policy_target) and `user` (policy_user), either null.

@@ -2,7 +2,7 @@
 // rule in README.md, sources in SOURCES.md) through the real compile step and matcher; prints pass/total per rule.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parsePolicy } from '../../grammar/index.ts';
+import { parsePolicy } from '../../src/sdk/ast.ts';
 import type { ChatMessage } from '../../src/sdk/types.ts';
 import { compileTopics } from './block.ts';
 

@@ -3,17 +3,14 @@
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
-import { topicsKey, type TopicsResult } from './state.ts';
+import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 
-export { topicsKey, type TopicsResult } from './state.ts';
+export { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 export { compileTopics, pluralForms, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
 export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from './normalize.ts';
 export { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
 export { TopicMatcher, type TopicEntry, type TopicHits } from './matcher.ts';
 export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from './scan.ts';
-
-/** Every metric this plugin writes: none (hits are reported in the `policy` block, the audit record and decide's metrics). */
-export const TOPICS_METRICS = Object.freeze({} as const);
 
 /**
  * Scans the request and publishes the result. Sets `topicsKey`, and `ctx.verdict.allowlistHits` /
@@ -44,6 +41,7 @@ export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: To
 export const topicsPlugin = definePlugin<TopicsConfig>({
   name: 'topics',
   blocks: ['topics'],
+  diagnostics: [420, 429],
   compile: (blocks, env) => compileTopics(blocks, env),
   hooks(config): PluginHooks {
     const noHits: TopicsResult = Object.freeze({

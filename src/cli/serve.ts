@@ -11,10 +11,9 @@ import { Gateway } from '../http/gateway.ts';
 import { buildUpstreams, UpstreamRouter } from '../upstream/router.ts';
 import { DEMO_MODELS, startDemoUpstream } from '../upstream/demo.ts';
 import { PolicyStore } from '../policy/store.ts';
-import { ALL_PLUGINS } from '../../plugins/index.ts';
+import { buildRegistry } from '../plugin-registry.ts';
 import type { GatewayServices } from '../sdk/context.ts';
-import { serveHooks } from '../sdk/serve-hooks.ts';
-export { registerServeHooks } from '../sdk/serve-hooks.ts';
+import type { PluginFactory } from '../sdk/plugin.ts';
 
 interface Running {
   gateway: Gateway;
@@ -25,12 +24,16 @@ interface Running {
 /** Exit code of a graceful stop whose grace period ran out with requests still running (they were cut). */
 export const EXIT_CUT = 3;
 
-/** Starts one gateway process (a single-process server or one cluster worker). Resolves once listening. */
-export async function startGateway(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>,
+/**
+ * Starts one gateway process (a single-process server or one cluster worker) with `plugins` in chain order (checked
+ * as a registry first). Resolves once listening.
+ */
+export async function startGateway(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>, plugins: readonly PluginFactory<any>[],
   opts: { metricsText?: () => Promise<string>; log?: Logger } = {}): Promise<Running> {
   const log = opts.log ?? createLogger(config.logLevel);
+  const plugged = buildRegistry(plugins);
   const registry = new Registry();
-  const metrics: Metrics = createMetrics(registry);
+  const metrics: Metrics = createMetrics(registry, plugged.plugins);
   if (cluster.isWorker) {
     AggregatorRegistry.setRegistries([registry]);
     // Constructing one installs prom-client's worker-side listener that answers the primary's aggregation requests.
@@ -41,7 +44,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   const tasks = new Set<Promise<void>>();
   const services: GatewayServices = {
     log,
-    metrics,
+    metricsOf: (decls) => metrics.of(decls),
     env,
     redisUrl: config.redisUrl,
     audit: { destination: config.audit, format: config.auditFormat },
@@ -74,7 +77,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   const store = new PolicyStore({
     paths: [config.rules],
     allowPaths: config.allowPaths,
-    plugins: ALL_PLUGINS,
+    plugins: plugged.plugins,
     logger: log,
     watch: config.watch,
     onReload: (result) => {
@@ -87,13 +90,17 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
   closers.push(() => store.close());
 
+  const unchainedHooks = plugged.plugins.filter((p) => p.onUnchainedEnd !== undefined);
   const gateway = new Gateway({
     policies: store, router, metrics, services, log,
     bodyLimit: config.bodyLimit, maxJsonDepth: config.maxJsonDepth, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
     upstreamBodyLimit: config.upstreamBodyLimit,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
-    onUnchainedEnd: (end) => serveHooks.onUnchainedEnd?.(end, services),
+    onUnchainedEnd: (end) => {
+      const e = { ...end, error: end.error && { code: end.error.code, status: end.error.status, reasonCode: end.error.reasonCode } };
+      for (const p of unchainedHooks) p.onUnchainedEnd!(e, services);
+    },
   });
   const port = await gateway.listen(config.port, config.host);
   const opsPort = config.opsListen ? await gateway.listenOps(config.opsListen.port, config.opsListen.host) : undefined;
@@ -143,12 +150,12 @@ function warnOnFdLimit(config: GatewayConfig, log: Logger): void {
   }
 }
 
-/** Runs `serve` to completion: resolves with the process exit code after a graceful stop. */
-export async function serve(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): Promise<number> {
+/** Runs `serve` to completion with `plugins` (chain order): resolves with the process exit code after a graceful stop. */
+export async function serve(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>, plugins: readonly PluginFactory<any>[]): Promise<number> {
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
   let metricsText: (() => Promise<string>) | undefined;
   if (cluster.isWorker) metricsText = askPrimaryForMetrics;
-  const running = await startGateway(config, env, { metricsText });
+  const running = await startGateway(config, env, plugins, { metricsText });
   return new Promise<number>((resolve) => {
     const onSignal = (sig: string) => { void running.stop(sig).then(resolve); };
     process.once('SIGTERM', () => onSignal('SIGTERM'));

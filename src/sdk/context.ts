@@ -2,43 +2,14 @@
 // Created by the server for each request; plugins share data only through typed StateKeys.
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { MetricDecls, MetricsOf } from './metrics.ts';
 import type { ChatRequest, Decision, RolloutMode, Usage } from './types.ts';
-
-/** A bounded-label counter as plugins see it (a prom-client Counter satisfies it). */
-export interface CounterLike {
-  inc(labels: Record<string, string>, value?: number): void;
-}
-/** A histogram as plugins see it (a prom-client Histogram satisfies it). */
-export interface HistogramLike {
-  observe(labels: Record<string, string>, value: number): void;
-}
-
-/** The metrics plugins write to. Label values MUST come from configuration, never from user input. */
-export interface PluginMetrics {
-  /** policy_gateway_redactions_total{policy_id,type} */
-  readonly redactions: CounterLike;
-  /** policy_gateway_moderation_flags_total{policy_id,category} */
-  readonly moderationFlags: CounterLike;
-  /** policy_gateway_moderation_duration_seconds{provider} */
-  readonly moderationSeconds: HistogramLike;
-  /** policy_gateway_moderation_errors_total{provider,result} (result: fail_open|fail_closed) */
-  readonly moderationErrors: CounterLike;
-  /** policy_gateway_quota_rejections_total{policy_id,scope} (scope: user_requests|user_tokens|project_tokens|project_cost) */
-  readonly quotaRejections: CounterLike;
-  /** policy_gateway_quota_store_errors_total{store,result} (result: fail_open|fail_closed) */
-  readonly quotaStoreErrors: CounterLike;
-  /** policy_gateway_escalations_total{policy_id,result} (result: sent|failed) */
-  readonly escalations: CounterLike;
-  /** policy_gateway_auth_failures_total{reason} (reason: missing|malformed|invalid|expired|forbidden) */
-  readonly authFailures: CounterLike;
-  /** policy_gateway_audit_records_total{result} (result: written|dropped|error) */
-  readonly auditRecords: CounterLike;
-}
 
 /** Shared run-time services of one gateway instance. */
 export interface GatewayServices {
   readonly log: Logger;
-  readonly metrics: PluginMetrics;
+  /** The live metrics of a plugin's declaration (the object it registered as `metrics`). */
+  metricsOf<D extends MetricDecls>(decls: D): MetricsOf<D>;
   /** Environment for secrets referenced by policies (`key env "OPENAI_API_KEY"`). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Redis URL when the gateway runs with a shared store (`--redis-url` / REDIS_URL), else undefined. */

@@ -71,10 +71,10 @@ beforeAll(async () => {
   const loaded = await loadPolicies([dir], [recorder('first'), recorder('second'), marker]);
   expect(loaded.diagnostics).toEqual([]);
   set = loaded.set;
-  const metrics = createMetrics(new Registry(), { defaults: false });
+  const metrics = createMetrics(new Registry(), [], { defaults: false });
   const log = pino({ level: 'info' }, { write: (s: string) => { logs.push(s); } });
   const services: GatewayServices = {
-    log, metrics, env: {}, redisUrl: undefined, audit: { destination: 'off', format: 'logfmt' },
+    log, metricsOf: (d) => metrics.of(d), env: {}, redisUrl: undefined, audit: { destination: 'off', format: 'logfmt' },
     onClose: () => undefined, onReopen: () => undefined, background: (t) => { void t(); },
   };
   gw = new Gateway({

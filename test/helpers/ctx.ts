@@ -1,32 +1,25 @@
 // Test helper: a real RequestContext and GatewayServices for driving plugin hooks directly in unit tests.
 // Metrics go to a fresh prom-client Registry per call; logs go to an in-memory array.
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import type { GatewayServices, PluginMetrics, RequestContext, RequestMeta, StateKey } from '../../src/sdk/context.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { ALL_PLUGINS } from '../../plugins/index.ts';
+import type { GatewayServices, RequestContext, RequestMeta, StateKey } from '../../src/sdk/context.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 
 /** Services backed by a fresh registry; `logs` collects every log line written. */
 export function testServices(opts: { redisUrl?: string; env?: Record<string, string> } = {}):
   GatewayServices & { registry: Registry; logs: string[]; closers: (() => unknown)[]; tasks: Promise<void>[] } {
   const registry = new Registry();
-  const c = (name: string, labelNames: string[]) => new Counter({ name, help: name, labelNames, registers: [registry] });
-  const metrics: PluginMetrics = {
-    redactions: c('policy_gateway_redactions_total', ['policy_id', 'type']),
-    moderationFlags: c('policy_gateway_moderation_flags_total', ['policy_id', 'category']),
-    moderationSeconds: new Histogram({ name: 'policy_gateway_moderation_duration_seconds', help: 'x', labelNames: ['provider'], registers: [registry] }),
-    moderationErrors: c('policy_gateway_moderation_errors_total', ['provider', 'result']),
-    quotaRejections: c('policy_gateway_quota_rejections_total', ['policy_id', 'scope']),
-    quotaStoreErrors: c('policy_gateway_quota_store_errors_total', ['store', 'result']),
-    escalations: c('policy_gateway_escalations_total', ['policy_id', 'result']),
-    authFailures: c('policy_gateway_auth_failures_total', ['reason']),
-    auditRecords: c('policy_gateway_audit_records_total', ['result']),
-  };
+  // The bundled plugins' metrics, created the way the gateway creates them.
+  const metrics = createMetrics(registry, ALL_PLUGINS, { defaults: false });
   const logs: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => { logs.push(s); } });
   const closers: (() => unknown)[] = [];
   const tasks: Promise<void>[] = [];
   return {
-    log, metrics, registry, logs, closers, tasks,
+    log, registry, logs, closers, tasks,
+    metricsOf: (decls) => metrics.of(decls),
     env: opts.env ?? {},
     redisUrl: opts.redisUrl,
     audit: { destination: 'off', format: 'logfmt' },

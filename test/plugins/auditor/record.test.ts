@@ -13,6 +13,7 @@ import {
   buildAuditRecord, buildUnchainedRecord, clipText, FIELD_ORDER, formatRequestLogfmt, MAX_TEXT, outputText, promptText, type Capture,
 } from '../../../plugins/auditor/record.ts';
 import { ctxFor } from '../../helpers/ctx.ts';
+import { gwError } from '../../helpers/errors.ts';
 import { parseLogfmt } from './helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 13, 10, 12, 42, 250);
@@ -65,9 +66,9 @@ describe('chained requests', () => {
   });
 
   const rejections: { note: string; error: GatewayError; reason: string; status: number }[] = [
-    { note: 'unauthenticated (401) reads reject / AUTH_FAILED', error: new GatewayError(E.GW_ERR_AUTH_INVALID), reason: 'AUTH_FAILED', status: 401 },
-    { note: 'rate-limited (429) reads reject / RATE_LIMITED', error: new GatewayError(E.GW_ERR_RATE_LIMITED, ['user_requests', 3]), reason: 'RATE_LIMITED', status: 429 },
-    { note: 'over a token quota reads reject / QUOTA_EXCEEDED', error: new GatewayError(E.GW_ERR_QUOTA_EXCEEDED, ['user_tokens', 3]), reason: 'QUOTA_EXCEEDED', status: 429 },
+    { note: 'unauthenticated (401) reads reject / AUTH_FAILED', error: gwError('GW_ERR_AUTH_INVALID'), reason: 'AUTH_FAILED', status: 401 },
+    { note: 'rate-limited (429) reads reject / RATE_LIMITED', error: gwError('GW_ERR_RATE_LIMITED', ['user_requests', 3]), reason: 'RATE_LIMITED', status: 429 },
+    { note: 'over a token quota reads reject / QUOTA_EXCEEDED', error: gwError('GW_ERR_QUOTA_EXCEEDED', ['user_tokens', 3]), reason: 'QUOTA_EXCEEDED', status: 429 },
     { note: 'a failing plugin reads reject / INTERNAL_ERROR', error: new GatewayError(E.GW_ERR_PLUGIN_FAILED, ['x']), reason: 'INTERNAL_ERROR', status: 500 },
   ];
   it.each(rejections)('$note', ({ error, reason, status }) => {
@@ -179,7 +180,7 @@ describe('requests that never reached a policy', () => {
     { note: 'shutting down', code: 'GW_ERR_SHUTTING_DOWN', status: 503, reason: 'SERVICE_UNAVAILABLE', route: 'v1' },
   ];
   it.each(cases)('$note: reject with the reason code of its error, no policy fields', ({ code, status, reason, route }) => {
-    const rec = buildUnchainedRecord({ reqId: 'r9', route, status, error: { code }, durationMs: 1.5 }, T0 + 1.5);
+    const rec = buildUnchainedRecord({ reqId: 'r9', route, status, error: gwError(code), durationMs: 1.5 }, T0 + 1.5);
     const line = formatLogfmt(rec);
     expect(line.startsWith(`2026-01-13T10:12:42Z policy_id=- decision=reject reason_code=${reason} policy_user=- policy_project_id=- request_id=r9 route=${route}`)).toBe(true);
     expect(parseLogfmt(line)).toMatchObject({ status: String(status), code, duration_ms: '1.5' });
@@ -215,7 +216,7 @@ describe('the request-path logfmt formatter', () => {
       if (x.keyLabel !== undefined) c.audit.key_label = x.keyLabel;
       if (x.redactions !== undefined) c.audit.redactions = x.redactions;
       Object.assign(c.audit, x.extras);
-      const outcome: Outcome = { status: x.status, error: x.error ? new GatewayError(E[x.error as keyof typeof E]) : undefined,
+      const outcome: Outcome = { status: x.status, error: x.error ? gwError(x.error) : undefined,
         upstreamCalled: x.upstreamCalled, aborted: x.aborted, synthesized: x.synthesized };
       const cfg = config({ tags: x.tags, prompts: x.prompts });
       const cap: Capture | undefined = x.prompts ? { passedChain: x.passedChain, body: x.answer === null ? undefined

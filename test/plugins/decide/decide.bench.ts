@@ -3,8 +3,7 @@
 import { test } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
 import { evaluateDecision } from '../../../plugins/decide/evaluate-decision.ts';
-import { moderationKey } from '../../../plugins/moderation/state.ts';
-import { topicsKey } from '../../../plugins/topics/state.ts';
+import { moderationKey, topicsKey } from '../../../src/sdk/state-keys.ts';
 import { rolloutPlugin, selectRollout } from '../../../plugins/rollout/index.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compileClean } from './policy-helpers.ts';

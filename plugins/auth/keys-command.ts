@@ -1,11 +1,11 @@
-// `policy-gateway keys create|list|revoke`: manages the keys files the auth plugin reads. A new key is printed
-// once (stdout) and only its sha256 digest is written; files are replaced atomically (write + rename).
+// `policy-gateway keys create|list|revoke`, the auth plugin's CLI command: manages the keys files auth reads. A new
+// key is printed once (stdout) and only its sha256 digest is written; files are replaced atomically (write + rename).
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   formatKeyLine, generateKey, isValidLabel, isValidListName, KEY_PREFIX, normalizeKeyId, parseExpiry, parseKeysFile,
-} from '../../plugins/auth/keys-file.ts';
+} from './keys-file.ts';
 
 /** Where `keys` reads and writes when `--file` is not given (relative to the working directory). */
 export const DEFAULT_KEYS_FILE = 'keys/default.keys';
@@ -149,7 +149,7 @@ async function revoke(v: Record<string, unknown>, io: KeysIo, file: string): Pro
  * Runs `policy-gateway keys …` with `argv` (the arguments after `keys`). Returns the exit code: 0 success,
  * 1 failure (missing file, unknown id, broken keys file), 2 usage error.
  */
-export async function runKeys(argv: string[], io: KeysIo): Promise<number> {
+export async function runKeys(argv: readonly string[], io: KeysIo): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     io[sub === undefined ? 'stderr' : 'stdout'].write(`${HELP}\n`);

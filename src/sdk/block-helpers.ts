@@ -1,7 +1,12 @@
-// Small shared helpers for plugin compile steps: reading statement terms and reporting uniform diagnostics
-// ("did you mean", "expected …"). Every plugin's block compiler uses these so messages read the same everywhere.
+// Shared helpers for plugin compile steps: reading statement terms and reporting uniform diagnostics ("did you mean",
+// "expected …"), so messages read the same everywhere; and the shared machinery a block compiles into: user regexes on
+// the linear-time RE2 engine, globs, and the confinement check for files a policy names.
 import type { Block, ScalarValue, Span, Statement, Value } from '../../grammar/ast.ts';
-import type { CompileEnv } from '../sdk/plugin.ts';
+import type { CompileEnv } from './plugin.ts';
+
+export { compileUserRegex, type UserRegex } from '../policy/regex.ts';
+export { globMatch, hasWildcard } from '../policy/glob.ts';
+export { isInside } from '../policy/confine.ts';
 
 /** Edit distance (adjacent swaps count as one edit) and the closest plausible candidate: shared with the grammar. */
 export { editDistance, closestWord as didYouMean } from '../../grammar/suggest.ts';
