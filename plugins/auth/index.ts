@@ -105,7 +105,6 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
     }
   }
   ctx.set(principalKey, { id: entry.id, label: entry.label });
-  ctx.audit.key_label = entry.label;
   return undefined;
 }
 

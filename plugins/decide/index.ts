@@ -3,7 +3,7 @@
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { decisionKey, moderationKey, topicsKey } from '../../src/sdk/state-keys.ts';
+import { decisionKey, moderationKey, rolloutKey, topicsKey } from '../../src/sdk/state-keys.ts';
 import { compileRespond, type RespondConfig } from './block.ts';
 import { addInstruction, capCompletionTokens } from './effects.ts';
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
@@ -18,28 +18,15 @@ export const DECIDE_METRICS = defineMetrics({
 
 const EMPTY: readonly string[] = Object.freeze([]);
 
-/** Sorted, de-duplicated copy (moderation already sorts; this keeps the verdict sorted whatever the provider did). */
-function sortedCopy(xs: readonly string[]): string[] {
-  const out = xs.slice().sort();
-  for (let i = out.length - 1; i > 0; i--) if (out[i] === out[i - 1]) out.splice(i, 1);
-  return out;
-}
-
 /**
- * Decides one request and, when enforced, applies the decision. Always sets `ctx.verdict.decision`,
- * `effectiveDecision`, `reasonCode`, `rule`, `enforced`, `triggeredCategories` (sorted) and the topic hits.
- * In shadow mode the request is left untouched: effectiveDecision "allow", enforced false, no webhook.
+ * Decides one request from the published topic hits and moderation flags, publishes the decision (`decisionKey`:
+ * decision, reason code, rule) and, when rollout enforces it, applies it. In shadow mode the request is left untouched
+ * (the verdict then reads effective decision "allow", enforced false) and no webhook is sent.
  */
 export function decideRequest(config: RespondConfig, ctx: RequestContext): RequestAction {
   const topics = ctx.get(topicsKey);
   const mod = ctx.get(moderationKey);
-  const v = ctx.verdict;
   const flagged = mod?.flagged ?? EMPTY;
-  if (flagged.length > 0) v.triggeredCategories = sortedCopy(flagged);
-  if (topics !== undefined) {
-    if (topics.allowlistHits.length > 0) v.allowlistHits = topics.allowlistHits.slice();
-    if (topics.denylistHits.length > 0) v.denylistHits = topics.denylistHits.slice();
-  }
   const out = evaluateDecision(config, {
     allowlistConfigured: topics?.allowlistConfigured ?? false,
     allowlistHits: topics?.allowlistHits ?? EMPTY,
@@ -47,16 +34,7 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
     flagged,
   });
   ctx.set(decisionKey, out);
-  v.decision = out.decision;
-  v.reasonCode = out.reasonCode;
-  v.rule = out.rule;
-  if (v.rolloutMode === 'shadow') {
-    v.effectiveDecision = 'allow';
-    v.enforced = false;
-    return undefined;
-  }
-  v.effectiveDecision = out.decision;
-  v.enforced = true;
+  if (ctx.get(rolloutKey)?.mode === 'shadow') return undefined;
   const eff = out.effect;
   switch (eff.kind) {
     case 'allow':

@@ -1,6 +1,6 @@
 // The moderation plugin (block `moderation`): classifies the scanned messages with the configured provider (builtin
 // lexicon classifier, an OpenAI-style moderation endpoint, or a Llama-Guard-style classifier), turns scores into flagged
-// categories with the policy's flag rules, and publishes them for decide (moderationKey) and on the verdict.
+// categories with the policy's flag rules, and publishes them (moderationKey) for decide and the verdict.
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
@@ -11,10 +11,10 @@ import { scannedTexts } from '../../src/sdk/text.ts';
 import { compileModeration, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
-import { moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
+import { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 import { CATEGORIES } from './taxonomy.ts';
 
-export { moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
+export { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 export { compileModeration, MODERATION_STATEMENTS, PROVIDER_SETTINGS, MODERATION_DEFAULTS, type ModerationConfig, type FlagRule } from './block.ts';
 export { BuiltinClassifier, builtinClassifier, ZERO_SCORES, type Scores, type Explanation, type FiredRule } from './builtin.ts';
 export {
@@ -56,8 +56,8 @@ export interface ModerationRuntime {
 }
 
 /**
- * Turns scores into the published result: flagged categories (taxonomy order, which is sorted) and the rule that
- * flagged each, updates the verdict and counts flags. Sync.
+ * Turns scores into the published result (`moderationKey`): flagged categories (taxonomy order, which is sorted) and
+ * the rule that flagged each; counts flags. Sync.
  */
 export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: Scores, provider: string): void {
   const flags = rt.config.flags;
@@ -84,12 +84,6 @@ export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: 
     return;
   }
   ctx.set(moderationKey, { flagged, scores, provider, rules: rules! });
-  const v = ctx.verdict;
-  if (v.triggeredCategories.length === 0) v.triggeredCategories = flagged.slice();
-  else {
-    const merged = [...new Set([...v.triggeredCategories, ...flagged])].sort();
-    v.triggeredCategories = merged;
-  }
   const counter = ctx.services.metricsOf(MODERATION_METRICS).flags;
   const policyId = rt.config.policyId;
   for (const category of flagged) counter.inc({ policy_id: policyId, category }, 1);
@@ -123,7 +117,7 @@ async function classifyRemote(rt: ModerationRuntime, ctx: RequestContext, text: 
     const result = rt.config.onError === 'open' ? 'fail_open' : 'fail_closed';
     ctx.services.metricsOf(MODERATION_METRICS).errors.inc({ provider: provider.name, result });
     ctx.log.warn({ plugin: 'moderation', provider: provider.name, reason, result }, 'moderation provider failed');
-    ctx.audit.moderation_error = reason;
+    ctx.set(moderationErrorKey, reason);
     if (rt.config.onError === 'closed') {
       return { kind: 'reject', error: new GatewayError(MODERATION_ERRORS.GW_ERR_MODERATION_UNAVAILABLE, [], { cause: e }) };
     }

@@ -47,7 +47,6 @@ export function projectSubject(ctx: RequestContext): string {
 
 const E = QUOTA_ERRORS;
 const ERRORS = { requests: E.GW_ERR_RATE_LIMITED, tokens: E.GW_ERR_QUOTA_EXCEEDED, cost: E.GW_ERR_BUDGET_EXCEEDED } as const;
-const REASONS = { requests: 'RATE_LIMITED', tokens: 'QUOTA_EXCEEDED', cost: 'BUDGET_EXCEEDED' } as const;
 
 /** One request's plan: the counters to reserve and, per counter, its limit and window end. */
 interface Plan {
@@ -201,8 +200,7 @@ function concludeReservation(config: QuotaConfig, ctx: RequestContext, h: StoreH
   const headers: Record<string, string> = { 'retry-after': String(retryAfter) };
   rateLimitHeaders(p, r.values, now, headers);
   ctx.services.metricsOf(QUOTA_METRICS).rejections.inc({ policy_id: config.policyId, scope: limit.scope });
-  ctx.verdict.reasonCode = REASONS[limit.kind];
-  ctx.audit.quota_limit = limit.name;
+  st.rejectedBy = limit.name;
   return { kind: 'reject', error: new GatewayError(ERRORS[limit.kind], [limit.name, retryAfter], { headers }) };
 }
 

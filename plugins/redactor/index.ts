@@ -64,11 +64,6 @@ function chunksOf(side: RedactSide, ctx: RequestContext): ChunkRedactor {
   return st.chunks;
 }
 
-function hasAny(counts: Record<string, number>): boolean {
-  for (const _ in counts) return true;
-  return false;
-}
-
 /** Builds the hooks for one compiled config (called once per policy load). */
 export function redactorHooks(config: RedactConfig): PluginHooks {
   const hooks: { -readonly [K in keyof PluginHooks]: PluginHooks[K] } = {};
@@ -99,8 +94,6 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
     for (const k in response) total[k] = response[k]!;
     for (const k in request) total[k] = (total[k] ?? 0) + request[k]!;
     for (const type in total) ctx.services.metricsOf(REDACTOR_METRICS).redactions.inc({ policy_id: config.policyId, type }, total[type]!);
-    if (hasAny(response)) ctx.audit.redactions = { ...response };
-    if (hasAny(request)) ctx.audit.request_redactions = { ...request };
   };
   return Object.freeze(hooks);
 }

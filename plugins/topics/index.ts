@@ -1,5 +1,5 @@
 // The topics plugin (block `topics`): matches the scanned messages against the policy's allow and deny phrases and
-// regexes, publishes the hits for decide (topicsKey) and on the verdict. It never answers a request by itself.
+// regexes, and publishes the hits (topicsKey) for decide and the verdict. It never answers a request by itself.
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
@@ -13,9 +13,9 @@ export { TopicMatcher, type TopicEntry, type TopicHits } from './matcher.ts';
 export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from './scan.ts';
 
 /**
- * Scans the request and publishes the result. Sets `topicsKey`, and `ctx.verdict.allowlistHits` /
- * `denylistHits` (the configured phrases as written, in configuration order, deduplicated) when there are hits.
- * Sync; allocation-free when nothing matches (a shared frozen result is published).
+ * Scans the request and publishes the result as `topicsKey`: the configured phrases as written that matched, in
+ * configuration order, deduplicated (the verdict's list hits). Sync; allocation-free when nothing matches (a shared
+ * frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
   const hits = config.matcher.matchRequest(ctx.request, config.scan, config.scope);
@@ -33,8 +33,6 @@ export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: To
     denyRule: hits.deny.length > 0 ? entries[hits.deny[0]!]!.rule : null,
   };
   ctx.set(topicsKey, result);
-  if (allowlistHits.length > 0) ctx.verdict.allowlistHits = allowlistHits.slice();
-  if (denylistHits.length > 0) ctx.verdict.denylistHits = denylistHits.slice();
 }
 
 /** The topics plugin. */

@@ -1,11 +1,27 @@
-// The concrete per-request context (implements the SDK's RequestContext) and the `policy` block built from it.
-// A class, so every request has the same object shape; plugin state lives in a lazily created Map.
+// The concrete per-request context (implements the SDK's RequestContext): the one constructor every request context
+// comes from — the HTTP edge's, an in-process run's (run-policy.ts) and the tests'. Plugin state lives in a lazy Map.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayServices, RequestContext, RequestMeta, StateKey, Timings, Verdict } from '../sdk/context.ts';
-import type { ChatRequest, PolicyBlock, Usage } from '../sdk/types.ts';
+import type { ChatRequest, Usage } from '../sdk/types.ts';
+import { assembleVerdict } from './verdict.ts';
 
-/** One request's context. Created by the server after the body is validated and the policy resolved. */
+/** What a request context is built from. */
+export interface RequestInit {
+  readonly id: string;
+  readonly rootLog: Logger;
+  readonly now: () => number;
+  readonly services: GatewayServices;
+  readonly route: 'policy' | 'v1';
+  readonly policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
+  readonly meta: RequestMeta;
+  readonly headers: IncomingHttpHeaders;
+  readonly request: ChatRequest;
+  readonly clientWantsUsage: boolean;
+  readonly timings: Timings;
+}
+
+/** One request's context. Created after the body is validated and the policy resolved. A class: one object shape. */
 export class RequestCtx implements RequestContext {
   readonly id: string;
   readonly #rootLog: Logger;
@@ -22,8 +38,8 @@ export class RequestCtx implements RequestContext {
   readonly headers: IncomingHttpHeaders;
   request: ChatRequest;
   readonly clientWantsUsage: boolean;
-  readonly verdict: Verdict;
-  readonly audit: Record<string, unknown> = {};
+  /** The verdict, once sealed (after the request hooks); until then `verdict` assembles what is published so far. */
+  #verdict: Verdict | undefined = undefined;
   readonly responseHeaders: Record<string, string> = {};
   usage: Usage | undefined = undefined;
   /** Set by `markRequestChanged()`. */
@@ -34,11 +50,7 @@ export class RequestCtx implements RequestContext {
   readonly timings: Timings;
   #state: Map<symbol, unknown> | undefined;
 
-  constructor(init: {
-    id: string; rootLog: Logger; now: () => number; services: GatewayServices; route: 'policy' | 'v1';
-    policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
-    meta: RequestMeta; headers: IncomingHttpHeaders; request: ChatRequest; clientWantsUsage: boolean; timings: Timings;
-  }) {
+  constructor(init: RequestInit) {
     this.id = init.id;
     this.#rootLog = init.rootLog;
     this.now = init.now;
@@ -50,10 +62,19 @@ export class RequestCtx implements RequestContext {
     this.request = init.request;
     this.clientWantsUsage = init.clientWantsUsage;
     this.timings = init.timings;
-    this.verdict = {
-      decision: 'allow', effectiveDecision: 'allow', reasonCode: 'ALLOW', triggeredCategories: [],
-      allowlistHits: [], denylistHits: [], rolloutMode: 'enforced', enforced: true, rule: null,
-    };
+  }
+
+  /** The verdict: sealed once the request hooks ran, else assembled from what the plugins published so far. */
+  get verdict(): Verdict {
+    return this.#verdict ?? assembleVerdict(this);
+  }
+
+  /**
+   * Assembles the verdict from the published state and keeps it: called by the chain when the request hooks are done
+   * (or the request ended before they were). Later calls return the same verdict.
+   */
+  sealVerdict(): Verdict {
+    return (this.#verdict ??= assembleVerdict(this));
   }
 
   /** Aborted when the client goes away (plugins pass it to their own I/O). */
@@ -98,23 +119,4 @@ export class RequestCtx implements RequestContext {
   set<T>(key: StateKey<T>, value: T): void {
     (this.#state ??= new Map()).set(key, value);
   }
-}
-
-/** The `policy` block of DESIGN §2 for this request, field names exactly as in the integration contract. */
-export function policyBlock(ctx: RequestContext): PolicyBlock {
-  const v = ctx.verdict;
-  return {
-    policy_id: ctx.meta.policyId,
-    decision: v.decision,
-    effective_decision: v.effectiveDecision,
-    reason_code: v.reasonCode,
-    triggered_categories: v.triggeredCategories,
-    allowlist_hits: v.allowlistHits,
-    denylist_hits: v.denylistHits,
-    rollout_mode: v.rolloutMode,
-    enforced: v.enforced,
-    policy_target: ctx.meta.target,
-    policy_user: ctx.meta.user,
-    project_id: ctx.meta.project,
-  };
 }

@@ -3,6 +3,7 @@
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { RequestCtx } from '../chain/request-context.ts';
+import { runRequestPhase } from '../chain/run-policy.ts';
 import type { CompiledPolicy, CompiledPolicySet } from '../policy/types.ts';
 import type { RequestAction } from '../sdk/plugin.ts';
 import type { Edge } from './edge.ts';
@@ -78,7 +79,7 @@ function afterBody(edge: Edge, proxy: UpstreamProxy, req: Req, res: http.ServerR
   edge.inflight++;
   edge.metrics.inflight.byKey(route).inc();
   res.once('close', () => completeFlight(edge, flight, res));
-  const action = edge.runner.runRequest(policy.chain, ctx);
+  const action = runRequestPhase(edge.runner, policy, ctx);
   if (action instanceof Promise) {
     action.then((a) => afterRequestHooks(edge, proxy, req, res, flight, a), (e: unknown) => failFlight(edge, res, flight, toGatewayError(e)));
   } else {

@@ -1,7 +1,8 @@
 // Answers the gateway writes itself, without calling upstream: a policy's refusal or escalation holding message,
 // as a chat completion or as a stream; and the headers every policy answer carries.
 import type http from 'node:http';
-import { policyBlock, type RequestCtx } from '../chain/request-context.ts';
+import type { RequestCtx } from '../chain/request-context.ts';
+import { policyBlock } from '../chain/verdict.ts';
 import { SSE_DONE, sseData } from '../chain/sse.ts';
 import type { Flight } from './flight.ts';
 import { JSON_TYPE } from './respond-error.ts';

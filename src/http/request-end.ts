@@ -95,7 +95,7 @@ export function completeFlight(edge: Edge, f: Flight, res: http.ServerResponse):
     if (t.upstreamEnd) m.upstreamSeconds.byKey(uk[s]).observe((t.upstreamEnd - t.upstreamStart) / 1000);
   }
   m.inflight.byKey(route).dec();
-  const v = ctx.verdict;
+  const v = ctx.sealVerdict(); // sealed already, unless the client left while request hooks were still running
   const pid = ctx.meta.policyId;
   const decided = f.error === undefined || f.synthesized;
   if (decided) {

@@ -2,7 +2,8 @@
 // hooks and sent with the policy block; the upstream's own 3xx/4xx errors passed through as they are.
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
-import { policyBlock } from '../chain/request-context.ts';
+import { runResponsePhase } from '../chain/run-policy.ts';
+import { policyBlock } from '../chain/verdict.ts';
 import { jsonNestsDeeper } from '../json-depth.ts';
 import type { ChatCompletion } from '../sdk/types.ts';
 import type { Edge } from './edge.ts';
@@ -32,12 +33,10 @@ export function respondJson(edge: Edge, proxyRes: http.IncomingMessage, res: htt
     }
     if (body.usage) ctx.usage = body.usage;
     const chain = f.policy.chain;
-    if (chain.onResponse.length > 0) {
-      try {
-        edge.runner.runResponse(chain, body, ctx);
-      } catch (e) {
-        return failFlight(edge, res, f, toGatewayError(e));
-      }
+    try {
+      runResponsePhase(edge.runner, f.policy, ctx, body);
+    } catch (e) {
+      return failFlight(edge, res, f, toGatewayError(e));
     }
     let out: Buffer;
     const rw = chain.responseRewrites;

@@ -2,7 +2,7 @@
 // changed, with the policy block on the last data chunk. Batched per network chunk; backpressure follows the client.
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
-import { policyBlock } from '../chain/request-context.ts';
+import { policyBlock } from '../chain/verdict.ts';
 import { SseDecoder, SSE_DONE, sseData, type SseEvent } from '../chain/sse.ts';
 import { jsonTextNestsDeeper } from '../json-depth.ts';
 import type { ChatCompletionChunk } from '../sdk/types.ts';

@@ -76,12 +76,16 @@ export interface ModerationResult {
   readonly provider: string;
   /** `file:line` of the flag rule that flagged each category. */
   readonly rules: Readonly<Record<string, string>>;
-  /** Why the remote provider failed (the audit record's `moderation_error`), when it did. */
-  readonly error?: string;
 }
 
-/** Set by the moderation plugin's onRequest when the policy has a moderation block. */
+/** Set by the moderation plugin's onRequest when the policy has a moderation block (not when it failed closed). */
 export const moderationKey = stateKey<ModerationResult>('moderation');
+
+/**
+ * Why the moderation provider failed (`timeout`, `network`, `http_status`, …: the audit record's `moderation_error`),
+ * set whether the policy then failed open or closed.
+ */
+export const moderationErrorKey = stateKey<string>('moderation.error');
 
 /** The decision the decision flow (DESIGN §3) chose for a request. */
 export interface DecisionResult {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
 import { rolloutPlugin } from '../../../plugins/rollout/index.ts';
-import { decisionKey, moderationKey, topicsKey, type ModerationResult, type TopicsResult } from '../../../src/sdk/state-keys.ts';
+import { decisionKey, moderationKey, rolloutKey, topicsKey, type ModerationResult, type TopicsResult } from '../../../src/sdk/state-keys.ts';
 import type { RequestContext } from '../../../src/sdk/context.ts';
 import type { ChatRequest } from '../../../src/sdk/types.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
@@ -29,8 +29,7 @@ function ctxWith(req: ChatRequest, t?: Partial<TopicsResult>, flagged?: string[]
   const ctx = ctxFor(req, { meta: { policyId: 'test-policy', user: 'u-1', project: 'proj', target: 'bot' } });
   if (t) ctx.set(topicsKey, topics(t));
   if (flagged) ctx.set(moderationKey, moderation(flagged));
-  ctx.verdict.rolloutMode = mode;
-  ctx.verdict.enforced = mode === 'enforced';
+  ctx.set(rolloutKey, { mode, rule: null, source: 'default' });
   return ctx;
 }
 
