@@ -87,8 +87,13 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
   if (header === undefined || header === '') return reject(ctx, 'missing', E.GW_ERR_AUTH_MISSING);
   const token = bearerToken(header);
   if (token === '') return reject(ctx, 'malformed', E.GW_ERR_AUTH_MALFORMED);
-  const entry = findKey(ring.current(ctx.now(), log), token);
-  if (entry === undefined) return reject(ctx, 'invalid', E.GW_ERR_AUTH_INVALID);
+  const keys = ring.current(ctx.now(), log);
+  let entry = ring.verified(token);
+  if (entry === undefined) {
+    entry = findKey(keys, token);
+    if (entry === undefined) return reject(ctx, 'invalid', E.GW_ERR_AUTH_INVALID);
+    ring.rememberVerified(token, entry, keys);
+  }
   if (entry.expiresAt !== null && ctx.now() >= entry.expiresAt) return reject(ctx, 'expired', E.GW_ERR_AUTH_EXPIRED);
   const policyId = ctx.meta.policyId;
   if (entry.policies !== '*' && !entry.policies.includes(policyId)) {
