@@ -49,6 +49,7 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   return Object.freeze({
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
     responseAccess: 'read',
+    requestAccess: 'none',
     onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
     // read the text at onComplete, after the redactor has rewritten these objects in place.

@@ -205,6 +205,7 @@ export const moderationPlugin = definePlugin<ModerationConfig>({
   hooks(config): PluginHooks {
     const rt = createRuntime(config);
     return Object.freeze({
+      requestAccess: 'read',
       onRequest: (ctx: RequestContext) => moderateRequest(rt, ctx),
     });
   },

@@ -267,6 +267,7 @@ function settle(ctx: RequestContext, refundAll = false): void | Promise<void> {
 export function quotaHooks(config: QuotaConfig): PluginHooks {
   const cache = new KeyCache(config.limits.length);
   return {
+    requestAccess: 'read', // estimates tokens from the messages and prices by model
     onRequest(ctx) {
       return admit(config, ctx, cache);
     },

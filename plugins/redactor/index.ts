@@ -70,8 +70,9 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
   const req = config.request;
   const res = config.response;
   if (req) {
+    hooks.requestAccess = 'marked';
     hooks.onRequest = (ctx) => {
-      redactRequest(req.engine, ctx.request, stateOf(ctx).requestSink);
+      if (redactRequest(req.engine, ctx.request, stateOf(ctx).requestSink)) ctx.markRequestChanged();
     };
   }
   if (res) {

@@ -49,6 +49,7 @@ export const topicsPlugin = definePlugin<TopicsConfig>({
       denyRule: null,
     });
     return Object.freeze({
+      requestAccess: 'read',
       onRequest(ctx: RequestContext): void {
         scanTopics(config, ctx, noHits);
       },

@@ -11,10 +11,13 @@ import { Flight, FLIGHT, type Req } from './flight.ts';
 import { answerLocally } from './local-answer.ts';
 import { parseChatRequest } from './parse-request.ts';
 import { readBody } from './read-body.ts';
+import { spliceBody } from './request-bytes.ts';
 import { completeFlight, endUnchained, failFlight } from './request-end.ts';
 import type { UpstreamProxy } from './upstream.ts';
 
 type Route = 'policy' | 'v1';
+/** The member a stream's bytes get when the client sent no stream_options (the gateway always asks for usage). */
+const STREAM_USAGE = Buffer.from('"stream_options":{"include_usage":true}');
 type PolicyInfo = { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
 const POLICY_INFO = new WeakMap<CompiledPolicy, PolicyInfo>();
 
@@ -61,6 +64,10 @@ function afterBody(edge: Edge, proxy: UpstreamProxy, req: Req, res: http.ServerR
     const request = parsed.request;
     const stream = request.stream === true;
     const clientWantsUsage = stream && request.stream_options?.include_usage === true;
+    // Streams always ask the upstream for usage (quotas, metrics): added to the client's bytes when it sent no
+    // stream_options; when it sent some without include_usage, only a re-serialised body can carry the change.
+    const hadOptions = request.stream_options !== undefined;
+    const raw: Buffer | undefined = parsed.duplicateKeys || (stream && hadOptions && !clientWantsUsage) ? undefined : body;
     if (stream) request.stream_options = { ...request.stream_options, include_usage: true };
     ctx = new RequestCtx({
       id: reqId, rootLog: edge.log, now: edge.now, services: edge.o.services, route,
@@ -69,7 +76,8 @@ function afterBody(edge: Edge, proxy: UpstreamProxy, req: Req, res: http.ServerR
       headers: req.headers, request, clientWantsUsage,
       timings: { startedAt, start, upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
     });
-    req[FLIGHT] = new Flight(ctx, policy, stream, parsed.stripped || stream ? undefined : body);
+    req[FLIGHT] = new Flight(ctx, policy, stream, raw, parsed.scan);
+    if (stream && !hadOptions) req[FLIGHT].addedMember = STREAM_USAGE;
   } catch (e) {
     return endUnchained(edge, req, res, reqId, route, start, toGatewayError(e));
   }
@@ -96,13 +104,12 @@ function afterRequestHooks(edge: Edge, proxy: UpstreamProxy, req: Req, res: http
       return answerLocally(res, f, action.content);
     }
     const ctx = f.ctx;
-    // The upstream gets exactly what the policy saw: the request as parsed, re-serialised. The client's own bytes go
-    // through only when no request hook looked inside them or changed them (and there were no policy_* fields or
-    // stream_options to add): otherwise a body that parses differently elsewhere (duplicate keys, which JSON.parse
-    // resolves last-wins and other parsers first-wins) could show the policy one prompt and the model another.
+    // The upstream gets what the policy saw. When every request hook declared what it does with the body and none
+    // changed it, that is the client's own bytes with the policy_* members spliced out (no re-serialising); otherwise
+    // — or when the body repeats a key, which parsers resolve differently — the request as parsed, re-serialised.
     const use = f.policy.chain.requestUse;
     const payload = f.rawBody !== undefined && (use === 'untouched' || (use === 'marked' && !ctx.requestChanged))
-      ? f.rawBody : Buffer.from(JSON.stringify(ctx.request));
+      ? spliceBody(f.rawBody, f.scan!, f.addedMember) : Buffer.from(JSON.stringify(ctx.request));
     proxy.forward(req, res, f, payload);
   } catch (e) {
     // NOTE: nothing here is expected to throw (bodies are depth-checked before parsing); if something does, this one

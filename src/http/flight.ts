@@ -6,6 +6,7 @@ import type { GatewayError } from '../errors.ts';
 import type { RequestCtx } from '../chain/request-context.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
 import type { Upstream } from '../upstream/router.ts';
+import type { BodyScan } from './request-bytes.ts';
 import type { UndiciCall } from './undici-call.ts';
 
 /** The IncomingMessage property that holds the request's Flight (read by the proxy event handlers). */
@@ -36,19 +37,23 @@ export class Flight {
   upstreamBody: Readable | UndiciCall | undefined = undefined;
   /** undici client path: the upstream call (aborted through it when the client leaves). */
   call: UndiciCall | undefined = undefined;
-  /** The client's body as received (decoded), kept while it may go upstream as sent. */
+  /** The client's body as received (decoded), when it may go upstream as sent (no repeated keys), and its layout. */
   rawBody: Buffer | undefined;
+  scan: BodyScan | undefined;
+  /** A member the gateway adds to the client's bytes (a stream's `stream_options`), if any. */
+  addedMember: Buffer | undefined = undefined;
   /** The response, and the links of the gateway's list of open flights (cut when a graceful stop runs out of time). */
   res: http.ServerResponse | undefined = undefined;
   prev: Flight | undefined = undefined;
   next: Flight | undefined = undefined;
 
-  constructor(ctx: RequestCtx, policy: CompiledPolicy, stream: boolean, rawBody: Buffer | undefined) {
+  constructor(ctx: RequestCtx, policy: CompiledPolicy, stream: boolean, rawBody: Buffer | undefined, scan: BodyScan | undefined) {
     this.ctx = ctx;
     this.policy = policy;
     this.upstream = undefined as unknown as Upstream;
     this.stream = stream;
     this.rawBody = rawBody;
+    this.scan = scan;
   }
 
   /** The client went away: abort the request's signal (if a plugin made one) and the upstream call. */

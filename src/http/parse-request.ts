@@ -2,8 +2,9 @@
 // fields taken out of the body (so they never reach the upstream), headers and body reconciled.
 import type { IncomingHttpHeaders } from 'node:http';
 import { E, GatewayError } from '../errors.ts';
-import { DEFAULT_MAX_JSON_DEPTH, jsonNestsDeeper } from '../json-depth.ts';
+import { DEFAULT_MAX_JSON_DEPTH } from '../json-depth.ts';
 import type { ChatRequest } from '../sdk/types.ts';
+import { countKeys, scanRequestBody, type BodyScan } from './request-bytes.ts';
 
 /** Metadata fields: header name (lower-case) and body field. */
 const META = [
@@ -21,8 +22,12 @@ export interface ParsedRequest {
   readonly target: string | null;
   /** Where policy_id came from (the /policy route requires the body). */
   readonly policyIdFrom: 'body' | 'header' | null;
-  /** True when the body carried `policy_*` fields (removed from `request`): the raw bytes can't go upstream as they are. */
+  /** True when the body carried `policy_*` fields (removed from `request`, spliced out of the bytes that go upstream). */
   readonly stripped: boolean;
+  /** Where the members of the client's bytes are (for splicing them instead of re-serialising). */
+  readonly scan: BodyScan;
+  /** True when an object of the body repeats a key: then parsers disagree on it, and only a re-serialised body goes upstream. */
+  readonly duplicateKeys: boolean;
 }
 
 const MAX_META = 256;
@@ -67,13 +72,15 @@ function validateMessages(messages: unknown): void {
  * the request recursively (JSON.stringify on the way upstream, plugins, audit capture) is bounded by that depth.
  */
 export function parseChatRequest(raw: Buffer, headers: IncomingHttpHeaders, maxDepth = DEFAULT_MAX_JSON_DEPTH): ParsedRequest {
-  if (jsonNestsDeeper(raw, maxDepth)) throw new GatewayError(E.GW_ERR_JSON_TOO_DEEP, [maxDepth]);
+  const scan = scanRequestBody(raw, maxDepth);
+  if (scan.tooDeep) throw new GatewayError(E.GW_ERR_JSON_TOO_DEEP, [maxDepth]);
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch (e) {
     throw new GatewayError(E.GW_ERR_BAD_JSON, [(e as Error).message]);
   }
+  const duplicateKeys = countKeys(body) !== scan.members;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new GatewayError(E.GW_ERR_BODY_NOT_OBJECT);
   const b = body as Record<string, unknown>;
   if (typeof b.model !== 'string' || b.model.length === 0) throw new GatewayError(E.GW_ERR_MODEL_MISSING, [], { param: 'model' });
@@ -92,5 +99,5 @@ export function parseChatRequest(raw: Buffer, headers: IncomingHttpHeaders, maxD
     out[m.key] = fromBody ?? fromHeader;
     if (m.key === 'policyId') policyIdFrom = fromBody !== null ? 'body' : fromHeader !== null ? 'header' : null;
   }
-  return { request: b as unknown as ChatRequest, policyId: out.policyId!, user: out.user!, project: out.project!, target: out.target!, policyIdFrom, stripped };
+  return { request: b as unknown as ChatRequest, policyId: out.policyId!, user: out.user!, project: out.project!, target: out.target!, policyIdFrom, stripped, scan, duplicateKeys };
 }

@@ -58,14 +58,14 @@ export interface Outcome {
 export interface PluginHooks {
   /**
    * What `onRequest` does with the request's body (`ctx.request`). Absent: it may read and change anything. `'none'`:
-   * it neither reads nor changes the body (it may use `ctx.meta`, headers and other plugins' state). `'marked'`: as
-   * `'none'`, but it may change the body, and then calls `ctx.markRequestChanged()`. When every request hook of a
-   * policy is `'none'` or `'marked'` and nothing was marked, nothing looked inside the body, so the gateway forwards
-   * the client's own bytes (when it added nothing either); otherwise the upstream gets the body exactly as the hooks
-   * saw it, re-serialised — a body that parses differently elsewhere (duplicate keys: JSON.parse keeps the last,
-   * other parsers the first) can then never show a policy one prompt and the model another.
+   * it neither reads nor changes the body (it may use `ctx.meta`, headers and other plugins' state). `'read'`: it
+   * reads the body and never changes it. `'marked'`: it may read and change the body, and calls
+   * `ctx.markRequestChanged()` whenever it changes it. When every request hook of a policy declares one of these and
+   * nothing was marked, the gateway forwards the client's own bytes, with the `policy_*` members spliced out — unless
+   * an object of the body repeats a key: JSON.parse keeps the last, other parsers the first, so such a body goes
+   * upstream re-serialised, exactly as the hooks saw it, and can never show a policy one prompt and the model another.
    */
-  readonly requestAccess?: 'none' | 'marked';
+  readonly requestAccess?: 'none' | 'read' | 'marked';
   /**
    * What `onResponse` does to the non-streaming answer. Absent: it may change it in any way, so the gateway
    * re-serialises the answer. `'read'`: it never changes it. `'marked'`: it changes it only together with a call to

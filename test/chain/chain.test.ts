@@ -137,7 +137,7 @@ describe('plugin chain', () => {
   });
 
   it('with request hooks that read the body, the upstream gets it exactly as the policy saw it, re-serialised', async () => {
-    expect(set!.policies.get('m')!.chain.requestUse).toBe('read'); // marker declares no requestAccess
+    expect(set!.policies.get('m')!.chain.requestUse).toBe('unmarked'); // marker declares no requestAccess
     const send = (body: string) => fetch(`${url}/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'm' }, body,
     });
@@ -184,12 +184,14 @@ describe('plugin chain', () => {
 });
 
 describe('request body use, from the hooks\' declared access', () => {
-  it('is untouched for none, marked when a hook may mark, read as soon as one hook declares nothing', async () => {
+  it('is untouched for none, marked when every hook declares read or marked, unmarked as soon as one hook declares nothing', async () => {
     const { buildChain } = await import('../../src/chain/build-chain.ts');
-    const hook = (requestAccess?: 'none' | 'marked') => ({ name: 'x', hooks: { requestAccess, onRequest: () => undefined } });
+    const hook = (requestAccess?: 'none' | 'read' | 'marked') => ({ name: 'x', hooks: { requestAccess, onRequest: () => undefined } });
     expect(buildChain([hook('none'), { name: 'y', hooks: {} }]).requestUse).toBe('untouched');
     expect(buildChain([hook('none'), hook('marked')]).requestUse).toBe('marked');
-    expect(buildChain([hook('marked'), hook()]).requestUse).toBe('read');
+    expect(buildChain([hook('read'), hook('none')]).requestUse).toBe('marked');
+    expect(buildChain([hook('marked'), hook()]).requestUse).toBe('unmarked');
+    expect(buildChain([hook('read'), hook()]).requestUse).toBe('unmarked');
     expect(buildChain([]).requestUse).toBe('untouched');
   });
 });

@@ -154,7 +154,7 @@ describe('prompt and output text (prompts on)', () => {
 
   it('the hooks without the opt-in are onComplete only (no per-chunk work)', () => {
     expect(Object.keys(auditHooks(config()))).toEqual(['onComplete']);
-    expect(Object.keys(auditHooks(config({ prompts: true }))).sort()).toEqual(['onChunk', 'onComplete', 'onRequest', 'onResponse', 'responseAccess']);
+    expect(Object.keys(auditHooks(config({ prompts: true }))).sort()).toEqual(['onChunk', 'onComplete', 'onRequest', 'onResponse', 'requestAccess', 'responseAccess']);
   });
 
   it('prompt text lists every message as role: text, content parts included', () => {

@@ -43,7 +43,7 @@ describe('redactor hooks', () => {
     const res = hooksFor('redact { email }');
     expect(Object.keys(res).sort()).toEqual(['onChunk', 'onComplete', 'onResponse', 'onStreamEnd', 'responseAccess']);
     const req = hooksFor('redact request { email }');
-    expect(Object.keys(req).sort()).toEqual(['onComplete', 'onRequest']);
+    expect(Object.keys(req).sort()).toEqual(['onComplete', 'onRequest', 'requestAccess']);
   });
 
   it('onRequest redacts messages before they go upstream: strings, parts and tool-call arguments', async () => {
