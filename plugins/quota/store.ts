@@ -25,12 +25,13 @@ export interface QuotaStore {
   readonly kind: 'memory' | 'redis';
   /**
    * Atomically: when every `value + amount <= limit`, adds every amount (setting the TTLs) and returns ok;
-   * otherwise changes nothing. One round trip for Redis; synchronous for memory. Rejects when the store is down.
+   * otherwise changes nothing. Synchronous for memory; for Redis, one round trip shared with the concurrent requests
+   * batched with it. Rejects when the store is down.
    */
   reserve(counters: readonly CounterSpec[], now: number): ReserveResult | Promise<ReserveResult>;
   /**
    * Adds `deltas[i]` (may be negative; results floor at 0) to counters that still exist. A counter whose window
-   * has expired is left alone (never recreated). One round trip for Redis.
+   * has expired is left alone (never recreated). Batched like reserve for Redis.
    */
   adjust(keys: readonly string[], deltas: readonly number[], now: number): void | Promise<void>;
   /** Releases connections. */
