@@ -15,9 +15,10 @@ type Dest = ReturnType<typeof pino.destination>;
 
 /** Results counted in `policy_gateway_audit_records_total{result}`. */
 export type AuditResult = 'written' | 'dropped' | 'error';
-const RESULT_LABELS: Readonly<Record<AuditResult, Readonly<Record<string, string>>>> = {
-  written: { result: 'written' }, dropped: { result: 'dropped' }, error: { result: 'error' },
-};
+/** Frozen: the metric remembers each one, so counting a record costs no label work. */
+const RESULT_LABELS: Readonly<Record<AuditResult, Readonly<Record<string, string>>>> = Object.freeze({
+  written: Object.freeze({ result: 'written' }), dropped: Object.freeze({ result: 'dropped' }), error: Object.freeze({ result: 'error' }),
+});
 
 /**
  * Lines to a file are handed to SonicBoom in batches: {@link BATCH_MS} after the first line of a batch, or as soon as

@@ -89,8 +89,13 @@ export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: 
   for (const category of flagged) counter.inc({ policy_id: policyId, category }, 1);
 }
 
+/** `{ provider }` label objects, frozen and shared (the metric then skips its label work). */
+const PROVIDER_LABELS = new Map<string, Readonly<Record<string, string>>>();
+
 function observe(ctx: RequestContext, provider: string, startMs: number): void {
-  ctx.services.metricsOf(MODERATION_METRICS).seconds.observe({ provider }, (performance.now() - startMs) / 1000);
+  let labels = PROVIDER_LABELS.get(provider);
+  if (labels === undefined) PROVIDER_LABELS.set(provider, (labels = Object.freeze({ provider })));
+  ctx.services.metricsOf(MODERATION_METRICS).seconds.observe(labels, (performance.now() - startMs) / 1000);
 }
 
 /** Cache key: sha256 of the scanned text. */

@@ -115,7 +115,7 @@ export function completeFlight(edge: Edge, f: Flight, res: http.ServerResponse):
     }, aborted ? 'request aborted' : 'request completed');
   }
   const outcome: Outcome = { status, error: f.error, upstreamCalled: f.upstreamCalled, aborted, synthesized: f.synthesized };
-  const chain = f.policy.chain;
-  if (chain.onComplete.length === 0) { edge.done(); return; }
-  edge.runner.runComplete(chain, outcome, ctx).finally(() => edge.done());
+  const done = edge.runner.runComplete(f.policy.chain, outcome, ctx);
+  if (done === undefined) edge.done();
+  else void done.finally(() => edge.done());
 }

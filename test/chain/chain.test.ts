@@ -195,3 +195,28 @@ describe('request body use, from the hooks\' declared access', () => {
     expect(buildChain([]).requestUse).toBe('untouched');
   });
 });
+
+describe('onComplete runner', () => {
+  it('stays synchronous while every hook is, waits for an async one before the next, and never throws', async () => {
+    const { buildChain } = await import('../../src/chain/build-chain.ts');
+    const { ChainRunner } = await import('../../src/chain/run-chain.ts');
+    const { ctxFor } = await import('../helpers/ctx.ts');
+    const order: string[] = [];
+    const runner = new ChainRunner(createMetrics(new Registry(), [], { defaults: false }), 1000);
+    const ctx = ctxFor({ model: 'm', messages: [] });
+    const outcome = { status: 200, upstreamCalled: true, aborted: false, synthesized: false };
+    const sync = (name: string) => ({ name, hooks: { onComplete: () => { order.push(name); } } });
+    const thrower = { name: 't', hooks: { onComplete: () => { order.push('t'); throw new Error('x'); } } };
+    expect(runner.runComplete(buildChain([sync('a'), thrower, sync('b')]), outcome, ctx)).toBeUndefined();
+    expect(order).toEqual(['a', 't', 'b']);
+    order.length = 0;
+    let release!: () => void;
+    const slow = { name: 's', hooks: { onComplete: () => new Promise<void>((r) => { release = () => { order.push('s'); r(); }; }) } };
+    const p = runner.runComplete(buildChain([sync('a'), slow, sync('b')]), outcome, ctx);
+    expect(p).toBeInstanceOf(Promise);
+    expect(order).toEqual(['a']);
+    release();
+    await p;
+    expect(order).toEqual(['a', 's', 'b']);
+  });
+});
