@@ -52,9 +52,8 @@ export interface GatewayOptions {
   readonly upstreamTimeoutMs: number;
   readonly pluginTimeoutMs: number;
   /**
-   * How http-proxy-3 reaches the upstream: `undici` (default) uses its fetch code path, the call dispatched on an
-   * undici Pool (`UndiciCall`: measured ~30% less CPU per request), `http` its native node:http path with a
-   * keep-alive Agent.
+   * The upstream client: `undici` (default) dispatches each call on an undici Pool (`UndiciCall`: less CPU per
+   * request), `http` proxies with http-proxy-3 on node:http with a keep-alive Agent.
    */
   readonly upstreamClient?: 'undici' | 'http';
   readonly defaultPolicy: string | undefined;

@@ -31,9 +31,7 @@ export class Flight {
   synthesized = false;
   upstreamCalled = false;
   proxyReq: http.ClientRequest | undefined = undefined;
-  /** undici client path: what goes upstream, and the upstream body once the head arrived. */
-  upstreamHeaders: Record<string, string> | undefined = undefined;
-  payload: Buffer | undefined = undefined;
+  /** undici client: the upstream body once the head arrived. */
   upstreamBody: Readable | UndiciCall | undefined = undefined;
   /** undici client path: the upstream call (aborted through it when the client leaves). */
   call: UndiciCall | undefined = undefined;

@@ -1,5 +1,5 @@
-// One upstream call on undici's low-level dispatch API, shaped like the little of a Readable the answer handlers use.
-// The upstream client of http-proxy-3's fetch code path (src/http/upstream.ts hands it to http-proxy-3 as the body).
+// One upstream call on undici's low-level dispatch API, shaped like the little of a Readable the answer handlers use:
+// the default upstream client (src/http/upstream.ts).
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 

@@ -1,6 +1,6 @@
-// The upstream leg, on http-proxy-3 (the proxy engine): a decided request goes to the upstream serving its model, and
-// the answer's head is checked and handed to respond-json / respond-sse. Two clients under http-proxy-3: its fetch code
-// path dispatched on an undici Pool (default; UndiciCall) or its native node:http path with a keep-alive Agent.
+// The upstream leg: a decided request goes to the upstream serving its model, and the answer's head is checked and
+// handed to respond-json / respond-sse. Two clients: undici's dispatch API on a keep-alive Pool (default), or
+// http-proxy-3, the proxy engine of `--upstream-client http`, on node:http with a keep-alive Agent.
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -15,42 +15,29 @@ import { passUpstreamError, respondJson } from './respond-json.ts';
 import { respondSse } from './respond-sse.ts';
 import { UndiciCall } from './undici-call.ts';
 
-const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({}) as http.IncomingHttpHeaders;
-const NO_ENTRIES = Object.freeze({ entries: () => [] as [string, string][] });
-
 /**
- * The proxy of one gateway. http-proxy-3 runs with `selfHandleResponse`: it sends the request (with the body the
- * gateway built, `buffer`) and reports the upstream's answer through its `proxyRes` event (node:http path) or
- * `onAfterResponse` (fetch path); the gateway then writes the client's answer itself.
+ * The upstream client of one gateway. Either way the gateway handles the answer itself: it reads, checks and rewrites
+ * JSON and SSE answers (the policy block, redaction), so the client only has to send the body the gateway built and
+ * hand back the answer's head and body.
+ * - `undici` (default): `pool.dispatch` with an UndiciCall handler — no fetch/Response, stream, promise or
+ *   AsyncResource per call (measured: the gateway's pass-through costs less CPU per request than the bare
+ *   http-proxy-3 pass-through, bench/README.md).
+ * - `http`: http-proxy-3's `web()` with `selfHandleResponse`, the body given as `buffer`, the answer through its
+ *   `proxyRes` event and failures through its `error` event.
  */
 export class UpstreamProxy {
   readonly #edge: Edge;
-  readonly #proxy: httpProxy.ProxyServer;
-  readonly #undici: boolean;
+  /** http-proxy-3, for `--upstream-client http`; undefined with the undici client. */
+  readonly #proxy: httpProxy.ProxyServer | undefined;
 
   constructor(edge: Edge) {
     this.#edge = edge;
-    this.#undici = (edge.o.upstreamClient ?? 'undici') === 'undici';
-    this.#proxy = httpProxy.createProxyServer({
-      // prependPath false: the path comes from the upstream's chatUrl in #undiciFetch, so http-proxy-3 need not parse it.
-      selfHandleResponse: true, ignorePath: true, changeOrigin: true, xfwd: false, prependPath: !this.#undici,
-      ...(this.#undici ? {
-        fetch: this.#undiciFetch as unknown as typeof fetch,
-        fetchOptions: {
-          // A non-empty header source makes http-proxy-3 skip copying request headers into a WHATWG Headers object:
-          // the undici request uses the gateway's own upstream header set.
-          requestOptions: { headers: { 'x-policy-gateway': '1' } },
-          onBeforeRequest: async (init: RequestInit, req: Req) => { (init as { flight?: Flight }).flight = req[FLIGHT]; },
-          onAfterResponse: async (response: Response, req: Req, res: http.ServerResponse) => this.#onUndiciResponse(response, req, res),
-        },
-      } : {}),
-    });
-    this.#proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: Req) => this.#onProxyReq(proxyReq, req));
-    this.#proxy.on('proxyRes', (proxyRes: http.IncomingMessage, req: Req, res: http.ServerResponse) => {
-      if (!this.#undici) this.#onProxyRes(proxyRes, req, res);
-    });
-    this.#proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
-    this.#proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
+    if ((edge.o.upstreamClient ?? 'undici') === 'undici') return;
+    const proxy = (this.#proxy = httpProxy.createProxyServer({ selfHandleResponse: true, ignorePath: true, changeOrigin: true, xfwd: false }));
+    proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: Req) => this.#onProxyReq(proxyReq, req));
+    proxy.on('proxyRes', (proxyRes: http.IncomingMessage, req: Req, res: http.ServerResponse) => this.#onProxyRes(proxyRes, req, res));
+    proxy.on('error', (err: Error, req: Req, res: http.ServerResponse | Socket) => this.#onProxyError(err, req, res as http.ServerResponse));
+    proxy.on('econnreset', () => { /* client went away; res 'close' handles completion */ });
   }
 
   /**
@@ -74,14 +61,18 @@ export class UpstreamProxy {
     if (upstream.authorization) headers.authorization = upstream.authorization;
     const ua = req.headers['user-agent'];
     if (ua) headers['user-agent'] = ua;
-    f.payload = payload;
     f.upstreamCalled = true;
     ctx.timings.upstreamStart = performance.now();
-    if (this.#undici) {
-      // http-proxy-3 copies req.headers for its own outgoing options, unused on this path: give it nothing to copy.
-      f.upstreamHeaders = headers;
-      req.headers = NO_HEADERS;
-      this.#proxy.web(req, res, { target: upstream.chatUrl, buffer: payload as unknown as Readable });
+    const proxy = this.#proxy;
+    if (proxy === undefined) {
+      // undici adds host and content-length itself. The head (or a failure before it) arrives through `call.head`;
+      // later failures through the body's 'error' (see #onProxyRes). The client leaving aborts `f.call`.
+      const call = (f.call = new UndiciCall());
+      upstream.pool.dispatch({ path: upstream.chatPath, method: 'POST', headers, body: payload }, call);
+      call.head.then((c) => {
+        f.upstreamBody = c;
+        this.#onProxyRes(c as unknown as http.IncomingMessage, req, res);
+      }, (err: Error) => this.#onProxyError(err, req, res));
       return;
     }
     headers.host = upstream.host;
@@ -89,35 +80,12 @@ export class UpstreamProxy {
     req.headers = headers;
     // http-proxy-3 pipes `buffer` into the upstream request; the body is already one Buffer, so end() it directly.
     const buffer = { pipe: (dest: http.ClientRequest) => { dest.end(payload); return dest; } } as unknown as Readable;
-    this.#proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
+    proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
   }
 
-  /** Stops the proxy (its agents belong to the upstream router, closed there). */
+  /** Stops the proxy (its agents and pools belong to the upstream router, closed there). */
   close(): void {
-    this.#proxy.close?.();
-  }
-
-  /** The `fetch` http-proxy-3 calls on its fetch path: one undici dispatch with the gateway's headers and body. */
-  readonly #undiciFetch = async (_url: string, init: { flight?: Flight }): Promise<unknown> => {
-    const f = init.flight!;
-    const u = f.upstream;
-    const call = new UndiciCall();
-    f.call = call;
-    u.pool.dispatch({ path: u.chatPath, method: 'POST', headers: f.upstreamHeaders!, body: f.payload! }, call);
-    await call.head;
-    // http-proxy-3 builds a fake proxyRes from `headers.entries()` that selfHandleResponse never reads: hand it none.
-    return { status: call.statusCode, statusText: '', headers: NO_ENTRIES, body: call };
-  };
-
-  /** undici path: takes the upstream body away from http-proxy-3 (which would drain it) and handles the answer. */
-  #onUndiciResponse(response: Response, req: Req, res: http.ServerResponse): void {
-    const r = response as unknown as { body: UndiciCall | null };
-    const call = r.body;
-    r.body = null;
-    const f = req[FLIGHT];
-    if (!f || !call) return;
-    f.upstreamBody = call;
-    this.#onProxyRes(call as unknown as http.IncomingMessage, req, res);
+    this.#proxy?.close?.();
   }
 
   #onProxyReq(proxyReq: http.ClientRequest, req: Req): void {
