@@ -45,7 +45,14 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
     }
     case 'check': {
       const { runCheck } = await import('./check.ts');
-      return runCheck(rest, io, await loadPlugins(), process.env);
+      const plugins = await loadPlugins();
+      try {
+        buildRegistry(plugins); // the same plugin checks as serve: a misordered or clashing plugin list is refused
+      } catch (e) {
+        io.stderr.write(`policy-gateway check: ${(e as Error).message}\n`);
+        return 2;
+      }
+      return runCheck(rest, io, plugins, process.env);
     }
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');

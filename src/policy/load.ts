@@ -10,7 +10,7 @@ import { parsePolicy } from '../../grammar/parse-policy.ts';
 import { buildChain } from '../chain/build-chain.ts';
 import type { CompileEnv, PluginFactory } from '../sdk/plugin.ts';
 import { checkPolicies } from './check.ts';
-import { isInside, realDirs } from './confine.ts';
+import { isInside, realDirs } from '../sdk/confine.ts';
 import type { CompiledPlugin, CompiledPolicy, CompiledPolicySet } from './types.ts';
 
 /** Options of loadPolicies / compileSources. */

@@ -4,9 +4,9 @@
 import type { Block, ScalarValue, Span, Statement, Value } from '../../grammar/ast.ts';
 import type { CompileEnv } from './plugin.ts';
 
-export { compileUserRegex, type UserRegex } from '../policy/regex.ts';
-export { globMatch, hasWildcard } from '../policy/glob.ts';
-export { isInside } from '../policy/confine.ts';
+export { compileUserRegex, type UserRegex } from './regex.ts';
+export { globMatch, hasWildcard } from './glob.ts';
+export { isInside } from './confine.ts';
 
 /** Edit distance (adjacent swaps count as one edit) and the closest plausible candidate: shared with the grammar. */
 export { editDistance, closestWord as didYouMean } from '../../grammar/suggest.ts';

@@ -2,7 +2,7 @@
 // inputs, plus the category family rule (`self-harm/*` covers `self-harm`).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { globMatch } from '../../src/policy/glob.ts';
+import { globMatch } from '../../src/sdk/glob.ts';
 import { categoryGlobMatch, expandCategoryGlob } from '../../plugins/decide/taxonomy.ts';
 
 /** Reference semantics: the glob as an anchored regex (test-only; the matcher itself builds no regex). */

@@ -3,7 +3,7 @@
 import { RE2JS } from 're2js';
 import { RegExpParser } from '@chevrotain/regexp-to-ast';
 import type { RegexValue } from '../../grammar/ast.ts';
-import type { CompileEnv } from '../sdk/plugin.ts';
+import type { CompileEnv } from './plugin.ts';
 
 /** A compiled user regex. Matching is linear in the input length whatever the pattern. */
 export interface UserRegex {
