@@ -6,20 +6,9 @@ import type { GatewayServices, RequestContext, RequestMeta, StateKey, Timings, V
 import type { ChatRequest, Usage } from '../sdk/types.ts';
 import { assembleVerdict } from './verdict.ts';
 
-/** What a request context is built from. */
-export interface RequestInit {
-  readonly id: string;
-  readonly rootLog: Logger;
-  readonly now: () => number;
-  readonly services: GatewayServices;
-  readonly route: 'policy' | 'v1';
-  readonly policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
-  readonly meta: RequestMeta;
-  readonly headers: IncomingHttpHeaders;
-  readonly request: ChatRequest;
-  readonly clientWantsUsage: boolean;
-  readonly timings: Timings;
-}
+/** What a request context is built from: its fixed fields, and the root logger its child logger comes from. */
+export type RequestInit = Pick<RequestContext, 'id' | 'now' | 'services' | 'route' | 'policy' | 'meta' | 'headers' | 'request' | 'clientWantsUsage' | 'timings'>
+  & { readonly rootLog: Logger };
 
 /** One request's context. Created after the body is validated and the policy resolved. A class: one object shape. */
 export class RequestCtx implements RequestContext {

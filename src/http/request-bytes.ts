@@ -1,6 +1,7 @@
 // The client's request bytes, read once before JSON.parse: nesting depth (the bound), where the top-level members are
 // and which are `policy_*` metadata, and how many members the text has in all (so repeated keys can be told apart).
 // With that, a body no hook changed goes upstream as the client's own bytes with the metadata members spliced out.
+import { jsonStringEnd } from '../json-depth.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -60,15 +61,8 @@ export function scanRequestBody(raw: Buffer, maxDepth: number): BodyScan {
   while (i < n) {
     const c = raw[i]!;
     if (c === QUOTE) {
-      let from = i + 1;
-      for (;;) {
-        const q = raw.indexOf(QUOTE, from);
-        if (q === -1) return { tooDeep, members, top, meta }; // unterminated string: not JSON
-        let k = q - 1;
-        while (raw[k] === BACKSLASH) k--;
-        from = q + 1;
-        if (((q - 1 - k) & 1) === 0) break; // an even run of backslashes: this quote ends the string
-      }
+      const from = jsonStringEnd(raw, i);
+      if (from === -1) return { tooDeep, members, top, meta }; // unterminated string: not JSON
       if (depth === 1) {
         if (expectKey) {
           memberStart = i;
