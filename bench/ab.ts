@@ -11,6 +11,7 @@
 //   full                 the gateway with bench/rules-full (as configuration 6 of bench/run.ts)
 //   full-without-A-B     the full policy without blocks A and B (e.g. full-without-audit, full-without-quota-topics;
 //                        `audit` means --audit off)
+//   CONFIG+redis         the same with --redis-url redis://127.0.0.1:6379 (quota counters in Redis), e.g. full+redis
 // Prints CPU µs per request (user+system, from /proc), its system part, req/s and p50 per SPEC.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ const { values: opts, positionals: specs } = parseArgs({
   options: { rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
 });
 if (opts.help || specs.length === 0) {
-  console.log(readFileSync(import.meta.filename, 'utf8').split('\n').slice(4, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(import.meta.filename, 'utf8').split('\n').slice(4, 15).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(specs.length === 0 && !opts.help ? 2 : 0);
 }
 const rounds = Number(opts.rounds);
@@ -55,7 +56,9 @@ interface Proxy { spec: string; url: string; headers: Record<string, string>; ch
 const proxies: Proxy[] = [];
 try {
   for (const [i, spec] of specs.entries()) {
-    const [config, dir = ROOT] = spec.split('@') as [string, string?];
+    const [configSpec, dir = ROOT] = spec.split('@') as [string, string?];
+    const redis = configSpec.endsWith('+redis');
+    const config = redis ? configSpec.slice(0, -'+redis'.length) : configSpec;
     const port = await freePort();
     let args: string[];
     let url = `http://127.0.0.1:${port}/policy/chat/completions`;
@@ -77,6 +80,7 @@ try {
         args.push('--rules', rules, '--audit', without.includes('audit') ? 'off' : path.join(tmp, `audit-${i}.log`));
         headers = { ...headers, authorization: `Bearer ${key}` };
       } else throw new Error(`unknown configuration "${config}" (bare, pass, full, full-without-…)`);
+      if (redis) args.push('--redis-url', 'redis://127.0.0.1:6379');
     }
     const child = pin
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir })

@@ -1,7 +1,7 @@
 // Load-time benchmark of the policy pipeline: parse, core checks and plugin compile of one policy with
 // 10,000 topic phrases and 500 respond rules (median of 5 runs each). Called from `npm run bench` (bench/run.ts).
 import { performance } from 'node:perf_hooks';
-import { parsePolicy } from '../grammar/parse.ts';
+import { parsePolicy } from '../grammar/parse-policy.ts';
 import { checkPolicies } from '../src/policy/check.ts';
 import { compilePolicies } from '../src/policy/load.ts';
 import type { PluginFactory } from '../src/sdk/plugin.ts';

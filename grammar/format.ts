@@ -4,7 +4,7 @@
 import type { Block, Comment, Policy, PolicyFile, ScalarValue, Statement, Value } from './ast.ts';
 import { type Diagnostic, renderDiagnostics } from './diagnostics.ts';
 import { encodeString } from './literals.ts';
-import { parsePolicy } from './parse.ts';
+import { parsePolicy } from './parse-policy.ts';
 
 /**
  * Layout rules (docs/policy-language.md, "Formatting"):

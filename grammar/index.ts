@@ -5,7 +5,7 @@ export type { Diagnostic } from './diagnostics.ts';
 export {
   compareDiagnostics, finalizeDiagnostics, MAX_ERRORS, renderDiagnostic, renderDiagnostics, summarizeDiagnostics,
 } from './diagnostics.ts';
-export { parsePolicy, type ParseOptions, type ParseResult } from './parse.ts';
+export { parsePolicy, type ParseOptions, type ParseResult } from './parse-policy.ts';
 export { formatPolicy, PolicyFormatError, tryFormatPolicy, type FormatOptions } from './format.ts';
 export { SourceText, formatLocation } from './source.ts';
 export { NUMBER_SUFFIXES } from './literals.ts';

@@ -70,18 +70,6 @@ function lineOf(text: string, starts: readonly number[], line: number): string {
   return text.slice(s, e);
 }
 
-/** The 1-based line `line` of `text` without its terminator ('' past the end). */
-export function sourceLine(text: string, line: number): string {
-  return lineOf(text, lineStarts(text), line);
-}
-
-/** The smallest span covering both `a` and `b` (same file assumed). */
-export function joinSpans(a: Span, b: Span): Span {
-  const start = a.start.offset <= b.start.offset ? a.start : b.start;
-  const end = a.end.offset >= b.end.offset ? a.end : b.end;
-  return { file: a.file, start, end };
-}
-
 /** `file:line:col` of a span's start. */
 export function formatLocation(span: Span): string {
   return `${span.file}:${span.start.line}:${span.start.col}`;

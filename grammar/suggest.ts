@@ -1,5 +1,5 @@
 // "Did you mean" for the grammar's own words (the `policy` keyword) and every name a plugin checks. The grammar
-// imports nothing from src/, so the helper lives here; src/policy/block-helpers.ts re-exports it for plugins.
+// imports nothing from src/, so the helper lives here; src/sdk/block-helpers.ts re-exports it for plugins.
 
 /** Edit distance counting a swap of two adjacent letters as one edit (optimal string alignment); load time only. */
 export function editDistance(a: string, b: string): number {

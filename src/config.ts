@@ -71,8 +71,8 @@ Starts the gateway. Every option can also be set by the environment variable in 
   --upstream-timeout DUR    max wait for the upstream's first byte and between stream chunks (default 60s)
   --connect-timeout DUR     max time to connect to an upstream (default 5s)
   --max-sockets N           keep-alive pool size per upstream (default 256)
-  --upstream-client C       undici (default: http-proxy-3's fetch path, dispatched on an undici Pool; less CPU per request)
-                            or http (http-proxy-3's native node:http path) [POLICY_GATEWAY_UPSTREAM_CLIENT]
+  --upstream-client C       undici (default: calls dispatched on an undici Pool; less CPU per request)
+                            or http (http-proxy-3 on node:http) [POLICY_GATEWAY_UPSTREAM_CLIENT]
   --default-policy ID       policy for /v1 requests that name none [POLICY_GATEWAY_DEFAULT_POLICY]
                             (default: the policy marked \`default\` in the rules)
   --workers N               worker processes sharing the port, metrics aggregated [POLICY_GATEWAY_WORKERS] (default 1)

@@ -23,6 +23,8 @@ abstract class FastMetric<L extends string, C> {
   readonly aggregator: string;
   readonly labelNames: readonly L[];
   readonly #children = new Map<string, C>();
+  /** Children by frozen label object: callers that pass the same frozen `{ result: 'written' }` skip the key work. */
+  readonly #byFrozen = new WeakMap<object, C>();
 
   constructor(o: { name: string; help: string; labelNames?: readonly L[]; registers?: Registry[]; aggregator?: string }) {
     this.name = o.name;
@@ -57,8 +59,20 @@ abstract class FastMetric<L extends string, C> {
     return c;
   }
 
-  /** The child for a label object (prom-client's `inc({ a: 'x' })` form). Unknown label names are an error. */
+  /**
+   * The child for a label object (prom-client's `inc({ a: 'x' })` form). Unknown label names are an error. A frozen
+   * label object is remembered, so passing the same one again is one WeakMap lookup.
+   */
   protected child(labels: Partial<Record<L, string | number>> | undefined): C {
+    if (labels !== undefined && Object.isFrozen(labels)) {
+      let c = this.#byFrozen.get(labels);
+      if (c === undefined) this.#byFrozen.set(labels, (c = this.#childOf(labels)));
+      return c;
+    }
+    return this.#childOf(labels);
+  }
+
+  #childOf(labels: Partial<Record<L, string | number>> | undefined): C {
     if (labels) {
       for (const k in labels) {
         if (!this.labelNames.includes(k as L)) throw new Error(`${this.name}: unknown label "${k}"`);

@@ -10,6 +10,22 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
+ * The index just after the JSON string whose opening quote is at `open` in `bytes`, or -1 when it is never closed.
+ * Native `indexOf` finds each quote; a quote after an odd run of backslashes is escaped and skipped.
+ */
+export function jsonStringEnd(bytes: Buffer, open: number): number {
+  let from = open + 1;
+  for (;;) {
+    const q = bytes.indexOf(QUOTE, from);
+    if (q === -1) return -1;
+    let k = q - 1;
+    while (bytes[k] === BACKSLASH) k--;
+    from = q + 1;
+    if (((q - 1 - k) & 1) === 0) return from; // an even run of backslashes: this quote ends the string
+  }
+}
+
+/**
  * True when the JSON text in `bytes` nests arrays and objects deeper than `max` levels. Linear time, no recursion, no
  * allocation: strings are skipped with native `indexOf`, so brackets inside them do not count. Only meaningful for
  * well-formed JSON (malformed text may give either answer; JSON.parse rejects it anyway): a valid document nested
@@ -23,16 +39,8 @@ export function jsonNestsDeeper(bytes: Buffer, max: number): boolean {
   while (i < n) {
     const c = bytes[i]!;
     if (c === QUOTE) {
-      let from = i + 1;
-      for (;;) {
-        const q = bytes.indexOf(QUOTE, from);
-        if (q === -1) return false; // unterminated string: not JSON
-        let k = q - 1;
-        while (bytes[k] === BACKSLASH) k--;
-        from = q + 1;
-        if (((q - 1 - k) & 1) === 0) break; // an even run of backslashes: this quote ends the string
-      }
-      i = from;
+      i = jsonStringEnd(bytes, i);
+      if (i === -1) return false; // unterminated string: not JSON
       continue;
     }
     if (c === 0x5b || c === 0x7b) {

@@ -1,9 +1,9 @@
-// prom-client metrics of one gateway instance, all declared in one place (names, labels, buckets).
-// `createMetrics(registry)` takes a Registry so every test (and every worker) gets its own. The metric objects are
+// prom-client metrics of one gateway instance: core's own declared here, each plugin's from its declaration, all
+// created by `createMetrics(registry, plugins)` (a Registry per test and per worker). The metric objects are
 // src/fast-metrics.ts (label children bound once, no per-call label hashing), exported through prom-client.
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { FastCounter as Counter, FastGauge as Gauge, FastHistogram as Histogram } from './fast-metrics.ts';
-import type { PluginMetrics } from './sdk/context.ts';
+import type { MetricDecls, MetricsOf } from './sdk/metrics.ts';
 
 /** Latency buckets in seconds: sub-millisecond resolution for gateway overhead, up to a minute for model calls. */
 export const LATENCY_BUCKETS = Object.freeze([
@@ -17,8 +17,14 @@ export const OVERHEAD_BUCKETS = Object.freeze([
 /** Default process metrics dropped from the exposition because their names break Prometheus conventions. */
 const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-/** Every metric the gateway exports; documented in docs/metrics.md. */
-export interface Metrics extends PluginMetrics {
+/** The metric declarations of a plugin, as createMetrics reads them. */
+export interface MetricSource {
+  readonly name: string;
+  readonly metrics?: MetricDecls;
+}
+
+/** Every metric the gateway exports (core's here, the plugins' through `of`); documented in docs/metrics.md. */
+export interface Metrics {
   readonly registry: Registry;
   readonly requests: Counter<'route' | 'status'>;
   readonly requestSeconds: Histogram<'route' | 'stream'>;
@@ -33,13 +39,17 @@ export interface Metrics extends PluginMetrics {
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge;
   readonly inflight: Gauge<'route'>;
-  readonly auditRecords: Counter<'result'>;
   readonly openConnections: Gauge;
   readonly connectionsRejected: Counter;
+  /** The live metrics of a plugin's declaration object; throws for a declaration that was not registered. */
+  of<D extends MetricDecls>(decls: D): MetricsOf<D>;
 }
 
-/** Creates every gateway metric on `registry` (plus Node's default process metrics when `defaults` is true). */
-export function createMetrics(registry: Registry, opts: { defaults?: boolean } = {}): Metrics {
+/**
+ * Creates every gateway metric on `registry`: core's, then each plugin's declared metrics in registry order (plus
+ * Node's default process metrics unless `defaults` is false). A metric name declared twice is an error.
+ */
+export function createMetrics(registry: Registry, plugins: readonly MetricSource[] = [], opts: { defaults?: boolean } = {}): Metrics {
   if (opts.defaults !== false) {
     collectDefaultMetrics({ register: registry });
     // prom-client names three gauges `*_total`, which `promtool check metrics` rejects (that suffix is for counters);
@@ -51,7 +61,7 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     new Counter<L>({ name, help, labelNames, registers });
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]) =>
     new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers });
-  return {
+  const core = {
     registry,
     requests: counter('policy_gateway_requests_total', 'HTTP requests answered, by route and status code.', ['route', 'status']),
     requestSeconds: histogram('policy_gateway_request_duration_seconds', 'End-to-end request latency, first byte in to last byte out.', ['route', 'stream'], LATENCY_BUCKETS),
@@ -66,16 +76,27 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     policyReloads: counter('policy_gateway_policy_reloads_total', 'Policy (re)loads by result (success, error).', ['result']),
     policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers, aggregator: 'max' }),
     inflight: new Gauge<'route'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route'], registers }),
-    auditRecords: counter('policy_gateway_audit_records_total', 'Audit records, by result (written, dropped, error).', ['result']),
     openConnections: new Gauge({ name: 'policy_gateway_open_connections', help: 'Client connections open on the main listener (--max-connections applies per process).', registers }),
     connectionsRejected: counter('policy_gateway_connections_rejected_total', 'Connections answered with a canned 503 before any request was read: beyond --max-connections plus --ops-reserve.', []),
-    redactions: counter('policy_gateway_redactions_total', 'Sensitive spans redacted, by policy and detector type.', ['policy_id', 'type']),
-    moderationFlags: counter('policy_gateway_moderation_flags_total', 'Moderation categories flagged, by policy and category.', ['policy_id', 'category']),
-    moderationSeconds: histogram('policy_gateway_moderation_duration_seconds', 'Moderation provider latency.', ['provider'], LATENCY_BUCKETS),
-    moderationErrors: counter('policy_gateway_moderation_errors_total', 'Moderation provider failures, by provider and fail mode applied.', ['provider', 'result']),
-    quotaRejections: counter('policy_gateway_quota_rejections_total', 'Requests rejected by quotas and budgets, by policy and scope.', ['policy_id', 'scope']),
-    quotaStoreErrors: counter('policy_gateway_quota_store_errors_total', 'Quota store failures, by store and fail mode applied.', ['store', 'result']),
-    escalations: counter('policy_gateway_escalations_total', 'Escalation webhooks, by policy and result (sent, failed).', ['policy_id', 'result']),
-    authFailures: counter('policy_gateway_auth_failures_total', 'Rejected credentials, by reason.', ['reason']),
+  };
+  const pluginMetrics = new Map<MetricDecls, Record<string, unknown>>();
+  for (const p of plugins) {
+    if (!p.metrics) continue;
+    const live: Record<string, unknown> = {};
+    for (const [key, d] of Object.entries(p.metrics)) {
+      if (registry.getSingleMetric(d.name)) throw new Error(`plugin "${p.name}": metric ${d.name} is already declared`);
+      live[key] = d.type === 'counter' ? counter(d.name, d.help, d.labels)
+        : d.type === 'gauge' ? new Gauge({ name: d.name, help: d.help, labelNames: d.labels, registers })
+          : histogram(d.name, d.help, d.labels, d.buckets === 'latency' ? LATENCY_BUCKETS : d.buckets === 'overhead' ? OVERHEAD_BUCKETS : d.buckets);
+    }
+    pluginMetrics.set(p.metrics, Object.freeze(live));
+  }
+  return {
+    ...core,
+    of<D extends MetricDecls>(decls: D): MetricsOf<D> {
+      const live = pluginMetrics.get(decls);
+      if (live === undefined) throw new Error('metrics requested for a declaration no registered plugin made');
+      return live as MetricsOf<D>;
+    },
   };
 }

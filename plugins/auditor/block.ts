@@ -1,10 +1,10 @@
 // Compile step of the `audit` block: audit tags and the prompt opt-in, checked once per policy load into a frozen
 // AuditConfig. Every policy gets a config (the auditor is always on), with defaults when it has no `audit` block.
-import type { Block, Span, Statement } from '../../grammar/ast.ts';
+import type { Block, Span, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
   describeValue, flattenTerm, identName, reportError, reportWarning, statementsByKeyword, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
+} from '../../src/sdk/block-helpers.ts';
 
 /** The compiled `audit` block of one policy. Deep-frozen. */
 export interface AuditConfig {

@@ -116,7 +116,8 @@ const PARTS: string[] = [];
 
 /**
  * Fields with a fixed place in every record, in order. The first five are the connectors' line (DESIGN §5);
- * `timestamp` is written bare in logfmt. Other `ctx.audit` keys follow `upstream_status`, then `tags`,
+ * `timestamp` is written bare in logfmt. The optional fields (`quota_limit`, `moderation_error`, `request_redactions`:
+ * record.ts) follow `upstream_status`, then `tags`,
  * then `prompt` and `output` (only for policies with `prompts on`). Records are built in this order (record.ts).
  */
 export const FIELD_ORDER: readonly string[] = Object.freeze([

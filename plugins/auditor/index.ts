@@ -7,13 +7,9 @@ import { compileAudit, type AuditConfig } from './block.ts';
 import { formatAuditRecord } from './format.ts';
 import { buildAuditRecord, buildUnchainedRecord, formatRequestLogfmt, type Capture, type UnchainedEnd } from './record.ts';
 import { sinkFor } from './sink.ts';
-import { registerServeHooks } from '../../src/sdk/serve-hooks.ts';
+import { AUDITOR_METRICS } from './declarations.ts';
 
-/**
- * Every metric this plugin writes. `policy_gateway_audit_records_total{result}` (result: written, dropped, error)
- * is declared with the gateway's metrics in src/metrics.ts (`auditRecords`); the auditor increments it.
- */
-export const AUDITOR_METRICS = Object.freeze({ auditRecords: 'policy_gateway_audit_records_total' } as const);
+export { AUDITOR_METRICS } from './declarations.ts';
 
 /** Per-request capture of prompt/output references, only for policies with `prompts on`. */
 export const auditCaptureKey = stateKey<Capture>('auditor.capture');
@@ -46,9 +42,6 @@ export function recordUnchained(end: UnchainedEnd, services: GatewayServices): v
   sink.write(formatAuditRecord(buildUnchainedRecord(end, Date.now()), sink.format));
 }
 
-// Requests that never reach a policy are recorded through the gateway-level hook.
-registerServeHooks({ onUnchainedEnd: recordUnchained });
-
 /** The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts. */
 export function auditHooks(config: AuditConfig): PluginHooks {
   const onComplete = (outcome: Outcome, ctx: RequestContext): void => recordRequest(config, outcome, ctx);
@@ -56,6 +49,7 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   return Object.freeze({
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
     responseAccess: 'read',
+    requestAccess: 'none',
     onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
     // read the text at onComplete, after the redactor has rewritten these objects in place.
@@ -73,10 +67,14 @@ export function auditHooks(config: AuditConfig): PluginHooks {
 export const auditorPlugin = definePlugin<AuditConfig>({
   name: 'auditor',
   blocks: ['audit'],
+  // Records what every other plugin did: last in the chain, after the redactor rewrote the output.
+  after: ['auth', 'quota', 'rollout', 'topics', 'moderation', 'decide', 'redactor'],
+  metrics: AUDITOR_METRICS,
+  diagnostics: [490, 499],
+  // Requests that never reach a policy are recorded too.
+  onUnchainedEnd: recordUnchained,
   compile: (blocks, env) => compileAudit(blocks, env),
-  hooks(config) {
-        return auditHooks(config);
-  },
+  hooks: (config) => auditHooks(config),
 });
 
 export default auditorPlugin;

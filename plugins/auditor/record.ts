@@ -1,9 +1,9 @@
 // Builds the audit record of one request from its context and outcome (chained requests) or from the gateway's
 // end-of-request summary (requests that never reached a policy). Field order is fixed here and documented in README.md.
 import type { RequestContext } from '../../src/sdk/context.ts';
+import { moderationErrorKey, principalKey, quotaKey, redactionKey } from '../../src/sdk/state-keys.ts';
 import type { Outcome } from '../../src/sdk/plugin.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
-import { reasonCodeForError } from '../decide/reason-codes.ts';
 import type { AuditConfig } from './block.ts';
 import { auditTimestamp, FIELD_ORDER, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
 
@@ -15,8 +15,6 @@ export const MAX_TEXT = 16_384;
 
 export { FIELD_ORDER };
 
-const RESERVED = new Set(FIELD_ORDER);
-const EXTRA_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 /** Redaction type names: built-in detectors and custom labels from the policy (`ACCOUNT`, `Customer-ID`); nothing
  * that could break the `name:count,` list (no separators, quotes, spaces or `=`). */
 const COUNT_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/;
@@ -33,19 +31,16 @@ export interface Capture {
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-/** The rule-set revision the request was served with, when the gateway exposes it on the context. */
+/** The rule-set revision the request was served with. */
 function revisionOf(ctx: RequestContext): string | null {
-  // NOTE(auditor): the SDK context does not carry the CompiledPolicySet yet; read it structurally so the
-  // field fills in as soon as the core adds `ctx.policy` (reported to the lead).
-  const p = (ctx as RequestContext & { readonly policy?: { readonly revision?: unknown } }).policy;
-  return typeof p?.revision === 'string' ? p.revision : null;
+  return ctx.policy.revision || null;
 }
 
 function stringOrNull(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
 }
 
-/** `{ email: 2, phone: 1 }` from ctx.audit.redactions (only finite counts), or null when nothing was redacted. */
+/** `{ email: 2, phone: 1 }` from redaction counts (only finite positive counts of sane names), or null when none. */
 function redactionCounts(v: unknown): Readonly<Record<string, number>> | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   let out: Record<string, number> | null = null;
@@ -55,17 +50,6 @@ function redactionCounts(v: unknown): Readonly<Record<string, number>> | null {
   return out;
 }
 
-/** An extra ctx.audit value as an audit value (objects of counts, lists of strings, scalars), or undefined to skip it. */
-function extraValue(v: unknown): AuditValue | undefined {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (Array.isArray(v)) return v.map((x) => String(x));
-  if (typeof v === 'object') {
-    const counts = redactionCounts(v);
-    return counts ?? null;
-  }
-  return undefined;
-}
 
 /** Cuts `s` to MAX_TEXT code units (never inside a surrogate pair) and says how much was cut. */
 export function clipText(s: string): string {
@@ -130,17 +114,20 @@ function requestFacts(ctx: RequestContext, outcome: Outcome): typeof FACTS {
   return FACTS;
 }
 
-/** The extra ctx.audit fields a record carries, as key, value, key, value… in a reused array; returns their count × 2. */
+/**
+ * The optional fields a record carries after `upstream_status`, present only when their plugin published them, in this
+ * order: `quota_limit` (the limit that refused the request), `moderation_error` (why the moderation provider failed),
+ * `request_redactions` (spans redacted in the request). Key, value, key, value… in a reused array; returns the count × 2.
+ */
 const EXTRAS: (string | AuditValue)[] = [];
-function collectExtras(a: Readonly<Record<string, unknown>>): number {
+function collectExtras(ctx: RequestContext): number {
   let n = 0;
-  for (const k in a) {
-    if (RESERVED.has(k) || !EXTRA_KEY.test(k)) continue;
-    const x = extraValue(a[k]);
-    if (x === undefined) continue;
-    EXTRAS[n++] = k;
-    EXTRAS[n++] = x;
-  }
+  const rejectedBy = ctx.get(quotaKey)?.rejectedBy;
+  if (typeof rejectedBy === 'string') { EXTRAS[n++] = 'quota_limit'; EXTRAS[n++] = rejectedBy; }
+  const modError = ctx.get(moderationErrorKey);
+  if (typeof modError === 'string') { EXTRAS[n++] = 'moderation_error'; EXTRAS[n++] = modError; }
+  const requestCounts = redactionCounts(ctx.get(redactionKey)?.request);
+  if (requestCounts !== null) { EXTRAS[n++] = 'request_redactions'; EXTRAS[n++] = requestCounts; }
   return n;
 }
 
@@ -162,12 +149,11 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
   const err = outcome.error;
   const f = requestFacts(ctx, outcome);
   const rejected = f.rejected;
-  const a = ctx.audit;
   const rec: Record<string, AuditValue> = {
     timestamp: auditTimestamp(ctx.timings.startedAt),
     policy_id: ctx.meta.policyId,
     decision: rejected ? REJECT : v.decision,
-    reason_code: rejected ? reasonCodeForError(err!.code) : v.reasonCode,
+    reason_code: rejected ? err!.reasonCode : v.reasonCode,
     policy_user: ctx.meta.user,
     policy_project_id: ctx.meta.project,
     request_id: ctx.id,
@@ -186,8 +172,8 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     denylist_hits: v.denylistHits,
     rule: v.rule,
     revision: revisionOf(ctx),
-    key_label: stringOrNull(a.key_label),
-    redactions: redactionCounts(a.redactions),
+    key_label: stringOrNull(ctx.get(principalKey)?.label),
+    redactions: redactionCounts(ctx.get(redactionKey)?.response),
     prompt_tokens: ctx.usage ? ctx.usage.prompt_tokens ?? null : null,
     completion_tokens: ctx.usage ? ctx.usage.completion_tokens ?? null : null,
     duration_ms: f.durationMs,
@@ -195,7 +181,7 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     upstream_ms: f.upstreamMs,
     upstream_status: ctx.upstreamStatus > 0 ? ctx.upstreamStatus : null,
   };
-  for (let i = 0, n = collectExtras(a); i < n; i += 2) rec[EXTRAS[i] as string] = EXTRAS[i + 1]!;
+  for (let i = 0, n = collectExtras(ctx); i < n; i += 2) rec[EXTRAS[i] as string] = EXTRAS[i + 1]!;
   rec.tags = config.tags;
   if (config.prompts && capture) {
     rec.prompt = capturedPrompt(ctx, capture);
@@ -235,7 +221,6 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   const err = outcome.error;
   const f = requestFacts(ctx, outcome);
   const rejected = f.rejected;
-  const a = ctx.audit;
   const meta = ctx.meta;
   const usage = ctx.usage;
   const p = PARTS;
@@ -246,7 +231,7 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = ' decision=';
   p[n++] = rejected ? REJECT : lfString(v.decision);
   p[n++] = ' reason_code=';
-  p[n++] = lfString(rejected ? reasonCodeForError(err!.code) : v.reasonCode);
+  p[n++] = lfString(rejected ? err!.reasonCode : v.reasonCode);
   p[n++] = ' policy_user=';
   p[n++] = lfString(meta.user);
   p[n++] = ' policy_project_id=';
@@ -282,9 +267,9 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = ' revision=';
   p[n++] = lfString(revisionOf(ctx));
   p[n++] = ' key_label=';
-  p[n++] = lfString(stringOrNull(a.key_label));
+  p[n++] = lfString(stringOrNull(ctx.get(principalKey)?.label));
   p[n++] = ' redactions=';
-  p[n++] = a.redactions === undefined ? MISSING : logfmtValue(redactionCounts(a.redactions));
+  p[n++] = logfmtValue(redactionCounts(ctx.get(redactionKey)?.response));
   p[n++] = ' prompt_tokens=';
   p[n++] = usage ? logfmtValue(usage.prompt_tokens ?? null) : MISSING;
   p[n++] = ' completion_tokens=';
@@ -297,7 +282,7 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = lfNumber(f.upstreamMs);
   p[n++] = ' upstream_status=';
   p[n++] = ctx.upstreamStatus > 0 ? lfNumber(ctx.upstreamStatus) : MISSING;
-  for (let i = 0, e = collectExtras(a); i < e; i += 2) {
+  for (let i = 0, e = collectExtras(ctx); i < e; i += 2) {
     p[n++] = ` ${EXTRAS[i] as string}=`;
     p[n++] = logfmtValue(EXTRAS[i + 1] as AuditValue);
   }
@@ -315,12 +300,12 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   return p.join('');
 }
 
-/** What the gateway reports for a request that ended before reaching a policy (see src/server.ts RequestEnd). */
+/** What the gateway reports for a request that ended before reaching a policy (src/sdk/plugin.ts UnchainedRequestEnd). */
 export interface UnchainedEnd {
   readonly reqId: string;
   readonly route: string;
   readonly status: number;
-  readonly error: { readonly code: string } | undefined;
+  readonly error: { readonly code: string; readonly reasonCode: string } | undefined;
   readonly durationMs: number;
   /** The serving rule-set revision, when the gateway reports it. */
   readonly revision?: string | undefined;
@@ -336,7 +321,7 @@ export function buildUnchainedRecord(end: UnchainedEnd, nowMs: number): AuditRec
     timestamp: auditTimestamp(nowMs - end.durationMs),
     policy_id: null,
     decision: REJECT,
-    reason_code: code ? reasonCodeForError(code) : 'INTERNAL_ERROR',
+    reason_code: end.error?.reasonCode ?? 'INTERNAL_ERROR',
     policy_user: null,
     policy_project_id: null,
     request_id: end.reqId,

@@ -3,7 +3,9 @@
 import { appendFileSync, writeSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import type { CounterLike, GatewayServices } from '../../src/sdk/context.ts';
+import type { GatewayServices } from '../../src/sdk/context.ts';
+import type { CounterLike } from '../../src/sdk/metrics.ts';
+import { AUDITOR_METRICS } from './declarations.ts';
 import type { AuditFormat } from './format.ts';
 
 /** Largest amount of unwritten audit text buffered in memory (a stalled disk or pipe drops lines, counted, beyond it). */
@@ -13,9 +15,10 @@ type Dest = ReturnType<typeof pino.destination>;
 
 /** Results counted in `policy_gateway_audit_records_total{result}`. */
 export type AuditResult = 'written' | 'dropped' | 'error';
-const RESULT_LABELS: Readonly<Record<AuditResult, Readonly<Record<string, string>>>> = {
-  written: { result: 'written' }, dropped: { result: 'dropped' }, error: { result: 'error' },
-};
+/** Frozen: the metric remembers each one, so counting a record costs no label work. */
+const RESULT_LABELS: Readonly<Record<AuditResult, Readonly<Record<string, string>>>> = Object.freeze({
+  written: Object.freeze({ result: 'written' }), dropped: Object.freeze({ result: 'dropped' }), error: Object.freeze({ result: 'error' }),
+});
 
 /**
  * Lines to a file are handed to SonicBoom in batches: {@link BATCH_MS} after the first line of a batch, or as soon as
@@ -87,7 +90,7 @@ export class AuditSink {
       // reachable. Marking it destroyed is what that hook checks to leave a stream alone.
       if (!ready) {
         this.#broken = true;
-        (dest as { destroyed: boolean }).destroyed = true;
+        (dest as unknown as { destroyed: boolean }).destroyed = true;
       }
       this.fail(err);
     });
@@ -228,7 +231,7 @@ const sinks = new WeakMap<GatewayServices, AuditSink>();
 export function sinkFor(services: GatewayServices): AuditSink {
   let sink = sinks.get(services);
   if (sink) return sink;
-  const counter = (services.metrics as GatewayServices['metrics'] & { readonly auditRecords?: CounterLike }).auditRecords;
+  const counter = services.metricsOf(AUDITOR_METRICS).records;
   sink = new AuditSink({ destination: services.audit.destination, format: services.audit.format, log: services.log, counter });
   sinks.set(services, sink);
   const s = sink;

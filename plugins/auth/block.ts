@@ -1,9 +1,9 @@
 // Compile step of the auth block: `auth { keys "keys/support.keys" }` → frozen config holding the keys file's
 // absolute path and the keys parsed from it. Reports POL0405–POL0408; never throws.
 import { resolve } from 'node:path';
-import type { Block, Statement } from '../../grammar/ast.ts';
+import type { Block, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
-import { describeValue, reportError, reportWarning, statementsByKeyword } from '../../src/policy/block-helpers.ts';
+import { describeValue, reportError, reportWarning, statementsByKeyword } from '../../src/sdk/block-helpers.ts';
 import { parseKeysFile, type KeyEntry } from './keys-file.ts';
 
 /** The statements an auth block accepts. */

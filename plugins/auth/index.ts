@@ -3,24 +3,55 @@
 import type { Logger } from 'pino';
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { E, GatewayError, type ErrorDef } from '../../src/errors.ts';
+import { defineErrors, GatewayError, type ErrorDef } from '../../src/sdk/errors.ts';
+import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { compileAuth, type AuthConfig } from './block.ts';
 import { KeyRing } from './key-ring.ts';
+import { runKeys } from './keys-command.ts';
 import { digestKey, digestsEqual, keyIdOf, type KeyEntry } from './keys-file.ts';
-import { principalKey } from './state.ts';
+import { principalKey } from '../../src/sdk/state-keys.ts';
 
-export { principalKey, type Principal } from './state.ts';
+export { principalKey, type Principal } from '../../src/sdk/state-keys.ts';
 export type { AuthConfig } from './block.ts';
+
+const INVALID = 'invalid_request_error';
+
+/** The errors auth answers with (docs/errors.md). */
+export const AUTH_ERRORS = defineErrors({
+  GW_ERR_AUTH_MISSING: { status: 401, type: INVALID, openaiCode: 'missing_api_key', reasonCode: 'AUTH_FAILED', expose: true,
+    message: 'missing API key: send your policy key as a Bearer token ("Authorization: Bearer <policy key>")' },
+  GW_ERR_AUTH_MALFORMED: { status: 401, type: INVALID, openaiCode: 'invalid_api_key', reasonCode: 'AUTH_FAILED', expose: true,
+    message: 'malformed Authorization header: expected "Authorization: Bearer <policy key>"' },
+  GW_ERR_AUTH_INVALID: { status: 401, type: INVALID, openaiCode: 'invalid_api_key', reasonCode: 'AUTH_FAILED', expose: true,
+    message: 'invalid policy key: check that your API key is set and sent as a Bearer token' },
+  GW_ERR_AUTH_EXPIRED: { status: 401, type: INVALID, openaiCode: 'expired_api_key', reasonCode: 'AUTH_FAILED', expose: true,
+    message: 'policy key has expired' },
+  GW_ERR_AUTH_FORBIDDEN: { status: 403, type: 'permission_error', openaiCode: 'forbidden', reasonCode: 'FORBIDDEN', expose: true,
+    message: 'this policy key may not use %s' },
+});
+const E = AUTH_ERRORS;
+
+/** The reason codes of auth's rejections (docs/reason-codes.md). */
+export const AUTH_REASON_CODES = Object.freeze({
+  AUTH_FAILED: 'the policy key was missing, malformed, unknown or expired (401)',
+  FORBIDDEN: 'the policy key may not use this policy or project (403)',
+});
 
 /** Reasons counted in policy_gateway_auth_failures_total{reason} (all from this fixed list). */
 export const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'invalid', 'expired', 'forbidden'] as const;
 type Reason = (typeof AUTH_FAILURE_REASONS)[number];
 
+/** Every metric auth writes. */
+export const AUTH_METRICS = defineMetrics({
+  /** Rejected credentials, by reason (one of AUTH_FAILURE_REASONS). */
+  failures: { type: 'counter', name: 'policy_gateway_auth_failures_total', help: 'Rejected credentials, by reason.', labels: ['reason'] },
+});
+
 /** Compared against when the presented key id is unknown, so unknown ids cost the same hashing and compare work. */
 const DUMMY_DIGEST = Buffer.alloc(32);
 
 function reject(ctx: RequestContext, reason: Reason, def: ErrorDef, args: readonly string[] = []): RequestAction {
-  ctx.services.metrics.authFailures.inc({ reason });
+  ctx.services.metricsOf(AUTH_METRICS).failures.inc({ reason });
   ctx.log.debug({ plugin: 'auth', reason }, 'request rejected');
   return { kind: 'reject', error: new GatewayError(def, args) };
 }
@@ -56,8 +87,13 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
   if (header === undefined || header === '') return reject(ctx, 'missing', E.GW_ERR_AUTH_MISSING);
   const token = bearerToken(header);
   if (token === '') return reject(ctx, 'malformed', E.GW_ERR_AUTH_MALFORMED);
-  const entry = findKey(ring.current(ctx.now(), log), token);
-  if (entry === undefined) return reject(ctx, 'invalid', E.GW_ERR_AUTH_INVALID);
+  const keys = ring.current(ctx.now(), log);
+  let entry = ring.verified(token);
+  if (entry === undefined) {
+    entry = findKey(keys, token);
+    if (entry === undefined) return reject(ctx, 'invalid', E.GW_ERR_AUTH_INVALID);
+    ring.rememberVerified(token, entry, keys);
+  }
   if (entry.expiresAt !== null && ctx.now() >= entry.expiresAt) return reject(ctx, 'expired', E.GW_ERR_AUTH_EXPIRED);
   const policyId = ctx.meta.policyId;
   if (entry.policies !== '*' && !entry.policies.includes(policyId)) {
@@ -74,7 +110,6 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
     }
   }
   ctx.set(principalKey, { id: entry.id, label: entry.label });
-  ctx.audit.key_label = entry.label;
   return undefined;
 }
 
@@ -94,6 +129,13 @@ export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: Ke
 export const authPlugin = definePlugin<AuthConfig>({
   name: 'auth',
   blocks: ['auth'],
+  errors: AUTH_ERRORS,
+  reasonCodes: AUTH_REASON_CODES,
+  metrics: AUTH_METRICS,
+  diagnostics: [405, 409],
+  commands: {
+    keys: { usage: 'create --label L --policy P [--file F] | list | revoke --id ID', run: runKeys },
+  },
   compile: compileAuth,
   hooks: authHooks,
 });

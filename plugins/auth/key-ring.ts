@@ -1,13 +1,17 @@
 // The live key set of one auth block: starts from the keys parsed at compile time and re-reads the keys file
-// when it changes (an async stat at most once per interval, started from the request path, never awaited by it).
+// when it changes (an async stat at most once per interval, started from the request path, never awaited by it);
+// remembers the keys it verified, keyed by the presented credential, until the key set changes.
 import { readFile, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { isInside } from '../../src/policy/confine.ts';
+import { isInside } from '../../src/sdk/block-helpers.ts';
 import { parseKeysFile, type KeyEntry } from './keys-file.ts';
 
 /** How often (ms, by the request clock) the keys file is checked for changes. */
 export const KEYS_CHECK_INTERVAL_MS = 1000;
+/** Most verified credentials remembered per keys file (least recently used go first). */
+export const VERIFIED_CACHE_SIZE = 4096;
 
 /**
  * Keys of one keys file, reloaded without restart. A file that fails to read or parse keeps the last good keys
@@ -22,6 +26,12 @@ export class KeyRing {
   /** mtime/size/inode of the version last read (good or bad); undefined until the first check. */
   #signature: string | undefined;
   #running: Promise<void> | undefined;
+  /**
+   * Credentials that verified against the current keys, by the presented token: a hit skips the digest. Only
+   * verified tokens go in (a flood of wrong ones cannot grow or churn it); emptied whenever the key set is replaced,
+   * so a revoked or changed key is never served from it. docs/security.md argues why it keeps auth constant-time.
+   */
+  readonly #verified = new LRUCache<string, KeyEntry>({ max: VERIFIED_CACHE_SIZE });
 
   /**
    * `roots`: real directories the file must resolve into, symlinks followed (the policy root and --allow-path
@@ -44,6 +54,16 @@ export class KeyRing {
       this.#running = this.#check(log).finally(() => { this.#running = undefined; });
     }
     return this.#keys;
+  }
+
+  /** The entry a credential verified as against the current keys, if it did since they were loaded. */
+  verified(token: string): KeyEntry | undefined {
+    return this.#verified.get(token);
+  }
+
+  /** Remembers that `token` verified as `entry` against the current keys (`current()`'s result, not an older one). */
+  rememberVerified(token: string, entry: KeyEntry, keys: ReadonlyMap<string, KeyEntry>): void {
+    if (keys === this.#keys) this.#verified.set(token, entry);
   }
 
   /** Checks the file now (waiting for a check already running); resolves when any reload is done. For tests and tools. */
@@ -96,6 +116,7 @@ export class KeyRing {
       return;
     }
     this.#keys = parsed.keys;
+    this.#verified.clear();
     if (!first) log.info({ plugin: 'auth', file: this.path, keys: parsed.keys.size }, 'keys file reloaded');
   }
 

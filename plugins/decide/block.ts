@@ -1,14 +1,14 @@
 // Compile step of the `respond` block: checks the rules and turns them into a frozen RespondConfig whose
 // trigger → rule lookups are precomputed (category globs expanded to taxonomy sets, texts ready to insert).
-import type { Block, Span, Statement, Value } from '../../grammar/ast.ts';
+import type { Block, Span, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import type { Decision } from '../../src/sdk/types.ts';
 import {
-  describeValue, didYouMean, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
+  describeValue, didYouMean, flattenTerm, globMatch, identName, reportError, reportWarning, ruleRef,
+  statementsByKeyword, suggestNotes,
+} from '../../src/sdk/block-helpers.ts';
 import { ALLOWLIST_MISS, DEFAULT_REASON_CODES, REASON_CODE_PATTERN } from './reason-codes.ts';
 import { MODERATION_CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
-import { globMatch } from '../../src/policy/glob.ts';
 
 /** Response patterns, in the order the docs list them. */
 export const PATTERNS: readonly Decision[] = Object.freeze(['allow', 'rewrite', 'summary', 'escalate', 'refuse']);

@@ -1,7 +1,9 @@
 // The escalation webhook: the event an `escalate` decision POSTs, and the sender that delivers it off the
 // request path with per-attempt timeout, retries and exponential backoff.
 import type { Logger } from 'pino';
-import type { CounterLike, RequestContext } from '../../src/sdk/context.ts';
+import type { RequestContext } from '../../src/sdk/context.ts';
+import { moderationKey, topicsKey } from '../../src/sdk/state-keys.ts';
+import type { CounterLike } from '../../src/sdk/metrics.ts';
 import type { DecisionOutcome, EscalationConfig } from './block.ts';
 
 /** The JSON body POSTed to the escalation url. No prompt text unless the policy sets `include_prompt on`. */
@@ -30,7 +32,8 @@ export interface EscalationEvent {
 
 /** Builds the escalation event for the current request (synchronously, so later changes to ctx don't leak in). */
 export function buildEscalationEvent(ctx: RequestContext, outcome: DecisionOutcome, includePrompt: boolean): EscalationEvent {
-  const v = ctx.verdict;
+  const topics = ctx.get(topicsKey);
+  const flagged = ctx.get(moderationKey)?.flagged ?? [];
   const ev: EscalationEvent = {
     event: 'policy.escalation',
     event_id: ctx.id,
@@ -40,9 +43,9 @@ export function buildEscalationEvent(ctx: RequestContext, outcome: DecisionOutco
     decision: 'escalate',
     reason_code: outcome.reasonCode,
     rule: outcome.rule,
-    triggered_categories: v.triggeredCategories.slice(),
-    allowlist_hits: v.allowlistHits.slice(),
-    denylist_hits: v.denylistHits.slice(),
+    triggered_categories: [...new Set(flagged)].sort(),
+    allowlist_hits: topics?.allowlistHits.slice() ?? [],
+    denylist_hits: topics?.denylistHits.slice() ?? [],
     policy_user: ctx.meta.user,
     project_id: ctx.meta.project,
     policy_target: ctx.meta.target,

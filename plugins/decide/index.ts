@@ -1,62 +1,40 @@
 // The decide plugin (block `respond`): turns topic hits and moderation flags into the request's decision
 // (DESIGN §3) and, when rollout enforces it, applies it: refuse/escalate answer locally, rewrite/summary edit the request.
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
+import { defineMetrics } from '../../src/sdk/metrics.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { moderationKey } from '../moderation/state.ts';
-import { topicsKey } from '../topics/state.ts';
+import { decisionKey, moderationKey, rolloutKey, topicsKey } from '../../src/sdk/state-keys.ts';
 import { compileRespond, type RespondConfig } from './block.ts';
 import { addInstruction, capCompletionTokens } from './effects.ts';
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
-import { evaluateDecision } from './evaluate.ts';
-import { decideKey } from './state.ts';
+import { evaluateDecision } from './evaluate-decision.ts';
+import { DECIDE_REASON_CODES } from './reason-codes.ts';
 
-/** Every metric this plugin writes (all through `ctx.services.metrics`; labels come from configuration only). */
-export const DECIDE_METRICS = Object.freeze({
-  /** policy_gateway_escalations_total{policy_id, result: sent|failed}: one per escalation event, after its last attempt. */
-  escalations: 'escalations',
-} as const);
+/** Every metric this plugin writes (labels come from configuration only). */
+export const DECIDE_METRICS = defineMetrics({
+  /** One per escalation event, after delivery succeeded or its last attempt failed (result: sent, failed). */
+  escalations: { type: 'counter', name: 'policy_gateway_escalations_total', help: 'Escalation webhooks, by policy and result (sent, failed).', labels: ['policy_id', 'result'] },
+});
 
 const EMPTY: readonly string[] = Object.freeze([]);
 
-/** Sorted, de-duplicated copy (moderation already sorts; this keeps the verdict sorted whatever the provider did). */
-function sortedCopy(xs: readonly string[]): string[] {
-  const out = xs.slice().sort();
-  for (let i = out.length - 1; i > 0; i--) if (out[i] === out[i - 1]) out.splice(i, 1);
-  return out;
-}
-
 /**
- * Decides one request and, when enforced, applies the decision. Always sets `ctx.verdict.decision`,
- * `effectiveDecision`, `reasonCode`, `rule`, `enforced`, `triggeredCategories` (sorted) and the topic hits.
- * In shadow mode the request is left untouched: effectiveDecision "allow", enforced false, no webhook.
+ * Decides one request from the published topic hits and moderation flags, publishes the decision (`decisionKey`:
+ * decision, reason code, rule) and, when rollout enforces it, applies it. In shadow mode the request is left untouched
+ * (the verdict then reads effective decision "allow", enforced false) and no webhook is sent.
  */
 export function decideRequest(config: RespondConfig, ctx: RequestContext): RequestAction {
   const topics = ctx.get(topicsKey);
   const mod = ctx.get(moderationKey);
-  const v = ctx.verdict;
   const flagged = mod?.flagged ?? EMPTY;
-  if (flagged.length > 0) v.triggeredCategories = sortedCopy(flagged);
-  if (topics !== undefined) {
-    if (topics.allowlistHits.length > 0) v.allowlistHits = topics.allowlistHits.slice();
-    if (topics.denylistHits.length > 0) v.denylistHits = topics.denylistHits.slice();
-  }
   const out = evaluateDecision(config, {
     allowlistConfigured: topics?.allowlistConfigured ?? false,
     allowlistHits: topics?.allowlistHits ?? EMPTY,
     denylistHits: topics?.denylistHits ?? EMPTY,
     flagged,
   });
-  ctx.set(decideKey, out);
-  v.decision = out.decision;
-  v.reasonCode = out.reasonCode;
-  v.rule = out.rule;
-  if (v.rolloutMode === 'shadow') {
-    v.effectiveDecision = 'allow';
-    v.enforced = false;
-    return undefined;
-  }
-  v.effectiveDecision = out.decision;
-  v.enforced = true;
+  ctx.set(decisionKey, out);
+  if (ctx.get(rolloutKey)?.mode === 'shadow') return undefined;
   const eff = out.effect;
   switch (eff.kind) {
     case 'allow':
@@ -79,7 +57,7 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
         return { kind: 'respond', content: eff.content };
       }
       const body = JSON.stringify(buildEscalationEvent(ctx, out, esc.includePrompt));
-      const sink = { metric: ctx.services.metrics.escalations, log: ctx.log, policyId: config.policyId };
+      const sink = { metric: ctx.services.metricsOf(DECIDE_METRICS).escalations, log: ctx.log, policyId: config.policyId };
       const id = ctx.id;
       ctx.services.background(async () => { await sendEscalation(esc, body, id, sink); });
       return { kind: 'respond', content: eff.content };
@@ -94,6 +72,11 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
 export const decidePlugin = definePlugin<RespondConfig>({
   name: 'decide',
   blocks: ['respond'],
+  // Decides from what these published (rollout mode, topic hits, moderation flags).
+  after: ['rollout', 'topics', 'moderation'],
+  reasonCodes: DECIDE_REASON_CODES,
+  metrics: DECIDE_METRICS,
+  diagnostics: [460, 479],
   compile: (blocks, env) => compileRespond(blocks, env),
   hooks(config): PluginHooks {
     return Object.freeze({ requestAccess: 'marked', onRequest: (ctx: RequestContext) => decideRequest(config, ctx) });
@@ -101,7 +84,7 @@ export const decidePlugin = definePlugin<RespondConfig>({
 });
 
 export default decidePlugin;
-export { compileRespond, evaluateDecision, decideKey };
+export { compileRespond, evaluateDecision, decisionKey };
 export type { RespondConfig };
 export { MODERATION_CATEGORIES } from './taxonomy.ts';
-export { reasonCodeForError, DEFAULT_REASON_CODES, ALLOWLIST_MISS } from './reason-codes.ts';
+export { DEFAULT_REASON_CODES, ALLOWLIST_MISS } from './reason-codes.ts';

@@ -1,6 +1,6 @@
 // The moderation category taxonomy (OpenAI moderation names) that `respond` rules may name, and the category-glob
 // matcher used at compile time to turn `when "self-harm/*"` into a set of concrete categories.
-import { globMatch } from '../../src/policy/glob.ts';
+import { globMatch } from '../../src/sdk/block-helpers.ts';
 
 /** Every moderation category a `when` rule may name, in the OpenAI moderation taxonomy. Sorted. */
 export const MODERATION_CATEGORIES: readonly string[] = Object.freeze([

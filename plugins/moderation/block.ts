@@ -1,11 +1,11 @@
 // Compile step of the `moderation` block: provider choice and settings, flag rules (category globs + thresholds),
 // on_error, cache and scan; checks them (POL0430–POL0439) and builds the frozen ModerationConfig.
-import type { Block, Span, Statement, Value } from '../../grammar/ast.ts';
+import type { Block, Span, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
   describeValue, didYouMean, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
-import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from '../topics/scan.ts';
+} from '../../src/sdk/block-helpers.ts';
+import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from '../../src/sdk/text.ts';
 import { builtinClassifier } from './builtin.ts';
 import { PROVIDERS, REMOTE_DEFAULTS, type ProviderName, type RemoteSettings } from './providers.ts';
 import { CATEGORIES, expandCategoryGlob } from './taxonomy.ts';

@@ -1,9 +1,9 @@
 // The builtin moderation classifier: the lexicon's cue phrases in one word-level Aho–Corasick automaton over the
 // topics normaliser's output, then rules over cue occurrences (any / ordered sequence / proximity), benign masks and
 // context dampeners, combined noisy-OR per category. Synchronous, explainable, no allocation when nothing matches.
-import { WordAutomaton, WordScanner, type MatchSink } from '../topics/automaton.ts';
-import { TextNormalizer, normalizeText } from '../topics/normalize.ts';
-import { visitScannedTexts, type ScanMode, type TextVisitor } from '../topics/scan.ts';
+import {
+  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type ScanMode, type TextVisitor,
+} from '../../src/sdk/text.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { expandPhrase, loadLexicon, type Lexicon } from './lexicon.ts';
 import { CATEGORIES, CATEGORY_INDEX, propagateParents } from './taxonomy.ts';

@@ -1,19 +1,20 @@
 // The moderation plugin (block `moderation`): classifies the scanned messages with the configured provider (builtin
 // lexicon classifier, an OpenAI-style moderation endpoint, or a Llama-Guard-style classifier), turns scores into flagged
-// categories with the policy's flag rules, and publishes them for decide (moderationKey) and on the verdict.
+// categories with the policy's flag rules, and publishes them (moderationKey) for decide and the verdict.
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { E, GatewayError } from '../../src/errors.ts';
-import { scannedTexts } from '../topics/scan.ts';
+import { defineErrors, GatewayError } from '../../src/sdk/errors.ts';
+import { defineMetrics } from '../../src/sdk/metrics.ts';
+import { scannedTexts } from '../../src/sdk/text.ts';
 import { compileModeration, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
-import { moderationKey, type ModerationResult } from './state.ts';
+import { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 import { CATEGORIES } from './taxonomy.ts';
 
-export { moderationKey, type ModerationResult } from './state.ts';
+export { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 export { compileModeration, MODERATION_STATEMENTS, PROVIDER_SETTINGS, MODERATION_DEFAULTS, type ModerationConfig, type FlagRule } from './block.ts';
 export { BuiltinClassifier, builtinClassifier, ZERO_SCORES, type Scores, type Explanation, type FiredRule } from './builtin.ts';
 export {
@@ -22,15 +23,21 @@ export {
 } from './providers.ts';
 export { CATEGORIES, expandCategoryGlob, categoryGlobMatch } from './taxonomy.ts';
 
-/** Every metric this plugin writes (all through `ctx.services.metrics`; labels come from configuration only). */
-export const MODERATION_METRICS = Object.freeze({
-  /** policy_gateway_moderation_flags_total{policy_id, category}: one per flagged category per request. */
-  flags: 'moderationFlags',
-  /** policy_gateway_moderation_duration_seconds{provider}: classification time (cache hits included, as ~0). */
-  seconds: 'moderationSeconds',
-  /** policy_gateway_moderation_errors_total{provider, result: fail_open|fail_closed}: failed remote calls. */
-  errors: 'moderationErrors',
-} as const);
+/** The errors moderation answers with (docs/errors.md). */
+export const MODERATION_ERRORS = defineErrors({
+  GW_ERR_MODERATION_UNAVAILABLE: { status: 503, type: 'server_error', openaiCode: 'moderation_unavailable', reasonCode: 'SERVICE_UNAVAILABLE', expose: true,
+    message: 'the moderation provider is unavailable and this policy fails closed' },
+});
+
+/** Every metric this plugin writes (labels come from configuration only). */
+export const MODERATION_METRICS = defineMetrics({
+  /** One per flagged category per request. */
+  flags: { type: 'counter', name: 'policy_gateway_moderation_flags_total', help: 'Moderation categories flagged, by policy and category.', labels: ['policy_id', 'category'] },
+  /** Classification time (cache hits included, as ~0). */
+  seconds: { type: 'histogram', name: 'policy_gateway_moderation_duration_seconds', help: 'Moderation provider latency.', labels: ['provider'], buckets: 'latency' },
+  /** Failed remote calls, by provider and the fail mode applied (fail_open, fail_closed). */
+  errors: { type: 'counter', name: 'policy_gateway_moderation_errors_total', help: 'Moderation provider failures, by provider and fail mode applied.', labels: ['provider', 'result'] },
+});
 
 const EMPTY: readonly string[] = Object.freeze([]);
 const NO_RULES: Readonly<Record<string, string>> = Object.freeze({});
@@ -49,8 +56,8 @@ export interface ModerationRuntime {
 }
 
 /**
- * Turns scores into the published result: flagged categories (taxonomy order, which is sorted) and the rule that
- * flagged each, updates the verdict and counts flags. Sync.
+ * Turns scores into the published result (`moderationKey`): flagged categories (taxonomy order, which is sorted) and
+ * the rule that flagged each; counts flags. Sync.
  */
 export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: Scores, provider: string): void {
   const flags = rt.config.flags;
@@ -77,19 +84,18 @@ export function applyScores(rt: ModerationRuntime, ctx: RequestContext, scores: 
     return;
   }
   ctx.set(moderationKey, { flagged, scores, provider, rules: rules! });
-  const v = ctx.verdict;
-  if (v.triggeredCategories.length === 0) v.triggeredCategories = flagged.slice();
-  else {
-    const merged = [...new Set([...v.triggeredCategories, ...flagged])].sort();
-    v.triggeredCategories = merged;
-  }
-  const counter = ctx.services.metrics.moderationFlags;
+  const counter = ctx.services.metricsOf(MODERATION_METRICS).flags;
   const policyId = rt.config.policyId;
   for (const category of flagged) counter.inc({ policy_id: policyId, category }, 1);
 }
 
+/** `{ provider }` label objects, frozen and shared (the metric then skips its label work). */
+const PROVIDER_LABELS = new Map<string, Readonly<Record<string, string>>>();
+
 function observe(ctx: RequestContext, provider: string, startMs: number): void {
-  ctx.services.metrics.moderationSeconds.observe({ provider }, (performance.now() - startMs) / 1000);
+  let labels = PROVIDER_LABELS.get(provider);
+  if (labels === undefined) PROVIDER_LABELS.set(provider, (labels = Object.freeze({ provider })));
+  ctx.services.metricsOf(MODERATION_METRICS).seconds.observe(labels, (performance.now() - startMs) / 1000);
 }
 
 /** Cache key: sha256 of the scanned text. */
@@ -114,11 +120,11 @@ async function classifyRemote(rt: ModerationRuntime, ctx: RequestContext, text: 
     const reason = e instanceof ProviderError ? e.reason : 'network';
     if (ctx.signal.aborted && !timeout.aborted) return undefined; // the client left: nothing to decide, nothing to count
     const result = rt.config.onError === 'open' ? 'fail_open' : 'fail_closed';
-    ctx.services.metrics.moderationErrors.inc({ provider: provider.name, result });
+    ctx.services.metricsOf(MODERATION_METRICS).errors.inc({ provider: provider.name, result });
     ctx.log.warn({ plugin: 'moderation', provider: provider.name, reason, result }, 'moderation provider failed');
-    ctx.audit.moderation_error = reason;
+    ctx.set(moderationErrorKey, reason);
     if (rt.config.onError === 'closed') {
-      return { kind: 'reject', error: new GatewayError(E.GW_ERR_MODERATION_UNAVAILABLE, [], { cause: e }) };
+      return { kind: 'reject', error: new GatewayError(MODERATION_ERRORS.GW_ERR_MODERATION_UNAVAILABLE, [], { cause: e }) };
     }
     if (fallback !== undefined) applyScores(rt, ctx, fallback, 'builtin');
     else ctx.set(moderationKey, rt.failedOpen);
@@ -197,10 +203,14 @@ function maxScore(scores: Scores): number {
 export const moderationPlugin = definePlugin<ModerationConfig>({
   name: 'moderation',
   blocks: ['moderation'],
+  errors: MODERATION_ERRORS,
+  metrics: MODERATION_METRICS,
+  diagnostics: [430, 439],
   compile: (blocks, env) => compileModeration(blocks, env),
   hooks(config): PluginHooks {
     const rt = createRuntime(config);
     return Object.freeze({
+      requestAccess: 'read',
       onRequest: (ctx: RequestContext) => moderateRequest(rt, ctx),
     });
   },

@@ -1,10 +1,10 @@
 // Compile step of the quota block: limits (`user 60 requests per minute`, `project 100 usd per month`), the
 // price table, the completion reservation default and the fail mode → frozen config. Reports POL0410–POL0419.
-import type { Block, NumberValue, Statement, Value } from '../../grammar/ast.ts';
+import type { Block, NumberValue, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
   describeValue, identName, reportError, reportWarning, statementsByKeyword, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
+} from '../../src/sdk/block-helpers.ts';
 import type { Price } from './estimate.ts';
 import { WINDOWS, type WindowName } from './windows.ts';
 

@@ -3,15 +3,16 @@
 import { hash } from 'node:crypto';
 import { definePlugin, type Outcome, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { E, GatewayError } from '../../src/errors.ts';
-import { principalKey } from '../auth/state.ts';
+import { GatewayError } from '../../src/sdk/errors.ts';
+import { QUOTA_ERRORS, QUOTA_METRICS, QUOTA_REASON_CODES } from './declarations.ts';
 import { compileQuota, type Limit, type QuotaConfig } from './block.ts';
 import { completionReservation, costMicros, estimatePromptTokens, priceFor, type Price } from './estimate.ts';
-import { quotaKey, type QuotaReservation } from './state.ts';
-import { storeFor, type CounterSpec, type ReserveResult, type StoreHandle } from './store.ts';
+import { principalKey, quotaKey, type QuotaReservation } from '../../src/sdk/state-keys.ts';
+import type { CounterSpec, ReserveResult } from './store.ts';
+import { storeFor, type StoreHandle } from './store-for.ts';
 import { formatResetDuration, retryAfterSeconds, windowAt } from './windows.ts';
 
-export { quotaKey, type QuotaReservation } from './state.ts';
+export { quotaKey, type QuotaReservation } from '../../src/sdk/state-keys.ts';
 export type { QuotaConfig, Limit } from './block.ts';
 
 /** Counters live this long past the end of their window (gateways' clocks may differ slightly). */
@@ -44,8 +45,8 @@ export function projectSubject(ctx: RequestContext): string {
   return ctx.meta.project !== null ? subjectKey('p', ctx.meta.project) : 'none';
 }
 
+const E = QUOTA_ERRORS;
 const ERRORS = { requests: E.GW_ERR_RATE_LIMITED, tokens: E.GW_ERR_QUOTA_EXCEEDED, cost: E.GW_ERR_BUDGET_EXCEEDED } as const;
-const REASONS = { requests: 'RATE_LIMITED', tokens: 'QUOTA_EXCEEDED', cost: 'BUDGET_EXCEEDED' } as const;
 
 /** One request's plan: the counters to reserve and, per counter, its limit and window end. */
 interface Plan {
@@ -169,11 +170,11 @@ function reservationOf(p: Plan): QuotaReservation {
   }
   return {
     keys, reserved, kinds, promptEstimate: p.prompt, completionReserve: p.completion,
-    price: p.price ?? null, admitted: false, settled: false,
+    price: p.price ?? null, admitted: false, settled: false, rejectedBy: null,
   };
 }
 
-function decide(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Plan, st: QuotaReservation, r: ReserveResult,
+function concludeReservation(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Plan, st: QuotaReservation, r: ReserveResult,
   now: number): RequestAction | Promise<RequestAction> {
   h.health.success(ctx.services, h.store.kind);
   if (r.ok) {
@@ -198,9 +199,8 @@ function decide(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Pla
   const retryAfter = retryAfterSeconds(p.ends[worst]!, now);
   const headers: Record<string, string> = { 'retry-after': String(retryAfter) };
   rateLimitHeaders(p, r.values, now, headers);
-  ctx.services.metrics.quotaRejections.inc({ policy_id: config.policyId, scope: limit.scope });
-  ctx.verdict.reasonCode = REASONS[limit.kind];
-  ctx.audit.quota_limit = limit.name;
+  ctx.services.metricsOf(QUOTA_METRICS).rejections.inc({ policy_id: config.policyId, scope: limit.scope });
+  st.rejectedBy = limit.name;
   return { kind: 'reject', error: new GatewayError(ERRORS[limit.kind], [limit.name, retryAfter], { headers }) };
 }
 
@@ -220,9 +220,9 @@ function admit(config: QuotaConfig, ctx: RequestContext, cache: KeyCache): Reque
     return storeFailed(config, ctx, h, err, now);
   }
   if (r instanceof Promise) {
-    return r.then((res) => decide(config, ctx, h, p, st, res, now), (err: unknown) => storeFailed(config, ctx, h, err, now));
+    return r.then((res) => concludeReservation(config, ctx, h, p, st, res, now), (err: unknown) => storeFailed(config, ctx, h, err, now));
   }
-  return decide(config, ctx, h, p, st, r, now);
+  return concludeReservation(config, ctx, h, p, st, r, now);
 }
 
 function validCount(v: unknown): v is number {
@@ -267,6 +267,7 @@ function settle(ctx: RequestContext, refundAll = false): void | Promise<void> {
 export function quotaHooks(config: QuotaConfig): PluginHooks {
   const cache = new KeyCache(config.limits.length);
   return {
+    requestAccess: 'read', // estimates tokens from the messages and prices by model
     onRequest(ctx) {
       return admit(config, ctx, cache);
     },
@@ -280,6 +281,12 @@ export function quotaHooks(config: QuotaConfig): PluginHooks {
 export const quotaPlugin = definePlugin<QuotaConfig>({
   name: 'quota',
   blocks: ['quota'],
+  // Counts per key when a request names no user: auth must have accepted it first.
+  after: ['auth'],
+  errors: QUOTA_ERRORS,
+  reasonCodes: QUOTA_REASON_CODES,
+  metrics: QUOTA_METRICS,
+  diagnostics: [410, 419],
   compile: compileQuota,
   hooks: quotaHooks,
 });

@@ -1,8 +1,5 @@
-// The quota store interface (atomic all-or-nothing reserve, settle-by-delta) and the one store per gateway:
-// Redis when the gateway has a Redis URL, else the in-process memory store. Also rate-limited outage reporting.
-import type { GatewayServices } from '../../src/sdk/context.ts';
-import { MemoryQuotaStore } from './store-memory.ts';
-import { RedisQuotaStore } from './store-redis.ts';
+// The quota store interface: an atomic all-or-nothing reserve and settle-by-delta, implemented by the in-process
+// memory store and the Redis store (store-for.ts picks one per gateway).
 
 /** One counter touched by a reservation. */
 export interface CounterSpec {
@@ -28,68 +25,15 @@ export interface QuotaStore {
   readonly kind: 'memory' | 'redis';
   /**
    * Atomically: when every `value + amount <= limit`, adds every amount (setting the TTLs) and returns ok;
-   * otherwise changes nothing. One round trip for Redis; synchronous for memory. Rejects when the store is down.
+   * otherwise changes nothing. Synchronous for memory; for Redis, one round trip shared with the concurrent requests
+   * batched with it. Rejects when the store is down.
    */
   reserve(counters: readonly CounterSpec[], now: number): ReserveResult | Promise<ReserveResult>;
   /**
    * Adds `deltas[i]` (may be negative; results floor at 0) to counters that still exist. A counter whose window
-   * has expired is left alone (never recreated). One round trip for Redis.
+   * has expired is left alone (never recreated). Batched like reserve for Redis.
    */
   adjust(keys: readonly string[], deltas: readonly number[], now: number): void | Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
-}
-
-/** Outage log lines are written at most once per this many ms (by the request clock). */
-export const OUTAGE_LOG_INTERVAL_MS = 10_000;
-
-/**
- * Tracks a store's health for logging: failures are counted every time but logged at most once per interval;
- * the first success after a failure logs a recovery line.
- */
-export class StoreHealth {
-  #lastLog = -Infinity;
-  #down = false;
-  #suppressed = 0;
-
-  /** Records one failed store call (`result`: fail_open | fail_closed | settle_failed). */
-  failure(services: GatewayServices, store: 'memory' | 'redis', err: unknown, now: number, result: string): void {
-    services.metrics.quotaStoreErrors.inc({ store, result });
-    this.#down = true;
-    if (now - this.#lastLog < OUTAGE_LOG_INTERVAL_MS) { this.#suppressed++; return; }
-    this.#lastLog = now;
-    services.log.error({ plugin: 'quota', store, result, err: err instanceof Error ? err.message : String(err), suppressed: this.#suppressed },
-      'quota store unavailable');
-    this.#suppressed = 0;
-  }
-
-  /** Records a successful store call; logs recovery once after an outage. */
-  success(services: GatewayServices, store: 'memory' | 'redis'): void {
-    if (!this.#down) return;
-    this.#down = false;
-    services.log.info({ plugin: 'quota', store }, 'quota store recovered');
-  }
-}
-
-/** A store plus its health tracker. */
-export interface StoreHandle {
-  readonly store: QuotaStore;
-  readonly health: StoreHealth;
-}
-
-const stores = new WeakMap<GatewayServices, StoreHandle>();
-
-/**
- * The quota store of one gateway, created on first use: Redis when `services.redisUrl` is set (shared by every
- * process pointing at it), else in-process memory. Closed through `services.onClose`.
- */
-export function storeFor(services: GatewayServices): StoreHandle {
-  let h = stores.get(services);
-  if (h === undefined) {
-    const store: QuotaStore = services.redisUrl ? new RedisQuotaStore(services.redisUrl) : new MemoryQuotaStore();
-    h = { store, health: new StoreHealth() };
-    stores.set(services, h);
-    services.onClose(() => store.close());
-  }
-  return h;
 }

@@ -41,16 +41,18 @@ export function redactMessage(engine: RedactionEngine, msg: ChatMessage, sink: R
   if (legacy && typeof legacy.arguments === 'string') legacy.arguments = engine.redact(legacy.arguments, sink, true);
 }
 
-/** Redacts every message of a request in place (before it goes upstream). */
-export function redactRequest(engine: RedactionEngine, req: ChatRequest, sink: RedactSink): void {
-  if (!Array.isArray(req.messages)) return;
-  for (const m of req.messages) redactMessage(engine, m, sink);
-}
-
 function countOf(counts: Record<string, number>): number {
   let n = 0;
   for (const k in counts) n += counts[k]!;
   return n;
+}
+
+/** Redacts every message of a request in place (before it goes upstream). Returns true when it changed anything. */
+export function redactRequest(engine: RedactionEngine, req: ChatRequest, sink: RedactSink): boolean {
+  if (!Array.isArray(req.messages)) return false;
+  const before = countOf(sink.counts);
+  for (const m of req.messages) redactMessage(engine, m, sink);
+  return countOf(sink.counts) !== before;
 }
 
 /**

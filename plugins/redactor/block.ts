@@ -1,11 +1,10 @@
 // Compile step of the `redact` block: reads scope, detector names, custom patterns and the replacement style,
 // reports POL0440–POL0459, and builds one frozen RedactionEngine per side (request / response).
-import type { Block, RegexValue, Span, Statement } from '../../grammar/ast.ts';
+import type { Block, RegexValue, Span, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
-import { compileUserRegex } from '../../src/policy/regex.ts';
 import {
-  describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
+  compileUserRegex, describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
+} from '../../src/sdk/block-helpers.ts';
 import { BUILTIN_DETECTORS, DETECTOR_GROUPS, DETECTOR_NAMES, type Detector } from './detectors.ts';
 import { customDetector } from './custom.ts';
 import { RedactionEngine, type RedactStyle } from './engine.ts';

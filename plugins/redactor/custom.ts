@@ -2,7 +2,7 @@
 // bounded length required) and run through an RE2 matcher that can search from any position with left context.
 import { RE2JS } from 're2js';
 import { RegExpParser } from '@chevrotain/regexp-to-ast';
-import type { UserRegex } from '../../src/policy/regex.ts';
+import type { UserRegex } from '../../src/sdk/block-helpers.ts';
 import type { Detector } from './detectors.ts';
 
 interface ReNode {
@@ -68,7 +68,7 @@ function re2Flags(flags: string): number {
 export function customDetector(re: UserRegex, label: string, type: string): Detector {
   const compiled = RE2JS.compile(re.source, re2Flags(re.flags));
   const mine = userRegexMaxLength(re.source, re.flags);
-  // our own measure when it parses (src/policy/regex.ts under-counts quantified astral literals and over-counts
+  // our own measure when it parses (src/sdk/regex.ts under-counts quantified astral literals and over-counts
   // ASCII ranges); otherwise the contract's
   const max = mine !== undefined && Number.isFinite(mine) ? mine : re.maxLength;
   // one matcher per text: find(from) resets it, so repeated searches over the same buffer allocate nothing

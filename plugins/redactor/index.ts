@@ -2,31 +2,25 @@
 // optionally requests) with built-in validated detectors and custom patterns; streaming-safe across chunk splits.
 import { randomBytes } from 'node:crypto';
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
+import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
 import type { ChatCompletion, ChatCompletionChunk } from '../../src/sdk/types.ts';
+import { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
+
+export { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
 import { compileRedact, type RedactConfig, type RedactSide } from './block.ts';
 import { ChunkRedactor, jsonContent, redactCompletion, redactRequest } from './apply.ts';
 import type { RedactSink } from './engine.ts';
 
-/** Every metric this plugin writes (the counters live in the gateway's registry; see src/sdk/context.ts). */
-export const REDACTOR_METRICS = Object.freeze({
-  /** policy_gateway_redactions_total{policy_id,type}: spans redacted, per detector type (request and response). */
-  redactions: 'policy_gateway_redactions_total',
-} as const);
+/** Every metric this plugin writes. */
+export const REDACTOR_METRICS = defineMetrics({
+  /** Spans redacted, per policy and detector type (request and response). */
+  redactions: { type: 'counter', name: 'policy_gateway_redactions_total', help: 'Sensitive spans redacted, by policy and detector type.', labels: ['policy_id', 'type'] },
+});
 
 /** Environment variable holding the deployment key of the `hash` style (any non-empty string). */
 export const REDACT_KEY_ENV = 'POLICY_GATEWAY_REDACT_KEY';
 
-/** Redaction counts of one request, per detector type (never the values). */
-export interface RedactionReport {
-  /** Spans redacted in the answer (all choices, content, tool-call arguments, held text flushed at the end). */
-  readonly response: Record<string, number>;
-  /** Spans redacted in the request before it went upstream. */
-  readonly request: Record<string, number>;
-}
-
-/** Per-request state: the counts other plugins (and tests) may read after the response. */
-export const redactionKey = stateKey<RedactionReport>('redactor.report');
 
 interface RedactState {
   readonly report: RedactionReport;
@@ -70,19 +64,15 @@ function chunksOf(side: RedactSide, ctx: RequestContext): ChunkRedactor {
   return st.chunks;
 }
 
-function hasAny(counts: Record<string, number>): boolean {
-  for (const _ in counts) return true;
-  return false;
-}
-
 /** Builds the hooks for one compiled config (called once per policy load). */
 export function redactorHooks(config: RedactConfig): PluginHooks {
   const hooks: { -readonly [K in keyof PluginHooks]: PluginHooks[K] } = {};
   const req = config.request;
   const res = config.response;
   if (req) {
+    hooks.requestAccess = 'marked';
     hooks.onRequest = (ctx) => {
-      redactRequest(req.engine, ctx.request, stateOf(ctx).requestSink);
+      if (redactRequest(req.engine, ctx.request, stateOf(ctx).requestSink)) ctx.markRequestChanged();
     };
   }
   if (res) {
@@ -104,9 +94,7 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
     const total: Record<string, number> = {};
     for (const k in response) total[k] = response[k]!;
     for (const k in request) total[k] = (total[k] ?? 0) + request[k]!;
-    for (const type in total) ctx.services.metrics.redactions.inc({ policy_id: config.policyId, type }, total[type]!);
-    if (hasAny(response)) ctx.audit.redactions = { ...response };
-    if (hasAny(request)) ctx.audit.request_redactions = { ...request };
+    for (const type in total) ctx.services.metricsOf(REDACTOR_METRICS).redactions.inc({ policy_id: config.policyId, type }, total[type]!);
   };
   return Object.freeze(hooks);
 }
@@ -118,6 +106,10 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
 export const redactorPlugin = definePlugin<RedactConfig>({
   name: 'redactor',
   blocks: ['redact'],
+  // Redacts the answer a decision let through; nothing that records output (the auditor) may come before it.
+  after: ['decide'],
+  metrics: REDACTOR_METRICS,
+  diagnostics: [440, 459],
   compile: (blocks, env) => compileRedact(blocks, env),
   hooks: (config) => redactorHooks(config),
 });

@@ -1,13 +1,12 @@
 // Compile step of the `rollout` block: checks the target rules (conflicts, duplicates, unreachable rules,
 // percentages) and builds a frozen RolloutConfig with one precomputed, shared RolloutResult per rule.
-import type { Block, Span, Statement } from '../../grammar/ast.ts';
+import type { Block, Span, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import type { RolloutMode } from '../../src/sdk/types.ts';
 import {
-  describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
-import { globMatch, hasWildcard } from '../../src/policy/glob.ts';
-import type { RolloutResult } from './state.ts';
+  describeValue, flattenTerm, globMatch, hasWildcard, identName, reportError, reportWarning, ruleRef, suggestNotes,
+} from '../../src/sdk/block-helpers.ts';
+import type { RolloutResult } from '../../src/sdk/state-keys.ts';
 
 /** Mode words of a rollout rule and the verdict mode each selects. */
 export const MODES: Readonly<Record<string, RolloutMode>> = Object.freeze({ enforce: 'enforced', shadow: 'shadow' });

@@ -1,11 +1,11 @@
 // Compile step of the `topics` block: reads allow/deny phrases, list files and regexes, checks them (POL0420–POL0429)
 // and builds the frozen TopicsConfig holding one Aho–Corasick matcher over every phrase.
-import type { Block, ScalarValue, Span, Statement } from '../../grammar/ast.ts';
+import type { Block, ScalarValue, Span, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
-import { compileUserRegex, type UserRegex } from '../../src/policy/regex.ts';
 import {
-  describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword, suggestNotes,
-} from '../../src/policy/block-helpers.ts';
+  compileUserRegex, describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword,
+  suggestNotes, type UserRegex,
+} from '../../src/sdk/block-helpers.ts';
 import { normalizeText } from './normalize.ts';
 import { TopicMatcher, type PhraseSpec, type TopicEntry } from './matcher.ts';
 import { DEFAULT_SCAN, DEFAULT_SCOPE, SCAN_MODES, SCOPES, type ScanMode, type Scope } from './scan.ts';

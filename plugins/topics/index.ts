@@ -1,24 +1,21 @@
 // The topics plugin (block `topics`): matches the scanned messages against the policy's allow and deny phrases and
-// regexes, publishes the hits for decide (topicsKey) and on the verdict. It never answers a request by itself.
+// regexes, and publishes the hits (topicsKey) for decide and the verdict. It never answers a request by itself.
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
-import { topicsKey, type TopicsResult } from './state.ts';
+import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 
-export { topicsKey, type TopicsResult } from './state.ts';
+export { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 export { compileTopics, pluralForms, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
 export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from './normalize.ts';
 export { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
 export { TopicMatcher, type TopicEntry, type TopicHits } from './matcher.ts';
 export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from './scan.ts';
 
-/** Every metric this plugin writes: none (hits are reported in the `policy` block, the audit record and decide's metrics). */
-export const TOPICS_METRICS = Object.freeze({} as const);
-
 /**
- * Scans the request and publishes the result. Sets `topicsKey`, and `ctx.verdict.allowlistHits` /
- * `denylistHits` (the configured phrases as written, in configuration order, deduplicated) when there are hits.
- * Sync; allocation-free when nothing matches (a shared frozen result is published).
+ * Scans the request and publishes the result as `topicsKey`: the configured phrases as written that matched, in
+ * configuration order, deduplicated (the verdict's list hits). Sync; allocation-free when nothing matches (a shared
+ * frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
   const hits = config.matcher.matchRequest(ctx.request, config.scan, config.scope);
@@ -36,14 +33,13 @@ export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: To
     denyRule: hits.deny.length > 0 ? entries[hits.deny[0]!]!.rule : null,
   };
   ctx.set(topicsKey, result);
-  if (allowlistHits.length > 0) ctx.verdict.allowlistHits = allowlistHits.slice();
-  if (denylistHits.length > 0) ctx.verdict.denylistHits = denylistHits.slice();
 }
 
 /** The topics plugin. */
 export const topicsPlugin = definePlugin<TopicsConfig>({
   name: 'topics',
   blocks: ['topics'],
+  diagnostics: [420, 429],
   compile: (blocks, env) => compileTopics(blocks, env),
   hooks(config): PluginHooks {
     const noHits: TopicsResult = Object.freeze({
@@ -53,6 +49,7 @@ export const topicsPlugin = definePlugin<TopicsConfig>({
       denyRule: null,
     });
     return Object.freeze({
+      requestAccess: 'read',
       onRequest(ctx: RequestContext): void {
         scanTopics(config, ctx, noHits);
       },

@@ -1,6 +1,6 @@
 // The compiled topic matcher: every allow/deny phrase in one Aho–Corasick automaton (whole words, on normalised
 // text) plus the RE2 regex entries, and the per-request scan that turns a request into allow and deny hits.
-import type { UserRegex } from '../../src/policy/regex.ts';
+import type { UserRegex } from '../../src/sdk/block-helpers.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
 import { TextNormalizer } from './normalize.ts';

@@ -15,10 +15,11 @@ export interface Chain {
   /** Chain order; the auditor is last so it sees everyone's results. */
   readonly onComplete: readonly Hook<'onComplete'>[];
   /**
-   * What the onRequest hooks do with the body: `untouched` (all declare `requestAccess: 'none'`), `marked` (only
-   * changed through `ctx.markRequestChanged()`, never read), `read` (a hook that declares nothing).
+   * What the onRequest hooks do with the body: `untouched` (all declare `requestAccess: 'none'`), `marked` (every
+   * hook declares what it does: reads it, or changes it only together with `ctx.markRequestChanged()`), `unmarked` (a
+   * hook that declares nothing may have changed it without saying).
    */
-  readonly requestUse: 'untouched' | 'marked' | 'read';
+  readonly requestUse: 'untouched' | 'marked' | 'unmarked';
   /**
    * Whether the onResponse hooks can change a non-streaming answer: `never` (all declare `responseAccess: 'read'`),
    * `marked` (only through `ctx.markResponseChanged()`), `always` (a hook that declares nothing).
@@ -27,12 +28,12 @@ export interface Chain {
 }
 
 /** What the onRequest hooks of `plugins` do with the request body, from their declared access. */
-function requestUse(plugins: readonly { readonly hooks: PluginHooks }[]): 'untouched' | 'marked' | 'read' {
-  let out: 'untouched' | 'marked' | 'read' = 'untouched';
+function requestUse(plugins: readonly { readonly hooks: PluginHooks }[]): 'untouched' | 'marked' | 'unmarked' {
+  let out: 'untouched' | 'marked' | 'unmarked' = 'untouched';
   for (const p of plugins) {
     const access = p.hooks.requestAccess;
     if (!p.hooks.onRequest || access === 'none') continue;
-    if (access !== 'marked') return 'read';
+    if (access !== 'marked' && access !== 'read') return 'unmarked';
     out = 'marked';
   }
   return out;

@@ -149,16 +149,40 @@ export class ChainRunner {
     return out;
   }
 
-  /** Runs every onComplete hook in chain order. Never throws; failures are logged and counted. */
-  async runComplete(chain: Chain, outcome: Outcome, ctx: RequestContext): Promise<void> {
-    for (const h of chain.onComplete) {
+  /**
+   * Runs every onComplete hook in chain order. Never throws or rejects; failures are logged and counted. Returns
+   * synchronously while every hook is synchronous; a promise once one is not (later hooks wait for it).
+   */
+  runComplete(chain: Chain, outcome: Outcome, ctx: RequestContext): void | Promise<void> {
+    const hooks = chain.onComplete;
+    for (let i = 0; i < hooks.length; i++) {
+      const h = hooks[i]!;
+      try {
+        const r = h.fn(outcome, ctx);
+        if (isThenable(r)) return this.#completeAsync(chain, outcome, ctx, i, r);
+      } catch (err) {
+        this.#completeFailed(h.plugin, err, ctx);
+      }
+    }
+    return undefined;
+  }
+
+  async #completeAsync(chain: Chain, outcome: Outcome, ctx: RequestContext, at: number, pending: PromiseLike<unknown>): Promise<void> {
+    const hooks = chain.onComplete;
+    try { await pending; } catch (err) { this.#completeFailed(hooks[at]!.plugin, err, ctx); }
+    for (let i = at + 1; i < hooks.length; i++) {
+      const h = hooks[i]!;
       try {
         const r = h.fn(outcome, ctx);
         if (isThenable(r)) await r;
       } catch (err) {
-        this.#metrics.pluginErrors.inc({ plugin: h.plugin, hook: 'onComplete' });
-        ctx.log.error({ plugin: h.plugin, hook: 'onComplete', err }, 'plugin failed');
+        this.#completeFailed(h.plugin, err, ctx);
       }
     }
+  }
+
+  #completeFailed(plugin: string, err: unknown, ctx: RequestContext): void {
+    this.#metrics.pluginErrors.inc({ plugin, hook: 'onComplete' });
+    ctx.log.error({ plugin, hook: 'onComplete', err }, 'plugin failed');
   }
 }

@@ -3,7 +3,7 @@
 import type { Block, Policy, PolicyFile, Span, Statement } from '../../grammar/ast.ts';
 import type { Diagnostic } from '../../grammar/diagnostics.ts';
 import { formatLocation } from '../../grammar/source.ts';
-import { describeValue, didYouMean, identName, reportError, suggestNotes } from './block-helpers.ts';
+import { describeValue, didYouMean, identName, reportError, suggestNotes } from '../sdk/block-helpers.ts';
 
 /** Policy-level settings the core understands (everything else inside a policy is a block or an error). */
 export const POLICY_SETTINGS: readonly string[] = ['description', 'default'];

@@ -6,11 +6,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Policy, PolicyFile, Span } from '../../grammar/ast.ts';
 import { type Diagnostic, finalizeDiagnostics } from '../../grammar/diagnostics.ts';
-import { parsePolicy } from '../../grammar/parse.ts';
+import { parsePolicy } from '../../grammar/parse-policy.ts';
 import { buildChain } from '../chain/build-chain.ts';
 import type { CompileEnv, PluginFactory } from '../sdk/plugin.ts';
 import { checkPolicies } from './check.ts';
-import { isInside, realDirs } from './confine.ts';
+import { isInside, realDirs } from '../sdk/confine.ts';
 import type { CompiledPlugin, CompiledPolicy, CompiledPolicySet } from './types.ts';
 
 /** Options of loadPolicies / compileSources. */

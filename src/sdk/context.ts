@@ -1,44 +1,15 @@
 // The per-request context every hook receives, and the gateway services plugins may use at run time.
-// Created by the server for each request; plugins share data only through typed StateKeys.
+// Built by one constructor (src/chain/request-context.ts); plugins share data only through typed StateKeys.
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { MetricDecls, MetricsOf } from './metrics.ts';
 import type { ChatRequest, Decision, RolloutMode, Usage } from './types.ts';
-
-/** A bounded-label counter as plugins see it (a prom-client Counter satisfies it). */
-export interface CounterLike {
-  inc(labels: Record<string, string>, value?: number): void;
-}
-/** A histogram as plugins see it (a prom-client Histogram satisfies it). */
-export interface HistogramLike {
-  observe(labels: Record<string, string>, value: number): void;
-}
-
-/** The metrics plugins write to. Label values MUST come from configuration, never from user input. */
-export interface PluginMetrics {
-  /** policy_gateway_redactions_total{policy_id,type} */
-  readonly redactions: CounterLike;
-  /** policy_gateway_moderation_flags_total{policy_id,category} */
-  readonly moderationFlags: CounterLike;
-  /** policy_gateway_moderation_duration_seconds{provider} */
-  readonly moderationSeconds: HistogramLike;
-  /** policy_gateway_moderation_errors_total{provider,result} (result: fail_open|fail_closed) */
-  readonly moderationErrors: CounterLike;
-  /** policy_gateway_quota_rejections_total{policy_id,scope} (scope: user_requests|user_tokens|project_tokens|project_cost) */
-  readonly quotaRejections: CounterLike;
-  /** policy_gateway_quota_store_errors_total{store,result} (result: fail_open|fail_closed) */
-  readonly quotaStoreErrors: CounterLike;
-  /** policy_gateway_escalations_total{policy_id,result} (result: sent|failed) */
-  readonly escalations: CounterLike;
-  /** policy_gateway_auth_failures_total{reason} (reason: missing|malformed|invalid|expired|forbidden) */
-  readonly authFailures: CounterLike;
-  /** policy_gateway_audit_records_total{result} (result: written|dropped|error) */
-  readonly auditRecords: CounterLike;
-}
 
 /** Shared run-time services of one gateway instance. */
 export interface GatewayServices {
   readonly log: Logger;
-  readonly metrics: PluginMetrics;
+  /** The live metrics of a plugin's declaration (the object it registered as `metrics`). */
+  metricsOf<D extends MetricDecls>(decls: D): MetricsOf<D>;
   /** Environment for secrets referenced by policies (`key env "OPENAI_API_KEY"`). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Redis URL when the gateway runs with a shared store (`--redis-url` / REDIS_URL), else undefined. */
@@ -57,19 +28,24 @@ export interface GatewayServices {
 export type StateKey<T> = symbol & { readonly __t?: T };
 export const stateKey = <T>(name: string): StateKey<T> => Symbol(name) as StateKey<T>;
 
-/** The decision being built for this request; the server turns it into the `policy` block. */
+/**
+ * The verdict of a request (the `policy` block's content): assembled by the chain, in one place, from what the plugins
+ * published through their state keys (rollout mode, topic hits, moderation flags, the decision). Read-only: plugins
+ * publish results, they never write the verdict.
+ */
 export interface Verdict {
-  decision: Decision;
+  readonly decision: Decision;
   /** What was actually applied: equals `decision` when enforced, `allow` in shadow mode. */
-  effectiveDecision: Decision;
-  reasonCode: string;
-  triggeredCategories: string[];
-  allowlistHits: string[];
-  denylistHits: string[];
-  rolloutMode: RolloutMode;
-  enforced: boolean;
+  readonly effectiveDecision: Decision;
+  readonly reasonCode: string;
+  /** Flagged moderation categories, sorted. */
+  readonly triggeredCategories: readonly string[];
+  readonly allowlistHits: readonly string[];
+  readonly denylistHits: readonly string[];
+  readonly rolloutMode: RolloutMode;
+  readonly enforced: boolean;
   /** The rule that fired, as `file:line`, or null. */
-  rule: string | null;
+  readonly rule: string | null;
 }
 
 /** Request metadata from headers/body (DESIGN §2); null when not given. */
@@ -115,9 +91,11 @@ export interface RequestContext {
   markResponseChanged(): void;
   /** True when the client itself asked for `stream_options.include_usage` (so the usage chunk is passed on). */
   readonly clientWantsUsage: boolean;
+  /**
+   * The verdict assembled from the published state. Final once the request hooks have run (response hooks and
+   * onComplete read it); read during onRequest it reflects what was published so far.
+   */
   readonly verdict: Verdict;
-  /** Extra audit fields in insertion order (key label, tags, redaction counts, …). */
-  readonly audit: Record<string, unknown>;
   /** Extra response headers (x-ratelimit-*), set before the response head is sent. */
   readonly responseHeaders: Record<string, string>;
   /** Token usage reported by the upstream, once known. */

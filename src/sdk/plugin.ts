@@ -1,9 +1,10 @@
-// The plugin contract: the ONLY module (with context.ts and types.ts) that plugins import from src/.
-// A plugin compiles its .policy block once per policy, then its hooks run per request in the fixed chain order.
-import type { Block, Span } from '../../grammar/ast.ts';
-import type { Diagnostic } from '../../grammar/diagnostics.ts';
-import type { GatewayError } from '../errors.ts';
-import type { RequestContext } from './context.ts';
+// The plugin contract: what a plugin declares (blocks, errors, reason codes, metrics, its diagnostic range, CLI
+// commands, what it runs after) and the hooks it runs. A plugin compiles its blocks once per policy, then its hooks run
+// per request in the fixed chain order. Plugins import from src/sdk/ only.
+import type { Block, Diagnostic, Span } from './ast.ts';
+import type { ErrorDef, GatewayError } from '../errors.ts';
+import type { GatewayServices, RequestContext } from './context.ts';
+import type { MetricDecls } from './metrics.ts';
 import type { ChatCompletion, ChatCompletionChunk } from './types.ts';
 
 /** What a plugin's compile step may use. Pure: no network, no clock; `check` runs it without a gateway. */
@@ -57,14 +58,14 @@ export interface Outcome {
 export interface PluginHooks {
   /**
    * What `onRequest` does with the request's body (`ctx.request`). Absent: it may read and change anything. `'none'`:
-   * it neither reads nor changes the body (it may use `ctx.meta`, headers and other plugins' state). `'marked'`: as
-   * `'none'`, but it may change the body, and then calls `ctx.markRequestChanged()`. When every request hook of a
-   * policy is `'none'` or `'marked'` and nothing was marked, nothing looked inside the body, so the gateway forwards
-   * the client's own bytes (when it added nothing either); otherwise the upstream gets the body exactly as the hooks
-   * saw it, re-serialised — a body that parses differently elsewhere (duplicate keys: JSON.parse keeps the last,
-   * other parsers the first) can then never show a policy one prompt and the model another.
+   * it neither reads nor changes the body (it may use `ctx.meta`, headers and other plugins' state). `'read'`: it
+   * reads the body and never changes it. `'marked'`: it may read and change the body, and calls
+   * `ctx.markRequestChanged()` whenever it changes it. When every request hook of a policy declares one of these and
+   * nothing was marked, the gateway forwards the client's own bytes, with the `policy_*` members spliced out — unless
+   * an object of the body repeats a key: JSON.parse keeps the last, other parsers the first, so such a body goes
+   * upstream re-serialised, exactly as the hooks saw it, and can never show a policy one prompt and the model another.
    */
-  readonly requestAccess?: 'none' | 'marked';
+  readonly requestAccess?: 'none' | 'read' | 'marked';
   /**
    * What `onResponse` does to the non-streaming answer. Absent: it may change it in any way, so the gateway
    * re-serialises the answer. `'read'`: it never changes it. `'marked'`: it changes it only together with a call to
@@ -84,12 +85,53 @@ export interface PluginHooks {
   onComplete?(outcome: Outcome, ctx: RequestContext): void | Promise<void>;
 }
 
-/** A plugin type: one folder under plugins/, owning one or more block keywords. */
+/** Where a CLI command writes. */
+export interface CommandIO {
+  readonly stdout: { write(s: string): unknown };
+  readonly stderr: { write(s: string): unknown };
+}
+
+/** A `policy-gateway <name>` subcommand a plugin contributes (auth: `keys`). */
+export interface CliCommand {
+  /** One line for `policy-gateway --help`: the usage after the command name. */
+  readonly usage: string;
+  /** Runs the command with the arguments after its name; resolves with the exit code. */
+  run(args: readonly string[], io: CommandIO): Promise<number>;
+}
+
+/** A request that ended before reaching a policy chain (bad JSON, unknown route or policy, 413, 415, …). */
+export interface UnchainedRequestEnd {
+  readonly reqId: string;
+  readonly route: string;
+  readonly status: number;
+  readonly error: { readonly code: string; readonly status: number; readonly reasonCode: string } | undefined;
+  readonly durationMs: number;
+  readonly revision: string | undefined;
+}
+
+/** A plugin type: one folder under plugins/, owning one or more block keywords, and everything that is about it. */
 export interface PluginFactory<Config = unknown> {
   /** Stable id: log field `plugin`, metric label `plugin`. Single lower-case word. */
   readonly name: string;
   /** The block keywords this plugin owns in .policy files (`redact` for the redactor). */
   readonly blocks: readonly string[];
+  /**
+   * Plugins that MUST run before this one when they are registered (checked when the registry is built): what this
+   * plugin reads through state keys, or must not see before it happened (the auditor runs after everything).
+   */
+  readonly after?: readonly string[];
+  /** The GW_ERR_* errors its hooks raise (`defineErrors`), each with its reason code; docs/errors.md has a heading each. */
+  readonly errors?: Readonly<Record<string, ErrorDef>>;
+  /** The reason codes it introduces, each with what it means (docs/reason-codes.md has a row each). */
+  readonly reasonCodes?: Readonly<Record<string, string>>;
+  /** Its metrics (`defineMetrics`); the gateway creates them, hooks get them with `ctx.services.metricsOf(…)`. */
+  readonly metrics?: MetricDecls;
+  /** The numbers of its own POL diagnostic codes, first and last (inclusive): [420, 429] for POL0420–POL0429. */
+  readonly diagnostics?: readonly [number, number];
+  /** `policy-gateway` subcommands it contributes. */
+  readonly commands?: Readonly<Record<string, CliCommand>>;
+  /** Called once per request that ended before reaching any policy chain (the auditor records those too). */
+  onUnchainedEnd?(end: UnchainedRequestEnd, services: GatewayServices): void;
   /**
    * Compiles this plugin's blocks of one policy (empty array when the policy has none) into frozen config.
    * Returns undefined when the plugin is off for this policy. Reports problems through `env.report`; never throws.

@@ -85,9 +85,9 @@ export interface PolicyBlock {
   decision: Decision;
   effective_decision: Decision;
   reason_code: string;
-  triggered_categories: string[];
-  allowlist_hits: string[];
-  denylist_hits: string[];
+  triggered_categories: readonly string[];
+  allowlist_hits: readonly string[];
+  denylist_hits: readonly string[];
   rollout_mode: RolloutMode;
   enforced: boolean;
   policy_target: string | null;

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import OpenAI from 'openai';
-import { Gateway } from '../../src/server.ts';
+import { Gateway } from '../../src/http/gateway.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { buildUpstreams, UpstreamRouter } from '../../src/upstream/routes.ts';
+import { buildUpstreams, UpstreamRouter } from '../../src/upstream/router.ts';
 import { loadPolicies } from '../../src/policy/load.ts';
 import { definePlugin, type PluginFactory } from '../../src/sdk/plugin.ts';
 import type { GatewayServices } from '../../src/sdk/context.ts';
@@ -71,10 +71,10 @@ beforeAll(async () => {
   const loaded = await loadPolicies([dir], [recorder('first'), recorder('second'), marker]);
   expect(loaded.diagnostics).toEqual([]);
   set = loaded.set;
-  const metrics = createMetrics(new Registry(), { defaults: false });
+  const metrics = createMetrics(new Registry(), [], { defaults: false });
   const log = pino({ level: 'info' }, { write: (s: string) => { logs.push(s); } });
   const services: GatewayServices = {
-    log, metrics, env: {}, redisUrl: undefined, audit: { destination: 'off', format: 'logfmt' },
+    log, metricsOf: (d) => metrics.of(d), env: {}, redisUrl: undefined, audit: { destination: 'off', format: 'logfmt' },
     onClose: () => undefined, onReopen: () => undefined, background: (t) => { void t(); },
   };
   gw = new Gateway({
@@ -137,7 +137,7 @@ describe('plugin chain', () => {
   });
 
   it('with request hooks that read the body, the upstream gets it exactly as the policy saw it, re-serialised', async () => {
-    expect(set!.policies.get('m')!.chain.requestUse).toBe('read'); // marker declares no requestAccess
+    expect(set!.policies.get('m')!.chain.requestUse).toBe('unmarked'); // marker declares no requestAccess
     const send = (body: string) => fetch(`${url}/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'm' }, body,
     });
@@ -184,12 +184,39 @@ describe('plugin chain', () => {
 });
 
 describe('request body use, from the hooks\' declared access', () => {
-  it('is untouched for none, marked when a hook may mark, read as soon as one hook declares nothing', async () => {
+  it('is untouched for none, marked when every hook declares read or marked, unmarked as soon as one hook declares nothing', async () => {
     const { buildChain } = await import('../../src/chain/build-chain.ts');
-    const hook = (requestAccess?: 'none' | 'marked') => ({ name: 'x', hooks: { requestAccess, onRequest: () => undefined } });
+    const hook = (requestAccess?: 'none' | 'read' | 'marked') => ({ name: 'x', hooks: { requestAccess, onRequest: () => undefined } });
     expect(buildChain([hook('none'), { name: 'y', hooks: {} }]).requestUse).toBe('untouched');
     expect(buildChain([hook('none'), hook('marked')]).requestUse).toBe('marked');
-    expect(buildChain([hook('marked'), hook()]).requestUse).toBe('read');
+    expect(buildChain([hook('read'), hook('none')]).requestUse).toBe('marked');
+    expect(buildChain([hook('marked'), hook()]).requestUse).toBe('unmarked');
+    expect(buildChain([hook('read'), hook()]).requestUse).toBe('unmarked');
     expect(buildChain([]).requestUse).toBe('untouched');
+  });
+});
+
+describe('onComplete runner', () => {
+  it('stays synchronous while every hook is, waits for an async one before the next, and never throws', async () => {
+    const { buildChain } = await import('../../src/chain/build-chain.ts');
+    const { ChainRunner } = await import('../../src/chain/run-chain.ts');
+    const { ctxFor } = await import('../helpers/ctx.ts');
+    const order: string[] = [];
+    const runner = new ChainRunner(createMetrics(new Registry(), [], { defaults: false }), 1000);
+    const ctx = ctxFor({ model: 'm', messages: [] });
+    const outcome = { status: 200, upstreamCalled: true, aborted: false, synthesized: false };
+    const sync = (name: string) => ({ name, hooks: { onComplete: () => { order.push(name); } } });
+    const thrower = { name: 't', hooks: { onComplete: () => { order.push('t'); throw new Error('x'); } } };
+    expect(runner.runComplete(buildChain([sync('a'), thrower, sync('b')]), outcome, ctx)).toBeUndefined();
+    expect(order).toEqual(['a', 't', 'b']);
+    order.length = 0;
+    let release!: () => void;
+    const slow = { name: 's', hooks: { onComplete: () => new Promise<void>((r) => { release = () => { order.push('s'); r(); }; }) } };
+    const p = runner.runComplete(buildChain([sync('a'), slow, sync('b')]), outcome, ctx);
+    expect(p).toBeInstanceOf(Promise);
+    expect(order).toEqual(['a']);
+    release();
+    await p;
+    expect(order).toEqual(['a', 's', 'b']);
   });
 });

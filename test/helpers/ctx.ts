@@ -1,32 +1,27 @@
-// Test helper: a real RequestContext and GatewayServices for driving plugin hooks directly in unit tests.
-// Metrics go to a fresh prom-client Registry per call; logs go to an in-memory array.
-import { Counter, Histogram, Registry } from 'prom-client';
+// Test helper: a real request context (the gateway's own constructor) and GatewayServices for driving plugin hooks
+// directly in unit tests. Metrics go to a fresh prom-client Registry per call; logs go to an in-memory array.
+import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import type { GatewayServices, PluginMetrics, RequestContext, RequestMeta, StateKey } from '../../src/sdk/context.ts';
-import type { ChatRequest } from '../../src/sdk/types.ts';
+import { createMetrics, type Metrics } from '../../src/metrics.ts';
+import { ALL_PLUGINS } from '../../plugins/index.ts';
+import { RequestCtx } from '../../src/chain/request-context.ts';
+import type { GatewayServices, RequestContext, RequestMeta } from '../../src/sdk/context.ts';
+import { decisionKey, moderationKey, rolloutKey, topicsKey } from '../../src/sdk/state-keys.ts';
+import type { ChatRequest, Decision, RolloutMode } from '../../src/sdk/types.ts';
 
 /** Services backed by a fresh registry; `logs` collects every log line written. */
 export function testServices(opts: { redisUrl?: string; env?: Record<string, string> } = {}):
-  GatewayServices & { registry: Registry; logs: string[]; closers: (() => unknown)[]; tasks: Promise<void>[] } {
+  GatewayServices & { registry: Registry; metrics: Metrics; logs: string[]; closers: (() => unknown)[]; tasks: Promise<void>[] } {
   const registry = new Registry();
-  const c = (name: string, labelNames: string[]) => new Counter({ name, help: name, labelNames, registers: [registry] });
-  const metrics: PluginMetrics = {
-    redactions: c('policy_gateway_redactions_total', ['policy_id', 'type']),
-    moderationFlags: c('policy_gateway_moderation_flags_total', ['policy_id', 'category']),
-    moderationSeconds: new Histogram({ name: 'policy_gateway_moderation_duration_seconds', help: 'x', labelNames: ['provider'], registers: [registry] }),
-    moderationErrors: c('policy_gateway_moderation_errors_total', ['provider', 'result']),
-    quotaRejections: c('policy_gateway_quota_rejections_total', ['policy_id', 'scope']),
-    quotaStoreErrors: c('policy_gateway_quota_store_errors_total', ['store', 'result']),
-    escalations: c('policy_gateway_escalations_total', ['policy_id', 'result']),
-    authFailures: c('policy_gateway_auth_failures_total', ['reason']),
-    auditRecords: c('policy_gateway_audit_records_total', ['result']),
-  };
+  // The bundled plugins' metrics, created the way the gateway creates them.
+  const metrics = createMetrics(registry, ALL_PLUGINS, { defaults: false });
   const logs: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => { logs.push(s); } });
   const closers: (() => unknown)[] = [];
   const tasks: Promise<void>[] = [];
   return {
-    log, metrics, registry, logs, closers, tasks,
+    log, registry, metrics, logs, closers, tasks,
+    metricsOf: (decls) => metrics.of(decls),
     env: opts.env ?? {},
     redisUrl: opts.redisUrl,
     audit: { destination: 'off', format: 'logfmt' },
@@ -36,38 +31,44 @@ export function testServices(opts: { redisUrl?: string; env?: Record<string, str
   };
 }
 
-/** A fresh RequestContext for `request`, with optional metadata, headers, clock and services. */
+/**
+ * A fresh request context for `request`, built by the gateway's own constructor (RequestCtx), with optional metadata,
+ * headers, clock and services. `signal`: aborting it aborts the request (the client went away).
+ */
 export function ctxFor(request: ChatRequest, opts: {
   meta?: Partial<RequestMeta>; headers?: Record<string, string>; now?: () => number;
   services?: GatewayServices; id?: string; signal?: AbortSignal;
-} = {}): RequestContext {
+} = {}): RequestCtx {
   const services = opts.services ?? testServices();
-  const state = new Map<symbol, unknown>();
   const nowFn = opts.now ?? (() => Date.now());
-  return {
-    id: opts.id ?? 'req-test',
-    log: services.log.child({ reqId: opts.id ?? 'req-test' }), // as the gateway's context: reqId bound once
-    signal: opts.signal ?? new AbortController().signal,
-    now: nowFn,
-    services,
+  const ctx = new RequestCtx({
+    id: opts.id ?? 'req-test', rootLog: services.log, now: nowFn, services, route: 'policy',
     policy: { id: opts.meta?.policyId ?? 'test', file: 'test.policy', line: 1, revision: 'test-revision' },
-    route: 'policy',
     meta: { policyId: 'test', user: null, project: null, target: null, ...opts.meta },
     headers: opts.headers ?? {},
     request,
-    markRequestChanged() { (this as { requestChanged?: boolean }).requestChanged = true; },
-    markResponseChanged() { (this as { responseChanged?: boolean }).responseChanged = true; },
     clientWantsUsage: request.stream_options?.include_usage === true,
-    verdict: {
-      decision: 'allow', effectiveDecision: 'allow', reasonCode: 'ALLOW', triggeredCategories: [],
-      allowlistHits: [], denylistHits: [], rolloutMode: 'enforced', enforced: true, rule: null,
-    },
-    audit: {},
-    responseHeaders: {},
-    usage: undefined,
-    upstreamStatus: 0,
     timings: { startedAt: nowFn(), start: performance.now(), upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
-    get: <T>(k: StateKey<T>) => state.get(k) as T | undefined,
-    set: <T>(k: StateKey<T>, v: T) => { state.set(k, v); },
-  };
+  });
+  const signal = opts.signal;
+  if (signal?.aborted) ctx.abort(signal.reason);
+  else signal?.addEventListener('abort', () => ctx.abort(signal.reason), { once: true });
+  return ctx;
+}
+
+/**
+ * Publishes what the verdict is assembled from, as the plugins would (decide, rollout, topics, moderation): for tests
+ * of code that reads the verdict (the auditor) without running those plugins.
+ */
+export function publishVerdict(ctx: RequestContext, v: {
+  decision?: Decision; reasonCode?: string; rule?: string | null; rolloutMode?: RolloutMode;
+  triggeredCategories?: readonly string[]; allowlistHits?: readonly string[]; denylistHits?: readonly string[];
+}): void {
+  const d = ctx.get(decisionKey) ?? { decision: 'allow' as Decision, reasonCode: 'ALLOW', rule: null };
+  ctx.set(decisionKey, { decision: v.decision ?? d.decision, reasonCode: v.reasonCode ?? d.reasonCode, rule: v.rule === undefined ? d.rule : v.rule });
+  if (v.rolloutMode) ctx.set(rolloutKey, { mode: v.rolloutMode, rule: null, source: 'default' });
+  if (v.allowlistHits || v.denylistHits) {
+    ctx.set(topicsKey, { allowlistConfigured: false, allowlistHits: v.allowlistHits ?? [], denylistHits: v.denylistHits ?? [], denyRule: null });
+  }
+  if (v.triggeredCategories) ctx.set(moderationKey, { flagged: v.triggeredCategories, scores: {}, provider: 'builtin', rules: {} });
 }

@@ -32,9 +32,9 @@ export function rulesDir(files: Record<string, string>): string {
 }
 
 /** Runs a CLI command to completion; resolves with exit code and output. */
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string; cli?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [opts.cli ?? CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -44,11 +44,14 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   });
 }
 
-/** Starts `policy-gateway serve` with `args` on port 0 and waits for its "listening" log line. */
-export async function startGateway(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {}): Promise<GatewayProcess> {
+/**
+ * Starts `policy-gateway serve` with `args` on port 0 and waits for its "listening" log line. `cli`: another entry point
+ * than src/cli/main.ts (one that registers extra plugins).
+ */
+export async function startGateway(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; cli?: string } = {}): Promise<GatewayProcess> {
   const env: Record<string, string | undefined> = { ...process.env, REDIS_URL: undefined, LOG_LEVEL: undefined, ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  const proc = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [opts.cli ?? CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

@@ -1,8 +1,8 @@
 // Small plugins for testing the loader: block dispatch, chain order, diagnostics from compile steps, list
 // files read through env.readText. Real plugins live in plugins/; these only exercise the core.
 import type { Block } from '../../grammar/ast.ts';
-import { flattenTerm, identName, reportError, statementsByKeyword } from '../../src/policy/block-helpers.ts';
-import { compileUserRegex } from '../../src/policy/regex.ts';
+import { flattenTerm, identName, reportError, statementsByKeyword } from '../../src/sdk/block-helpers.ts';
+import { compileUserRegex } from '../../src/sdk/regex.ts';
 import { definePlugin, type PluginFactory, type PluginHooks } from '../../src/sdk/plugin.ts';
 
 /** Every hook call of the recording plugins, as `plugin:hook`, in call order. */

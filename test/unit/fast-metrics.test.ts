@@ -84,4 +84,18 @@ describe('fast metrics match prom-client', () => {
     expect(() => new FastCounter({ name: 'c_total', help: 'again', registers: [r] })).toThrow(/already been registered/);
     expect(c.labels('x')).toBe(c.labels('x')); // children are bound once
   });
+
+  it('a frozen label object is remembered: same counts as fresh objects, unknown labels still refused', async () => {
+    const r = new Registry();
+    const c = new FastCounter<'result'>({ name: 'x_total', help: 'x', labelNames: ['result'], registers: [r] });
+    const written = Object.freeze({ result: 'written' });
+    for (let i = 0; i < 3; i++) c.inc(written);
+    c.inc({ result: 'written' }, 2);
+    c.inc(Object.freeze({ result: 'dropped' }));
+    expect(await r.metrics()).toContain('x_total{result="written"} 5');
+    expect(await r.metrics()).toContain('x_total{result="dropped"} 1');
+    const bad = Object.freeze({ nope: 'x' }) as unknown as { result: string };
+    expect(() => c.inc(bad)).toThrow('unknown label "nope"');
+    expect(() => c.inc(bad)).toThrow('unknown label "nope"');
+  });
 });

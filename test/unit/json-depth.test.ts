@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { jsonNestsDeeper, jsonTextNestsDeeper } from '../../src/json-depth.ts';
-import { parseChatRequest } from '../../src/request.ts';
+import { parseChatRequest } from '../../src/http/parse-request.ts';
 import { GatewayError } from '../../src/errors.ts';
 
 /** Nesting depth of a parsed value: scalars 0, an empty array or object 1. Iterative (the values can be deep). */

@@ -1,7 +1,7 @@
 // Request validation and metadata reconciliation (DESIGN §2).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseChatRequest } from '../../src/request.ts';
+import { parseChatRequest } from '../../src/http/parse-request.ts';
 import { GatewayError } from '../../src/errors.ts';
 
 const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };

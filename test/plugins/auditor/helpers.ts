@@ -1,11 +1,10 @@
 // Test helpers for the auditor: compile `audit` blocks from real .policy text, a logfmt parser that reads
 // records back (to prove lines round-trip), and gateway services with an audit destination and record counter.
-import { Counter } from 'prom-client';
 import { parsePolicy } from '../../../grammar/index.ts';
 import type { Diagnostic } from '../../../grammar/diagnostics.ts';
 import type { CompileEnv } from '../../../src/sdk/plugin.ts';
 import type { GatewayServices } from '../../../src/sdk/context.ts';
-import { auditorPlugin, type AuditConfig } from '../../../plugins/auditor/index.ts';
+import { AUDITOR_METRICS, auditorPlugin, type AuditConfig } from '../../../plugins/auditor/index.ts';
 import { testServices } from '../../helpers/ctx.ts';
 
 /** Compiles the audit blocks of `policy "p" { <body> }`; short diagnostics read `CODE severity line:col message`. */
@@ -80,11 +79,10 @@ export function logfmtKeys(line: string): string[] {
 export function auditServices(destination: string, format: 'logfmt' | 'json' = 'logfmt'):
   GatewayServices & { reopeners: (() => void)[]; closers: (() => unknown)[]; logs: string[]; recordsCounted: (result: string) => Promise<number> } {
   const base = testServices();
-  const auditRecords = base.metrics.auditRecords as Counter<'result'>;
+  const auditRecords = base.metricsOf(AUDITOR_METRICS).records as unknown as { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> };
   const reopeners: (() => void)[] = [];
   return {
     ...base,
-    metrics: Object.assign(Object.create(null), base.metrics, { auditRecords }),
     audit: { destination, format },
     onReopen: (fn) => { reopeners.push(fn); },
     reopeners,

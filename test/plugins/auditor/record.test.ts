@@ -1,5 +1,5 @@
 // The audit record of one request, built from a real RequestContext and Outcome: decision vs reject, reason codes
-// of gateway errors, fields other plugins put in ctx.audit, tags, and prompt/output text only after redaction.
+// of gateway errors, fields other plugins publish through their state keys, tags, and prompt/output text only after redaction.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { E, GatewayError } from '../../../src/errors.ts';
@@ -12,7 +12,9 @@ import { formatLogfmt } from '../../../plugins/auditor/format.ts';
 import {
   buildAuditRecord, buildUnchainedRecord, clipText, FIELD_ORDER, formatRequestLogfmt, MAX_TEXT, outputText, promptText, type Capture,
 } from '../../../plugins/auditor/record.ts';
-import { ctxFor } from '../../helpers/ctx.ts';
+import { ctxFor, publishVerdict } from '../../helpers/ctx.ts';
+import { moderationErrorKey, principalKey, quotaKey, redactionKey } from '../../../src/sdk/state-keys.ts';
+import { gwError } from '../../helpers/errors.ts';
 import { parseLogfmt } from './helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 13, 10, 12, 42, 250);
@@ -37,7 +39,7 @@ describe('chained requests', () => {
     const c = ctx();
     c.usage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };
     c.upstreamStatus = 200;
-    c.verdict.rule = 'rules/support.policy:9';
+    publishVerdict(c, { rule: 'rules/support.policy:9' });
     const rec = buildAuditRecord(c, ok, config());
     expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output'));
     expect(formatLogfmt(rec)).toBe('2026-01-13T10:12:42Z policy_id=policy-gateway decision=allow reason_code=ALLOW policy_user=user-12345 policy_project_id=support-bot'
@@ -48,9 +50,9 @@ describe('chained requests', () => {
 
   it('a decided request carries the verdict: shadow rewrite with categories and list hits', () => {
     const c = ctx();
-    Object.assign(c.verdict, {
-      decision: 'rewrite', effectiveDecision: 'allow', reasonCode: 'SELF_HARM', triggeredCategories: ['self-harm/intent'],
-      allowlistHits: ['refund policy'], denylistHits: [], rolloutMode: 'shadow', enforced: false, rule: 'rules/s.policy:4',
+    publishVerdict(c, {
+      decision: 'rewrite', reasonCode: 'SELF_HARM', triggeredCategories: ['self-harm/intent'],
+      allowlistHits: ['refund policy'], denylistHits: [], rolloutMode: 'shadow', rule: 'rules/s.policy:4',
     });
     const back = parseLogfmt(formatLogfmt(buildAuditRecord(c, ok, config())));
     expect(back).toMatchObject({ decision: 'rewrite', effective_decision: 'allow', reason_code: 'SELF_HARM', rollout_mode: 'shadow', enforced: 'false',
@@ -59,15 +61,15 @@ describe('chained requests', () => {
 
   it('a refusal answered by the gateway keeps the policy decision and has no error code', () => {
     const c = ctx();
-    Object.assign(c.verdict, { decision: 'refuse', effectiveDecision: 'refuse', reasonCode: 'REFUSE' });
+    publishVerdict(c, { decision: 'refuse', reasonCode: 'REFUSE' });
     const rec = buildAuditRecord(c, { status: 200, upstreamCalled: false, aborted: false, synthesized: true }, config());
     expect(rec).toMatchObject({ decision: 'refuse', effective_decision: 'refuse', reason_code: 'REFUSE', code: null, upstream_ms: null, upstream_status: null, overhead_ms: 103.25 });
   });
 
   const rejections: { note: string; error: GatewayError; reason: string; status: number }[] = [
-    { note: 'unauthenticated (401) reads reject / AUTH_FAILED', error: new GatewayError(E.GW_ERR_AUTH_INVALID), reason: 'AUTH_FAILED', status: 401 },
-    { note: 'rate-limited (429) reads reject / RATE_LIMITED', error: new GatewayError(E.GW_ERR_RATE_LIMITED, ['user_requests', 3]), reason: 'RATE_LIMITED', status: 429 },
-    { note: 'over a token quota reads reject / QUOTA_EXCEEDED', error: new GatewayError(E.GW_ERR_QUOTA_EXCEEDED, ['user_tokens', 3]), reason: 'QUOTA_EXCEEDED', status: 429 },
+    { note: 'unauthenticated (401) reads reject / AUTH_FAILED', error: gwError('GW_ERR_AUTH_INVALID'), reason: 'AUTH_FAILED', status: 401 },
+    { note: 'rate-limited (429) reads reject / RATE_LIMITED', error: gwError('GW_ERR_RATE_LIMITED', ['user_requests', 3]), reason: 'RATE_LIMITED', status: 429 },
+    { note: 'over a token quota reads reject / QUOTA_EXCEEDED', error: gwError('GW_ERR_QUOTA_EXCEEDED', ['user_tokens', 3]), reason: 'QUOTA_EXCEEDED', status: 429 },
     { note: 'a failing plugin reads reject / INTERNAL_ERROR', error: new GatewayError(E.GW_ERR_PLUGIN_FAILED, ['x']), reason: 'INTERNAL_ERROR', status: 500 },
   ];
   it.each(rejections)('$note', ({ error, reason, status }) => {
@@ -87,19 +89,19 @@ describe('chained requests', () => {
     expect(rec).toMatchObject({ aborted: true, status: 0, stream: true, decision: 'allow' });
   });
 
-  it('fields other plugins put in ctx.audit: key_label, redaction counts, then extra keys before the tags', () => {
+  it('fields other plugins publish: key_label, redaction counts, then the optional fields before the tags', () => {
     const c = ctx();
-    c.audit.key_label = 'support-team';
-    c.audit.redactions = { email: 2, phone: 1, bogus: 'x', zero: 0 };
-    c.audit.quota_remaining = 41;
-    c.audit.moderation_provider = 'builtin';
-    c.audit['Bad Key'] = 'dropped';
-    c.audit.fn = () => 1;
+    c.set(principalKey, { id: 'abcdefghijkl', label: 'support-team' });
+    c.set(redactionKey, { response: { email: 2, phone: 1, bogus: 'x', zero: 0, 'Bad Key': 3 } as unknown as Record<string, number>, request: { iban: 1 } });
+    c.set(moderationErrorKey, 'timeout');
     const line = formatLogfmt(buildAuditRecord(c, ok, config()));
     expect(line).toContain(' key_label=support-team redactions=email:2,phone:1 ');
-    expect(line).toMatch(/ upstream_status=- quota_remaining=41 moderation_provider=builtin tags=team:support,tier:gold$/);
+    expect(line).toMatch(/ upstream_status=- moderation_error=timeout request_redactions=iban:1 tags=team:support,tier:gold$/);
     expect(line).not.toContain('Bad Key');
-    expect(line).not.toContain('fn=');
+    expect(line).not.toContain('bogus');
+    const rejected = ctx();
+    rejected.set(quotaKey, { keys: [], reserved: [], kinds: [], promptEstimate: 0, completionReserve: 0, price: null, admitted: false, settled: false, rejectedBy: 'user 3 requests per minute' });
+    expect(formatLogfmt(buildAuditRecord(rejected, ok, config()))).toMatch(/ upstream_status=- quota_limit="user 3 requests per minute" tags=/);
   });
 
   it('prompt and output are absent unless the policy opts in', () => {
@@ -152,7 +154,7 @@ describe('prompt and output text (prompts on)', () => {
 
   it('the hooks without the opt-in are onComplete only (no per-chunk work)', () => {
     expect(Object.keys(auditHooks(config()))).toEqual(['onComplete']);
-    expect(Object.keys(auditHooks(config({ prompts: true }))).sort()).toEqual(['onChunk', 'onComplete', 'onRequest', 'onResponse', 'responseAccess']);
+    expect(Object.keys(auditHooks(config({ prompts: true }))).sort()).toEqual(['onChunk', 'onComplete', 'onRequest', 'onResponse', 'requestAccess', 'responseAccess']);
   });
 
   it('prompt text lists every message as role: text, content parts included', () => {
@@ -179,7 +181,7 @@ describe('requests that never reached a policy', () => {
     { note: 'shutting down', code: 'GW_ERR_SHUTTING_DOWN', status: 503, reason: 'SERVICE_UNAVAILABLE', route: 'v1' },
   ];
   it.each(cases)('$note: reject with the reason code of its error, no policy fields', ({ code, status, reason, route }) => {
-    const rec = buildUnchainedRecord({ reqId: 'r9', route, status, error: { code }, durationMs: 1.5 }, T0 + 1.5);
+    const rec = buildUnchainedRecord({ reqId: 'r9', route, status, error: gwError(code), durationMs: 1.5 }, T0 + 1.5);
     const line = formatLogfmt(rec);
     expect(line.startsWith(`2026-01-13T10:12:42Z policy_id=- decision=reject reason_code=${reason} policy_user=- policy_project_id=- request_id=r9 route=${route}`)).toBe(true);
     expect(parseLogfmt(line)).toMatchObject({ status: String(status), code, duration_ms: '1.5' });
@@ -198,7 +200,8 @@ describe('the request-path logfmt formatter', () => {
     rollout: fc.constantFrom('enforced', 'shadow'), enforced: fc.boolean(), rule: maybe(text),
     categories: fc.array(text, { maxLength: 3 }), allow: fc.array(text, { maxLength: 3 }), deny: fc.array(text, { maxLength: 3 }),
     keyLabel: fc.oneof(fc.constant(undefined), text, fc.integer()), redactions: fc.oneof(fc.constant(undefined), fc.dictionary(fc.constantFrom('email', 'phone', 'Bad Key', 'ACCOUNT'), fc.oneof(num, text))),
-    extras: fc.dictionary(fc.constantFrom('quota_limit', 'moderation_provider', 'Bad', 'x1', 'decision'), fc.oneof(text, num, fc.boolean(), fc.constant(null), fc.array(text, { maxLength: 2 }))),
+    quotaLimit: fc.option(text, { nil: undefined }), moderationError: fc.option(text, { nil: undefined }),
+    requestRedactions: fc.oneof(fc.constant(undefined), fc.dictionary(fc.constantFrom('email', 'iban', 'Bad Key'), fc.oneof(num, text))),
     usage: fc.option(fc.record({ prompt_tokens: fc.oneof(num, fc.constant(undefined), text), completion_tokens: fc.oneof(num, fc.constant(undefined)) }), { nil: undefined }),
     status: fc.constantFrom(0, 200, 401, 429, 502), error: fc.option(fc.constantFrom('GW_ERR_AUTH_INVALID', 'GW_ERR_RATE_LIMITED', 'GW_ERR_UPSTREAM_UNREACHABLE'), { nil: undefined }),
     upstreamCalled: fc.boolean(), aborted: fc.boolean(), synthesized: fc.boolean(), upstreamStart: fc.constantFrom(0, 1002), upstreamEnd: fc.constantFrom(0, 1100.5),
@@ -209,13 +212,18 @@ describe('the request-path logfmt formatter', () => {
       const c = ctxFor({ model: 'm', messages: [{ role: 'user', content: x.answer ?? 'hi' }], stream: x.stream },
         { id: x.id, now: () => T0, meta: { policyId: 'p', user: x.user, project: x.project, target: x.target } });
       Object.assign(c, { route: x.route, upstreamStatus: x.upstreamStatus, usage: x.usage });
-      Object.assign(c.verdict, { decision: x.decision, effectiveDecision: x.effective, reasonCode: x.reason, rolloutMode: x.rollout, enforced: x.enforced,
-        rule: x.rule, triggeredCategories: x.categories, allowlistHits: x.allow, denylistHits: x.deny });
+      publishVerdict(c, { decision: x.decision, reasonCode: x.reason, rolloutMode: x.rollout, rule: x.rule, triggeredCategories: x.categories,
+        allowlistHits: x.allow, denylistHits: x.deny });
       Object.assign(c.timings, { start: 1000, upstreamStart: x.upstreamStart, upstreamEnd: x.upstreamEnd, end: 1103.25 });
-      if (x.keyLabel !== undefined) c.audit.key_label = x.keyLabel;
-      if (x.redactions !== undefined) c.audit.redactions = x.redactions;
-      Object.assign(c.audit, x.extras);
-      const outcome: Outcome = { status: x.status, error: x.error ? new GatewayError(E[x.error as keyof typeof E]) : undefined,
+      if (x.keyLabel !== undefined) c.set(principalKey, { id: 'abcdefghijkl', label: x.keyLabel as string });
+      if (x.redactions !== undefined || x.requestRedactions !== undefined) {
+        c.set(redactionKey, { response: (x.redactions ?? {}) as Record<string, number>, request: (x.requestRedactions ?? {}) as Record<string, number> });
+      }
+      if (x.quotaLimit !== undefined) {
+        c.set(quotaKey, { keys: [], reserved: [], kinds: [], promptEstimate: 0, completionReserve: 0, price: null, admitted: false, settled: false, rejectedBy: x.quotaLimit });
+      }
+      if (x.moderationError !== undefined) c.set(moderationErrorKey, x.moderationError);
+      const outcome: Outcome = { status: x.status, error: x.error ? gwError(x.error) : undefined,
         upstreamCalled: x.upstreamCalled, aborted: x.aborted, synthesized: x.synthesized };
       const cfg = config({ tags: x.tags, prompts: x.prompts });
       const cap: Capture | undefined = x.prompts ? { passedChain: x.passedChain, body: x.answer === null ? undefined

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { AuditSink, sinkFor } from '../../../plugins/auditor/sink.ts';
 import { recordRequest, recordUnchained } from '../../../plugins/auditor/index.ts';
 import { ctxFor } from '../../helpers/ctx.ts';
+import { gwError } from '../../helpers/errors.ts';
 import { auditServices, parseLogfmt } from './helpers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pgw-audit-sink-'));
@@ -120,7 +121,7 @@ describe('records through the sink', () => {
     const services = auditServices(file);
     const ctx = ctxFor({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { services, id: 'req-a', meta: { policyId: 'p1', user: 'u 1' } });
     recordRequest({ policyId: 'p1', tags: ['team:a'], prompts: false }, { status: 200, upstreamCalled: true, aborted: false, synthesized: false }, ctx);
-    recordUnchained({ reqId: 'req-b', route: 'v1', status: 400, error: { code: 'GW_ERR_BAD_JSON' }, durationMs: 0.2 }, services);
+    recordUnchained({ reqId: 'req-b', route: 'v1', status: 400, error: gwError('GW_ERR_BAD_JSON'), durationMs: 0.2 }, services);
     await sinkFor(services).close();
     const [a, b] = lines(file).map(parseLogfmt);
     expect(a).toMatchObject({ policy_id: 'p1', decision: 'allow', policy_user: 'u 1', request_id: 'req-a', tags: 'team:a' });
@@ -130,7 +131,7 @@ describe('records through the sink', () => {
   it('JSON format writes one object per line', async () => {
     const file = path.join(dir, 'records.jsonl');
     const services = auditServices(file, 'json');
-    recordUnchained({ reqId: 'req-c', route: 'policy', status: 404, error: { code: 'GW_ERR_POLICY_NOT_FOUND' }, durationMs: 1 }, services);
+    recordUnchained({ reqId: 'req-c', route: 'policy', status: 404, error: gwError('GW_ERR_POLICY_NOT_FOUND'), durationMs: 1 }, services);
     await sinkFor(services).close();
     const [rec] = lines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rec).toMatchObject({ request_id: 'req-c', decision: 'reject', reason_code: 'NOT_FOUND', policy_id: null, status: 404 });
@@ -140,7 +141,7 @@ describe('records through the sink', () => {
     const services = auditServices('off');
     const sink = sinkFor(services);
     expect(sink.off).toBe(true);
-    recordUnchained({ reqId: 'r', route: 'v1', status: 400, error: { code: 'GW_ERR_BAD_JSON' }, durationMs: 1 }, services);
+    recordUnchained({ reqId: 'r', route: 'v1', status: 400, error: gwError('GW_ERR_BAD_JSON'), durationMs: 1 }, services);
     await sink.close();
     expect(await services.recordsCounted('written')).toBe(0);
     expect(services.closers).toHaveLength(1);

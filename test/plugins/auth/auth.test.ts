@@ -163,8 +163,8 @@ describe('auth onRequest', () => {
     const { ctx, action } = call(hooks, services, { auth, project, policyId });
     if (status === null) {
       expect(action).toBeUndefined();
-      expect(typeof ctx.audit.key_label).toBe('string');
-      expect(ctx.get(principalKey)).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9]{12}$/), label: ctx.audit.key_label });
+      expect(typeof ctx.get(principalKey)?.label).toBe('string');
+      expect(ctx.get(principalKey)).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9]{12}$/), label: expect.any(String) });
       return;
     }
     expect(action).toMatchObject({ kind: 'reject' });
@@ -174,7 +174,7 @@ describe('auth onRequest', () => {
     if (message) expect(err.message).toBe(message);
     // OpenAI's error shape on the wire.
     expect(err.toJSON()).toMatchObject({ error: { type: expect.any(String), code: expect.any(String), message: expect.any(String) } });
-    expect(ctx.audit.key_label).toBeUndefined();
+    expect(ctx.get(principalKey)?.label).toBeUndefined();
     expect(ctx.get(principalKey)).toBeUndefined();
   });
 
@@ -239,6 +239,33 @@ describe('timing-safe comparison', () => {
     const find = idx.slice(idx.indexOf('export function findKey'), idx.indexOf('/** The request-path check'));
     expect(find).toContain('digestsEqual(digest,');
     expect(find).not.toMatch(/digest\s*===|===\s*entry\.digest|toString\('hex'\)/);
+  });
+});
+
+describe('verified-key cache', () => {
+  type Ring = { verified(t: string): { label: string } | undefined; refresh(l: unknown): Promise<void> };
+  it('remembers a key that verified (by the presented credential), never one that failed, and forgets all on reload', async () => {
+    const { hooks, dir } = setup();
+    const ring = (hooks as unknown as { ring: Ring }).ring;
+    const services = testServices();
+    expect(ring.verified(alice.key)).toBeUndefined();
+    expect(call(hooks, services, { auth: `Bearer ${alice.key}` }).action).toBeUndefined();
+    expect(ring.verified(alice.key)?.label).toBe('alice-laptop');
+    // Same key id, wrong secret: rejected, and not remembered (a flood of wrong keys cannot fill the cache).
+    const wrong = alice.key.slice(0, -1) + (alice.key.endsWith('a') ? 'b' : 'a');
+    const a = call(hooks, services, { auth: `Bearer ${wrong}` }).action;
+    expect(a && a.kind === 'reject' && a.error.code).toBe('GW_ERR_AUTH_INVALID');
+    expect(ring.verified(wrong)).toBeUndefined();
+    // A remembered key is still checked for its policy, project and expiry on every request.
+    const forbidden = call(hooks, services, { auth: `Bearer ${alice.key}`, policyId: 'other-policy' }).action;
+    expect(forbidden && forbidden.kind === 'reject' && forbidden.error.code).toBe('GW_ERR_AUTH_FORBIDDEN');
+    // The keys file changes (alice revoked): the cache is emptied with the reload, and alice is refused.
+    await ring.refresh(services.log);
+    replaceFile(join(dir, 'keys/support.keys'), KEYS.split('\n').filter((l) => !l.includes(alice.id)).join('\n'));
+    await ring.refresh(services.log);
+    expect(ring.verified(alice.key)).toBeUndefined();
+    const revoked = call(hooks, services, { auth: `Bearer ${alice.key}` }).action;
+    expect(revoked && revoked.kind === 'reject' && revoked.error.code).toBe('GW_ERR_AUTH_INVALID');
   });
 });
 

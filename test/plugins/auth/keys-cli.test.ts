@@ -3,7 +3,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runKeys } from '../../../src/cli/keys.ts';
+import { runKeys } from '../../../plugins/auth/keys-command.ts';
 import authPlugin from '../../../plugins/auth/index.ts';
 import type { RequestAction } from '../../../src/sdk/plugin.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';

@@ -2,9 +2,8 @@
 // hook with a rewrite, rollout selection with a percentage rule. The reporter prints a table per case; run: npx vitest bench --run test/plugins/decide
 import { test } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
-import { evaluateDecision } from '../../../plugins/decide/evaluate.ts';
-import { moderationKey } from '../../../plugins/moderation/state.ts';
-import { topicsKey } from '../../../plugins/topics/state.ts';
+import { evaluateDecision } from '../../../plugins/decide/evaluate-decision.ts';
+import { moderationKey, topicsKey } from '../../../src/sdk/state-keys.ts';
 import { rolloutPlugin, selectRollout } from '../../../plugins/rollout/index.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compileClean } from './policy-helpers.ts';

@@ -4,8 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
-import { moderationKey } from '../../../plugins/moderation/state.ts';
-import { topicsKey } from '../../../plugins/topics/state.ts';
+import { moderationKey, topicsKey } from '../../../src/sdk/state-keys.ts';
 import type { ChatRequest } from '../../../src/sdk/types.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compileClean } from './policy-helpers.ts';

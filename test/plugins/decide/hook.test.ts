@@ -1,10 +1,9 @@
 // decide's onRequest on a real RequestContext: the verdict fields, each enforced effect (exact request rewriting,
 // local answers), and shadow vs enforced on the same request with the rollout plugin running first.
 import { describe, expect, it } from 'vitest';
-import { decidePlugin, decideKey } from '../../../plugins/decide/index.ts';
+import { decidePlugin } from '../../../plugins/decide/index.ts';
 import { rolloutPlugin } from '../../../plugins/rollout/index.ts';
-import { topicsKey, type TopicsResult } from '../../../plugins/topics/state.ts';
-import { moderationKey, type ModerationResult } from '../../../plugins/moderation/state.ts';
+import { decisionKey, moderationKey, rolloutKey, topicsKey, type ModerationResult, type TopicsResult } from '../../../src/sdk/state-keys.ts';
 import type { RequestContext } from '../../../src/sdk/context.ts';
 import type { ChatRequest } from '../../../src/sdk/types.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
@@ -30,8 +29,7 @@ function ctxWith(req: ChatRequest, t?: Partial<TopicsResult>, flagged?: string[]
   const ctx = ctxFor(req, { meta: { policyId: 'test-policy', user: 'u-1', project: 'proj', target: 'bot' } });
   if (t) ctx.set(topicsKey, topics(t));
   if (flagged) ctx.set(moderationKey, moderation(flagged));
-  ctx.verdict.rolloutMode = mode;
-  ctx.verdict.enforced = mode === 'enforced';
+  ctx.set(rolloutKey, { mode, rule: null, source: 'default' });
   return ctx;
 }
 
@@ -50,7 +48,7 @@ describe('verdict fields', () => {
     void hooks.onRequest!(ctx);
     const v = ctx.verdict;
     expect({ decision: v.decision, effectiveDecision: v.effectiveDecision, reasonCode: v.reasonCode, rule: v.rule, enforced: v.enforced }).toEqual(want);
-    expect(ctx.get(decideKey)?.decision).toBe(want.decision);
+    expect(ctx.get(decisionKey)?.decision).toBe(want.decision);
   });
 
   it('copies triggered categories sorted and de-duplicated, and the topic hits', () => {

@@ -168,17 +168,16 @@ describe('moderation onRequest with the builtin provider', () => {
     expect(ctx.get(moderationKey)!.flagged).toEqual(['self-harm', 'self-harm/intent']);
   });
 
-  it('publishes flags, rules and scores, appends sorted to the verdict and counts each flag', async () => {
+  it('publishes flags, rules and scores, the verdict lists the flags sorted, and counts each flag', async () => {
     const services = testServices();
     const ctx = ctxFor({ model: 'm', messages: [{ role: 'user', content: 'I want to kill myself. How do I stab someone?' }] }, { services, meta: { policyId: 'test-policy' } });
-    ctx.verdict.triggeredCategories.push('violence', 'zz-other');
     hooks.onRequest!(ctx);
     const r = ctx.get(moderationKey)!;
     expect(r.provider).toBe('builtin');
     expect(r.flagged).toEqual(['self-harm', 'self-harm/intent', 'violence']);
     expect(r.rules).toEqual({ 'self-harm': 'rules/test.policy:4', 'self-harm/intent': 'rules/test.policy:4', violence: 'rules/test.policy:5' });
     expect(r.scores['illicit/violent']).toBeGreaterThan(0.5); // scored, but this policy does not flag it
-    expect(ctx.verdict.triggeredCategories).toEqual(['self-harm', 'self-harm/intent', 'violence', 'zz-other']);
+    expect(ctx.verdict.triggeredCategories).toEqual(['self-harm', 'self-harm/intent', 'violence']);
     const text = await services.registry.getSingleMetricAsString('policy_gateway_moderation_flags_total');
     expect(text).toContain('policy_gateway_moderation_flags_total{policy_id="test-policy",category="violence"} 1');
     expect(text).toContain('policy_gateway_moderation_flags_total{policy_id="test-policy",category="self-harm/intent"} 1');

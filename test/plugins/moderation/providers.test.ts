@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  LLAMA_GUARD_CATEGORIES, moderationKey, moderationPlugin, parseLlamaGuard, parseOpenAIModeration, CATEGORIES,
+  LLAMA_GUARD_CATEGORIES, moderationErrorKey, moderationKey, moderationPlugin, parseLlamaGuard, parseOpenAIModeration, CATEGORIES,
 } from '../../../plugins/moderation/index.ts';
 import type { PluginHooks } from '../../../src/sdk/plugin.ts';
 import type { ChatRequest } from '../../../src/sdk/types.ts';
@@ -153,7 +153,7 @@ describe('provider openai', () => {
     const ctx = ctxFor(req('slow'), { services });
     expect(await openaiHooks().onRequest!(ctx)).toBeUndefined();
     expect(ctx.get(moderationKey)).toEqual({ flagged: [], scores: {}, provider: 'error', rules: {} });
-    expect(ctx.audit.moderation_error).toBe('timeout');
+    expect(ctx.get(moderationErrorKey)).toBe('timeout');
     expect(ctx.verdict.triggeredCategories).toEqual([]);
     expect(await metric(services, 'policy_gateway_moderation_errors_total')).toBe('policy_gateway_moderation_errors_total{provider="openai",result="fail_open"} 1');
     expect(services.logs.join('')).not.toContain('slow'); // the prompt is never logged
@@ -190,7 +190,7 @@ describe('provider openai', () => {
     const ctx = ctxFor(req('x'), { services: testServices({ env: { OPENAI_API_KEY: 'k' } }) });
     await openaiHooks().onRequest!(ctx);
     expect(ctx.get(moderationKey)!.provider).toBe('error');
-    expect(ctx.audit.moderation_error).toBe(reason);
+    expect(ctx.get(moderationErrorKey)).toBe(reason);
   });
 
   it('fails open when the server is unreachable (network)', async () => {
@@ -201,7 +201,7 @@ describe('provider openai', () => {
     const hooks = moderationPlugin.hooks(compileClean(moderationPlugin, `  moderation { provider openai { url "${url}" } }`));
     const ctx = ctxFor(req('x'));
     await hooks.onRequest!(ctx);
-    expect(ctx.audit.moderation_error).toBe('network');
+    expect(ctx.get(moderationErrorKey)).toBe('network');
   });
 
   it('a missing key fails without sending the request', async () => {
@@ -209,7 +209,7 @@ describe('provider openai', () => {
     const ctx = ctxFor(req('x'), { services: testServices({ env: {} }) });
     const out = await openaiHooks(['on_error closed']).onRequest!(ctx);
     expect(out).toMatchObject({ kind: 'reject' });
-    expect(ctx.audit.moderation_error).toBe('missing_key');
+    expect(ctx.get(moderationErrorKey)).toBe('missing_key');
     expect(oa.seen).toHaveLength(0);
   });
 
@@ -284,7 +284,7 @@ describe('provider llama_guard', () => {
     const ctx = ctxFor(req('x'), { services });
     const out = await guardHooks('', ['on_error closed']).onRequest!(ctx);
     expect(out).toMatchObject({ kind: 'reject' });
-    expect(ctx.audit.moderation_error).toBe('bad_response');
+    expect(ctx.get(moderationErrorKey)).toBe('bad_response');
     expect(await metric(services, 'policy_gateway_moderation_errors_total')).toBe('policy_gateway_moderation_errors_total{provider="llama_guard",result="fail_closed"} 1');
   });
 
@@ -292,7 +292,7 @@ describe('provider llama_guard', () => {
     lg.hold();
     const ctx = ctxFor(req('x'), { services: testServices({ env: { LG_KEY: 'k' } }) });
     expect(await guardHooks('').onRequest!(ctx)).toBeUndefined();
-    expect(ctx.audit.moderation_error).toBe('timeout');
+    expect(ctx.get(moderationErrorKey)).toBe('timeout');
     expect(ctx.get(moderationKey)!.provider).toBe('error');
   });
 
@@ -383,7 +383,7 @@ describe('cascade: provider builtin then openai', () => {
     expect(await cascadeHooks().onRequest!(ctx)).toBeUndefined();
     expect(oa.seen).toHaveLength(1);
     expect(ctx.get(moderationKey)).toMatchObject({ provider: 'builtin', flagged: [] });
-    expect(ctx.audit.moderation_error).toBe('http_status');
+    expect(ctx.get(moderationErrorKey)).toBe('http_status');
   });
 
   it('band 0 1 sends every prompt to the remote provider', async () => {

@@ -23,7 +23,7 @@ describe('quota block compile', () => {
     expect(r.diagnostics.map(show)).toEqual([]);
     const p = r.set!.policies.get('support-bot')!;
     expect(p.plugins.map((x) => x.name)).toEqual(['quota']);
-    expect(Object.keys(p.plugins[0]!.hooks).sort()).toEqual(['onComplete', 'onRequest']);
+    expect(Object.keys(p.plugins[0]!.hooks).sort()).toEqual(['onComplete', 'onRequest', 'requestAccess']);
   });
 
   it('a policy without a quota block has the plugin off', () => {

@@ -5,9 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import quotaPlugin, { subjectKey } from '../../../plugins/quota/index.ts';
-import { principalKey } from '../../../plugins/auth/state.ts';
-import { quotaKey } from '../../../plugins/quota/state.ts';
-import { storeFor } from '../../../plugins/quota/store.ts';
+import { principalKey, quotaKey } from '../../../src/sdk/state-keys.ts';
+import { storeFor } from '../../../plugins/quota/store-for.ts';
 import { MemoryQuotaStore } from '../../../plugins/quota/store-memory.ts';
 import type { GatewayError } from '../../../src/errors.ts';
 import type { ChatRequest, Usage } from '../../../src/sdk/types.ts';
@@ -94,8 +93,8 @@ describe.each(['memory', 'redis'] as const)('quota plugin on the %s store', (kin
       'retry-after': '45', 'x-ratelimit-limit-requests': '3', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '44.8s',
     });
     expect(error?.toJSON()).toEqual({ error: { message: error!.message, type: 'requests', param: null, code: 'rate_limit_exceeded' } });
-    expect(ctx.verdict.reasonCode).toBe('RATE_LIMITED');
-    expect(ctx.audit.quota_limit).toBe('user 3 requests per minute');
+    expect(error?.reasonCode).toBe('RATE_LIMITED');
+    expect(ctx.get(quotaKey)?.rejectedBy).toBe('user 3 requests per minute');
     const m = await services.registry.getSingleMetric('policy_gateway_quota_rejections_total')!.get();
     expect(m.values).toEqual([{ labels: { policy_id: id, scope: 'user_requests' }, value: 1 }]);
     // Another user has their own counter.
@@ -171,7 +170,7 @@ describe.each(['memory', 'redis'] as const)('quota plugin on the %s store', (kin
     expect(c.error?.code).toBe('GW_ERR_BUDGET_EXCEEDED');
     expect(c.error?.status).toBe(429);
     expect(c.error?.message).toBe('budget "project 0.02 usd per day" exceeded: retry after 86399 seconds');
-    expect(c.ctx.verdict.reasonCode).toBe('BUDGET_EXCEEDED');
+    expect(c.error?.reasonCode).toBe('BUDGET_EXCEEDED');
     const m = await services.registry.getSingleMetric('policy_gateway_quota_rejections_total')!.get();
     expect(m.values).toEqual([{ labels: { policy_id: id, scope: 'project_cost' }, value: 1 }]);
     // Another project has its own budget; a model with no price costs nothing.

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import quotaPlugin from '../../../plugins/quota/index.ts';
-import { OUTAGE_LOG_INTERVAL_MS, storeFor } from '../../../plugins/quota/store.ts';
+import { OUTAGE_LOG_INTERVAL_MS, storeFor } from '../../../plugins/quota/store-for.ts';
 import type { PluginHooks, RequestAction } from '../../../src/sdk/plugin.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compilePolicyText, hooksOf } from '../auth/helpers.ts';

@@ -100,6 +100,43 @@ describe.each(subjects)('$name store', (s) => {
   });
 });
 
+describe('redis store batching', () => {
+  it('concurrent reservations and settlements share round trips, answered in queue order and exactly', async () => {
+    const store = new RedisQuotaStore(REDIS_URL);
+    try {
+      await store.reserve([{ key: key('warm-up'), amount: 1, limit: 5, ttlMs: 1000 }], NOW); // connected, script loaded
+      const sent = { n: 0 };
+      const original = store.client.sendCommand.bind(store.client);
+      store.client.sendCommand = ((...args: Parameters<typeof original>) => { sent.n++; return original(...args); }) as typeof store.client.sendCommand;
+      const k = key('batched');
+      const reserves = Array.from({ length: 300 }, () => store.reserve([{ key: k, amount: 1, limit: 250, ttlMs: 60_000 }], NOW));
+      const settle = store.adjust([k], [-10], NOW); // queued after every reservation above: runs after them
+      const results = await Promise.all(reserves);
+      await settle;
+      expect(results.filter((r) => r.ok).length).toBe(250);
+      // In queue order: the first 250 admitted, counting 1…250, the last 50 refused at 250.
+      expect(results.slice(0, 250).map((r) => r.values[0])).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+      expect(results.slice(250).every((r) => !r.ok && r.values[0] === 250)).toBe(true);
+      expect(Number(await store.client.get(k))).toBe(240);
+      // 301 operations in a handful of script calls (at most 128 a batch).
+      expect(sent.n).toBeLessThanOrEqual(5);
+      expect(sent.n).toBeGreaterThanOrEqual(3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a failed batch fails every operation in it (fail-open/closed is decided per request by the plugin)', async () => {
+    const store = new RedisQuotaStore('redis://127.0.0.1:1', { connectTimeout: 200 });
+    try {
+      const r = await Promise.allSettled([store.reserve([{ key: key('down'), amount: 1, limit: 5, ttlMs: 1000 }], NOW), store.adjust([key('down2')], [1], NOW)]);
+      expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('memory store bound', () => {
   it('holds at most maxKeys counters, forgetting the least recently used', () => {
     const m = new MemoryQuotaStore({ maxKeys: 3 });

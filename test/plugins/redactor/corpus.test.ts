@@ -3,7 +3,7 @@
 // redaction for every corpus line, cut at every position.
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_DETECTORS } from '../../../plugins/redactor/detectors.ts';
-import { CORPORA, evaluateCorpus, loadCorpus } from '../../../plugins/redactor/eval.ts';
+import { CORPORA, evaluateCorpus, loadCorpus } from '../../../plugins/redactor/corpus-eval.ts';
 import { engineFor, oneShot, streamed } from './helpers.ts';
 
 describe('redaction corpora', () => {

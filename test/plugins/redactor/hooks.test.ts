@@ -43,7 +43,7 @@ describe('redactor hooks', () => {
     const res = hooksFor('redact { email }');
     expect(Object.keys(res).sort()).toEqual(['onChunk', 'onComplete', 'onResponse', 'onStreamEnd', 'responseAccess']);
     const req = hooksFor('redact request { email }');
-    expect(Object.keys(req).sort()).toEqual(['onComplete', 'onRequest']);
+    expect(Object.keys(req).sort()).toEqual(['onComplete', 'onRequest', 'requestAccess']);
   });
 
   it('onRequest redacts messages before they go upstream: strings, parts and tool-call arguments', async () => {
@@ -61,8 +61,7 @@ describe('redactor hooks', () => {
     expect((ctx.request.messages[2]!.content as { text?: string }[])[0]!.text).toBe('card [CREDIT_CARD]');
     expect(ctx.request.messages[3]!.tool_calls![0]!.function!.arguments).toBe('{"card":"[CREDIT_CARD]"}');
     await hooks.onComplete!(OK, ctx);
-    expect(ctx.audit.request_redactions).toEqual({ email: 1, credit_card: 2 });
-    expect(ctx.audit.redactions).toBeUndefined();
+    expect(ctx.get(redactionKey)).toEqual({ response: {}, request: { email: 1, credit_card: 2 } });
   });
 
   it('onResponse marks the answer changed only when it redacted something or dropped logprobs', () => {
@@ -97,7 +96,7 @@ describe('redactor hooks', () => {
     expect(body.choices[0]!.logprobs).toBeNull();
     expect(JSON.parse(body.choices[1]!.message.tool_calls![0]!.function!.arguments!)).toEqual({ n: '[PHONE]' });
     await hooks.onComplete!(OK, ctx);
-    expect(ctx.audit.redactions).toEqual({ email: 1, phone: 1 });
+    expect(ctx.get(redactionKey)?.response).toEqual({ email: 1, phone: 1 });
     expect(ctx.get(redactionKey)).toEqual({ response: { email: 1, phone: 1 }, request: {} });
   });
 
@@ -176,17 +175,16 @@ describe('redactor hooks', () => {
     await hooks.onComplete!(OK, ctx);
     const metric = await services.registry.getSingleMetricAsString('policy_gateway_redactions_total');
     expect(metric).toContain('policy_gateway_redactions_total{policy_id="support-bot",type="email"} 3');
-    expect(ctx.audit.redactions).toEqual({ email: 2 });
-    expect(ctx.audit.request_redactions).toEqual({ email: 1 });
+    expect(ctx.get(redactionKey)).toEqual({ response: { email: 2 }, request: { email: 1 } });
   });
 
-  it('no redactions: no audit field and no metric sample', async () => {
+  it('no redactions: no counts published and no metric sample', async () => {
     const services = testServices();
     const hooks = hooksFor('redact { email }');
     const ctx = ctxFor(request(), { services });
     runStream(hooks, ctx, ['nothing to see']);
     await hooks.onComplete!(OK, ctx);
-    expect(ctx.audit.redactions).toBeUndefined();
+    expect(ctx.get(redactionKey)?.response ?? {}).toEqual({});
     const metric = await services.registry.getSingleMetricAsString('policy_gateway_redactions_total');
     expect(metric).not.toContain('type=');
   });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { BUILTIN_DETECTORS, firstChars, unrollDigitCounts, type Detector } from '../../../plugins/redactor/detectors.ts';
 import { distinctChars } from '../../../plugins/redactor/validators.ts';
 import { RedactionEngine } from '../../../plugins/redactor/engine.ts';
-import { loadCorpus } from '../../../plugins/redactor/eval.ts';
+import { loadCorpus } from '../../../plugins/redactor/corpus-eval.ts';
 import { mixedText } from '../../../bench/redaction.ts';
 
 /** The same detector without its `scan`: the engine then runs its own `find`. */

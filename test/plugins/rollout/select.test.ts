@@ -130,7 +130,7 @@ describe('rollout onRequest', () => {
     { note: 'shadow target', target: 'beta-1', mode: 'shadow', enforced: false },
   ])('$note: sets the verdict mode and publishes the rule', ({ target, mode, enforced }) => {
     const ctx = ctxFor({ model: 'm', messages: [] }, { meta: { policyId: 'test-policy', target, user: 'u' } });
-    ctx.verdict.rolloutMode = mode === 'shadow' ? 'enforced' : 'shadow';
+    expect(ctx.verdict.rolloutMode).toBe('enforced'); // nothing published yet
     void hooks.onRequest!(ctx);
     expect([ctx.verdict.rolloutMode, ctx.verdict.enforced]).toEqual([mode, enforced]);
     expect(ctx.get(rolloutKey)?.mode).toBe(mode);

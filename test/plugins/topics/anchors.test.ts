@@ -6,7 +6,7 @@ import type { ChatMessage } from '../../../src/sdk/types.ts';
 import { ctxFor } from '../../helpers/ctx.ts';
 import { compileClean } from './policy.ts';
 
-function hits(policy: string, messages: ChatMessage[]): { allow: string[]; deny: string[] } {
+function hits(policy: string, messages: ChatMessage[]): { allow: readonly string[]; deny: readonly string[] } {
   const hooks = topicsPlugin.hooks(compileClean(topicsPlugin, policy));
   const ctx = ctxFor({ model: 'm', messages });
   hooks.onRequest!(ctx);

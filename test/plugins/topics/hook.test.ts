@@ -17,7 +17,7 @@ const hooks = topicsPlugin.hooks(compileClean(topicsPlugin, POLICY, { 'lists/com
 const req = (...messages: ChatMessage[]): ChatRequest => ({ model: 'm', messages });
 const user = (content: ChatMessage['content']): ChatMessage => ({ role: 'user', content });
 
-function run(request: ChatRequest, h = hooks): { result: TopicsResult; allow: string[]; deny: string[] } {
+function run(request: ChatRequest, h = hooks): { result: TopicsResult; allow: readonly string[]; deny: readonly string[] } {
   const ctx = ctxFor(request);
   const out = h.onRequest!(ctx);
   expect(out).toBeUndefined(); // the topics plugin never answers by itself

@@ -1,7 +1,7 @@
 // The topic matching suite (test/fixtures/topics/suite.jsonl, the cases `npm run eval:topics` reports): every case
 // passes through the real compile step and matcher — plurals, exact, possessives, case folding, CJK, scope and the rest.
 import { describe, expect, it } from 'vitest';
-import { loadSuite, runCase } from '../../../plugins/topics/eval.ts';
+import { loadSuite, runCase } from '../../../plugins/topics/corpus-eval.ts';
 
 describe('topic matching suite', () => {
   const suite = loadSuite();

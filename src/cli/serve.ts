@@ -1,0 +1,240 @@
+// `policy-gateway serve`: wires config, logger, metrics, policy store, upstreams and the Gateway together,
+// handles signals (SIGTERM/SIGINT graceful stop, SIGHUP reload) and, with --workers N, runs a node:cluster.
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { GatewayConfig, UpstreamConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
+import { Gateway } from '../http/gateway.ts';
+import { buildUpstreams, UpstreamRouter } from '../upstream/router.ts';
+import { DEMO_MODELS, startDemoUpstream } from '../upstream/demo.ts';
+import { PolicyStore } from '../policy/store.ts';
+import { buildRegistry } from '../plugin-registry.ts';
+import type { GatewayServices } from '../sdk/context.ts';
+import type { PluginFactory } from '../sdk/plugin.ts';
+
+interface Running {
+  gateway: Gateway;
+  /** Stops gracefully; resolves with the exit code: 0, or EXIT_CUT when the grace period ran out and requests were cut. */
+  stop: (reason: string) => Promise<number>;
+}
+
+/** Exit code of a graceful stop whose grace period ran out with requests still running (they were cut). */
+export const EXIT_CUT = 3;
+
+/**
+ * Starts one gateway process (a single-process server or one cluster worker) with `plugins` in chain order (checked
+ * as a registry first). Resolves once listening.
+ */
+export async function startGateway(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>, plugins: readonly PluginFactory<any>[],
+  opts: { metricsText?: () => Promise<string>; log?: Logger } = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const plugged = buildRegistry(plugins);
+  const registry = new Registry();
+  const metrics: Metrics = createMetrics(registry, plugged.plugins);
+  if (cluster.isWorker) {
+    AggregatorRegistry.setRegistries([registry]);
+    // Constructing one installs prom-client's worker-side listener that answers the primary's aggregation requests.
+    new AggregatorRegistry();
+  }
+  const closers: (() => Promise<void> | void)[] = [];
+  const reopeners: (() => void)[] = [];
+  const tasks = new Set<Promise<void>>();
+  const services: GatewayServices = {
+    log,
+    metricsOf: (decls) => metrics.of(decls),
+    env,
+    redisUrl: config.redisUrl,
+    audit: { destination: config.audit, format: config.auditFormat },
+    onClose: (fn) => { closers.push(fn); },
+    onReopen: (fn) => { reopeners.push(fn); },
+    background: (task) => {
+      const p = task().catch((err: unknown) => { log.warn({ err }, 'background task failed'); }).finally(() => tasks.delete(p));
+      tasks.add(p);
+    },
+  };
+
+  let upstreamConfigs: readonly UpstreamConfig[] = config.upstreams;
+  let fallbackModels: readonly string[] = config.upstreams.flatMap((u) => u.models.filter((m) => !m.includes('*') && !m.includes('?')));
+  if (upstreamConfigs.length === 0) {
+    const demo = await startDemoUpstream();
+    closers.push(demo.close);
+    upstreamConfigs = [{ name: 'demo', baseUrl: demo.baseUrl, models: ['*'], keyEnv: undefined }];
+    fallbackModels = DEMO_MODELS;
+    if (!cluster.isWorker || cluster.worker?.id === 1) {
+      log.info({ models: DEMO_MODELS }, 'no upstream configured: serving the embedded demo model (deterministic answers, for trying the gateway out)');
+      log.info('to front a real backend: policy-gateway serve --upstream https://api.openai.com/v1 --upstream-key-env OPENAI_API_KEY (or POLICY_GATEWAY_UPSTREAM / POLICY_GATEWAY_UPSTREAM_KEY_ENV)');
+    }
+  }
+  for (const u of upstreamConfigs) {
+    if (u.keyEnv && !env[u.keyEnv]) log.warn({ upstream: u.name, keyEnv: u.keyEnv }, 'upstream API key variable is not set');
+  }
+  const router = new UpstreamRouter(buildUpstreams(upstreamConfigs, env, { maxSockets: config.maxSockets, connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.upstreamTimeoutMs }));
+  closers.push(() => router.close());
+
+  const store = new PolicyStore({
+    paths: [config.rules],
+    allowPaths: config.allowPaths,
+    plugins: plugged.plugins,
+    logger: log,
+    watch: config.watch,
+    onReload: (result) => {
+      metrics.policyReloads.inc({ result });
+      metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
+    },
+  });
+  await store.load();
+  metrics.policyReloads.inc({ result: 'success' });
+  metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
+  closers.push(() => store.close());
+
+  const unchainedHooks = plugged.plugins.filter((p) => p.onUnchainedEnd !== undefined);
+  const gateway = new Gateway({
+    policies: store, router, metrics, services, log,
+    bodyLimit: config.bodyLimit, maxJsonDepth: config.maxJsonDepth, upstreamTimeoutMs: config.upstreamTimeoutMs, pluginTimeoutMs: config.pluginTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
+    upstreamBodyLimit: config.upstreamBodyLimit,
+    defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
+    onUnchainedEnd: (end) => {
+      const e = { ...end, error: end.error && { code: end.error.code, status: end.error.status, reasonCode: end.error.reasonCode } };
+      for (const p of unchainedHooks) p.onUnchainedEnd!(e, services);
+    },
+  });
+  const port = await gateway.listen(config.port, config.host);
+  const opsPort = config.opsListen ? await gateway.listenOps(config.opsListen.port, config.opsListen.host) : undefined;
+  const set = store.current!;
+  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  warnOnFdLimit(config, log);
+
+  let stopping: Promise<number> | undefined;
+  const stop = (reason: string): Promise<number> => {
+    stopping ??= (async () => {
+      log.info({ reason, inflight: gateway.inflight, graceMs: config.graceMs }, 'shutting down');
+      const { drained, cut } = await gateway.shutdown(config.graceMs);
+      if (!drained) log.warn({ cut, graceMs: config.graceMs }, 'grace period over: requests were cut');
+      if (tasks.size) await Promise.race([Promise.allSettled([...tasks]), new Promise((r) => setTimeout(r, Math.min(config.graceMs, 5000)).unref())]);
+      for (const c of closers.reverse()) {
+        try { await c(); } catch (err) { log.warn({ err }, 'close failed'); }
+      }
+      log.info({ exitCode: cut > 0 ? EXIT_CUT : 0 }, 'stopped');
+      log.flush?.();
+      return cut > 0 ? EXIT_CUT : 0;
+    })();
+    return stopping;
+  };
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reopening files and reloading policies');
+    for (const r of reopeners) r();
+    void store.reload();
+  });
+  return { gateway, stop };
+}
+
+/**
+ * Warns when the process's open-file limit cannot hold --max-connections: each client connection is a descriptor,
+ * each request forwarded upstream another. Linux only (reads /proc/self/limits); elsewhere silent.
+ */
+function warnOnFdLimit(config: GatewayConfig, log: Logger): void {
+  let soft: number;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m || m[1] === 'unlimited') return;
+    soft = Number(m[1]);
+  } catch { return; }
+  const need = 2 * (config.maxConnections + config.opsReserve) + 256;
+  if (soft < need) {
+    log.warn({ openFileLimit: soft, maxConnections: config.maxConnections, needed: need },
+      'the open-file limit is below what --max-connections needs (2 per connection + 256): raise it (ulimit -n) or lower --max-connections');
+  }
+}
+
+/** Runs `serve` to completion with `plugins` (chain order): resolves with the process exit code after a graceful stop. */
+export async function serve(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>, plugins: readonly PluginFactory<any>[]): Promise<number> {
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
+  let metricsText: (() => Promise<string>) | undefined;
+  if (cluster.isWorker) metricsText = askPrimaryForMetrics;
+  const running = await startGateway(config, env, plugins, { metricsText });
+  return new Promise<number>((resolve) => {
+    const onSignal = (sig: string) => { void running.stop(sig).then(resolve); };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    if (cluster.isWorker) process.on('message', (m: { type?: string }) => { if (m?.type === 'pgw:stop') onSignal('primary'); });
+  });
+}
+
+let metricsSeq = 0;
+const metricsWaiters = new Map<number, (text: string) => void>();
+/** Worker side: the primary aggregates every worker's registry (prom-client AggregatorRegistry). */
+function askPrimaryForMetrics(): Promise<string> {
+  const id = ++metricsSeq;
+  if (metricsWaiters.size === 0) {
+    process.on('message', (m: { type?: string; id?: number; text?: string }) => {
+      if (m?.type === 'pgw:metrics' && typeof m.id === 'number') { metricsWaiters.get(m.id)?.(m.text ?? ''); metricsWaiters.delete(m.id); }
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { metricsWaiters.delete(id); reject(new Error('metrics aggregation timed out')); }, 5000);
+    metricsWaiters.set(id, (t) => { clearTimeout(timer); resolve(t); });
+    process.send?.({ type: 'pgw:metrics-req', id });
+  });
+}
+
+/** Primary of a --workers N cluster: forks workers, aggregates metrics, forwards stop signals, restarts crashed workers. */
+async function runPrimary(config: GatewayConfig): Promise<number> {
+  const log = createLogger(config.logLevel);
+  const aggregator = new AggregatorRegistry();
+  let stopping = false;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: { type?: string; id?: number }) => {
+      if (m?.type !== 'pgw:metrics-req') return;
+      aggregator.clusterMetrics().then(
+        (text) => w.send({ type: 'pgw:metrics', id: m.id, text }),
+        (err: unknown) => w.send({ type: 'pgw:metrics', id: m.id, text: `# aggregation failed: ${String(err)}\n` }),
+      );
+    });
+    return w;
+  };
+  for (let i = 0; i < config.workers; i++) fork();
+  log.info({ workers: config.workers }, 'cluster started');
+  const listening = new Set<number>();
+  cluster.on('listening', (w) => { listening.add(w.id); });
+  let exitCode = 0;
+  let stopAll: ((sig: string) => void) | undefined;
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) {
+      if (code === EXIT_CUT && exitCode === 0) exitCode = EXIT_CUT; // a worker cut requests at the end of its grace
+      return;
+    }
+    if (!listening.has(w.id)) {
+      // A worker that dies before listening (policies that do not load, a port in use) would die again: stop.
+      log.error({ worker: w.id, code, signal }, 'worker failed to start: stopping the cluster');
+      exitCode = 1;
+      stopAll?.('worker startup failure');
+      return;
+    }
+    log.error({ worker: w.id, code, signal }, 'worker exited unexpectedly: restarting');
+    fork();
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ reason: sig }, 'stopping workers');
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'pgw:stop' });
+      const check = () => { if (Object.keys(cluster.workers ?? {}).length === 0) resolve(); };
+      cluster.on('exit', check);
+      check();
+      setTimeout(() => { for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL'); resolve(); }, config.graceMs + 5000).unref();
+    };
+    stopAll = stop;
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => { for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP'); });
+  });
+  log.info('stopped');
+  log.flush?.();
+  return exitCode;
+}

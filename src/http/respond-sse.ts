@@ -1,0 +1,143 @@
+// Streaming answers: the upstream's SSE events decoded, passed through the plugins' chunk hooks and re-encoded only when
+// changed, with the policy block on the last data chunk. Batched per network chunk; backpressure follows the client.
+import type http from 'node:http';
+import { E, GatewayError, toGatewayError } from '../errors.ts';
+import { policyBlock } from '../chain/verdict.ts';
+import { SseDecoder, SSE_DONE, sseData, type SseEvent } from '../chain/sse.ts';
+import { jsonTextNestsDeeper } from '../json-depth.ts';
+import type { ChatCompletionChunk } from '../sdk/types.ts';
+import type { Edge } from './edge.ts';
+import type { Flight } from './flight.ts';
+import { policyHeaders } from './local-answer.ts';
+
+/**
+ * Passes an upstream SSE answer on event by event: chunks through the plugins' onChunk hooks (re-encoded only when one
+ * changed it), the usage chunk kept from a client that did not ask for it, the policy block on the last data chunk
+ * before `[DONE]`. A stream that ends before every choice finished is an upstream failure, not an answer.
+ */
+export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight): void {
+  const ctx = f.ctx;
+  const chain = f.policy.chain;
+  res.writeHead(200, policyHeaders(ctx, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }));
+  res.flushHeaders();
+  let meta: { id: string; created: number; model: string } | undefined;
+  let finished = false;
+  // Which choices started and which sent a finish_reason (bit i: choice i; choices past 31 in a Set, made if ever
+  // needed): a stream that ends without [DONE] is complete only if every started choice finished.
+  let started = 0;
+  let done = 0;
+  let startedHi: Set<number> | undefined;
+  let doneHi: Set<number> | undefined;
+  // Output of one network chunk is batched into one write (one HTTP chunk, one syscall).
+  let out = '';
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    ctx.timings.upstreamEnd = performance.now();
+    for (const extra of edge.runner.runStreamEnd(chain, ctx)) out += sseData(JSON.stringify(extra));
+    const m = meta ?? { id: `chatcmpl-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
+    out += sseData(JSON.stringify({ id: m.id, object: 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
+    out += SSE_DONE;
+  };
+  const onEvent = (ev: SseEvent) => {
+    if (finished) return;
+    const data = ev.data;
+    if (data === null) { out += `${ev.raw}\n\n`; return; }
+    if (data === '[DONE]') { finish(); return; }
+    if (jsonTextNestsDeeper(data, edge.maxDepth)) {
+      // Re-serialising it (after redaction) would recurse past any sane bound: the stream is broken, not passed on.
+      edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+      throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE chunk nested deeper than ${edge.maxDepth} levels`) });
+    }
+    let chunk: ChatCompletionChunk;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      out += `${ev.raw}\n\n`;
+      return;
+    }
+    if (chunk === null || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) { out += `${ev.raw}\n\n`; return; }
+    if (meta === undefined) meta = { id: chunk.id, created: chunk.created, model: chunk.model };
+    const choices = chunk.choices;
+    for (let i = 0; i < choices.length; i++) {
+      const c = choices[i];
+      if (c === null || typeof c !== 'object') continue;
+      const idx = typeof c.index === 'number' && c.index >= 0 ? c.index : i;
+      const fin = c.finish_reason != null;
+      if (idx < 31) {
+        started |= 1 << idx;
+        if (fin) done |= 1 << idx;
+      } else {
+        (startedHi ??= new Set()).add(idx);
+        if (fin) (doneHi ??= new Set()).add(idx);
+      }
+    }
+    let modified = false;
+    if (chunk.usage) {
+      ctx.usage = chunk.usage;
+      if (!ctx.clientWantsUsage) {
+        if (chunk.choices.length === 0) return;
+        delete chunk.usage;
+        modified = true;
+      }
+    }
+    const r = chain.onChunk.length ? edge.runner.runChunk(chain, chunk, ctx) : 'pass';
+    if (r === 'drop') return;
+    out += r === 'modified' || modified ? sseData(JSON.stringify(chunk)) : `${ev.raw}\n\n`;
+  };
+  const flush = () => {
+    if (res.destroyed || res.writableEnded) { out = ''; return; }
+    if (finished) { res.end(out); out = ''; return; }
+    if (out) { res.write(out); out = ''; }
+  };
+  const failMidStream = (e: unknown) => {
+    finished = true;
+    f.error = toGatewayError(e);
+    out += sseData(JSON.stringify(f.error.toJSON()));
+    if (!res.writableEnded) { res.end(out); out = ''; }
+    proxyRes.destroy();
+    f.call?.destroy(); // proxyRes may be a decoder in front of the upstream body: drop the upstream call itself too
+    if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
+  };
+  const decoder = new SseDecoder(onEvent);
+  proxyRes.on('data', (c: Buffer) => {
+    if (finished || res.destroyed) return;
+    const t = performance.now();
+    try {
+      decoder.push(c);
+      if (decoder.pending > edge.upstreamLimit) {
+        // One event that never ends (no blank line): bounded like any answer the gateway holds.
+        edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+        throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event longer than ${edge.upstreamLimit} characters (--upstream-body-limit)`) });
+      }
+      flush();
+    } catch (e) {
+      failMidStream(e);
+    }
+    f.postMs += performance.now() - t;
+    if (!finished && res.writableNeedDrain) {
+      proxyRes.pause();
+      res.once('drain', () => proxyRes.resume());
+    }
+  });
+  proxyRes.on('end', () => {
+    if (finished || res.destroyed) return;
+    const t = performance.now();
+    try {
+      decoder.end();
+      if (!finished && (done === 0 && doneHi === undefined || (started & ~done) !== 0 || (startedHi?.size ?? 0) > (doneHi?.size ?? 0))) {
+        // The body ended without [DONE] while a choice had not finished (or none ever did): an upstream failure like
+        // a reset, not an answer. Held-back text (the redactor's window) is never released: no runStreamEnd.
+        edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'interrupted' });
+        ctx.timings.upstreamEnd = performance.now();
+        failMidStream(new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('SSE stream ended without [DONE] before every choice finished') }));
+      } else {
+        finish();
+        flush();
+      }
+    } catch (e) {
+      failMidStream(e);
+    }
+    f.postMs += performance.now() - t;
+  });
+}

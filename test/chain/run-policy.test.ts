@@ -1,0 +1,90 @@
+// One request through a compiled policy in-process (runPolicy: what `test`, `explain` and `replay` will run) gives the
+// same verdict, the same upstream request and the same answer as the real gateway over HTTP: both drive the same
+// chain-layer phases on a context from the same constructor.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { ChainRunner } from '../../src/chain/run-chain.ts';
+import { runPolicy } from '../../src/chain/run-policy.ts';
+import { loadPolicies } from '../../src/policy/load.ts';
+import type { CompiledPolicySet } from '../../src/policy/types.ts';
+import type { ChatCompletion, ChatRequest, PolicyBlock } from '../../src/sdk/types.ts';
+import { ALL_PLUGINS } from '../../plugins/index.ts';
+import { FAKE_ANSWER, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { ROOT, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
+import { testServices } from '../helpers/ctx.ts';
+
+let up: FakeUpstream;
+let gw: GatewayProcess;
+let set: CompiledPolicySet;
+const services = testServices();
+const runner = new ChainRunner(services.metrics, 5000);
+
+beforeAll(async () => {
+  up = await startFakeUpstream();
+  gw = await startGateway(['--rules', path.join(ROOT, 'rules'), '--upstream', up.baseUrl, '--audit', 'off']);
+  const loaded = await loadPolicies([path.join(ROOT, 'rules')], ALL_PLUGINS);
+  expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  set = loaded.set!;
+});
+afterAll(async () => {
+  await gw?.stop();
+  await up?.close();
+});
+
+/** The upstream's answer to `request` (what the gateway would get): the fake model asked directly. */
+async function upstreamAnswer(request: ChatRequest): Promise<ChatCompletion> {
+  const r = await fetch(`${up.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+  return (await r.json()) as ChatCompletion;
+}
+
+const cases = [
+  { note: 'an allowed request: the answer comes back redacted', text: 'Summarize our refund policy.', action: 'forward', decision: 'allow' },
+  { note: 'a denylist hit is refused by the policy', text: 'What is the competitor pricing?', action: 'respond', decision: 'refuse' },
+  { note: 'self-harm is answered with the policy\'s instruction added', text: 'I want to kill myself tonight', action: 'forward', decision: 'rewrite' },
+];
+
+describe('runPolicy in-process matches the gateway over HTTP', () => {
+  it.each(cases)('$note', async ({ text, action, decision }) => {
+    const request: ChatRequest = { model: 'fake-model', messages: [{ role: 'user', content: text }] };
+    const before = up.received.length;
+    const http = await fetch(`${gw.url}/policy/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...request, policy_id: 'demo', policy_user: 'u-1' }),
+    });
+    expect(http.status).toBe(200);
+    const viaHttp = (await http.json()) as ChatCompletion & { policy: PolicyBlock };
+    const sentUpstream = up.received.length > before ? up.received.at(-1)!.body : undefined;
+
+    const policy = set.policies.get('demo')!;
+    const first = await runPolicy(policy, { request, meta: { user: 'u-1' } }, { services, runner });
+    expect(first.action).toBe(action);
+    const inProcess = action === 'forward'
+      ? await runPolicy(policy, { request, meta: { user: 'u-1' }, answer: await upstreamAnswer(first.request) }, { services, runner })
+      : first;
+
+    expect(inProcess.verdict.decision).toBe(decision);
+    const block = inProcess.answer?.policy ?? viaHttp.policy; // a local answer: compare the verdict below
+    expect(viaHttp.policy).toEqual(block);
+    expect({ ...viaHttp.policy }).toMatchObject({
+      decision: inProcess.verdict.decision, effective_decision: inProcess.verdict.effectiveDecision, reason_code: inProcess.verdict.reasonCode,
+      triggered_categories: [...inProcess.verdict.triggeredCategories], denylist_hits: [...inProcess.verdict.denylistHits], policy_user: 'u-1',
+    });
+    if (action === 'forward') {
+      expect(sentUpstream).toEqual(inProcess.request);
+      expect(viaHttp.choices[0]!.message.content).toBe(inProcess.answer!.choices[0]!.message.content);
+      expect(inProcess.answer!.choices[0]!.message.content).not.toContain('alice@example.com');
+      expect(FAKE_ANSWER).toContain('alice@example.com');
+    } else {
+      expect(sentUpstream).toBeUndefined();
+      expect(viaHttp.choices[0]!.message.content).toBe(inProcess.content);
+    }
+  });
+
+  it('never changes the request or answer it is given', async () => {
+    const request: ChatRequest = { model: 'fake-model', messages: [{ role: 'user', content: 'I want to kill myself tonight' }] };
+    const answer = await upstreamAnswer(request);
+    const copies = structuredClone({ request, answer });
+    const r = await runPolicy(set.policies.get('demo')!, { request, answer }, { services, runner });
+    expect(r.request.messages.length).toBeGreaterThan(1); // the rewrite instruction went into the run's copy
+    expect({ request, answer }).toEqual(copies);
+  });
+});
