@@ -17,27 +17,48 @@ export function policyHeaders(ctx: RequestCtx, base: Record<string, string | num
   return base;
 }
 
-/** Answers locally (refusal, escalation holding message) without calling upstream. */
+/** Most choices a gateway-written answer has: OpenAI's bound on `n` (a larger `n` gets this many). */
+export const MAX_LOCAL_CHOICES = 128;
+
+/** The number of choices a gateway-written answer has: the request's `n` (a whole number from 1), at most 128. */
+export function localChoices(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 1 ? Math.min(n, MAX_LOCAL_CHOICES) : 1;
+}
+
+/**
+ * Answers locally (refusal, escalation holding message) without calling upstream: a chat completion with the request's
+ * `n` choices, each with `logprobs` and `refusal` null as the spec requires; streamed, each choice's role, content and
+ * finish chunks, then the last chunk before `[DONE]` carries the policy block — the usage chunk when the client asked
+ * for `stream_options.include_usage` (it must stay last), else a chunk of its own with no choices.
+ */
 export function answerLocally(res: http.ServerResponse, f: Flight, content: string): void {
   const ctx = f.ctx;
   const id = `chatcmpl-${ctx.id}`;
   const created = Math.floor(ctx.timings.startedAt / 1000);
   const model = ctx.request.model;
   const policy = policyBlock(ctx);
+  const n = localChoices(ctx.request.n);
   if (f.stream) {
     res.writeHead(200, policyHeaders(ctx, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }));
-    const base = { id, object: 'chat.completion.chunk', created, model };
-    let out = sseData(JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
-    out += sseData(JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] }));
-    out += sseData(JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
-    if (ctx.clientWantsUsage) out += sseData(JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } }));
-    out += sseData(JSON.stringify({ ...base, choices: [], policy }));
+    const head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},`;
+    const text = JSON.stringify(content);
+    let out = '';
+    for (let index = 0; index < n; index++) {
+      out += sseData(`${head}"choices":[{"index":${index},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`);
+      out += sseData(`${head}"choices":[{"index":${index},"delta":{"content":${text}},"logprobs":null,"finish_reason":null}]}`);
+      out += sseData(`${head}"choices":[{"index":${index},"delta":{},"logprobs":null,"finish_reason":"stop"}]}`);
+    }
+    const usage = ctx.clientWantsUsage ? '"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0},' : '';
+    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}}`);
     res.end(out + SSE_DONE);
     return;
   }
+  const choices = [];
+  for (let index = 0; index < n; index++) {
+    choices.push({ index, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' });
+  }
   const body = JSON.stringify({
-    id, object: 'chat.completion', created, model,
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    id, object: 'chat.completion', created, model, choices,
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
     policy,
   });

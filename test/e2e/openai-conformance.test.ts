@@ -16,25 +16,12 @@ import { validateOpenAI, type OpenAISchemaName } from '../helpers/openai-schema.
 import { parseSseText } from '../helpers/sse-text.ts';
 
 /**
- * Where today's gateway breaks the spec, by case name: the exact problems it shows now. Each must still be seen
- * exactly; once the gateway is fixed the case reports no problem, the assertion fails, and its entry must go.
- * Listed in issue 18 ("Schema conformance of chat completions").
+ * Where the gateway breaks the spec, by case name: the exact problems it shows. Each must still be seen exactly; once
+ * the gateway is fixed the case reports no problem, the assertion fails, and its entry must go. Empty since issue 18
+ * fixed the chat completions the gateway writes (logprobs and refusal on its own answers, `n` choices on a refusal,
+ * the policy block on the usage chunk); a violation found later is listed here with its exact problems until fixed.
  */
-export const KNOWN_VIOLATIONS: Readonly<Record<string, readonly string[]>> = {
-  // Gateway-written completions lack two fields the spec requires: choices[].logprobs and choices[].message.refusal.
-  'refuse, JSON': ["/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'"],
-  'escalate, JSON': ["/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'"],
-  'allowlist miss, JSON': ["/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'"],
-  // A refusal answers one choice when the client asked for n.
-  'refuse with n = 2, JSON': [
-    "/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'",
-    'the answer has 1 choice(s), the request asked for n = 2',
-  ],
-  'refuse with n = 2, streamed': ['the stream has choice indexes [0], the request asked for n = 2'],
-  // With stream_options.include_usage the usage chunk must be the last before [DONE]; the policy chunk follows it.
-  'refuse, streamed with include_usage': ['the usage chunk is followed by 1 more chunk(s) before [DONE]'],
-  'allow, streamed with include_usage': ['the usage chunk is followed by 1 more chunk(s) before [DONE]'],
-};
+export const KNOWN_VIOLATIONS: Readonly<Record<string, readonly string[]>> = {};
 
 // ---- processes --------------------------------------------------------------------------------------------------
 
@@ -176,6 +163,7 @@ const JSON_CASES: AnswerCase[] = [
   { name: 'escalate, JSON', policy: 'conf', req: base(MSG.threat), decision: 'escalate' },
   { name: 'allowlist miss, JSON', policy: 'allow-only', req: base(MSG.benign), decision: 'refuse' },
   { name: 'refuse with n = 2, JSON', policy: 'conf', req: base(MSG.denied, { n: 2 }), decision: 'refuse' },
+  { name: 'allowlist miss with n = 3, JSON', policy: 'allow-only', req: base(MSG.benign, { n: 3 }), decision: 'refuse' },
   { name: 'allow (upstream answer spliced with the policy block), JSON', policy: 'conf', req: base(MSG.benign), decision: 'allow' },
   { name: 'allow with n = 2, JSON', policy: 'conf', req: base(MSG.benign, { n: 2 }), decision: 'allow' },
   { name: 'rewrite, JSON', policy: 'conf', req: base(MSG.selfHarm), decision: 'rewrite' },
@@ -193,6 +181,8 @@ const STREAM_CASES: AnswerCase[] = [
   { name: 'allow, streamed with include_usage', policy: 'conf', req: base(MSG.benign, { stream: true, stream_options: { include_usage: true } }), decision: 'allow' },
   { name: 'allow, split SSE upstream', policy: 'conf', req: { ...base(MSG.benign, { stream: true }), model: 'split-sse' }, decision: 'allow' },
   { name: 'redacted, streamed', policy: 'redact', req: base(MSG.benign, { stream: true }), decision: 'allow' },
+  { name: 'redacted, streamed with include_usage', policy: 'redact', req: base(MSG.benign, { stream: true, stream_options: { include_usage: true } }), decision: 'allow' },
+  { name: 'escalate with n = 3, streamed with include_usage', policy: 'conf', req: base(MSG.threat, { stream: true, n: 3, stream_options: { include_usage: true } }), decision: 'escalate' },
 ];
 
 describe('chat completions the gateway writes', () => {
