@@ -3,6 +3,7 @@
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { moderationErrorKey, principalKey, quotaKey, redactionKey } from '../../src/sdk/state-keys.ts';
 import type { Outcome } from '../../src/sdk/plugin.ts';
+import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
 import type { AuditConfig } from './block.ts';
 import { auditTimestamp, FIELD_ORDER, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
@@ -69,11 +70,15 @@ function messageText(m: ChatMessage): string {
   return out;
 }
 
-/** The request's messages as `role: text` lines (what went upstream, after request-scope redaction). */
-export function promptText(messages: readonly ChatMessage[]): string {
-  let out = '';
-  for (const m of messages) out += `${out ? '\n' : ''}${m.role}: ${messageText(m)}`;
-  return clipText(out);
+/**
+ * The request's prompt as `role: text` lines, one per item (chat message, Responses instructions and input item,
+ * embeddings or completions inputs), text and non-text parts (`[image_url]`) joined by spaces: what went upstream,
+ * after request-scope redaction.
+ */
+export function promptText(view: PromptView): string {
+  const lines = view.roles.map((role) => `${role}:`);
+  for (const s of view.segments) if (s.kind === 'text' || s.kind === 'media') lines[s.item] += ` ${s.text}`;
+  return clipText(lines.join('\n'));
 }
 
 /** The answer text from a (redacted) completion body or (redacted) stream chunks, choices joined by newlines. */
@@ -136,7 +141,7 @@ function collectExtras(ctx: RequestContext): number {
  * or rejected earlier never reached request-scope redaction, so its prompt is left out.
  */
 function capturedPrompt(ctx: RequestContext, capture: Capture): string | null {
-  return capture.passedChain ? promptText(ctx.request.messages) : null;
+  return capture.passedChain ? promptText(readPrompt(ctx.endpoint, ctx.request)) : null;
 }
 
 /**

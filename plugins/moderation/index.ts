@@ -155,7 +155,7 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   if (config.cascade !== null) {
     // the builtin classifier first: outside the band its scores decide, inside it the remote provider does
     const t0 = performance.now();
-    local = builtinClassifier().classifyRequest(ctx.request, config.scan);
+    local = builtinClassifier().classifyPrompt(ctx.prompt, config.scan);
     observe(ctx, 'builtin', t0);
     const top = maxScore(local);
     if (top < config.cascade.low || top > config.cascade.high) {
@@ -165,12 +165,12 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   }
   if (rt.remote === null) {
     const t0 = performance.now();
-    const scores = builtinClassifier().classifyRequest(ctx.request, config.scan);
+    const scores = builtinClassifier().classifyPrompt(ctx.prompt, config.scan);
     observe(ctx, 'builtin', t0);
     applyScores(rt, ctx, scores, 'builtin');
     return undefined;
   }
-  const text = scannedTexts(ctx.request, config.scan).join('\n\n');
+  const text = scannedTexts(ctx.prompt, config.scan).join('\n\n');
   if (text.trim() === '') {
     ctx.set(moderationKey, rt.clean);
     return undefined;

@@ -18,7 +18,7 @@ export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Sc
  * frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
-  const hits = config.matcher.matchRequest(ctx.request, config.scan, config.scope);
+  const hits = config.matcher.matchPrompt(ctx.prompt, config.scan, config.scope);
   if (hits.allow.length === 0 && hits.deny.length === 0) {
     ctx.set(topicsKey, noHits);
     return;

@@ -58,7 +58,7 @@ describe('runPolicy in-process matches the gateway over HTTP', () => {
     const first = await runPolicy(policy, { request, meta: { user: 'u-1' } }, { services, runner });
     expect(first.action).toBe(action);
     const inProcess = action === 'forward'
-      ? await runPolicy(policy, { request, meta: { user: 'u-1' }, answer: await upstreamAnswer(first.request) }, { services, runner })
+      ? await runPolicy(policy, { request, meta: { user: 'u-1' }, answer: await upstreamAnswer(first.request as ChatRequest) }, { services, runner })
       : first;
 
     expect(inProcess.verdict.decision).toBe(decision);
@@ -70,8 +70,9 @@ describe('runPolicy in-process matches the gateway over HTTP', () => {
     });
     if (action === 'forward') {
       expect(sentUpstream).toEqual(inProcess.request);
-      expect(viaHttp.choices[0]!.message.content).toBe(inProcess.answer!.choices[0]!.message.content);
-      expect(inProcess.answer!.choices[0]!.message.content).not.toContain('alice@example.com');
+      const answer = inProcess.answer as ChatCompletion;
+      expect(viaHttp.choices[0]!.message.content).toBe(answer.choices[0]!.message.content);
+      expect(answer.choices[0]!.message.content).not.toContain('alice@example.com');
       expect(FAKE_ANSWER).toContain('alice@example.com');
     } else {
       expect(sentUpstream).toBeUndefined();
@@ -84,7 +85,7 @@ describe('runPolicy in-process matches the gateway over HTTP', () => {
     const answer = await upstreamAnswer(request);
     const copies = structuredClone({ request, answer });
     const r = await runPolicy(set.policies.get('demo')!, { request, answer }, { services, runner });
-    expect(r.request.messages.length).toBeGreaterThan(1); // the rewrite instruction went into the run's copy
+    expect((r.request as ChatRequest).messages.length).toBeGreaterThan(1); // the rewrite instruction went into the run's copy
     expect({ request, answer }).toEqual(copies);
   });
 });

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { E, GatewayError } from '../../../src/errors.ts';
 import type { Outcome } from '../../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../../src/sdk/context.ts';
-import type { ChatCompletion, ChatCompletionChunk } from '../../../src/sdk/types.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../../../src/sdk/types.ts';
+import { readPrompt } from '../../../src/sdk/prompt-view.ts';
 import { auditHooks } from '../../../plugins/auditor/index.ts';
 import type { AuditConfig } from '../../../plugins/auditor/block.ts';
 import { formatLogfmt } from '../../../plugins/auditor/format.ts';
@@ -125,7 +126,7 @@ describe('prompt and output text (prompts on)', () => {
     body.choices[0]!.message.content = 'mail [EMAIL] now';
     const cap: Capture = { passedChain: true, body, chunks: undefined };
     expect(outputText(cap)).toBe('mail [EMAIL] now');
-    c.request.messages[0]!.content = 'my mail is [EMAIL]';
+    (c.request as ChatRequest).messages[0]!.content = 'my mail is [EMAIL]';
     const rec = buildAuditRecord(c, ok, config({ prompts: true }), cap);
     expect(rec.prompt).toBe('user: my mail is [EMAIL]');
     expect(rec.output).toBe('mail [EMAIL] now');
@@ -158,10 +159,19 @@ describe('prompt and output text (prompts on)', () => {
   });
 
   it('prompt text lists every message as role: text, content parts included', () => {
-    expect(promptText([
+    expect(promptText(readPrompt('chat', { model: 'm', messages: [
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'x' } }] },
-    ])).toBe('system: Be brief.\nuser: What is this? [image_url]');
+    ] }))).toBe('system: Be brief.\nuser: What is this? [image_url]');
+  });
+
+  it('prompt text of a Responses request: instructions, input items, tool calls left out, tool results in', () => {
+    expect(promptText(readPrompt('responses', { model: 'm', instructions: 'Be brief.', input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'Weather?' }, { type: 'input_image', image_url: 'x' }] },
+      { type: 'function_call', call_id: 'c', name: 'weather', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'c', output: 'Sunny' },
+    ] }))).toBe('system: Be brief.\nuser: Weather? [input_image]\nassistant:\ntool: Sunny');
+    expect(promptText(readPrompt('embeddings', { model: 'm', input: ['a b', 'c'] }))).toBe('user: a b c');
   });
 
   it('long text is cut and says how much was cut, never inside a surrogate pair', () => {
