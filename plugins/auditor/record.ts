@@ -32,6 +32,11 @@ export interface Capture {
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+/** The record's `route`: `policy` / `v1` for chat completions, `policy/responses`, `v1/embeddings`, … for the others. */
+function routeOf(ctx: RequestContext): string {
+  return ctx.endpoint === 'chat' ? ctx.route : `${ctx.route}/${ctx.endpoint}`;
+}
+
 /** The rule-set revision the request was served with. */
 function revisionOf(ctx: RequestContext): string | null {
   return ctx.policy.revision || null;
@@ -120,13 +125,17 @@ function requestFacts(ctx: RequestContext, outcome: Outcome): typeof FACTS {
 }
 
 /**
- * The optional fields a record carries after `upstream_status`, present only when their plugin published them, in this
- * order: `quota_limit` (the limit that refused the request), `moderation_error` (why the moderation provider failed),
- * `request_redactions` (spans redacted in the request). Key, value, key, value… in a reused array; returns the count × 2.
+ * The optional fields a record carries after `upstream_status`, present only when they apply, in this order:
+ * `hidden_input` (what of the prompt the policy could not read: Responses state kept upstream — `previous_response_id`,
+ * `conversation`, `item_reference`, `prompt` — or `token_ids`), `quota_limit` (the limit that refused the request),
+ * `moderation_error` (why the moderation provider failed), `request_redactions` (spans redacted in the request). Key,
+ * value, key, value… in a reused array; returns the count × 2.
  */
 const EXTRAS: (string | AuditValue)[] = [];
 function collectExtras(ctx: RequestContext): number {
   let n = 0;
+  // Chat requests hide nothing: their prompt view is not built just for this.
+  if (ctx.endpoint !== 'chat' && ctx.prompt.hidden.length > 0) { EXTRAS[n++] = 'hidden_input'; EXTRAS[n++] = ctx.prompt.hidden; }
   const rejectedBy = ctx.get(quotaKey)?.rejectedBy;
   if (typeof rejectedBy === 'string') { EXTRAS[n++] = 'quota_limit'; EXTRAS[n++] = rejectedBy; }
   const modError = ctx.get(moderationErrorKey);
@@ -162,7 +171,7 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     policy_user: ctx.meta.user,
     policy_project_id: ctx.meta.project,
     request_id: ctx.id,
-    route: ctx.route,
+    route: routeOf(ctx),
     effective_decision: rejected ? REJECT : v.effectiveDecision,
     // A rejection is no policy decision, so it has no rollout mode (the verdict still holds its defaults).
     rollout_mode: rejected ? null : v.rolloutMode,
@@ -244,7 +253,7 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = ' request_id=';
   p[n++] = lfString(ctx.id);
   p[n++] = ' route=';
-  p[n++] = lfString(ctx.route);
+  p[n++] = lfString(routeOf(ctx));
   p[n++] = ' effective_decision=';
   p[n++] = rejected ? REJECT : lfString(v.effectiveDecision);
   p[n++] = ' rollout_mode=';

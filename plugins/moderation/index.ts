@@ -8,6 +8,7 @@ import type { RequestContext } from '../../src/sdk/context.ts';
 import { defineErrors, GatewayError } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { scannedTexts } from '../../src/sdk/text.ts';
+import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import { compileModeration, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
@@ -151,6 +152,9 @@ export function createRuntime(config: ModerationConfig): ModerationRuntime {
  */
 export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): RequestAction | Promise<RequestAction> {
   const config = rt.config;
+  // Token ids (embeddings, completions) carry text no provider here can read: refused, not waved through.
+  const unreadable = unreadablePrompt(ctx.meta.policyId, ctx.prompt);
+  if (unreadable !== undefined) return unreadable;
   let local: Scores | undefined;
   if (config.cascade !== null) {
     // the builtin classifier first: outside the band its scores decide, inside it the remote provider does

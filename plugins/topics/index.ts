@@ -1,6 +1,7 @@
 // The topics plugin (block `topics`): matches the scanned messages against the policy's allow and deny phrases and
 // regexes, and publishes the hits (topicsKey) for decide and the verdict. It never answers a request by itself.
-import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
+import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
+import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
@@ -49,8 +50,12 @@ export const topicsPlugin = definePlugin<TopicsConfig>({
       denyRule: null,
     });
     return Object.freeze({
-      onRequest(ctx: RequestContext): void {
+      onRequest(ctx: RequestContext): RequestAction {
+        // Token ids (embeddings, completions) carry text the matcher cannot read: refused, not waved through.
+        const unreadable = unreadablePrompt(ctx.meta.policyId, ctx.prompt);
+        if (unreadable !== undefined) return unreadable;
         scanTopics(config, ctx, noHits);
+        return undefined;
       },
     });
   },

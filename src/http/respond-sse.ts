@@ -1,5 +1,6 @@
-// Streaming answers: the upstream's SSE events decoded, passed through the plugins' chunk hooks and re-encoded only when
-// changed, with the policy block on the last data chunk. Batched per network chunk; backpressure follows the client.
+// Streaming answers of chat and legacy completions: the upstream's SSE events decoded, passed through the plugins' chunk
+// hooks and re-encoded only when changed, with the policy block on the last data chunk. Batched per network chunk;
+// backpressure follows the client. (Responses streams: respond-events.ts.)
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';
@@ -43,8 +44,9 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
       usageChunk.policy = policyBlock(ctx);
       out += sseData(JSON.stringify(usageChunk));
     } else {
-      const m = meta ?? { id: `chatcmpl-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
-      out += sseData(JSON.stringify({ id: m.id, object: 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
+      const text = ctx.endpoint === 'completions';
+      const m = meta ?? { id: `${text ? 'cmpl' : 'chatcmpl'}-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
+      out += sseData(JSON.stringify({ id: m.id, object: text ? 'text_completion' : 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
     }
     out += SSE_DONE;
   };

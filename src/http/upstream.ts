@@ -12,6 +12,7 @@ import { FLIGHT, type Flight, type Req } from './flight.ts';
 import { failFlight } from './request-end.ts';
 import { JSON_TYPE } from './respond-error.ts';
 import { passUpstreamError, respondJson } from './respond-json.ts';
+import { respondResponseEvents } from './respond-events.ts';
 import { respondSse } from './respond-sse.ts';
 import { UndiciCall } from './undici-call.ts';
 
@@ -32,7 +33,7 @@ export class UpstreamProxy {
     this.#edge = edge;
     this.#undici = (edge.o.upstreamClient ?? 'undici') === 'undici';
     this.#proxy = httpProxy.createProxyServer({
-      // prependPath false: the path comes from the upstream's chatUrl in #undiciFetch, so http-proxy-3 need not parse it.
+      // prependPath false: the path comes from the upstream's endpoint path in #undiciFetch, so http-proxy-3 need not parse it.
       selfHandleResponse: true, ignorePath: true, changeOrigin: true, xfwd: false, prependPath: !this.#undici,
       ...(this.#undici ? {
         fetch: this.#undiciFetch as unknown as typeof fetch,
@@ -81,7 +82,7 @@ export class UpstreamProxy {
       // http-proxy-3 copies req.headers for its own outgoing options, unused on this path: give it nothing to copy.
       f.upstreamHeaders = headers;
       req.headers = NO_HEADERS;
-      this.#proxy.web(req, res, { target: upstream.chatUrl, buffer: payload as unknown as Readable });
+      this.#proxy.web(req, res, { target: upstream.urls[ctx.endpoint], buffer: payload as unknown as Readable });
       return;
     }
     headers.host = upstream.host;
@@ -89,7 +90,7 @@ export class UpstreamProxy {
     req.headers = headers;
     // http-proxy-3 pipes `buffer` into the upstream request; the body is already one Buffer, so end() it directly.
     const buffer = { pipe: (dest: http.ClientRequest) => { dest.end(payload); return dest; } } as unknown as Readable;
-    this.#proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
+    this.#proxy.web(req, res, { target: upstream.urls[ctx.endpoint], agent: upstream.agent, buffer });
   }
 
   /** Stops the proxy (its agents belong to the upstream router, closed there). */
@@ -103,7 +104,7 @@ export class UpstreamProxy {
     const u = f.upstream;
     const call = new UndiciCall();
     f.call = call;
-    u.pool.dispatch({ path: u.chatPath, method: 'POST', headers: f.upstreamHeaders!, body: f.payload! }, call);
+    u.pool.dispatch({ path: u.paths[f.ctx.endpoint], method: 'POST', headers: f.upstreamHeaders!, body: f.payload! }, call);
     await call.head;
     // http-proxy-3 builds a fake proxyRes from `headers.entries()` that selfHandleResponse never reads: hand it none.
     return { status: call.statusCode, statusText: '', headers: NO_ENTRIES, body: call };
@@ -184,7 +185,9 @@ export class UpstreamProxy {
     if (status >= 300 || (!ct.startsWith('text/event-stream') && !ct.includes('json'))) {
       return passUpstreamError(edge, proxyRes, res, f, status, ct);
     }
-    if (ct.startsWith('text/event-stream')) return respondSse(edge, proxyRes, res, f);
+    if (ct.startsWith('text/event-stream')) {
+      return ctx.endpoint === 'responses' ? respondResponseEvents(edge, proxyRes, res, f) : respondSse(edge, proxyRes, res, f);
+    }
     respondJson(edge, proxyRes, res, f);
   }
 

@@ -1,6 +1,7 @@
 // The endpoint-neutral view of a request's prompt: the one reading of chat `messages`, Responses `instructions` and
 // `input` items, embeddings `input` and completions `prompt` that topics, moderation, the quota estimate and the
 // auditor's capture share, so a policy reads every endpoint the same way. Built once per request (`ctx.prompt`).
+import { E, GatewayError } from '../errors.ts';
 import type { ApiRequest, Endpoint } from './types.ts';
 
 /**
@@ -215,4 +216,15 @@ export function readPrompt(endpoint: Endpoint, request: ApiRequest): PromptView 
       return b.view(endpoint, positiveInt(req.max_tokens) ?? null, prompts * Math.min(positiveInt(req.n) ?? 1, MAX_N));
     }
   }
+}
+
+/**
+ * The rejection a plugin that reads the prompt's text (topics, moderation) answers a request with when it sends token
+ * ids instead of text (embeddings `input`, completions `prompt`): 400 GW_ERR_INPUT_UNREADABLE — the gateway has no
+ * tokenizer, so token ids would be a way around every text rule. Undefined when the prompt is all text.
+ */
+export function unreadablePrompt(policyId: string, view: PromptView): { readonly kind: 'reject'; readonly error: GatewayError } | undefined {
+  if (view.tokenIds === 0) return undefined;
+  const field = view.endpoint === 'completions' ? 'prompt' : 'input';
+  return { kind: 'reject', error: new GatewayError(E.GW_ERR_INPUT_UNREADABLE, [policyId, field], { param: field }) };
 }
