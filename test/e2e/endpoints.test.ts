@@ -58,6 +58,10 @@ policy "strict" {
 policy "plain" {
   redact response { email }
 }
+policy "recorded" {
+  redact both { email }
+  audit { prompts on }
+}
 `;
 
 let up: OpenAIUpstream;
@@ -393,6 +397,15 @@ describe('what the upstream received, audit and metrics', () => {
     const endpoints = new Set([...up.received, ...fine.received].map((r) => r.endpoint));
     expect(endpoints).toEqual(new Set(['chat', 'responses', 'embeddings', 'completions']));
     expect([...up.problems(), ...fine.problems()]).toEqual([]);
+  });
+
+  it('audit prompts on: the prompt and output of a streamed Response are recorded, redacted, in the endpoint-neutral form', async () => {
+    const s = await streamResponse({ instructions: 'Reply to ops@example.com', input: [{ role: 'user', content: [{ type: 'input_text', text: 'I am carol@example.com' }] }] },
+      { 'x-policy-id': 'recorded' });
+    expect(s.text).toBe(REDACTED.answer);
+    const rec = await auditOf(s.id);
+    expect(rec).toMatchObject({ route: 'v1/responses', stream: 'true', prompt: 'system: Reply to [EMAIL]\nuser: I am [EMAIL]', output: REDACTED.answer });
+    expect(rec.request_redactions).toBe('email:2');
   });
 
   it('/metrics counts requests and decisions per endpoint', async () => {

@@ -146,6 +146,23 @@ describe('prompt and output text (prompts on)', () => {
     expect(outputText({ passedChain: true, body: undefined, chunks: [a, b] })).toBe('Hi [EMAIL]!');
   });
 
+  it('output text of the other endpoints: text completions, Responses (JSON, and streamed from the terminal event), none for embeddings', () => {
+    const text = { id: 'c', object: 'text_completion' as const, created: 1, model: 'm', choices: [{ index: 0, text: 'one', logprobs: null, finish_reason: 'stop' }, { index: 1, text: 'two', logprobs: null, finish_reason: 'stop' }] };
+    expect(outputText({ passedChain: true, body: text, chunks: undefined })).toBe('one\ntwo');
+    const message = { type: 'message', content: [{ type: 'output_text', text: 'Hi [EMAIL]' }, { type: 'refusal', refusal: 'no' }] };
+    const resp = { id: 'r', object: 'response' as const, output: [{ type: 'reasoning', summary: [] }, message] };
+    expect(outputText({ passedChain: true, body: resp, chunks: undefined })).toBe('Hi [EMAIL] no');
+    const events = [
+      { type: 'response.output_text.delta', delta: 'Hi ', sequence_number: 0 },
+      { type: 'response.completed', response: resp, sequence_number: 1 },
+    ];
+    expect(outputText({ passedChain: true, body: undefined, chunks: events })).toBe('Hi [EMAIL] no');
+    expect(outputText({ passedChain: true, body: undefined, chunks: events.slice(0, 1) })).toBe('Hi ');
+    const legacy = [{ ...text, choices: [{ index: 0, text: 'par', logprobs: null, finish_reason: null }] }, { ...text, choices: [{ index: 0, text: 'tial', logprobs: null, finish_reason: 'stop' }] }];
+    expect(outputText({ passedChain: true, body: undefined, chunks: legacy })).toBe('partial');
+    expect(outputText({ passedChain: true, body: { object: 'list', model: 'm', data: [] }, chunks: undefined })).toBeNull();
+  });
+
   it('a request stopped before the end of the request chain (so before request-scope redaction) has no prompt', () => {
     const rec = buildAuditRecord(ctx(), { status: 200, upstreamCalled: false, aborted: false, synthesized: true }, config({ prompts: true }),
       { passedChain: false, body: undefined, chunks: undefined });
