@@ -396,6 +396,7 @@ const ERROR_CASES: ErrorCase[] = [
   { note: 'an endpoint the policy does not serve', status: 404, code: 'endpoint_not_served', send: () => post({ model: 'fake-model', input: 'x', policy_id: 'chat-only' }, {}, '/policy/responses') },
   { note: 'previous_response_id under a stateless policy', status: 400, code: 'stateful_request', send: () => post({ model: 'fake-model', input: 'x', previous_response_id: 'resp_1' }, { 'x-policy-id': 'stateless' }, '/v1/responses') },
   { note: 'GET on the Responses route', status: 405, code: 'method_not_allowed', send: () => fetch(`${gw.url}/v1/responses`) },
+  { note: 'retrieving a stored Response (not proxied: it would bypass redaction)', status: 404, code: 'unknown_url', send: () => fetch(`${gw.url}/v1/responses/resp_1`) },
   { note: 'Responses upstream unreachable', status: 502, code: 'upstream_unreachable', send: () => post({ model: 'dead-model', input: 'x' }, {}, '/v1/responses') },
 ];
 
