@@ -1,7 +1,6 @@
 // The redactor plugin (block `redact`): step 5 of the decision flow. Redacts sensitive spans in responses (and
-// optionally requests) with built-in validated detectors and custom patterns; streaming-safe across chunk splits.
-// Every endpoint: chat and legacy completions (apply.ts), the Responses API (responses.ts); embeddings have no text
-// answer (only `redact request` applies to them).
+// optionally requests) of every endpoint with built-in validated detectors and custom patterns; streaming-safe across
+// chunk splits (chat and legacy completions: apply.ts; Responses: responses.ts; embeddings answers have no text).
 import { randomBytes } from 'node:crypto';
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';

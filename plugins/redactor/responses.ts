@@ -1,7 +1,6 @@
-// Applies a compiled RedactionEngine to Responses API answers: the whole Response object (non-streamed, and the
-// snapshots streamed events carry) and the streamed deltas — output text, refusals, function-call and MCP arguments,
-// custom tool input, reasoning summaries and reasoning text — exact across event boundaries: one StreamRedactor per
-// part, whose held-back tail is released as one more `.delta` event right before the part's `.done` event.
+// Applies a compiled RedactionEngine to Responses API answers: the Response object (and the snapshots events carry) and
+// the streamed deltas of text, refusals, tool-call arguments and reasoning, exact across event boundaries (held text is
+// released as one more `.delta` event right before its part's `.done` event).
 import type { RedactionEngine, RedactSink, StreamRedactor } from './engine.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import type { ResponseObject, ResponseStreamEvent } from '../../src/sdk/types.ts';

@@ -1,7 +1,6 @@
-// Answers the gateway writes itself, without calling upstream: a policy's refusal or escalation holding message, in
-// the shape of the endpoint called — a chat completion, a legacy text completion, a Response (JSON, or streamed as the
-// Responses API's event sequence), or for embeddings, which have no answer text, an OpenAI-shaped 403 error — and the
-// headers every policy answer carries.
+// Answers the gateway writes itself, without calling upstream: a refusal or escalation holding message in the shape of
+// the endpoint called (chat completion, text completion, Response or its event stream; embeddings: a 403 error), and
+// the headers every policy answer carries.
 import type http from 'node:http';
 import { E, GatewayError } from '../errors.ts';
 import type { RequestCtx } from '../chain/request-context.ts';

@@ -1,7 +1,6 @@
-// Streaming answers of the Responses API: the upstream's named SSE events decoded, passed through the plugins' chunk
-// hooks (with the events they insert) and re-encoded only when changed, numbered in the order they are written, the
-// policy block on the terminal event (response.completed / incomplete / failed). No `[DONE]`: a Responses stream ends
-// with its terminal event. Batched per network chunk; backpressure follows the client.
+// Streaming answers of the Responses API: named SSE events through the plugins' chunk hooks (with the events they
+// insert), re-encoded only when changed, numbered as written, the policy block on the terminal event; no `[DONE]`.
+// Batched per network chunk; backpressure follows the client.
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';

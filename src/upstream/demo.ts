@@ -1,7 +1,6 @@
-// The embedded demo upstream: an in-process OpenAI-compatible stand-in model on a loopback port, used when no
-// real upstream is configured. Deterministic answers, `usage` counts, SSE streaming, for every endpoint the gateway
-// fronts (chat completions, Responses, embeddings, legacy completions); the gateway proxies to it exactly as to a real
-// backend, so the demo exercises the real path.
+// The embedded demo upstream: an in-process OpenAI-compatible stand-in model on a loopback port when no upstream is
+// configured. Deterministic answers with `usage` and SSE for chat completions, Responses, embeddings and legacy
+// completions; the gateway proxies to it exactly as to a real backend, so the demo exercises the real path.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
