@@ -153,10 +153,16 @@ export class ResponseStreamRedactor {
       case 'response.completed': case 'response.incomplete': case 'response.failed':
         this.#releaseAll(ctx);
         return isRec(ev.response) && redactResponseObject(this.#engine, ev.response, this.#scratch, this.#json);
-      case 'response.created': case 'response.in_progress': case 'response.queued':
-        return isRec(ev.response) && redactResponseObject(this.#engine, ev.response, this.#scratch, this.#json);
+      case 'error': {
+        // An upstream's error message can quote what the model or the client wrote: redacted like answer text.
+        const a = field(this.#engine, ev, 'message', this.#scratch, false);
+        const b = isRec(ev.error) && field(this.#engine, ev.error, 'message', this.#scratch, false);
+        const c = isRec(ev.response) && redactResponseObject(this.#engine, ev.response, this.#scratch, this.#json);
+        return a || b || c;
+      }
       default:
-        return false;
+        // response.created / in_progress / queued, and any event type not known here that carries a Response.
+        return isRec(ev.response) && redactResponseObject(this.#engine, ev.response, this.#scratch, this.#json);
     }
   }
 

@@ -13,6 +13,16 @@ import type { Flight } from './flight.ts';
 import { policyHeaders, sseEvent } from './local-answer.ts';
 import { responsesErrorEvent } from './respond-error.ts';
 
+/** What an upstream event without data (a comment, a keep-alive) is passed on as. */
+const KEEP_ALIVE = ': keep-alive\n\n';
+
+/** True when `raw` is exactly `event: <type>\ndata: <data>` (checked without building the string). */
+function isCanonical(raw: string, type: string, data: string): boolean {
+  const t = type.length;
+  return raw.length === 14 + t + data.length && raw.startsWith('event: ') && raw.startsWith(type, 7)
+    && raw.charCodeAt(7 + t) === 10 && raw.startsWith('data: ', 8 + t);
+}
+
 /** The events that end a Response stream, each carrying the whole Response (its `usage` included). */
 const TERMINAL: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
@@ -21,8 +31,9 @@ const TERMINAL: ReadonlySet<string> = new Set(['response.completed', 'response.i
  * may insert events before it, `ctx.emitBefore`), re-encoded only when changed. The gateway numbers what it writes:
  * an event whose `sequence_number` is not its position in the stream written (because events were inserted or
  * dropped) gets its position. The terminal event carries the policy block twice — on the event and on its `response`
- * (what the SDKs' `finalResponse()` returns) — and ends the answer; its `usage` settles the quota. A stream that ends
- * without a terminal event is an upstream failure: an `error` event ends it, unless the upstream ended it with its own.
+ * (what the SDKs' `finalResponse()` returns) — and ends the answer; its `usage` settles the quota. An upstream `error`
+ * event is passed on as the last event (GW_ERR_UPSTREAM_INTERRUPTED is recorded); a stream that ends without either is
+ * an upstream failure, ended with the gateway's own `error` event.
  */
 export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight): void {
   const ctx = f.ctx;
@@ -30,8 +41,6 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
   res.writeHead(200, policyHeaders(ctx, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }));
   res.flushHeaders();
   let finished = false;
-  /** The upstream passed on an `error` event of its own. */
-  let upstreamError = false;
   // Output of one network chunk is batched into one write (one HTTP chunk, one syscall).
   let out = '';
   const writeInserted = (): void => {
@@ -45,20 +54,23 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
   const onEvent = (ev: SseEvent): void => {
     if (finished) return;
     const data = ev.data;
-    if (data === null) { out += `${ev.raw}\n\n`; return; }
+    // An event without data (a comment, a keep-alive) keeps the connection alive as a fixed comment: its text is not
+    // passed on unread.
+    if (data === null) { out += KEEP_ALIVE; return; }
     if (data === '[DONE]') return; // not part of the Responses protocol: a server that adds it ends with it
     if (jsonTextNestsDeeper(data, edge.maxDepth)) {
       edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
       throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event nested deeper than ${edge.maxDepth} levels`) });
     }
+    // Every Responses event is a JSON object with a type: anything else is dropped, never passed on unread (the
+    // redactor could not see its text).
     let e: ResponseStreamEvent;
     try {
       e = JSON.parse(data);
     } catch {
-      out += `${ev.raw}\n\n`;
       return;
     }
-    if (e === null || typeof e !== 'object' || typeof e.type !== 'string') { out += `${ev.raw}\n\n`; return; }
+    if (e === null || typeof e !== 'object' || typeof e.type !== 'string') return;
     const terminal = TERMINAL.has(e.type);
     const response = e.response !== null && typeof e.response === 'object' ? e.response as Record<string, unknown> : undefined;
     if (terminal && response) {
@@ -76,10 +88,18 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
       modified = true;
       finished = true;
       ctx.timings.upstreamEnd = performance.now();
-    } else if (e.type === 'error') upstreamError = true;
+    } else if (e.type === 'error') {
+      // The upstream ended the stream with an error of its own: passed on as the last event, nothing after it.
+      finished = true;
+      ctx.timings.upstreamEnd = performance.now();
+      edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'interrupted' });
+      f.error = new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('the upstream ended the Responses stream with an error event') });
+    }
     if (typeof e.sequence_number === 'number' && e.sequence_number !== f.events) { e.sequence_number = f.events; modified = true; }
     f.events++;
-    out += modified ? sseEvent(e.type, JSON.stringify(e)) : `${ev.raw}\n\n`;
+    // Unchanged events go out as the upstream wrote them when that is the canonical `event: <type>` + one `data:` line;
+    // otherwise (no event name, a stray field, a multi-line data) they are written canonically from their data.
+    out += modified ? sseEvent(e.type, JSON.stringify(e)) : isCanonical(ev.raw, e.type, data) ? `${ev.raw}\n\n` : sseEvent(e.type, data);
   };
   const flush = (): void => {
     if (res.destroyed || res.writableEnded) { out = ''; return; }
@@ -122,16 +142,10 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
     try {
       decoder.end();
       if (!finished) {
-        // The body ended before a terminal event: an upstream failure like a reset, not an answer. After the upstream's
-        // own `error` event the client knows; otherwise it gets one.
+        // The body ended before a terminal or error event: an upstream failure like a reset, not an answer.
         edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'interrupted' });
         ctx.timings.upstreamEnd = performance.now();
-        const err = new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('Responses stream ended without a terminal event') });
-        if (upstreamError) {
-          finished = true;
-          f.error = err;
-          flush();
-        } else failMidStream(err);
+        failMidStream(new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('Responses stream ended without a terminal event') }));
       } else flush();
     } catch (e) {
       failMidStream(e);

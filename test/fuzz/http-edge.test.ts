@@ -295,6 +295,44 @@ describe('fuzz: upstream SSE bytes', () => {
   }, TIMEOUT_MS);
 });
 
+/** Responses API events, well-formed or not: deltas (with values the redactor must catch), done events, terminal ones. */
+const responseEventText = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ type: fc.constantFrom('response.output_text.delta', 'response.function_call_arguments.delta', 'response.reasoning_summary_text.delta', 'response.refusal.delta'),
+    delta: fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('mail john.doe@exa', 'mple.com now', '{"a":"x@y.example"}', 7)),
+    output_index: fc.constantFrom(0, 0, 1, -1, 1e9, 'x'), content_index: fc.constantFrom(0, 1, null), summary_index: fc.constantFrom(0, 2), sequence_number: fc.nat(50) }, { requiredKeys: ['type'] }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constantFrom('response.output_text.done', 'response.function_call_arguments.done', 'response.content_part.done', 'response.output_item.done'),
+    text: fc.string({ maxLength: 30 }), arguments: fc.string({ maxLength: 30 }), part: fc.jsonValue({ maxDepth: 3 }), item: fc.jsonValue({ maxDepth: 3 }),
+    output_index: fc.constantFrom(0, 1), content_index: fc.constantFrom(0, 1) }, { requiredKeys: ['type'] }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constantFrom('response.completed', 'response.failed', 'response.incomplete', 'response.created', 'error'),
+    response: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant({ output: [{ type: 'message', content: [{ type: 'output_text', text: 'a@b.example' }] }], usage: { input_tokens: 1, output_tokens: 2 } })),
+    sequence_number: fc.nat(50) }, { requiredKeys: ['type'] }) },
+).map((e) => `event: ${String((e as { type: string }).type)}\ndata: ${JSON.stringify(e)}\n\n`);
+const responsePayload = fc.record({
+  events: fc.array(fc.oneof({ weight: 6, arbitrary: responseEventText.map((s) => Buffer.from(s)) }, { weight: 1, arbitrary: sseEvent }), { maxLength: 14 }),
+  cuts: fc.array(fc.nat(), { maxLength: 8 }),
+});
+
+describe('fuzz: upstream Responses streams', () => {
+  it(`every Responses stream ends with a terminal or error event, whatever the upstream sends (${RUNS} runs)`, async () => {
+    await fc.assert(fc.asyncProperty(responsePayload, fc.constantFrom('open', 'red'), async ({ events, cuts }, policy) => {
+      const bytes = Buffer.concat(events);
+      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+      const chunks: Buffer[] = [];
+      let prev = 0;
+      for (const p of points) { chunks.push(bytes.subarray(prev, p)); prev = p; }
+      chunks.push(bytes.subarray(prev));
+      const model = `sse-${++seq}`;
+      payloads.set(model, { chunks });
+      const r = await fetch(`${gw.url}/policy/responses`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, stream: true, policy_id: policy, input: 'hi' }) });
+      const text = await r.text();
+      checkAnswer(r.status, r.headers.get('content-type') ?? '', text, new Set([200, 502]));
+      if (policy === 'red') expect(text).not.toMatch(/john\.doe@exa\S*mple\.com|a@b\.example|x@y\.example/);
+    }).beforeEach(() => { payloads.clear(); }), FC_PARAMS);
+    await checkAlive();
+  }, TIMEOUT_MS);
+});
+
 // ---- memory over the long profile ----------------------------------------------------------------------------------
 
 /** The gateway process's resident set (kB, from /proc) and V8 heap in use (bytes, from /metrics). */
