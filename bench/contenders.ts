@@ -38,6 +38,8 @@ export interface Running {
   body: string;
   /** Streaming request body. */
   streamBody: string;
+  /** The API it is called with: chat completions (default) or the Responses API (answers and streams look different). */
+  api?: 'chat' | 'responses';
   /** Root pid of the proxy process tree (undefined for "direct"). */
   pid?: number;
   /** CPU list the proxy is pinned to, or "unpinned". */
@@ -60,7 +62,8 @@ export interface Contender {
   /** One-line description for the README/report. */
   what: string;
   /** Comparison kind: used to pick targets. */
-  role: 'direct' | 'nginx' | 'bare' | 'bare-fetch' | 'portkey' | 'portkey-guard' | 'gw-pass' | 'gw-full' | 'gw-redis' | 'gw-workers';
+  role: 'direct' | 'direct-responses' | 'nginx' | 'bare' | 'bare-fetch' | 'portkey' | 'portkey-guard' | 'gw-pass' | 'gw-full'
+    | 'gw-pass-responses' | 'gw-full-responses' | 'gw-redis' | 'gw-workers';
   /** Included in --quick. */
   quick: boolean;
   start(env: BenchEnv): Promise<Running>;
@@ -86,8 +89,19 @@ export function benchRequest(user: string, extra: Record<string, unknown> = {}):
   };
 }
 
-function bodies(env: BenchEnv, extra: Record<string, unknown> = {}): { body: string; streamBody: string } {
-  const base = benchRequest(`bench-${env.runId}`, extra);
+/** The same request for the Responses API: the system message as `instructions`, PROMPT as `input`. */
+export function benchResponsesRequest(user: string): Record<string, unknown> {
+  return {
+    model: 'bench-model',
+    instructions: 'You are a helpful customer-support assistant.',
+    input: PROMPT,
+    policy_id: 'bench',
+    policy_user: user,
+  };
+}
+
+function bodies(env: BenchEnv, extra: Record<string, unknown> = {}, api: 'chat' | 'responses' = 'chat'): { body: string; streamBody: string } {
+  const base = api === 'responses' ? benchResponsesRequest(`bench-${env.runId}`) : benchRequest(`bench-${env.runId}`, extra);
   return { body: JSON.stringify(base), streamBody: JSON.stringify({ ...base, stream: true }) };
 }
 
@@ -153,6 +167,26 @@ const direct: Contender = {
       url: `http://127.0.0.1:${env.upstreamPort}/v1/chat/completions`,
       headers: { authorization: 'Bearer sk-bench' },
       ...bodies(env),
+      pinnedTo: '—',
+      stop: async () => {},
+    };
+  },
+};
+
+/** Direct to the upstream's /v1/responses: the ceiling of the Responses rows. */
+const directResponses: Contender = {
+  id: 'direct-responses',
+  num: '1r',
+  label: 'direct to upstream, /v1/responses',
+  what: 'the same Responses API request straight to the fake upstream (the same answer text as a Response)',
+  role: 'direct-responses',
+  quick: false,
+  async start(env) {
+    return {
+      url: `http://127.0.0.1:${env.upstreamPort}/v1/responses`,
+      headers: { authorization: 'Bearer sk-bench' },
+      ...bodies(env, {}, 'responses'),
+      api: 'responses',
       pinnedTo: '—',
       stop: async () => {},
     };
@@ -362,6 +396,8 @@ interface GatewayOpts {
   rules: 'pass' | 'full';
   redis?: boolean;
   workers?: number;
+  /** The endpoint measured: chat completions (default) or the Responses API. */
+  api?: 'chat' | 'responses';
 }
 
 function gateway(id: string, num: string, label: string, what: string, role: Contender['role'], o: GatewayOpts): Contender {
@@ -400,10 +436,12 @@ function gateway(id: string, num: string, label: string, what: string, role: Con
         30_000,
       );
       const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : { authorization: 'Bearer sk-bench' };
+      const api = o.api ?? 'chat';
       return {
-        url: `http://127.0.0.1:${port}/policy/chat/completions`,
+        url: `http://127.0.0.1:${port}/policy/${api === 'responses' ? 'responses' : 'chat/completions'}`,
         headers,
-        ...bodies(env),
+        ...bodies(env, {}, api),
+        api,
         pid: child.pid,
         pinnedTo: pinLabel(cpus),
         stop: () => stopChild(child, 35_000),
@@ -415,6 +453,7 @@ function gateway(id: string, num: string, label: string, what: string, role: Con
 /** Every contender, in table order. */
 export const CONTENDERS: readonly Contender[] = [
   direct,
+  directResponses,
   nginx,
   bareProxy(false),
   bareProxy(true),
@@ -429,6 +468,11 @@ export const CONTENDERS: readonly Contender[] = [
     'gw-full',
     { rules: 'full' },
   ),
+  gateway('gw-pass-responses', '5r', 'Policy Gateway pass-through, /v1/responses', 'config 5 on the Responses API: the same request as instructions + input to /policy/responses',
+    'gw-pass-responses', { rules: 'pass', api: 'responses' }),
+  gateway('gw-full-responses', '6r', 'Policy Gateway full chain, /v1/responses',
+    'config 6 on the Responses API (the same rules: every plugin reads the Responses input; the redactor rewrites its output events)',
+    'gw-full-responses', { rules: 'full', api: 'responses' }),
   gateway('gw-redis', '7a', 'Policy Gateway full chain, Redis quotas', 'the full chain with --redis-url redis://127.0.0.1:6379', 'gw-redis', {
     rules: 'full',
     redis: true,

@@ -120,7 +120,7 @@ export async function runProfiles(
   for (const id of ids) {
     const c = CONTENDERS.find((x) => x.id === id);
     if (!c) continue;
-    if (c.role === 'direct' || c.role === 'nginx') {
+    if (c.role.startsWith('direct') || c.role === 'nginx') {
       parts.push(`### ${c.label}`, '', '_not a Node process: nothing to profile_', '');
       continue;
     }

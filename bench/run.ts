@@ -210,8 +210,9 @@ function smoke(run: Running): Promise<string | undefined> {
           const text = Buffer.concat(parts).toString('utf8');
           if (res.statusCode !== 200) return resolve(`a test request answered HTTP ${res.statusCode}: ${text.slice(0, 240)}`);
           try {
-            const j = JSON.parse(text) as { choices?: unknown[] };
-            if (!Array.isArray(j.choices) || j.choices.length === 0) return resolve(`a test request answered 200 without choices: ${text.slice(0, 240)}`);
+            const j = JSON.parse(text) as { choices?: unknown[]; output?: unknown[] };
+            const items = run.api === 'responses' ? j.output : j.choices;
+            if (!Array.isArray(items) || items.length === 0) return resolve(`a test request answered 200 without ${run.api === 'responses' ? 'output' : 'choices'}: ${text.slice(0, 240)}`);
           } catch {
             return resolve(`a test request answered 200 with a body that is not JSON: ${text.slice(0, 240)}`);
           }
@@ -447,7 +448,10 @@ async function main(): Promise<number> {
   const perRound = Math.max(1, Math.ceil(o.streamRequests / o.rounds));
   for (let round = 1; round <= o.rounds; round++) {
     for (const l of ready) {
-      await runStreams({ url: l.run!.url, headers: l.run!.headers, body: l.run!.streamBody, requests: perRound, concurrency: o.streamConcurrency }, l.stream);
+      await runStreams({
+        url: l.run!.url, headers: l.run!.headers, body: l.run!.streamBody, requests: perRound, concurrency: o.streamConcurrency,
+        endMarker: l.run!.api === 'responses' ? 'event: response.completed' : undefined,
+      }, l.stream);
     }
   }
 

@@ -1,6 +1,7 @@
 // Streaming measurement: a raw node:http client sends `"stream": true` requests with modest concurrency and
-// times, per request, the first body byte (TTFB) and the end of the SSE answer; it checks the answer ended
-// with `data: [DONE]`, so a proxy that breaks streams shows up as errors, not as fast numbers.
+// times, per request, the first body byte (TTFB) and the end of the SSE answer; it checks the answer carried its end
+// marker (`data: [DONE]`, or a Responses stream's `event: response.completed`), so a proxy that breaks streams shows up
+// as errors, not as fast numbers.
 import http from 'node:http';
 import { Samples } from './stats.ts';
 
@@ -12,6 +13,8 @@ export interface StreamSpec {
   requests: number;
   concurrency: number;
   timeoutMs?: number;
+  /** What a complete answer contains (default `data: [DONE]`; Responses streams: `event: response.completed`). */
+  endMarker?: string;
 }
 
 /** Raw samples of a streaming pass (ms), plus failures with a short reason. */
@@ -30,6 +33,8 @@ function oneStream(agent: http.Agent, u: URL, spec: StreamSpec, body: Buffer): P
     const t0 = process.hrtime.bigint();
     let ttfb = -1;
     let tail = '';
+    let ended = false;
+    const marker = spec.endMarker ?? DONE;
     let settled = false;
     const done = (v: [number, number] | string): void => {
       if (!settled) {
@@ -51,12 +56,14 @@ function oneStream(agent: http.Agent, u: URL, spec: StreamSpec, body: Buffer): P
         const status = res.statusCode ?? 0;
         res.on('data', (d: Buffer) => {
           if (ttfb < 0) ttfb = Number(process.hrtime.bigint() - t0) / 1e6;
-          tail = (tail + d.toString('latin1')).slice(-64);
+          const t = tail + d.toString('latin1');
+          if (!ended && t.includes(marker)) ended = true;
+          tail = t.slice(-marker.length);
         });
         res.on('end', () => {
           const total = Number(process.hrtime.bigint() - t0) / 1e6;
           if (status !== 200) done(`HTTP ${status}`);
-          else if (!tail.includes(DONE)) done('stream ended without data: [DONE]');
+          else if (!ended) done(`stream ended without ${marker}`);
           else done([ttfb, total]);
         });
         res.on('error', (e) => done(e.message));

@@ -1,5 +1,6 @@
 // A fast fake OpenAI-compatible upstream for the benchmarks (loopback only, keep-alive): pre-serialised JSON
-// chat completions with `usage`, SSE streams of a few chunks ending in `data: [DONE]`, and GET /v1/models.
+// chat completions with `usage`, SSE streams of a few chunks ending in `data: [DONE]`, the same answer as a Response
+// (POST /v1/responses: JSON, or the Responses event stream ending with response.completed), and GET /v1/models.
 // Run as a process: node bench/upstream.ts --port 0 [--delay MS] [--sse-gap MS]; prints one JSON "listening" line.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -55,25 +56,56 @@ function buildSseChunks(): Buffer[] {
 }
 
 const SSE_CHUNKS = buildSseChunks();
+
+/** The same answer as a Response (`/v1/responses`), pre-serialised: the JSON body and the events of its stream. */
+function buildResponse(): { json: Buffer; events: Buffer[] } {
+  const text = ANSWER_WORDS.join(' ');
+  const part = { type: 'output_text', text, annotations: [], logprobs: [] };
+  const message = { type: 'message', id: 'msg_bench0000', status: 'completed', role: 'assistant', content: [part] };
+  const usage = { input_tokens: 42, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 }, output_tokens: ANSWER_WORDS.length, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 42 + ANSWER_WORDS.length };
+  const resp = (done: boolean) => ({
+    id: 'resp_bench0000', object: 'response', created_at: 1735689600, status: done ? 'completed' : 'in_progress', error: null, incomplete_details: null,
+    instructions: null, model: 'bench-model', output: done ? [message] : [], parallel_tool_calls: true, temperature: 1, top_p: 1,
+    tool_choice: 'auto', tools: [], metadata: {}, ...(done ? { usage } : {}),
+  });
+  const at = { item_id: 'msg_bench0000', output_index: 0, content_index: 0 };
+  const events: Record<string, unknown>[] = [
+    { type: 'response.created', response: resp(false) },
+    { type: 'response.output_item.added', output_index: 0, item: { ...message, status: 'in_progress', content: [] } },
+    { type: 'response.content_part.added', ...at, part: { ...part, text: '' } },
+  ];
+  const per = Math.ceil(ANSWER_WORDS.length / 6);
+  for (let i = 0; i < ANSWER_WORDS.length; i += per) {
+    events.push({ type: 'response.output_text.delta', ...at, delta: (i === 0 ? '' : ' ') + ANSWER_WORDS.slice(i, i + per).join(' '), logprobs: [] });
+  }
+  events.push({ type: 'response.output_text.done', ...at, text, logprobs: [] }, { type: 'response.content_part.done', ...at, part },
+    { type: 'response.output_item.done', output_index: 0, item: message }, { type: 'response.completed', response: resp(true) });
+  return {
+    json: Buffer.from(JSON.stringify(resp(true))),
+    events: events.map((e, i) => Buffer.from(`event: ${String(e.type)}\ndata: ${JSON.stringify({ ...e, sequence_number: i })}\n\n`)),
+  };
+}
+
+const RESPONSE = buildResponse();
 const MODELS = Buffer.from(JSON.stringify({ object: 'list', data: [{ id: 'bench-model', object: 'model', created: 1735689600, owned_by: 'bench' }] }));
 const STREAM_TRUE = /"stream"\s*:\s*true/;
 const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
 
-function sendSse(res: http.ServerResponse, gapMs: number): void {
+function sendSse(res: http.ServerResponse, gapMs: number, chunks: readonly Buffer[] = SSE_CHUNKS): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   if (gapMs <= 0) {
-    for (let i = 0; i < SSE_CHUNKS.length - 1; i++) res.write(SSE_CHUNKS[i]);
-    res.end(SSE_CHUNKS[SSE_CHUNKS.length - 1]);
+    for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
+    res.end(chunks[chunks.length - 1]);
     return;
   }
   let i = 0;
   const next = (): void => {
     if (res.destroyed) return;
-    if (i === SSE_CHUNKS.length - 1) {
-      res.end(SSE_CHUNKS[i]);
+    if (i === chunks.length - 1) {
+      res.end(chunks[i]);
       return;
     }
-    res.write(SSE_CHUNKS[i++]);
+    res.write(chunks[i++]);
     setTimeout(next, gapMs);
   };
   next();
@@ -83,15 +115,19 @@ function sendSse(res: http.ServerResponse, gapMs: number): void {
 export function createUpstream(opts: UpstreamOptions): http.Server {
   const server = http.createServer({ keepAlive: true, keepAliveTimeout: 65_000 }, (req, res) => {
     const url = req.url ?? '/';
-    if (req.method === 'POST' && url.endsWith('/chat/completions')) {
+    const responses = url.endsWith('/responses');
+    if (req.method === 'POST' && (responses || url.endsWith('/chat/completions'))) {
       const parts: Buffer[] = [];
       req.on('data', (d: Buffer) => parts.push(d));
       req.on('end', () => {
         const body = parts.length === 1 ? parts[0].toString('latin1') : Buffer.concat(parts).toString('latin1');
         const stream = STREAM_TRUE.test(body);
         const reply = (): void => {
-          if (stream) sendSse(res, opts.sseGapMs);
-          else {
+          if (stream) sendSse(res, opts.sseGapMs, responses ? RESPONSE.events : SSE_CHUNKS);
+          else if (responses) {
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(RESPONSE.json.length) });
+            res.end(RESPONSE.json);
+          } else {
             res.writeHead(200, JSON_HEADERS);
             res.end(COMPLETION);
           }

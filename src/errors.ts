@@ -33,6 +33,7 @@ export const CORE_REASON_CODES: Readonly<Record<string, string>> = Object.freeze
   UPSTREAM_ERROR: 'the upstream model server failed, timed out or rejected the request',
   SERVICE_UNAVAILABLE: 'the gateway or a service it depends on cannot serve right now (overload, shutdown, an outage that fails closed)',
   INTERNAL_ERROR: 'a failure inside the gateway or a plugin; also any code without a mapping',
+  POLICY_REFUSAL: 'a refusal or escalation answered as an error because the endpoint has no answer text (embeddings); the audit record keeps the decision and its own reason code',
 });
 
 const INVALID = 'invalid_request_error';
@@ -40,7 +41,9 @@ const INVALID = 'invalid_request_error';
 /** The runtime errors of the core (the edge, routing, upstreams, the chain). Plugins declare their own. */
 export const E = defineErrors({
   GW_ERR_ROUTE_NOT_FOUND: { status: 404, type: INVALID, openaiCode: 'unknown_url', reasonCode: 'NOT_FOUND', expose: true,
-    message: 'unknown route %s %s: make sure the base URL ends with /v1 (or /policy) and you call /chat/completions' },
+    message: 'unknown route %s %s: make sure the base URL ends with /v1 (or /policy) and you call /chat/completions, /responses, /embeddings or /completions' },
+  GW_ERR_ENDPOINT_NOT_SERVED: { status: 404, type: INVALID, openaiCode: 'endpoint_not_served', reasonCode: 'NOT_FOUND', expose: true,
+    message: 'policy "%s" does not serve %s: its routes setting allows %s' },
   GW_ERR_METHOD_NOT_ALLOWED: { status: 405, type: INVALID, openaiCode: 'method_not_allowed', reasonCode: 'INVALID_REQUEST', expose: true,
     message: 'method %s is not allowed on %s' },
   GW_ERR_POLICY_NOT_FOUND: { status: 404, type: INVALID, openaiCode: 'policy_not_found', reasonCode: 'NOT_FOUND', expose: true,
@@ -57,6 +60,14 @@ export const E = defineErrors({
     message: 'the request body must be a JSON object' },
   GW_ERR_MODEL_MISSING: { status: 400, type: INVALID, openaiCode: 'invalid_model', reasonCode: 'INVALID_REQUEST', expose: true,
     message: 'missing or invalid "model": verify the model id (a non-empty string)' },
+  GW_ERR_INPUT_INVALID: { status: 400, type: INVALID, openaiCode: 'invalid_input', reasonCode: 'INVALID_REQUEST', expose: true,
+    message: '"%s" is not valid: %s' },
+  GW_ERR_INPUT_UNREADABLE: { status: 400, type: INVALID, openaiCode: 'unreadable_input', reasonCode: 'INVALID_REQUEST', expose: true,
+    message: 'policy "%s" reads the text of every prompt, but this request sends token ids: send "%s" as text' },
+  GW_ERR_STATEFUL_REQUEST: { status: 400, type: INVALID, openaiCode: 'stateful_request', reasonCode: 'INVALID_REQUEST', expose: true,
+    message: 'policy "%s" is stateless: %s is not accepted (the gateway must see every turn it applies the policy to)' },
+  GW_ERR_POLICY_REFUSED: { status: 403, type: INVALID, openaiCode: 'policy_refused', reasonCode: 'POLICY_REFUSAL', expose: true,
+    message: 'policy "%s" refused this request: %s' },
   GW_ERR_MESSAGES_INVALID: { status: 400, type: INVALID, openaiCode: 'invalid_messages', reasonCode: 'INVALID_REQUEST', expose: true,
     message: '"messages" must be an array of { role, content } objects: %s' },
   GW_ERR_BODY_TOO_LARGE: { status: 413, type: INVALID, openaiCode: 'request_too_large', reasonCode: 'INVALID_REQUEST', expose: true,

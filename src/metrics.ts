@@ -26,19 +26,19 @@ export interface MetricSource {
 /** Every metric the gateway exports (core's here, the plugins' through `of`); documented in docs/metrics.md. */
 export interface Metrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'status'>;
-  readonly requestSeconds: Histogram<'route' | 'stream'>;
-  readonly overheadSeconds: Histogram<'route' | 'stream'>;
+  readonly requests: Counter<'route' | 'endpoint' | 'status'>;
+  readonly requestSeconds: Histogram<'route' | 'endpoint' | 'stream'>;
+  readonly overheadSeconds: Histogram<'route' | 'endpoint' | 'stream'>;
   readonly upstreamSeconds: Histogram<'upstream' | 'stream'>;
   readonly upstreamTtfbSeconds: Histogram<'upstream' | 'stream'>;
   readonly upstreamErrors: Counter<'upstream' | 'kind'>;
-  readonly decisions: Counter<'policy_id' | 'decision' | 'effective_decision' | 'reason_code' | 'rollout_mode'>;
-  readonly tokens: Counter<'policy_id' | 'project' | 'type'>;
+  readonly decisions: Counter<'policy_id' | 'endpoint' | 'decision' | 'effective_decision' | 'reason_code' | 'rollout_mode'>;
+  readonly tokens: Counter<'policy_id' | 'endpoint' | 'project' | 'type'>;
   readonly pluginSeconds: Histogram<'plugin' | 'hook'>;
   readonly pluginErrors: Counter<'plugin' | 'hook'>;
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge;
-  readonly inflight: Gauge<'route'>;
+  readonly inflight: Gauge<'route' | 'endpoint'>;
   readonly openConnections: Gauge;
   readonly connectionsRejected: Counter;
   /** The live metrics of a plugin's declaration object; throws for a declaration that was not registered. */
@@ -63,19 +63,19 @@ export function createMetrics(registry: Registry, plugins: readonly MetricSource
     new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers });
   const core = {
     registry,
-    requests: counter('policy_gateway_requests_total', 'HTTP requests answered, by route and status code.', ['route', 'status']),
-    requestSeconds: histogram('policy_gateway_request_duration_seconds', 'End-to-end request latency, first byte in to last byte out.', ['route', 'stream'], LATENCY_BUCKETS),
-    overheadSeconds: histogram('policy_gateway_overhead_seconds', 'Time spent in the gateway itself (excluding the upstream), per request.', ['route', 'stream'], OVERHEAD_BUCKETS),
+    requests: counter('policy_gateway_requests_total', 'HTTP requests answered, by route, endpoint and status code.', ['route', 'endpoint', 'status']),
+    requestSeconds: histogram('policy_gateway_request_duration_seconds', 'End-to-end request latency, first byte in to last byte out.', ['route', 'endpoint', 'stream'], LATENCY_BUCKETS),
+    overheadSeconds: histogram('policy_gateway_overhead_seconds', 'Time spent in the gateway itself (excluding the upstream), per request.', ['route', 'endpoint', 'stream'], OVERHEAD_BUCKETS),
     upstreamSeconds: histogram('policy_gateway_upstream_duration_seconds', 'Upstream latency from request sent to last byte received.', ['upstream', 'stream'], LATENCY_BUCKETS),
     upstreamTtfbSeconds: histogram('policy_gateway_upstream_ttfb_seconds', 'Upstream time to first byte (response head).', ['upstream', 'stream'], LATENCY_BUCKETS),
     upstreamErrors: counter('policy_gateway_upstream_errors_total', 'Upstream failures by kind (unreachable, timeout, bad_response, status_5xx, interrupted).', ['upstream', 'kind']),
-    decisions: counter('policy_gateway_decisions_total', 'Policy decisions.', ['policy_id', 'decision', 'effective_decision', 'reason_code', 'rollout_mode']),
-    tokens: counter('policy_gateway_tokens_total', 'Tokens reported by upstream usage, by policy, project and type (prompt, completion).', ['policy_id', 'project', 'type']),
+    decisions: counter('policy_gateway_decisions_total', 'Policy decisions.', ['policy_id', 'endpoint', 'decision', 'effective_decision', 'reason_code', 'rollout_mode']),
+    tokens: counter('policy_gateway_tokens_total', 'Tokens reported by upstream usage, by policy, endpoint, project and type (prompt, completion).', ['policy_id', 'endpoint', 'project', 'type']),
     pluginSeconds: histogram('policy_gateway_plugin_duration_seconds', 'Time spent in each plugin hook.', ['plugin', 'hook'], OVERHEAD_BUCKETS),
     pluginErrors: counter('policy_gateway_plugin_errors_total', 'Plugin hooks that threw or timed out.', ['plugin', 'hook']),
     policyReloads: counter('policy_gateway_policy_reloads_total', 'Policy (re)loads by result (success, error).', ['result']),
     policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers, aggregator: 'max' }),
-    inflight: new Gauge<'route'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route'], registers }),
+    inflight: new Gauge<'route' | 'endpoint'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route', 'endpoint'], registers }),
     openConnections: new Gauge({ name: 'policy_gateway_open_connections', help: 'Client connections open on the main listener (--max-connections applies per process).', registers }),
     connectionsRejected: counter('policy_gateway_connections_rejected_total', 'Connections answered with a canned 503 before any request was read: beyond --max-connections plus --ops-reserve.', []),
   };

@@ -2,7 +2,7 @@
 // request at onComplete — allowed, decided, refused, rejected, failed upstream or aborted — in logfmt or JSON.
 import { definePlugin, type Outcome, type PluginHooks } from '../../src/sdk/plugin.ts';
 import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
-import type { ChatCompletion, ChatCompletionChunk } from '../../src/sdk/types.ts';
+import type { ApiAnswer, StreamChunk } from '../../src/sdk/types.ts';
 import { compileAudit, type AuditConfig } from './block.ts';
 import { formatAuditRecord } from './format.ts';
 import { buildAuditRecord, buildUnchainedRecord, formatRequestLogfmt, type Capture, type UnchainedEnd } from './record.ts';
@@ -53,8 +53,8 @@ export function auditHooks(config: AuditConfig): PluginHooks {
     onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
     // read the text at onComplete, after the redactor has rewritten these objects in place.
-    onResponse: (body: ChatCompletion, ctx: RequestContext) => { capture(ctx).body = body; },
-    onChunk: (chunk: ChatCompletionChunk, ctx: RequestContext) => {
+    onResponse: (body: ApiAnswer, ctx: RequestContext) => { capture(ctx).body = body; },
+    onChunk: (chunk: StreamChunk, ctx: RequestContext) => {
       const c = capture(ctx);
       (c.chunks ??= []).push(chunk);
       return 'pass' as const;

@@ -3,7 +3,8 @@
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { moderationErrorKey, principalKey, quotaKey, redactionKey } from '../../src/sdk/state-keys.ts';
 import type { Outcome } from '../../src/sdk/plugin.ts';
-import type { ChatCompletion, ChatCompletionChunk, ChatMessage } from '../../src/sdk/types.ts';
+import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
+import type { ApiAnswer, ChatMessage, StreamChunk } from '../../src/sdk/types.ts';
 import type { AuditConfig } from './block.ts';
 import { auditTimestamp, FIELD_ORDER, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
 
@@ -23,13 +24,18 @@ const COUNT_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/;
 export interface Capture {
   /** True once the auditor's onRequest ran, i.e. every earlier request hook (request-scope redaction included) ran. */
   passedChain: boolean;
-  /** The non-streaming answer object (redacted in place by the redactor before the record is built). */
-  body: ChatCompletion | undefined;
-  /** Stream chunks as the upstream sent them; the redactor edits them in place after the auditor saw them. */
-  chunks: ChatCompletionChunk[] | undefined;
+  /** The non-streaming answer object of any endpoint (redacted in place by the redactor before the record is built). */
+  body: ApiAnswer | undefined;
+  /** Stream chunks or Responses events as the upstream sent them; the redactor edits them in place after the auditor saw them. */
+  chunks: StreamChunk[] | undefined;
 }
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/** The record's `route`: `policy` / `v1` for chat completions, `policy/responses`, `v1/embeddings`, … for the others. */
+function routeOf(ctx: RequestContext): string {
+  return ctx.endpoint === 'chat' ? ctx.route : `${ctx.route}/${ctx.endpoint}`;
+}
 
 /** The rule-set revision the request was served with. */
 function revisionOf(ctx: RequestContext): string | null {
@@ -69,30 +75,68 @@ function messageText(m: ChatMessage): string {
   return out;
 }
 
-/** The request's messages as `role: text` lines (what went upstream, after request-scope redaction). */
-export function promptText(messages: readonly ChatMessage[]): string {
-  let out = '';
-  for (const m of messages) out += `${out ? '\n' : ''}${m.role}: ${messageText(m)}`;
-  return clipText(out);
+/**
+ * The request's prompt as `role: text` lines, one per item (chat message, Responses instructions and input item,
+ * embeddings or completions inputs), text and non-text parts (`[image_url]`) joined by spaces: what went upstream,
+ * after request-scope redaction.
+ */
+export function promptText(view: PromptView): string {
+  const lines = view.roles.map((role) => `${role}:`);
+  for (const s of view.segments) if (s.kind === 'text' || s.kind === 'media') lines[s.item] += ` ${s.text}`;
+  return clipText(lines.join('\n'));
 }
 
-/** The answer text from a (redacted) completion body or (redacted) stream chunks, choices joined by newlines. */
+/**
+ * The answer text from a (redacted) answer body or (redacted) stream chunks, choices (or Response message items)
+ * joined by newlines: chat and text completions, Responses (from the terminal event's whole Response when streamed);
+ * null for embeddings.
+ */
 export function outputText(c: Capture): string | null {
   const parts: string[] = [];
   if (c.body) {
-    for (const ch of c.body.choices ?? []) {
-      const t = ch?.message ? messageText(ch.message) : '';
-      parts[ch?.index ?? parts.length] = t;
-    }
+    const b = c.body as { choices?: unknown; output?: unknown; data?: unknown };
+    if (Array.isArray(b.output)) responseText(b.output, parts);
+    else if (Array.isArray(b.choices)) {
+      for (const ch of b.choices as { index?: number; message?: ChatMessage; text?: unknown }[]) {
+        const t = ch?.message ? messageText(ch.message) : typeof ch?.text === 'string' ? ch.text : '';
+        parts[ch?.index ?? parts.length] = t;
+      }
+    } else return null; // embeddings: vectors, no text
   } else if (c.chunks) {
-    for (const chunk of c.chunks) {
-      for (const ch of chunk.choices ?? []) {
-        const t = ch?.delta?.content;
+    let deltas = '';
+    for (const chunk of c.chunks as { type?: unknown; response?: { output?: unknown }; delta?: unknown; choices?: unknown }[]) {
+      if (typeof chunk.type === 'string') {
+        // A Responses stream: its terminal event holds the whole (redacted) Response; deltas are the fallback.
+        if (TERMINAL.has(chunk.type) && Array.isArray(chunk.response?.output)) return clipText(responseText(chunk.response.output, []).join('\n'));
+        if (chunk.type === 'response.output_text.delta' && typeof chunk.delta === 'string') deltas += chunk.delta;
+        continue;
+      }
+      if (!Array.isArray(chunk.choices)) continue;
+      for (const ch of chunk.choices as { index?: number; delta?: { content?: unknown }; text?: unknown }[]) {
+        const t = ch?.delta?.content ?? ch?.text;
         if (typeof t === 'string' && t !== '') parts[ch.index ?? 0] = (parts[ch.index ?? 0] ?? '') + t;
       }
     }
+    if (deltas !== '') parts.push(deltas);
   } else return null;
   return clipText(parts.filter((p) => p !== undefined).join('\n'));
+}
+
+/** The events that end a Responses stream, carrying the whole Response. */
+const TERMINAL: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/** The text of a Response's output: each message item's text and refusal parts, one entry per message. */
+function responseText(output: unknown[], into: string[]): string[] {
+  for (const item of output as { type?: unknown; content?: unknown }[]) {
+    if (item?.type !== 'message' || !Array.isArray(item.content)) continue;
+    let t = '';
+    for (const p of item.content as { text?: unknown; refusal?: unknown }[]) {
+      const v = typeof p?.text === 'string' ? p.text : typeof p?.refusal === 'string' ? p.refusal : '';
+      if (v !== '') t += (t ? ' ' : '') + v;
+    }
+    into.push(t);
+  }
+  return into;
 }
 
 /** What both record builders derive from a chained request's context and outcome (reused: builders are synchronous). */
@@ -115,13 +159,17 @@ function requestFacts(ctx: RequestContext, outcome: Outcome): typeof FACTS {
 }
 
 /**
- * The optional fields a record carries after `upstream_status`, present only when their plugin published them, in this
- * order: `quota_limit` (the limit that refused the request), `moderation_error` (why the moderation provider failed),
- * `request_redactions` (spans redacted in the request). Key, value, key, value… in a reused array; returns the count × 2.
+ * The optional fields a record carries after `upstream_status`, present only when they apply, in this order:
+ * `hidden_input` (what of the prompt the policy could not read: Responses state kept upstream — `previous_response_id`,
+ * `conversation`, `item_reference`, `prompt` — or `token_ids`), `quota_limit` (the limit that refused the request),
+ * `moderation_error` (why the moderation provider failed), `request_redactions` (spans redacted in the request). Key,
+ * value, key, value… in a reused array; returns the count × 2.
  */
 const EXTRAS: (string | AuditValue)[] = [];
 function collectExtras(ctx: RequestContext): number {
   let n = 0;
+  // Chat requests hide nothing: their prompt view is not built just for this.
+  if (ctx.endpoint !== 'chat' && ctx.prompt.hidden.length > 0) { EXTRAS[n++] = 'hidden_input'; EXTRAS[n++] = ctx.prompt.hidden; }
   const rejectedBy = ctx.get(quotaKey)?.rejectedBy;
   if (typeof rejectedBy === 'string') { EXTRAS[n++] = 'quota_limit'; EXTRAS[n++] = rejectedBy; }
   const modError = ctx.get(moderationErrorKey);
@@ -136,7 +184,7 @@ function collectExtras(ctx: RequestContext): number {
  * or rejected earlier never reached request-scope redaction, so its prompt is left out.
  */
 function capturedPrompt(ctx: RequestContext, capture: Capture): string | null {
-  return capture.passedChain ? promptText(ctx.request.messages) : null;
+  return capture.passedChain ? promptText(readPrompt(ctx.endpoint, ctx.request)) : null;
 }
 
 /**
@@ -157,7 +205,7 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     policy_user: ctx.meta.user,
     policy_project_id: ctx.meta.project,
     request_id: ctx.id,
-    route: ctx.route,
+    route: routeOf(ctx),
     effective_decision: rejected ? REJECT : v.effectiveDecision,
     // A rejection is no policy decision, so it has no rollout mode (the verdict still holds its defaults).
     rollout_mode: rejected ? null : v.rolloutMode,
@@ -239,7 +287,7 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
   p[n++] = ' request_id=';
   p[n++] = lfString(ctx.id);
   p[n++] = ' route=';
-  p[n++] = lfString(ctx.route);
+  p[n++] = lfString(routeOf(ctx));
   p[n++] = ' effective_decision=';
   p[n++] = rejected ? REJECT : lfString(v.effectiveDecision);
   p[n++] = ' rollout_mode=';

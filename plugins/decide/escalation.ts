@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { moderationKey, topicsKey } from '../../src/sdk/state-keys.ts';
 import type { CounterLike } from '../../src/sdk/metrics.ts';
+import type { ChatRequest, Endpoint } from '../../src/sdk/types.ts';
 import type { DecisionOutcome, EscalationConfig } from './block.ts';
 
 /** The JSON body POSTed to the escalation url. No prompt text unless the policy sets `include_prompt on`. */
@@ -26,7 +27,12 @@ export interface EscalationEvent {
   readonly project_id: string | null;
   readonly policy_target: string | null;
   readonly model: string;
-  /** The request's messages; present only with `include_prompt on`. */
+  /** The endpoint called, when it is not chat completions. */
+  readonly endpoint?: Endpoint;
+  /**
+   * The request's messages; present only with `include_prompt on`: for chat completions as sent, for the other
+   * endpoints the prompt as the policy read it, one `{ role, content }` per item with text.
+   */
   readonly messages?: readonly unknown[];
 }
 
@@ -51,7 +57,13 @@ export function buildEscalationEvent(ctx: RequestContext, outcome: DecisionOutco
     policy_target: ctx.meta.target,
     model: ctx.request.model,
   };
-  return includePrompt ? { ...ev, messages: ctx.request.messages } : ev;
+  if (!includePrompt) return ev;
+  // Chat: the messages as sent. Other endpoints: the prompt as the policy read it, one { role, content } per item.
+  if (ctx.endpoint === 'chat') return { ...ev, messages: (ctx.request as ChatRequest).messages };
+  const v = ctx.prompt;
+  const messages = v.roles.map((role) => ({ role, content: '' }));
+  for (const s of v.segments) messages[s.item]!.content += (messages[s.item]!.content ? '\n' : '') + s.text;
+  return { ...ev, endpoint: ctx.endpoint, messages: messages.filter((m) => m.content !== '') };
 }
 
 /** Where the sender reports: the escalation counter and a logger (never given prompt text). */

@@ -1,11 +1,12 @@
 // The decide plugin (block `respond`): turns topic hits and moderation flags into the request's decision
-// (DESIGN §3) and, when rollout enforces it, applies it: refuse/escalate answer locally, rewrite/summary edit the request.
+// (DESIGN §3) and, when rollout enforces it, applies it: refuse/escalate answer locally, rewrite/summary edit the request
+// (the instruction and token cap go where the endpoint takes them: src/sdk/request-edits.ts).
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { decisionKey, moderationKey, rolloutKey, topicsKey } from '../../src/sdk/state-keys.ts';
 import { compileRespond, type RespondConfig } from './block.ts';
-import { addInstruction, capCompletionTokens } from './effects.ts';
+import { addInstruction, capOutputTokens } from '../../src/sdk/request-edits.ts';
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
 import { evaluateDecision } from './evaluate-decision.ts';
 import { DECIDE_REASON_CODES } from './reason-codes.ts';
@@ -42,14 +43,14 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
     case 'refuse':
       return { kind: 'respond', content: eff.content };
     case 'rewrite':
-      addInstruction(ctx.request, eff.instruction, eff.suffix);
-      ctx.markRequestChanged();
+      // Embeddings take no instruction: the request goes on unchanged (the verdict still says rewrite).
+      if (addInstruction(ctx.endpoint, ctx.request, eff.instruction, eff.suffix)) ctx.markRequestChanged();
       return undefined;
-    case 'summary':
-      addInstruction(ctx.request, eff.instruction, eff.suffix);
-      ctx.markRequestChanged();
-      capCompletionTokens(ctx.request, eff.maxTokens);
+    case 'summary': {
+      const instructed = addInstruction(ctx.endpoint, ctx.request, eff.instruction, eff.suffix);
+      if (capOutputTokens(ctx.endpoint, ctx.request, eff.maxTokens) || instructed) ctx.markRequestChanged();
       return undefined;
+    }
     case 'escalate': {
       const esc = config.escalation;
       if (esc === null) {

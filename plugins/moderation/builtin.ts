@@ -5,6 +5,7 @@ import {
   normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type ScanMode, type TextVisitor,
 } from '../../src/sdk/text.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
+import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import { expandPhrase, loadLexicon, type Lexicon } from './lexicon.ts';
 import { CATEGORIES, CATEGORY_INDEX, propagateParents } from './taxonomy.ts';
 
@@ -172,11 +173,16 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
     return this.#finish();
   }
 
-  /** Scores the messages `mode` selects from `request` (no intermediate arrays: the request path). */
-  classifyRequest(request: ChatRequest, mode: ScanMode): Scores {
+  /** Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path). */
+  classifyPrompt(view: PromptView, mode: ScanMode): Scores {
     this.#begin();
-    visitScannedTexts(request, mode, this);
+    visitScannedTexts(view, mode, this);
     return this.#finish();
+  }
+
+  /** Scores the messages `mode` selects from a chat request (tests, tools). */
+  classifyRequest(request: ChatRequest, mode: ScanMode): Scores {
+    return this.classifyPrompt(readPrompt('chat', request), mode);
   }
 
   /** TextVisitor: scores one segment. */

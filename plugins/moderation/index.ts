@@ -8,6 +8,7 @@ import type { RequestContext } from '../../src/sdk/context.ts';
 import { defineErrors, GatewayError } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { scannedTexts } from '../../src/sdk/text.ts';
+import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import { compileModeration, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
@@ -156,11 +157,14 @@ export function createRuntime(config: ModerationConfig): ModerationRuntime {
  */
 export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): RequestAction | Promise<RequestAction> {
   const config = rt.config;
+  // Token ids (embeddings, completions) carry text no provider here can read: refused, not waved through.
+  const unreadable = unreadablePrompt(ctx.meta.policyId, ctx.prompt);
+  if (unreadable !== undefined) return unreadable;
   let local: Scores | undefined;
   if (config.cascade !== null) {
     // the builtin classifier first: outside the band its scores decide, inside it the remote provider does
     const t0 = performance.now();
-    local = builtinClassifier().classifyRequest(ctx.request, config.scan);
+    local = builtinClassifier().classifyPrompt(ctx.prompt, config.scan);
     observe(ctx, 'builtin', t0);
     const top = maxScore(local);
     if (top < config.cascade.low || top > config.cascade.high) {
@@ -170,12 +174,12 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   }
   if (rt.remote === null) {
     const t0 = performance.now();
-    const scores = builtinClassifier().classifyRequest(ctx.request, config.scan);
+    const scores = builtinClassifier().classifyPrompt(ctx.prompt, config.scan);
     observe(ctx, 'builtin', t0);
     applyScores(rt, ctx, scores, 'builtin');
     return undefined;
   }
-  const text = scannedTexts(ctx.request, config.scan).join('\n\n');
+  const text = scannedTexts(ctx.prompt, config.scan).join('\n\n');
   if (text.trim() === '') {
     ctx.set(moderationKey, rt.clean);
     return undefined;

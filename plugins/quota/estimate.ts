@@ -1,55 +1,31 @@
 // What a request reserves before the upstream call: an estimate of its prompt tokens (characters / 4), the
 // completion tokens it may use, and their cost from the policy's price table (model globs, USD per 1M tokens).
-import type { ChatRequest } from '../../src/sdk/types.ts';
+import type { PromptView } from '../../src/sdk/prompt-view.ts';
 
 /** Tokens added per message for role and framing (OpenAI counts about 3–4). */
 export const TOKENS_PER_MESSAGE = 4;
-/** Largest `n` (number of choices) the completion reservation multiplies by. */
-const MAX_CHOICES = 128;
 
 /**
- * Estimated prompt tokens of a request: ceil(characters / 4) over every message's text (string content, text
- * parts, `name`, tool-call names and arguments) plus 4 per message. Used only for admission; settlement uses the
- * upstream's real `usage`.
+ * Estimated prompt tokens of a request, whatever its endpoint: ceil(characters / 4) over every text of its prompt
+ * (message and input text, `instructions`, names, tool-call names and arguments, tool results, prompts) plus 4 per item
+ * (message, input item; images and files are not counted), plus the token ids sent instead of text (embeddings and completions), counted as they are.
+ * Used only for admission; settlement uses the upstream's real `usage`.
  */
-export function estimatePromptTokens(req: ChatRequest): number {
-  const msgs = req.messages;
+export function estimatePromptTokens(view: PromptView): number {
+  const segs = view.segments;
   let chars = 0;
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i]!;
-    const c = m.content;
-    if (typeof c === 'string') chars += c.length;
-    else if (Array.isArray(c)) {
-      for (let j = 0; j < c.length; j++) {
-        const t = c[j]?.text;
-        if (typeof t === 'string') chars += t.length;
-      }
-    }
-    if (typeof m.name === 'string') chars += m.name.length;
-    const calls = m.tool_calls;
-    if (Array.isArray(calls)) {
-      for (let j = 0; j < calls.length; j++) {
-        const f = calls[j]?.function;
-        if (typeof f?.name === 'string') chars += f.name.length;
-        if (typeof f?.arguments === 'string') chars += f.arguments.length;
-      }
-    }
-  }
-  return Math.ceil(chars / 4) + TOKENS_PER_MESSAGE * msgs.length;
-}
-
-function positiveInt(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  for (let i = 0; i < segs.length; i++) if (segs[i]!.kind !== 'media') chars += segs[i]!.text.length;
+  return Math.ceil(chars / 4) + TOKENS_PER_MESSAGE * view.roles.length + view.tokenIds;
 }
 
 /**
- * Completion tokens a request may use: `max_completion_tokens`, else `max_tokens`, else the policy's `reserve`
- * default; times `n` when the request asks for several choices.
+ * Output tokens a request may use: the client's cap (chat `max_completion_tokens`, else `max_tokens`; Responses
+ * `max_output_tokens`; completions `max_tokens`), else the policy's `reserve` default; times the answers asked for
+ * (chat `n`, completions prompts × `n`). Embeddings produce none: 0.
  */
-export function completionReservation(req: ChatRequest, reserveDefault: number): number {
-  const max = positiveInt(req.max_completion_tokens) ?? positiveInt(req.max_tokens) ?? reserveDefault;
-  const n = positiveInt(req.n);
-  return n === undefined || n === 1 ? max : max * Math.min(n, MAX_CHOICES);
+export function completionReservation(view: PromptView, reserveDefault: number): number {
+  if (view.choices === 0) return 0;
+  return (view.maxOutputTokens ?? reserveDefault) * view.choices;
 }
 
 /**

@@ -89,8 +89,8 @@ function plan(config: QuotaConfig, ctx: RequestContext, now: number, cache: KeyC
   let cost = 0;
   let price: Price | undefined;
   if (config.needsEstimate) {
-    prompt = estimatePromptTokens(ctx.request);
-    completion = completionReservation(ctx.request, config.reserve);
+    prompt = estimatePromptTokens(ctx.prompt);
+    completion = completionReservation(ctx.prompt, config.reserve);
     tokens = prompt + completion;
     if (config.prices.length > 0) {
       price = priceFor(config.prices, ctx.request.model);

@@ -1,15 +1,17 @@
 // The redactor plugin (block `redact`): step 5 of the decision flow. Redacts sensitive spans in responses (and
-// optionally requests) with built-in validated detectors and custom patterns; streaming-safe across chunk splits.
+// optionally requests) of every endpoint with built-in validated detectors and custom patterns; streaming-safe across
+// chunk splits (chat and legacy completions: apply.ts; Responses: responses.ts; embeddings answers have no text).
 import { randomBytes } from 'node:crypto';
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
-import type { ChatCompletion, ChatCompletionChunk } from '../../src/sdk/types.ts';
+import type { ChatCompletion, ChatCompletionChunk, ResponseObject, ResponseStreamEvent, TextCompletion } from '../../src/sdk/types.ts';
 import { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
 
 export { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
 import { compileRedact, type RedactConfig, type RedactSide } from './block.ts';
-import { ChunkRedactor, jsonContent, redactCompletion, redactRequest } from './apply.ts';
+import { ChunkRedactor, jsonContent, redactCompletion, redactRequest, redactTextCompletion } from './apply.ts';
+import { redactResponseObject, ResponseStreamRedactor } from './responses.ts';
 import type { RedactSink } from './engine.ts';
 
 /** Every metric this plugin writes. */
@@ -27,6 +29,7 @@ interface RedactState {
   readonly responseSink: RedactSink;
   readonly requestSink: RedactSink;
   chunks: ChunkRedactor | undefined;
+  events: ResponseStreamRedactor | undefined;
 }
 const internalKey = stateKey<RedactState>('redactor.state');
 
@@ -51,7 +54,7 @@ function stateOf(ctx: RequestContext): RedactState {
   if (st === undefined) {
     const key = redactKey(ctx.services);
     const report: RedactionReport = { response: {}, request: {} };
-    st = { report, responseSink: { key, counts: report.response }, requestSink: { key, counts: report.request }, chunks: undefined };
+    st = { report, responseSink: { key, counts: report.response }, requestSink: { key, counts: report.request }, chunks: undefined, events: undefined };
     ctx.set(internalKey, st);
     ctx.set(redactionKey, report);
   }
@@ -60,8 +63,16 @@ function stateOf(ctx: RequestContext): RedactState {
 
 function chunksOf(side: RedactSide, ctx: RequestContext): ChunkRedactor {
   const st = stateOf(ctx);
-  if (st.chunks === undefined) st.chunks = new ChunkRedactor(side.engine, st.responseSink, jsonContent(ctx.request));
+  if (st.chunks === undefined) {
+    st.chunks = new ChunkRedactor(side.engine, st.responseSink, jsonContent(ctx.request), ctx.endpoint === 'completions' ? 'completions' : 'chat');
+  }
   return st.chunks;
+}
+
+function eventsOf(side: RedactSide, ctx: RequestContext): ResponseStreamRedactor {
+  const st = stateOf(ctx);
+  if (st.events === undefined) st.events = new ResponseStreamRedactor(side.engine, st.responseSink, jsonContent(ctx.request));
+  return st.events;
 }
 
 /** Builds the hooks for one compiled config (called once per policy load). */
@@ -72,18 +83,30 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
   if (req) {
     hooks.requestAccess = 'marked';
     hooks.onRequest = (ctx) => {
-      if (redactRequest(req.engine, ctx.request, stateOf(ctx).requestSink)) ctx.markRequestChanged();
+      if (redactRequest(req.engine, ctx.endpoint, ctx.request, stateOf(ctx).requestSink)) ctx.markRequestChanged();
     };
   }
   if (res) {
     hooks.responseAccess = 'marked';
-    hooks.onResponse = (body: ChatCompletion, ctx) => {
-      if (redactCompletion(res.engine, body, stateOf(ctx).responseSink, jsonContent(ctx.request))) ctx.markResponseChanged();
+    hooks.onResponse = (body, ctx) => {
+      let changed: boolean;
+      switch (ctx.endpoint) {
+        case 'chat': changed = redactCompletion(res.engine, body as ChatCompletion, stateOf(ctx).responseSink, jsonContent(ctx.request)); break;
+        case 'completions': changed = redactTextCompletion(res.engine, body as TextCompletion, stateOf(ctx).responseSink); break;
+        case 'responses': changed = redactResponseObject(res.engine, body as ResponseObject, stateOf(ctx).responseSink, jsonContent(ctx.request)); break;
+        case 'embeddings': return; // vectors: no text to redact
+      }
+      if (changed) ctx.markResponseChanged();
     };
-    hooks.onChunk = (chunk: ChatCompletionChunk, ctx) => (chunksOf(res, ctx).chunk(chunk) ? 'modified' : 'pass');
+    hooks.onChunk = (chunk, ctx) => {
+      if (ctx.endpoint === 'responses') return eventsOf(res, ctx).event(chunk as ResponseStreamEvent, ctx) ? 'modified' : 'pass';
+      return chunksOf(res, ctx).chunk(chunk as ChatCompletionChunk | TextCompletion) ? 'modified' : 'pass';
+    };
     hooks.onStreamEnd = (ctx) => {
+      // Responses streams release held text before each part's .done event and at the terminal event.
       const st = ctx.get(internalKey);
-      const extra = st?.chunks?.end({ id: `chatcmpl-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model });
+      const prefix = ctx.endpoint === 'completions' ? 'cmpl' : 'chatcmpl';
+      const extra = st?.chunks?.end({ id: `${prefix}-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model });
       return extra ? [extra] : undefined;
     };
   }
@@ -118,4 +141,5 @@ export default redactorPlugin;
 export { compileRedact, type RedactConfig, type RedactSide };
 export { RedactionEngine, StreamRedactor, type RedactSink, type RedactStyle } from './engine.ts';
 export { BUILTIN_DETECTORS, DETECTOR_GROUPS, DETECTOR_NAMES } from './detectors.ts';
-export { ChunkRedactor, redactCompletion, redactRequest } from './apply.ts';
+export { ChunkRedactor, redactCompletion, redactRequest, redactTextCompletion } from './apply.ts';
+export { redactOutputItem, redactResponseObject, ResponseStreamRedactor, TERMINAL_EVENTS } from './responses.ts';

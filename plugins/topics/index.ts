@@ -1,6 +1,7 @@
 // The topics plugin (block `topics`): matches the scanned messages against the policy's allow and deny phrases and
 // regexes, and publishes the hits (topicsKey) for decide and the verdict. It never answers a request by itself.
-import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
+import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
+import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
@@ -18,7 +19,7 @@ export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Sc
  * frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
-  const hits = config.matcher.matchRequest(ctx.request, config.scan, config.scope);
+  const hits = config.matcher.matchPrompt(ctx.prompt, config.scan, config.scope);
   if (hits.allow.length === 0 && hits.deny.length === 0) {
     ctx.set(topicsKey, noHits);
     return;
@@ -50,8 +51,12 @@ export const topicsPlugin = definePlugin<TopicsConfig>({
     });
     return Object.freeze({
       requestAccess: 'read',
-      onRequest(ctx: RequestContext): void {
+      onRequest(ctx: RequestContext): RequestAction {
+        // Token ids (embeddings, completions) carry text the matcher cannot read: refused, not waved through.
+        const unreadable = unreadablePrompt(ctx.meta.policyId, ctx.prompt);
+        if (unreadable !== undefined) return unreadable;
         scanTopics(config, ctx, noHits);
+        return undefined;
       },
     });
   },

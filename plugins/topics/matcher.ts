@@ -1,6 +1,7 @@
 // The compiled topic matcher: every allow/deny phrase in one Aho–Corasick automaton (whole words, on normalised
 // text) plus the RE2 regex entries, and the per-request scan that turns a request into allow and deny hits.
 import type { UserRegex } from '../../src/sdk/block-helpers.ts';
+import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
 import { TextNormalizer } from './normalize.ts';
@@ -154,11 +155,16 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     }
   }
 
-  /** Matches the messages `mode` and `scope` select from `request`. */
-  matchRequest(request: ChatRequest, mode: ScanMode, scope: Scope = 'conversation'): TopicHits {
+  /** Matches the items `mode` and `scope` select from a request's prompt. */
+  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation'): TopicHits {
     this.#begin();
-    visitScannedTexts(request, mode, this, scope);
+    visitScannedTexts(view, mode, this, scope);
     return this.#finish();
+  }
+
+  /** Matches the messages `mode` and `scope` select from a chat request (the corpus evaluation, tests). */
+  matchRequest(request: ChatRequest, mode: ScanMode, scope: Scope = 'conversation'): TopicHits {
+    return this.matchPrompt(readPrompt('chat', request), mode, scope);
   }
 
   /** Matches one text (tests, benchmarks, `policy explain`). */

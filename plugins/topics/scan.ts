@@ -1,6 +1,6 @@
-// Which request messages the topic matcher and the moderation classifier read (`scan user | last_user | all`), and
-// the walk over their text (string content or text content parts). Shared by the topics and moderation plugins.
-import type { ChatRequest } from '../../src/sdk/types.ts';
+// Which items of a request's prompt the topic matcher and the moderation classifier read (`scan user | last_user |
+// all`, `scope latest | conversation`), and the walk over their text. Shared by the topics and moderation plugins.
+import type { PromptView } from '../../src/sdk/prompt-view.ts';
 
 /** Scan modes, in the order the docs list them. */
 export const SCAN_MODES = Object.freeze(['user', 'last_user', 'all'] as const);
@@ -28,61 +28,42 @@ export interface TextVisitor {
 /** Roles `scan all` reads (tool results and function messages are never scanned). */
 const ALL_ROLES: ReadonlySet<string> = new Set(['user', 'system', 'developer', 'assistant']);
 
-function visitContent(content: unknown, v: TextVisitor): void {
-  if (typeof content === 'string') {
-    if (content.length > 0) v.onText(content);
-    return;
-  }
-  if (!Array.isArray(content)) return;
-  for (const part of content as unknown[]) {
-    if (part !== null && typeof part === 'object') {
-      const p = part as { type?: unknown; text?: unknown };
-      if (p.type === 'text' && typeof p.text === 'string' && p.text.length > 0) v.onText(p.text);
-    }
-  }
-}
-
 /**
- * Calls `v.onText` for each text segment of the messages `mode` selects, in message order. Each segment is
- * matched on its own: a phrase never spans two messages or two content parts. No allocation.
+ * Calls `v.onText` for each text segment of the items `mode` selects, in request order: chat messages, Responses input
+ * items and instructions, embeddings and completions inputs alike (the prompt view, src/sdk/prompt-view.ts). Each
+ * segment is matched on its own: a phrase never spans two messages or two content parts. Tool calls and tool results
+ * are never scanned. No allocation.
  */
-export function visitScannedTexts(request: ChatRequest, mode: ScanMode, v: TextVisitor, scope: Scope = 'conversation'): void {
-  const msgs = request.messages;
-  if (!Array.isArray(msgs)) return;
-  if (mode === 'last_user') {
-    for (let i = msgs.length - 1; i >= 0; i--) {
-      if (msgs[i]?.role === 'user') { visitContent(msgs[i]!.content, v); return; }
-    }
-    return;
-  }
+export function visitScannedTexts(view: PromptView, mode: ScanMode, v: TextVisitor, scope: Scope = 'conversation'): void {
+  const roles = view.roles;
+  const segs = view.segments;
   let from = 0;
-  if (scope === 'latest') {
-    // the last user message, then back over the messages of the same turn (anything but assistant and tool output)
-    let last = msgs.length - 1;
-    while (last >= 0 && msgs[last]?.role !== 'user') last--;
+  let to = roles.length - 1;
+  if (mode === 'last_user' || scope === 'latest') {
+    let last = roles.length - 1;
+    while (last >= 0 && roles[last] !== 'user') last--;
     if (last < 0) return;
-    from = last;
-    while (from > 0) {
-      const r = msgs[from - 1]?.role;
-      if (r === 'assistant' || r === 'tool' || r === 'function') break;
-      from--;
+    from = to = last;
+    // latest: back over the items of the same turn (anything but assistant output and tool results)
+    if (mode !== 'last_user') {
+      while (from > 0) {
+        const r = roles[from - 1];
+        if (r === 'assistant' || r === 'tool' || r === 'function') break;
+        from--;
+      }
     }
-    for (let i = from; i <= last; i++) {
-      const m = msgs[i];
-      if (m !== undefined && m !== null && (mode === 'user' ? m.role === 'user' : ALL_ROLES.has(m.role))) visitContent(m.content, v);
-    }
-    return;
   }
-  for (let i = from; i < msgs.length; i++) {
-    const m = msgs[i];
-    if (m === undefined || m === null) continue;
-    if (mode === 'user' ? m.role === 'user' : ALL_ROLES.has(m.role)) visitContent(m.content, v);
+  for (let k = 0; k < segs.length; k++) {
+    const s = segs[k]!;
+    if (s.item < from || s.item > to || s.kind !== 'text') continue;
+    const role = roles[s.item]!;
+    if (mode === 'all' ? ALL_ROLES.has(role) : role === 'user') v.onText(s.text);
   }
 }
 
 /** The scanned text segments as an array (allocates; the moderation providers use it). */
-export function scannedTexts(request: ChatRequest, mode: ScanMode, scope: Scope = 'conversation'): string[] {
+export function scannedTexts(view: PromptView, mode: ScanMode, scope: Scope = 'conversation'): string[] {
   const out: string[] = [];
-  visitScannedTexts(request, mode, { onText: (t) => { out.push(t); } }, scope);
+  visitScannedTexts(view, mode, { onText: (t) => { out.push(t); } }, scope);
   return out;
 }

@@ -3,12 +3,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayServices, RequestContext, RequestMeta, StateKey, Timings, Verdict } from '../sdk/context.ts';
-import type { ChatRequest, Usage } from '../sdk/types.ts';
+import { readPrompt, type PromptView } from '../sdk/prompt-view.ts';
+import type { ApiRequest, Endpoint, StreamChunk, Usage } from '../sdk/types.ts';
 import { assembleVerdict } from './verdict.ts';
 
-/** What a request context is built from: its fixed fields, and the root logger its child logger comes from. */
+/** What a request context is built from: its fixed fields, the endpoint called (default `chat`), and the root logger its child logger comes from. */
 export type RequestInit = Pick<RequestContext, 'id' | 'now' | 'services' | 'route' | 'policy' | 'meta' | 'headers' | 'request' | 'clientWantsUsage' | 'timings'>
-  & { readonly rootLog: Logger };
+  & { readonly rootLog: Logger; readonly endpoint?: Endpoint };
 
 /** One request's context. Created after the body is validated and the policy resolved. A class: one object shape. */
 export class RequestCtx implements RequestContext {
@@ -23,9 +24,13 @@ export class RequestCtx implements RequestContext {
   readonly services: GatewayServices;
   readonly policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
   readonly route: 'policy' | 'v1';
+  readonly endpoint: Endpoint;
   readonly meta: RequestMeta;
   readonly headers: IncomingHttpHeaders;
-  request: ChatRequest;
+  request: ApiRequest;
+  #prompt: PromptView | undefined = undefined;
+  /** Events a chunk hook asked to write before the current one (see emitBefore); made on first use. */
+  #emitted: StreamChunk[] | undefined = undefined;
   readonly clientWantsUsage: boolean;
   /** The verdict, once sealed (after the request hooks); until then `verdict` assembles what is published so far. */
   #verdict: Verdict | undefined = undefined;
@@ -46,11 +51,29 @@ export class RequestCtx implements RequestContext {
     this.services = init.services;
     this.policy = init.policy;
     this.route = init.route;
+    this.endpoint = init.endpoint ?? 'chat';
     this.meta = init.meta;
     this.headers = init.headers;
     this.request = init.request;
     this.clientWantsUsage = init.clientWantsUsage;
     this.timings = init.timings;
+  }
+
+  /** The prompt of the request as the client sent it, read once on first use. */
+  get prompt(): PromptView {
+    return (this.#prompt ??= readPrompt(this.endpoint, this.request));
+  }
+
+  emitBefore(event: StreamChunk): void {
+    (this.#emitted ??= []).push(event);
+  }
+
+  /** The events chunk hooks asked to write before the current one (emptied), or undefined when there are none. */
+  takeEmitted(): StreamChunk[] | undefined {
+    const e = this.#emitted;
+    if (e === undefined || e.length === 0) return undefined;
+    this.#emitted = undefined;
+    return e;
   }
 
   /** The verdict: sealed once the request hooks ran, else assembled from what the plugins published so far. */

@@ -5,7 +5,7 @@ import { E, GatewayError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RequestContext } from '../sdk/context.ts';
 import type { ChunkResult, Outcome, RequestAction } from '../sdk/plugin.ts';
-import type { ChatCompletion, ChatCompletionChunk } from '../sdk/types.ts';
+import type { ApiAnswer, StreamChunk } from '../sdk/types.ts';
 import type { Chain } from './build-chain.ts';
 
 type Observer = { observe(v: number): void };
@@ -105,7 +105,7 @@ export class ChainRunner {
   }
 
   /** Runs onResponse hooks (reverse chain order) on a non-streaming answer. Throws a GatewayError on plugin failure. */
-  runResponse(chain: Chain, body: ChatCompletion, ctx: RequestContext): void {
+  runResponse(chain: Chain, body: ApiAnswer, ctx: RequestContext): void {
     for (const h of chain.onResponse) {
       const t0 = performance.now();
       try {
@@ -118,7 +118,7 @@ export class ChainRunner {
   }
 
   /** Runs onChunk hooks (reverse chain order). Returns 'drop' as soon as one drops, 'modified' if any changed it. */
-  runChunk(chain: Chain, chunk: ChatCompletionChunk, ctx: RequestContext): ChunkResult {
+  runChunk(chain: Chain, chunk: StreamChunk, ctx: RequestContext): ChunkResult {
     let result: ChunkResult = 'pass';
     const hooks = chain.onChunk;
     for (let i = 0; i < hooks.length; i++) {
@@ -136,8 +136,8 @@ export class ChainRunner {
   }
 
   /** Collects the extra chunks plugins emit at the end of a stream (reverse chain order). */
-  runStreamEnd(chain: Chain, ctx: RequestContext): ChatCompletionChunk[] {
-    const out: ChatCompletionChunk[] = [];
+  runStreamEnd(chain: Chain, ctx: RequestContext): StreamChunk[] {
+    const out: StreamChunk[] = [];
     for (const h of chain.onStreamEnd) {
       try {
         const extra = h.fn(ctx);

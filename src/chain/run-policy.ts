@@ -6,9 +6,10 @@ import { toGatewayError, type GatewayError } from '../errors.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
 import type { GatewayServices, RequestMeta, Verdict } from '../sdk/context.ts';
 import type { Outcome, RequestAction } from '../sdk/plugin.ts';
-import type { ChatCompletion, ChatRequest } from '../sdk/types.ts';
+import type { ApiAnswer, ApiRequest, Endpoint } from '../sdk/types.ts';
 import { RequestCtx } from './request-context.ts';
 import type { ChainRunner } from './run-chain.ts';
+import { usageOf } from './usage.ts';
 import { policyBlock } from './verdict.ts';
 
 /**
@@ -23,17 +24,19 @@ export function runRequestPhase(runner: ChainRunner, policy: CompiledPolicy, ctx
 }
 
 /** Runs a policy's response hooks (reverse chain order) on a non-streaming answer. Throws a GatewayError on plugin failure. */
-export function runResponsePhase(runner: ChainRunner, policy: CompiledPolicy, ctx: RequestCtx, body: ChatCompletion): void {
+export function runResponsePhase(runner: ChainRunner, policy: CompiledPolicy, ctx: RequestCtx, body: ApiAnswer): void {
   if (policy.chain.onResponse.length > 0) runner.runResponse(policy.chain, body, ctx);
 }
 
-/** A request for an in-process run: the chat request, its metadata, and optionally the answer the upstream would give. */
+/** A request for an in-process run: the request, its metadata, and optionally the answer the upstream would give. */
 export interface PolicyRunInput {
-  readonly request: ChatRequest;
+  /** The endpoint the request is for (default `chat`). */
+  readonly endpoint?: Endpoint;
+  readonly request: ApiRequest;
   readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
   readonly headers?: Readonly<Record<string, string>>;
   /** The upstream's answer, run through the response hooks when the request would go upstream. */
-  readonly answer?: ChatCompletion;
+  readonly answer?: ApiAnswer;
 }
 
 /** What an in-process run found. */
@@ -45,9 +48,9 @@ export interface PolicyRunResult {
   readonly content?: string;
   readonly error?: GatewayError;
   /** The request as it would go upstream (after rewrite/summary edits and request-scope redaction). */
-  readonly request: ChatRequest;
+  readonly request: ApiRequest;
   /** The answer as the client would get it (response hooks run, policy block attached), when one was given. */
-  readonly answer?: ChatCompletion;
+  readonly answer?: ApiAnswer;
 }
 
 /** What an in-process run needs of a gateway. */
@@ -68,7 +71,7 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   const now = env.now ?? Date.now;
   const request = structuredClone(input.request);
   const ctx = new RequestCtx({
-    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy',
+    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
     meta: { policyId: policy.id, user: input.meta?.user ?? null, project: input.meta?.project ?? null, target: input.meta?.target ?? null },
     headers: { ...input.headers }, request, clientWantsUsage: false,
@@ -83,11 +86,11 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   } else if (action?.kind === 'respond') {
     result = { verdict: ctx.verdict, action: 'respond', content: action.content, request: ctx.request };
   } else {
-    let answer: ChatCompletion | undefined;
+    let answer: ApiAnswer | undefined;
     let error: GatewayError | undefined;
     if (input.answer !== undefined) {
       answer = structuredClone(input.answer);
-      if (answer.usage) ctx.usage = answer.usage;
+      ctx.usage = usageOf(ctx.endpoint, answer.usage);
       try {
         runResponsePhase(env.runner, policy, ctx, answer);
         answer.policy = policyBlock(ctx);

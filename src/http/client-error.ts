@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { E, GatewayError } from '../errors.ts';
 import type { Edge } from './edge.ts';
+import { unchainedKey } from './request-end.ts';
 import { routeName, routeOf } from './routes.ts';
 
 /**
@@ -55,7 +56,7 @@ export function answerClientError(edge: Edge, err: NodeJS.ErrnoException, socket
   const url = pending?.req?.url;
   const route = routeName(url === undefined ? undefined : routeOf(url.split('?', 1)[0]!));
   const durationMs = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? requestTimeoutMs : 0;
-  edge.metrics.requests.byKey(`${route}\0${ge.status}`).inc();
+  edge.metrics.requests.byKey(unchainedKey(route, ge.status)).inc();
   edge.log.info({ reqId, route, status: ge.status, code: ge.code, parserCode: code }, 'request rejected');
   edge.o.onUnchainedEnd?.({ ctx: undefined, reqId, route, status: ge.status, error: ge, durationMs, revision: edge.o.policies.current?.revision });
 }

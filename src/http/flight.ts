@@ -26,6 +26,8 @@ export class Flight {
   stream: boolean;
   /** Gateway processing time after the upstream answered (ms). */
   postMs = 0;
+  /** Responses streams: events written so far (the next event's `sequence_number`). */
+  events = 0;
   ended = false;
   error: GatewayError | undefined = undefined;
   synthesized = false;

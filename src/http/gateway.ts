@@ -1,9 +1,9 @@
 // The HTTP edge's front door: the Gateway owns the listeners (a connection gate feeding an http.Server, the optional
-// ops listener), routes each request to the chat route or an ops route, and stops gracefully.
+// ops listener), routes each request to an OpenAI endpoint's route or an ops route, and stops gracefully.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { E, GatewayError } from '../errors.ts';
-import { handleChat } from './chat.ts';
+import { handleApiRequest } from './api-request.ts';
 import { answerClientError } from './client-error.ts';
 import { ConnectionGate } from './connections.ts';
 import { Edge, type GatewayOptions } from './edge.ts';
@@ -134,7 +134,7 @@ export class Gateway {
     return n;
   }
 
-  /** Every request: its id, its route, the connection's limits; then the chat route or an ops route answers it. */
+  /** Every request: its id, its route, the connection's limits; then an endpoint's route or an ops route answers it. */
   #handle(req: Req, res: http.ServerResponse, opsOnly = false): void {
     const edge = this.#edge;
     const start = performance.now();
@@ -156,9 +156,9 @@ export class Gateway {
     if (opsOnly && !isOpsRoute(r)) {
       return endUnchained(edge, req, res, reqId, routeName(r), start, new GatewayError(E.GW_ERR_ROUTE_NOT_FOUND, [req.method ?? 'GET', path]));
     }
-    if (r.kind === 'chat') {
-      if (req.method !== 'POST') return endUnchained(edge, req, res, reqId, r.route, start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'POST' });
-      handleChat(edge, this.#proxy, req, res, r.route, reqId, start, startedAt);
+    if (r.kind === 'api') {
+      if (req.method !== 'POST') return endUnchained(edge, req, res, reqId, routeName(r), start, new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [req.method ?? '', path]), { allow: 'POST' });
+      handleApiRequest(edge, this.#proxy, req, res, r.route, r.endpoint, reqId, start, startedAt);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

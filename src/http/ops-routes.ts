@@ -17,8 +17,8 @@ export class OpsRoutes {
     this.#edge = edge;
   }
 
-  /** Answers a GET/HEAD on a route other than chat. */
-  answer(kind: Exclude<RouteMatch['kind'], 'chat'>, res: http.ServerResponse): void {
+  /** Answers a GET/HEAD on a route other than an OpenAI endpoint's. */
+  answer(kind: Exclude<RouteMatch['kind'], 'api'>, res: http.ServerResponse): void {
     switch (kind) {
       case 'healthz': {
         const down = this.#edge.shuttingDown;

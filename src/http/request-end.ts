@@ -7,18 +7,47 @@ import type { Outcome } from '../sdk/plugin.ts';
 import type { Upstream } from '../upstream/router.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
-import { sendError, sendLingering } from './respond-error.ts';
+import { responsesErrorEvent, sendError, sendLingering } from './respond-error.ts';
+import { endpointLabel, routeLabel } from './routes.ts';
+import { ENDPOINTS, type Endpoint } from '../sdk/types.ts';
 
 type Route = 'policy' | 'v1';
+
+/** Metric child keys of one route and endpoint (`route\0endpoint\0…` in label order). */
+interface RouteKeys {
+  readonly inflight: string;
+  readonly stream: readonly [string, string];
+  readonly status: string[];
+  /** `\0endpoint\0` for the keys that start with the policy id. */
+  readonly mid: string;
+}
 
 /**
  * Metric child keys built once and reused: a reused string keeps its hash, so the children Map lookup does no
  * concatenation or hashing per request.
  */
-const ROUTE_KEYS: Record<Route, { stream: readonly [string, string]; status: string[] }> = {
-  policy: { stream: ['policy\0false', 'policy\0true'], status: [] },
-  v1: { stream: ['v1\0false', 'v1\0true'], status: [] },
+const ROUTE_KEYS: Record<Route, Record<Endpoint, RouteKeys>> = {
+  policy: keysOf('policy'),
+  v1: keysOf('v1'),
 };
+
+function keysOf(route: Route): Record<Endpoint, RouteKeys> {
+  const out = {} as Record<Endpoint, RouteKeys>;
+  for (const e of ENDPOINTS) {
+    out[e] = { inflight: `${route}\0${e}`, stream: [`${route}\0${e}\0false`, `${route}\0${e}\0true`], status: [], mid: `\0${e}\0` };
+  }
+  return out;
+}
+
+/** The `inflight_requests` child key of a route and endpoint. */
+export function inflightKey(route: Route, endpoint: Endpoint): string {
+  return ROUTE_KEYS[route][endpoint].inflight;
+}
+
+/** The `requests_total` child key of a request that ended outside a chain, from its route name (`v1/embeddings`, `unknown`). */
+export function unchainedKey(name: string, status: number): string {
+  return `${routeLabel(name)}\0${endpointLabel(name)}\0${status}`;
+}
 /** Per upstream: its metric child keys for stream false/true (see ROUTE_KEYS). */
 const UPSTREAM_KEYS = new WeakMap<Upstream, readonly [string, string]>();
 
@@ -38,7 +67,7 @@ export function endUnchained(edge: Edge, req: http.IncomingMessage, res: http.Se
   edge.inflight++;
   res.once('close', () => {
     const durationMs = performance.now() - start;
-    edge.metrics.requests.byKey(`${route}\0${err.status}`).inc();
+    edge.metrics.requests.byKey(unchainedKey(route, err.status)).inc();
     edge.log.info({ reqId, route, status: err.status, code: err.code, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request rejected');
     edge.o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: edge.o.policies.current?.revision });
     edge.done();
@@ -62,6 +91,10 @@ export function failFlight(edge: Edge, res: http.ServerResponse, f: Flight, err:
   for (const k in f.ctx.responseHeaders) extra[k] = f.ctx.responseHeaders[k]!;
   // The first error wins: destroying the upstream call above can report its own error (synchronously, through the
   // proxy's error handler) — a consequence of this failure, not its cause.
+  if (res.headersSent && f.stream && f.ctx.endpoint === 'responses') {
+    if (!res.writableEnded) res.end(responsesErrorEvent(f.error, f.events++));
+    return;
+  }
   sendError(res, f.error, f.ctx.id, extra, edge.shuttingDown);
 }
 
@@ -84,8 +117,8 @@ export function completeFlight(edge: Edge, f: Flight, res: http.ServerResponse):
   const route = ctx.route;
   const s = f.stream ? 1 : 0;
   const total = (end - t.start) / 1000;
-  const keys = ROUTE_KEYS[route];
-  m.requests.byKey(keys.status[status] ??= `${route}\0${status}`).inc();
+  const keys = ROUTE_KEYS[route][ctx.endpoint];
+  m.requests.byKey(keys.status[status] ??= `${keys.inflight}\0${status}`).inc();
   m.requestSeconds.byKey(keys.stream[s]).observe(total);
   const pre = f.upstreamCalled && t.upstreamStart ? t.upstreamStart - t.start : end - t.start;
   m.overheadSeconds.byKey(keys.stream[s]).observe((pre + (f.upstreamCalled ? f.postMs : 0)) / 1000);
@@ -94,23 +127,23 @@ export function completeFlight(edge: Edge, f: Flight, res: http.ServerResponse):
     m.upstreamTtfbSeconds.byKey(uk[s]).observe((t.upstreamFirstByte - t.upstreamStart) / 1000);
     if (t.upstreamEnd) m.upstreamSeconds.byKey(uk[s]).observe((t.upstreamEnd - t.upstreamStart) / 1000);
   }
-  m.inflight.byKey(route).dec();
+  m.inflight.byKey(keys.inflight).dec();
   const v = ctx.sealVerdict(); // sealed already, unless the client left while request hooks were still running
   const pid = ctx.meta.policyId;
   const decided = f.error === undefined || f.synthesized;
   if (decided) {
-    m.decisions.byKey(`${pid}\0${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`).inc();
+    m.decisions.byKey(`${pid}${keys.mid}${v.decision}\0${v.effectiveDecision}\0${v.reasonCode}\0${v.rolloutMode}`).inc();
   }
   if (ctx.usage) {
     const p = ctx.meta.project;
     const project = p === null ? 'none' : edge.o.metricProjects?.has(p) ? p : 'other';
-    m.tokens.byKey(`${pid}\0${project}\0prompt`).inc(ctx.usage.prompt_tokens || 0);
-    m.tokens.byKey(`${pid}\0${project}\0completion`).inc(ctx.usage.completion_tokens || 0);
+    m.tokens.byKey(`${pid}${keys.mid}${project}\0prompt`).inc(ctx.usage.prompt_tokens || 0);
+    m.tokens.byKey(`${pid}${keys.mid}${project}\0completion`).inc(ctx.usage.completion_tokens || 0);
   }
   const log = edge.log;
   if (log.isLevelEnabled('info')) {
     log.info({
-      reqId: ctx.id, route, policy_id: pid, status, decision: decided ? v.decision : 'reject', effective_decision: decided ? v.effectiveDecision : 'reject',
+      reqId: ctx.id, route, endpoint: ctx.endpoint, policy_id: pid, status, decision: decided ? v.decision : 'reject', effective_decision: decided ? v.effectiveDecision : 'reject',
       code: f.error?.code, aborted, stream: f.stream, durationMs: Math.round((end - t.start) * 1000) / 1000,
     }, aborted ? 'request aborted' : 'request completed');
   }

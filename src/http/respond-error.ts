@@ -1,5 +1,6 @@
 // Error answers of the edge, OpenAI-shaped (`{"error": {message, type, param, code}}`): a whole JSON answer, the error
-// event that ends a stream already under way, and the lingering close after an early 413.
+// event that ends a stream already under way (a Responses stream's `error` event for that endpoint), and the lingering
+// close after an early 413.
 import type http from 'node:http';
 import type { GatewayError } from '../errors.ts';
 import { sseData } from '../chain/sse.ts';
@@ -16,6 +17,15 @@ export function sendJson(res: http.ServerResponse, status: number, body: string,
   if (res.headersSent) { res.end(); return; }
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
+}
+
+/**
+ * The `error` event that ends a Responses stream: the spec's fields (`type`, `code`, `message`, `param`,
+ * `sequence_number`) and the same error nested as `error` (what the OpenAI SDKs read from an `error` event).
+ */
+export function responsesErrorEvent(err: GatewayError, sequence: number): string {
+  const e = err.toJSON().error;
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', code: e.code, message: e.message, param: e.param, sequence_number: sequence, error: e })}\n\n`;
 }
 
 /**

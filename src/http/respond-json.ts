@@ -1,16 +1,26 @@
-// Non-streaming answers: the upstream's chat completion read whole (bounded), passed through the plugins' response
-// hooks and sent with the policy block; the upstream's own 3xx/4xx errors passed through as they are.
+// Non-streaming answers: the upstream's answer (a chat or text completion, a Response, an embeddings list) read whole
+// (bounded), passed through the plugins' response hooks and sent with the policy block; the upstream's own 3xx/4xx
+// errors passed through as they are.
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { runResponsePhase } from '../chain/run-policy.ts';
 import { policyBlock } from '../chain/verdict.ts';
 import { jsonNestsDeeper } from '../json-depth.ts';
-import type { ChatCompletion } from '../sdk/types.ts';
+import type { ApiAnswer, Endpoint } from '../sdk/types.ts';
+import { usageOf } from '../chain/usage.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 import { policyHeaders } from './local-answer.ts';
 import { failFlight } from './request-end.ts';
 import { JSON_TYPE } from './respond-error.ts';
+
+/** What an answer of each endpoint must have to be one (else the upstream's answer is broken: 502). */
+const ANSWER_SHAPE: Readonly<Record<Endpoint, { readonly field: string; readonly what: string }>> = {
+  chat: { field: 'choices', what: 'a chat completion' },
+  completions: { field: 'choices', what: 'a text completion' },
+  responses: { field: 'output', what: 'a Response' },
+  embeddings: { field: 'data', what: 'an embeddings list' },
+};
 
 /**
  * Reads a non-streaming upstream answer (bounded by --upstream-body-limit), runs the plugins' onResponse hooks on it
@@ -22,16 +32,17 @@ export function respondJson(edge: Edge, proxyRes: http.IncomingMessage, res: htt
   readUpstreamBody(edge, proxyRes, res, f, (raw) => {
     const t = performance.now();
     ctx.timings.upstreamEnd = t;
-    let body: ChatCompletion;
+    let body: ApiAnswer;
     try {
       if (jsonNestsDeeper(raw, edge.maxDepth)) throw new Error(`JSON nested deeper than ${edge.maxDepth} levels`);
       body = JSON.parse(raw.toString('utf8'));
-      if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) throw new Error('not a chat completion');
+      const shape = ANSWER_SHAPE[ctx.endpoint];
+      if (body === null || typeof body !== 'object' || !Array.isArray((body as Record<string, unknown>)[shape.field])) throw new Error(`not ${shape.what}`);
     } catch (e) {
       edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
       return failFlight(edge, res, f, new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: e }));
     }
-    if (body.usage) ctx.usage = body.usage;
+    if (body.usage) ctx.usage = usageOf(ctx.endpoint, body.usage);
     const chain = f.policy.chain;
     try {
       runResponsePhase(edge.runner, f.policy, ctx, body);

@@ -1,5 +1,6 @@
-// Streaming answers: the upstream's SSE events decoded, passed through the plugins' chunk hooks and re-encoded only when
-// changed, with the policy block on the last data chunk. Batched per network chunk; backpressure follows the client.
+// Streaming answers of chat and legacy completions: the upstream's SSE events decoded, passed through the plugins' chunk
+// hooks and re-encoded only when changed, with the policy block on the last data chunk. Batched per network chunk;
+// backpressure follows the client. (Responses streams: respond-events.ts.)
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';
@@ -13,7 +14,9 @@ import { policyHeaders } from './local-answer.ts';
 /**
  * Passes an upstream SSE answer on event by event: chunks through the plugins' onChunk hooks (re-encoded only when one
  * changed it), the usage chunk kept from a client that did not ask for it, the policy block on the last data chunk
- * before `[DONE]`. A stream that ends before every choice finished is an upstream failure, not an answer.
+ * before `[DONE]`: the usage chunk when the client asked for `stream_options.include_usage` (held back until the end, so
+ * it stays last as the spec requires, after any text the plugins release at the end), else a chunk of its own. A stream
+ * that ends before every choice finished is an upstream failure, not an answer.
  */
 export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http.ServerResponse, f: Flight): void {
   const ctx = f.ctx;
@@ -22,6 +25,8 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
   res.flushHeaders();
   let meta: { id: string; created: number; model: string } | undefined;
   let finished = false;
+  /** The usage chunk a client asked for, held back to be the last chunk (carrying the policy block). */
+  let usageChunk: ChatCompletionChunk | undefined;
   // Which choices started and which sent a finish_reason (bit i: choice i; choices past 31 in a Set, made if ever
   // needed): a stream that ends without [DONE] is complete only if every started choice finished.
   let started = 0;
@@ -35,8 +40,14 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
     finished = true;
     ctx.timings.upstreamEnd = performance.now();
     for (const extra of edge.runner.runStreamEnd(chain, ctx)) out += sseData(JSON.stringify(extra));
-    const m = meta ?? { id: `chatcmpl-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
-    out += sseData(JSON.stringify({ id: m.id, object: 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
+    if (usageChunk !== undefined) {
+      usageChunk.policy = policyBlock(ctx);
+      out += sseData(JSON.stringify(usageChunk));
+    } else {
+      const text = ctx.endpoint === 'completions';
+      const m = meta ?? { id: `${text ? 'cmpl' : 'chatcmpl'}-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
+      out += sseData(JSON.stringify({ id: m.id, object: text ? 'text_completion' : 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
+    }
     out += SSE_DONE;
   };
   const onEvent = (ev: SseEvent) => {
@@ -73,16 +84,18 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
       }
     }
     let modified = false;
+    let hold = false;
     if (chunk.usage) {
       ctx.usage = chunk.usage;
       if (!ctx.clientWantsUsage) {
         if (chunk.choices.length === 0) return;
         delete chunk.usage;
         modified = true;
-      }
+      } else hold = true;
     }
     const r = chain.onChunk.length ? edge.runner.runChunk(chain, chunk, ctx) : 'pass';
     if (r === 'drop') return;
+    if (hold) { usageChunk = chunk; return; }
     out += r === 'modified' || modified ? sseData(JSON.stringify(chunk)) : `${ev.raw}\n\n`;
   };
   const flush = () => {

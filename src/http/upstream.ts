@@ -12,6 +12,7 @@ import { FLIGHT, type Flight, type Req } from './flight.ts';
 import { failFlight } from './request-end.ts';
 import { JSON_TYPE } from './respond-error.ts';
 import { passUpstreamError, respondJson } from './respond-json.ts';
+import { respondResponseEvents } from './respond-events.ts';
 import { respondSse } from './respond-sse.ts';
 import { UndiciCall } from './undici-call.ts';
 
@@ -68,7 +69,7 @@ export class UpstreamProxy {
       // undici adds host and content-length itself. The head (or a failure before it) arrives through `call.head`;
       // later failures through the body's 'error' (see #onProxyRes). The client leaving aborts `f.call`.
       const call = (f.call = new UndiciCall());
-      upstream.pool.dispatch({ path: upstream.chatPath, method: 'POST', headers, body: payload }, call);
+      upstream.pool.dispatch({ path: upstream.paths[ctx.endpoint], method: 'POST', headers, body: payload }, call);
       call.head.then((c) => {
         f.upstreamBody = c;
         this.#onProxyRes(c as unknown as http.IncomingMessage, req, res);
@@ -80,7 +81,7 @@ export class UpstreamProxy {
     req.headers = headers;
     // http-proxy-3 pipes `buffer` into the upstream request; the body is already one Buffer, so end() it directly.
     const buffer = { pipe: (dest: http.ClientRequest) => { dest.end(payload); return dest; } } as unknown as Readable;
-    proxy.web(req, res, { target: upstream.chatUrl, agent: upstream.agent, buffer });
+    proxy.web(req, res, { target: upstream.urls[ctx.endpoint], agent: upstream.agent, buffer });
   }
 
   /** Stops the proxy (its agents and pools belong to the upstream router, closed there). */
@@ -152,7 +153,9 @@ export class UpstreamProxy {
     if (status >= 300 || (!ct.startsWith('text/event-stream') && !ct.includes('json'))) {
       return passUpstreamError(edge, proxyRes, res, f, status, ct);
     }
-    if (ct.startsWith('text/event-stream')) return respondSse(edge, proxyRes, res, f);
+    if (ct.startsWith('text/event-stream')) {
+      return ctx.endpoint === 'responses' ? respondResponseEvents(edge, proxyRes, res, f) : respondSse(edge, proxyRes, res, f);
+    }
     respondJson(edge, proxyRes, res, f);
   }
 

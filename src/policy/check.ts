@@ -4,9 +4,10 @@ import type { Block, Policy, PolicyFile, Span, Statement } from '../../grammar/a
 import type { Diagnostic } from '../../grammar/diagnostics.ts';
 import { formatLocation } from '../../grammar/source.ts';
 import { describeValue, didYouMean, identName, reportError, suggestNotes } from '../sdk/block-helpers.ts';
+import { ENDPOINTS } from '../sdk/types.ts';
 
 /** Policy-level settings the core understands (everything else inside a policy is a block or an error). */
-export const POLICY_SETTINGS: readonly string[] = ['description', 'default'];
+export const POLICY_SETTINGS: readonly string[] = ['description', 'default', 'routes', 'stateless'];
 
 /** Policy ids: they appear in headers, audit lines (`policy_id=…`) and metric labels, so they stay plain. */
 const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -77,6 +78,31 @@ function checkDefaults(files: readonly PolicyFile[], ctx: Ctx): void {
   }
 }
 
+/** POL0306 for a `routes` setting without endpoints, POL0308 for a name that is not an endpoint, POL0309 for one named twice. */
+function checkRoutes(st: Statement, ctx: Ctx): void {
+  const head = st.terms[0]!;
+  if (st.terms.length !== 2) {
+    reportError(ctx, 'POL0306', (st.terms[2] ?? head).span, 'setting "routes" takes a comma list of endpoints',
+      [`write routes ${ENDPOINTS.join(', ')} (any of them)`]);
+    return;
+  }
+  const arg = st.terms[1]!;
+  const items = arg.kind === 'List' ? arg.items : [arg];
+  const seen = new Set<string>();
+  for (const it of items) {
+    const name = identName(it);
+    if (name === undefined) {
+      const guess = it.kind === 'String' ? didYouMean(it.value, ENDPOINTS) : undefined;
+      reportError(ctx, 'POL0306', it.span, `setting "routes" takes endpoint names as words, not ${describeValue(it)}`,
+        [guess ? `write ${guess} (no quotes)` : `write routes ${ENDPOINTS.join(', ')} (any of them)`]);
+    } else if (!(ENDPOINTS as readonly string[]).includes(name)) {
+      reportError(ctx, 'POL0308', it.span, `unknown endpoint "${name}" in routes`, suggestNotes(name, ENDPOINTS));
+    } else if (seen.has(name)) {
+      reportError(ctx, 'POL0309', it.span, `endpoint "${name}" named twice in routes`);
+    } else seen.add(name);
+  }
+}
+
 /** POL0304 unknown setting, POL0306 malformed or repeated setting. */
 function checkSettings(files: readonly PolicyFile[], ctx: Ctx): void {
   for (const p of policies(files)) {
@@ -103,9 +129,9 @@ function checkSettings(files: readonly PolicyFile[], ctx: Ctx): void {
           reportError(ctx, 'POL0306', (arg ?? head).span, 'setting "description" takes one string',
             ['write description "what this policy is for"']);
         }
-      } else if (name === 'default' && st.terms.length > 1) {
-        reportError(ctx, 'POL0306', st.terms[1]!.span, 'setting "default" takes no value', ['write default on its own line']);
-      }
+      } else if ((name === 'default' || name === 'stateless') && st.terms.length > 1) {
+        reportError(ctx, 'POL0306', st.terms[1]!.span, `setting "${name}" takes no value`, [`write ${name} on its own line`]);
+      } else if (name === 'routes') checkRoutes(st, ctx);
     }
   }
 }
@@ -119,7 +145,7 @@ function unknownSetting(st: Statement, name: string | undefined, ctx: Ctx): void
   } else {
     const guess = name === undefined ? undefined : didYouMean(name, [...POLICY_SETTINGS, ...ctx.opts.knownBlocks]);
     if (guess) notes.push(`did you mean "${guess}"?`);
-    notes.push(`a policy holds the settings ${POLICY_SETTINGS.map((s) => `"${s}"`).join(' and ')} and blocks such as ${
+    notes.push(`a policy holds the settings ${POLICY_SETTINGS.map((s) => `"${s}"`).join(', ')} and blocks such as ${
       ctx.opts.knownBlocks.length ? ctx.opts.knownBlocks.slice(0, 3).map((b) => `${b} { … }`).join(', ') : 'name { … }'}`);
   }
   const kinds: Record<string, string> = { String: 'string', Number: 'number', Regex: 'regex', List: 'list', Ident: 'word' };

@@ -4,11 +4,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
-import type { Policy, PolicyFile, Span } from '../../grammar/ast.ts';
+import type { Policy, PolicyFile, Span, Statement } from '../../grammar/ast.ts';
 import { type Diagnostic, finalizeDiagnostics } from '../../grammar/diagnostics.ts';
 import { parsePolicy } from '../../grammar/parse-policy.ts';
 import { buildChain } from '../chain/build-chain.ts';
 import type { CompileEnv, PluginFactory } from '../sdk/plugin.ts';
+import { ENDPOINTS, type Endpoint } from '../sdk/types.ts';
 import { checkPolicies } from './check.ts';
 import { isInside, realDirs } from '../sdk/confine.ts';
 import type { CompiledPlugin, CompiledPolicy, CompiledPolicySet } from './types.ts';
@@ -236,16 +237,28 @@ function compilePolicy(policy: Policy, file: string, plugins: readonly PluginFac
         span: policy.idSpan, notes: ['this is a bug in the plugin; please report it with this policy'] });
     }
   }
-  const description = policy.settings.find((s) => s.terms[0]?.kind === 'Ident' && s.terms[0].name === 'description')?.terms[1];
+  const setting = (name: string) => policy.settings.find((s) => s.terms[0]?.kind === 'Ident' && s.terms[0].name === name);
+  const description = setting('description')?.terms[1];
   return {
     id: policy.id,
     file,
     line: policy.span.start.line,
     description: description?.kind === 'String' ? description.value : null,
-    isDefault: policy.settings.some((s) => s.terms[0]?.kind === 'Ident' && s.terms[0].name === 'default'),
+    isDefault: setting('default') !== undefined,
+    endpoints: routesOf(setting('routes')),
+    stateless: setting('stateless') !== undefined,
     plugins: enabled,
     chain: buildChain(enabled),
   };
+}
+
+/** The endpoints a checked `routes` setting names, in the docs' order (every endpoint when there is none). */
+function routesOf(st: Statement | undefined): readonly Endpoint[] {
+  if (st === undefined) return ENDPOINTS;
+  const arg = st.terms[1];
+  const items = arg === undefined ? [] : arg.kind === 'List' ? arg.items : [arg];
+  const named = new Set(items.flatMap((it) => (it.kind === 'Ident' ? [it.name] : [])));
+  return ENDPOINTS.filter((e) => named.has(e));
 }
 
 /** sha256 over the sorted (file name, content) pairs, first 12 hex digits. */

@@ -1,6 +1,7 @@
 // The compiled, immutable rule set the request path evaluates. Built by src/policy/load.ts off the hot path,
 // swapped in with one assignment on reload; a request keeps the snapshot it started with.
 import type { PluginHooks } from '../sdk/plugin.ts';
+import type { Endpoint } from '../sdk/types.ts';
 import type { Chain } from '../chain/build-chain.ts';
 
 /** One enabled plugin of a compiled policy, in chain order. */
@@ -18,6 +19,10 @@ export interface CompiledPolicy {
   readonly description: string | null;
   /** True when this policy is marked `default` (used by /v1 requests that name no policy). */
   readonly isDefault: boolean;
+  /** The endpoints this policy serves (its `routes` setting; every endpoint without one), in the docs' order. */
+  readonly endpoints: readonly Endpoint[];
+  /** `stateless`: Responses requests that rely on state the upstream keeps are refused, and `store` is forced off. */
+  readonly stateless: boolean;
   /** Enabled plugins in chain order. */
   readonly plugins: readonly CompiledPlugin[];
   /** Per-hook arrays precomputed from `plugins` (see src/chain/build-chain.ts). */

@@ -3,7 +3,8 @@
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { MetricDecls, MetricsOf } from './metrics.ts';
-import type { ChatRequest, Decision, RolloutMode, Usage } from './types.ts';
+import type { PromptView } from './prompt-view.ts';
+import type { ApiRequest, Decision, Endpoint, RolloutMode, StreamChunk, Usage } from './types.ts';
 
 /** Shared run-time services of one gateway instance. */
 export interface GatewayServices {
@@ -80,17 +81,33 @@ export interface RequestContext {
   /** The policy serving this request, from the rule-set snapshot taken at request start (reloads never change it). */
   readonly policy: { readonly id: string; readonly file: string; readonly line: number; readonly revision: string };
   readonly route: 'policy' | 'v1';
+  /** The OpenAI endpoint called: `chat` (chat completions), `responses`, `embeddings`, `completions` (legacy). */
+  readonly endpoint: Endpoint;
   readonly meta: RequestMeta;
   /** The raw request headers (read-only). */
   readonly headers: IncomingHttpHeaders;
-  /** The request as it will go upstream (re-serialised from this object); onRequest hooks MAY change it in place. */
-  request: ChatRequest;
+  /**
+   * The request as it will go upstream (re-serialised from this object); onRequest hooks MAY change it in place. Its
+   * shape is the endpoint's (ChatRequest, ResponsesRequest, …): plugins that read the prompt read `prompt` instead.
+   */
+  request: ApiRequest;
+  /**
+   * The prompt as every plugin reads it, whatever the endpoint (src/sdk/prompt-view.ts), of the request as the client
+   * sent it: computed on first use, once. A hook that changed `request` and needs its new text calls `readPrompt`.
+   */
+  readonly prompt: PromptView;
   /** Records that a hook declared `requestAccess: 'marked'` changed `request`, so it is re-serialised. */
   markRequestChanged(): void;
   /** Records that an `onResponse` hook declared `responseAccess: 'marked'` changed the answer, so it is re-serialised. */
   markResponseChanged(): void;
   /** True when the client itself asked for `stream_options.include_usage` (so the usage chunk is passed on). */
   readonly clientWantsUsage: boolean;
+  /**
+   * During `onChunk` only: writes `event` to the client before the event being processed (the redactor releases held
+   * text as a `.delta` event before a Responses `.done` event). Inserted events pass through no other hook; the gateway
+   * numbers Responses events (`sequence_number`) as it writes them.
+   */
+  emitBefore(event: StreamChunk): void;
   /**
    * The verdict assembled from the published state. Final once the request hooks have run (response hooks and
    * onComplete read it); read during onRequest it reflects what was published so far.

@@ -5,7 +5,7 @@ import type { Block, Diagnostic, Span } from './ast.ts';
 import type { ErrorDef, GatewayError } from '../errors.ts';
 import type { GatewayServices, RequestContext } from './context.ts';
 import type { MetricDecls } from './metrics.ts';
-import type { ChatCompletion, ChatCompletionChunk } from './types.ts';
+import type { ApiAnswer, StreamChunk } from './types.ts';
 
 /** What a plugin's compile step may use. Pure: no network, no clock; `check` runs it without a gateway. */
 export interface CompileEnv {
@@ -75,12 +75,21 @@ export interface PluginHooks {
   readonly responseAccess?: 'read' | 'marked';
   /** Runs in chain order before the upstream call. May rewrite `ctx.request` in place, answer locally, or reject. */
   onRequest?(ctx: RequestContext): RequestAction | Promise<RequestAction>;
-  /** Non-streaming JSON answer from upstream, in reverse chain order; may change it in place. Sync. */
-  onResponse?(body: ChatCompletion, ctx: RequestContext): void;
-  /** One parsed SSE chunk, in reverse chain order. MUST be synchronous and allocation-light. */
-  onChunk?(chunk: ChatCompletionChunk, ctx: RequestContext): ChunkResult;
-  /** End of an upstream stream (before the policy chunk and `[DONE]`): return chunks to emit (e.g. held-back text), or nothing. */
-  onStreamEnd?(ctx: RequestContext): ChatCompletionChunk[] | void;
+  /**
+   * Non-streaming JSON answer from upstream, in reverse chain order; may change it in place. Sync. Its shape is the
+   * endpoint's (`ctx.endpoint`): a chat completion, a legacy text completion, a Response, an embeddings list.
+   */
+  onResponse?(body: ApiAnswer, ctx: RequestContext): void;
+  /**
+   * One parsed SSE event, in reverse chain order: a chat chunk, a legacy completion chunk or a Responses event (per
+   * `ctx.endpoint`). MUST be synchronous and allocation-light. May insert events before it (`ctx.emitBefore`).
+   */
+  onChunk?(chunk: StreamChunk, ctx: RequestContext): ChunkResult;
+  /**
+   * End of a chat or legacy completions stream (before the last chunk and `[DONE]`): return chunks to emit (e.g.
+   * held-back text), or nothing. Responses streams end with their terminal event and do not call it.
+   */
+  onStreamEnd?(ctx: RequestContext): StreamChunk[] | void;
   /** Always called once per request that reached this plugin's policy, in chain order, even after errors. Observe only. */
   onComplete?(outcome: Outcome, ctx: RequestContext): void | Promise<void>;
 }

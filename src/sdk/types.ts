@@ -1,5 +1,27 @@
-// Wire types the plugins see: OpenAI chat completion requests, responses and stream chunks, and the policy block.
-// Loose on purpose: unknown fields pass through untouched.
+// Wire types the plugins see: the requests, answers and stream events of the OpenAI endpoints the gateway fronts (chat
+// completions, Responses, embeddings, legacy completions), and the policy block. Loose on purpose: unknown fields pass
+// through untouched.
+
+/** The OpenAI endpoints the gateway fronts (`POST /v1/<path>` and `/policy/<path>`). */
+export type Endpoint = 'chat' | 'responses' | 'embeddings' | 'completions';
+
+/** Every endpoint, in the order the docs list them, with its path under the base URL. */
+export const ENDPOINT_PATHS: Readonly<Record<Endpoint, string>> = Object.freeze({
+  chat: '/chat/completions', responses: '/responses', embeddings: '/embeddings', completions: '/completions',
+});
+
+/** Every endpoint, in the order the docs list them. */
+export const ENDPOINTS: readonly Endpoint[] = Object.freeze(Object.keys(ENDPOINT_PATHS) as Endpoint[]);
+
+/**
+ * A validated request of any endpoint with the `policy_*` fields already removed: `model` always, the rest as the
+ * endpoint defines it (ChatRequest, ResponsesRequest, EmbeddingsRequest, CompletionsRequest; `ctx.endpoint` says which).
+ */
+export interface ApiRequest {
+  model: string;
+  stream?: boolean;
+  [k: string]: unknown;
+}
 
 export interface ContentPart {
   type: string;
@@ -23,7 +45,7 @@ export interface ChatMessage {
 }
 
 /** A validated chat completion request with the `policy_*` fields already removed. */
-export interface ChatRequest {
+export interface ChatRequest extends ApiRequest {
   model: string;
   messages: ChatMessage[];
   stream?: boolean;
@@ -33,6 +55,39 @@ export interface ChatRequest {
   [k: string]: unknown;
 }
 
+/** One input item of a Responses request: a message (`role` + `content`) or a typed item (`function_call_output`, …). */
+export interface ResponseInputItem {
+  type?: string;
+  role?: string;
+  content?: string | ContentPart[];
+  [k: string]: unknown;
+}
+
+/** A validated Responses API request (`POST /v1/responses`). */
+export interface ResponsesRequest extends ApiRequest {
+  input?: string | ResponseInputItem[];
+  instructions?: string | null;
+  max_output_tokens?: number | null;
+  store?: boolean | null;
+  previous_response_id?: string | null;
+  [k: string]: unknown;
+}
+
+/** A validated embeddings request: `input` is a string, strings, token ids or arrays of token ids. */
+export interface EmbeddingsRequest extends ApiRequest {
+  input: string | string[] | number[] | number[][];
+}
+
+/** A validated legacy completions request: `prompt` as for embeddings' `input`, plus an optional `suffix`. */
+export interface CompletionsRequest extends ApiRequest {
+  prompt?: string | string[] | number[] | number[][] | null;
+  suffix?: string | null;
+  max_tokens?: number | null;
+  n?: number | null;
+  stream_options?: { include_usage?: boolean; [k: string]: unknown } | null;
+}
+
+/** Token usage, as every endpoint's is normalised for quota, metrics and audit (Responses' input/output tokens here). */
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
@@ -75,6 +130,66 @@ export interface ChatCompletionChunk {
   policy?: PolicyBlock;
   [k: string]: unknown;
 }
+
+/** A legacy completion (`object: "text_completion"`), whole or as one stream chunk. */
+export interface TextCompletion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: TextChoice[];
+  usage?: Usage | null;
+  policy?: PolicyBlock;
+  [k: string]: unknown;
+}
+
+export interface TextChoice {
+  index: number;
+  text: string;
+  logprobs: unknown;
+  finish_reason: string | null;
+  [k: string]: unknown;
+}
+
+/** One output item of a Response: a `message` (content parts), `function_call`, `reasoning`, … */
+export interface ResponseOutputItem {
+  type: string;
+  [k: string]: unknown;
+}
+
+/** A Responses API answer (`object: "response"`). */
+export interface ResponseObject {
+  id: string;
+  object: 'response';
+  status?: string;
+  output: ResponseOutputItem[];
+  usage?: { input_tokens?: number; output_tokens?: number; total_tokens?: number; [k: string]: unknown } | null;
+  policy?: PolicyBlock;
+  [k: string]: unknown;
+}
+
+/** One event of a streamed Response (`event: <type>` / `data: {type, sequence_number, …}`). */
+export interface ResponseStreamEvent {
+  type: string;
+  sequence_number?: number;
+  [k: string]: unknown;
+}
+
+/** An embeddings answer (`object: "list"` of embeddings). */
+export interface EmbeddingList {
+  object: 'list';
+  data: unknown[];
+  model: string;
+  usage?: { prompt_tokens?: number; total_tokens?: number; [k: string]: unknown };
+  policy?: PolicyBlock;
+  [k: string]: unknown;
+}
+
+/** A non-streamed answer of any endpoint (`ctx.endpoint` says which). */
+export type ApiAnswer = ChatCompletion | TextCompletion | ResponseObject | EmbeddingList;
+
+/** One event of a streamed answer: a chat chunk, a legacy completion chunk, or a Responses event. */
+export type StreamChunk = ChatCompletionChunk | TextCompletion | ResponseStreamEvent;
 
 export type Decision = 'allow' | 'rewrite' | 'summary' | 'escalate' | 'refuse';
 export type RolloutMode = 'enforced' | 'shadow';

@@ -1,6 +1,6 @@
-// The embedded demo upstream: an in-process OpenAI-compatible stand-in model on a loopback port, used when no
-// real upstream is configured. Deterministic answers, `usage` counts, SSE streamed word by word at a model's pace;
-// the gateway proxies to it exactly as to a real backend, so the demo exercises the real path.
+// The embedded demo upstream: an in-process OpenAI-compatible stand-in model on a loopback port when no upstream is
+// configured. Deterministic answers with `usage` for chat completions (SSE word by word, at a model's pace), Responses,
+// embeddings and legacy completions; the gateway proxies to it exactly as to a real backend, so the demo is the real path.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -71,6 +71,85 @@ export interface DemoUpstreamOptions {
   readonly wordPauseMs?: number;
 }
 
+/** The user text of a Responses request (`input` as a string, or the last user message item's text). */
+function responsesUserText(body: Record<string, unknown>): { said: string; prompt: number; system: boolean } {
+  const input = body.input;
+  const items = typeof input === 'string' ? [{ role: 'user', content: input }] : Array.isArray(input) ? input as { role?: unknown; content?: unknown }[] : [];
+  const messages = [...(typeof body.instructions === 'string' ? [{ role: 'system', content: body.instructions }] : []), ...items];
+  const { text, prompt } = demoAnswer({ messages, max_tokens: body.max_output_tokens });
+  return { said: text, prompt, system: messages.some((m) => m?.role === 'system') };
+}
+
+/** A deterministic 8-dimension vector for one input (FNV-1a over its JSON, spread over [-1, 1)). */
+function demoVector(input: unknown): number[] {
+  let h = 0x811c9dc5;
+  for (const ch of JSON.stringify(input)) { h ^= ch.codePointAt(0)!; h = Math.imul(h, 0x01000193) >>> 0; }
+  const out: number[] = [];
+  for (let i = 0; i < 8; i++) { h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0; out.push(Math.round(((h / 0x80000000) - 1) * 1e6) / 1e6); }
+  return out;
+}
+
+type Send = (status: number, body: unknown) => void;
+
+/** `POST /v1/responses`: a Response with one message (SSE: the Responses event sequence, no [DONE]). */
+function demoResponses(body: Record<string, unknown>, model: string, n: number, res: http.ServerResponse, send: Send): void {
+  const { said: text, prompt } = responsesUserText(body);
+  const completion = demoTokenCount(text);
+  const created = 1735689600;
+  const msgId = `msg_demo_${n}`;
+  const part = { type: 'output_text', text, annotations: [], logprobs: [] };
+  const message = { type: 'message', id: msgId, status: 'completed', role: 'assistant', content: [part] };
+  const resp = (done: boolean) => ({
+    id: `resp_demo_${n}`, object: 'response', created_at: created, status: done ? 'completed' : 'in_progress', error: null, incomplete_details: null,
+    instructions: typeof body.instructions === 'string' ? body.instructions : null, max_output_tokens: body.max_output_tokens ?? null, model,
+    output: done ? [message] : [], parallel_tool_calls: true, previous_response_id: body.previous_response_id ?? null, store: body.store ?? true,
+    temperature: 1, top_p: 1, tool_choice: 'auto', tools: [], metadata: {},
+    ...(done ? { completed_at: created, usage: { input_tokens: prompt, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 }, output_tokens: completion, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: prompt + completion } } : {}),
+  });
+  if (body.stream !== true) return send(200, resp(true));
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let seq = 0;
+  const ev = (e: Record<string, unknown>) => res.write(`event: ${String(e.type)}\ndata: ${JSON.stringify({ ...e, sequence_number: seq++ })}\n\n`);
+  const at = { item_id: msgId, output_index: 0, content_index: 0 };
+  ev({ type: 'response.created', response: resp(false) });
+  ev({ type: 'response.in_progress', response: resp(false) });
+  ev({ type: 'response.output_item.added', output_index: 0, item: { ...message, status: 'in_progress', content: [] } });
+  ev({ type: 'response.content_part.added', ...at, part: { ...part, text: '' } });
+  for (const delta of text.match(/\S+\s*/g) ?? []) ev({ type: 'response.output_text.delta', ...at, delta, logprobs: [] });
+  ev({ type: 'response.output_text.done', ...at, text, logprobs: [] });
+  ev({ type: 'response.content_part.done', ...at, part });
+  ev({ type: 'response.output_item.done', output_index: 0, item: message });
+  ev({ type: 'response.completed', response: resp(true) });
+  res.end();
+}
+
+/** `POST /v1/embeddings`: one 8-dimension vector per input. */
+function demoEmbeddings(body: Record<string, unknown>, model: string, send: Send): void {
+  const input = body.input;
+  const inputs = typeof input === 'string' || (Array.isArray(input) && typeof input[0] === 'number') ? [input] : Array.isArray(input) ? input : [];
+  const tokens = inputs.reduce<number>((t, x) => t + (typeof x === 'string' ? demoTokenCount(x) : Array.isArray(x) ? x.length : 0), 0);
+  send(200, { object: 'list', model, data: inputs.map((x, index) => ({ object: 'embedding', index, embedding: demoVector(x) })), usage: { prompt_tokens: tokens, total_tokens: tokens } });
+}
+
+/** `POST /v1/completions`: the demo answer to the (first) prompt, as a text completion (SSE: text chunks, [DONE]). */
+function demoCompletions(body: Record<string, unknown>, model: string, n: number, res: http.ServerResponse, send: Send): void {
+  const p = body.prompt;
+  const first = typeof p === 'string' ? p : Array.isArray(p) && typeof p[0] === 'string' ? p[0] : '';
+  const { text, prompt, completion } = demoAnswer({ messages: [{ role: 'user', content: first }], max_tokens: body.max_tokens });
+  const id = `cmpl-demo-${n}`;
+  const created = 1735689600;
+  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (body.stream !== true) return send(200, { id, object: 'text_completion', created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: 'stop' }], usage });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const base = { id, object: 'text_completion', created, model };
+  for (const piece of text.match(/\S+\s*/g) ?? []) res.write(`data: ${JSON.stringify({ ...base, choices: [{ text: piece, index: 0, logprobs: null, finish_reason: null }] })}\n\n`);
+  res.write(`data: ${JSON.stringify({ ...base, choices: [{ text: '', index: 0, logprobs: null, finish_reason: 'stop' }] })}\n\n`);
+  if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+  res.end('data: [DONE]\n\n');
+}
+
+const DEMO_POSTS = new Set(['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/completions']);
+
 /** Starts the demo upstream on 127.0.0.1 (random port); resolves to its /v1 base URL and a close function. */
 export async function startDemoUpstream(opts: DemoUpstreamOptions = {}): Promise<{ baseUrl: string; close: () => Promise<void> }> {
   const pauseMs = opts.wordPauseMs ?? DEMO_WORD_PAUSE_MS;
@@ -82,7 +161,7 @@ export async function startDemoUpstream(opts: DemoUpstreamOptions = {}): Promise
       res.end(JSON.stringify({ object: 'list', data: DEMO_MODELS.map((id) => ({ id, object: 'model', created: DEMO_CREATED, owned_by: 'policy-gateway-demo' })) }));
       return;
     }
-    if (req.method !== 'POST' || url !== '/v1/chat/completions') {
+    if (req.method !== 'POST' || !DEMO_POSTS.has(url)) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `demo upstream: no route ${req.method} ${url}`, type: 'invalid_request_error', param: null, code: null } }));
       return;
@@ -102,6 +181,14 @@ export async function startDemoUpstream(opts: DemoUpstreamOptions = {}): Promise
         res.end(JSON.stringify({ error: { message: `The model \`${model}\` does not exist`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } }));
         return;
       }
+      const send: Send = (status, value) => {
+        const out = JSON.stringify(value);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+        res.end(out);
+      };
+      if (url === '/v1/responses') return demoResponses(body, model, ++seq, res, send);
+      if (url === '/v1/embeddings') return demoEmbeddings(body, model, send);
+      if (url === '/v1/completions') return demoCompletions(body, model, ++seq, res, send);
       const id = `chatcmpl-demo-${++seq}`;
       if (body.stream === true) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

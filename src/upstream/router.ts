@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config.ts';
+import { ENDPOINT_PATHS, ENDPOINTS, type Endpoint } from '../sdk/types.ts';
 
 /** A ready-to-use upstream: precomputed target URL, keep-alive agent and outgoing auth header. */
 export interface Upstream {
@@ -13,6 +14,10 @@ export interface Upstream {
   readonly chatUrl: URL;
   /** The path part of chatUrl (path and query), as undici requests it. */
   readonly chatPath: string;
+  /** Each endpoint's URL (`${baseUrl}/responses`, …), parsed once. */
+  readonly urls: Readonly<Record<Endpoint, URL>>;
+  /** The path part of each endpoint's URL, as undici requests it. */
+  readonly paths: Readonly<Record<Endpoint, string>>;
   readonly agent: http.Agent;
   /** undici connection pool to the upstream origin (the default upstream client: less CPU per request). */
   readonly pool: Pool;
@@ -33,7 +38,13 @@ export function globToRegExp(glob: string): RegExp {
 export function buildUpstreams(configs: readonly UpstreamConfig[], env: Readonly<Record<string, string | undefined>>,
   opts: { maxSockets: number; connectTimeoutMs: number; timeoutMs?: number }): readonly Upstream[] {
   return Object.freeze(configs.map((c) => {
-    const chatUrl = new URL(`${c.baseUrl}/chat/completions`);
+    const urls = {} as Record<Endpoint, URL>;
+    const paths = {} as Record<Endpoint, string>;
+    for (const e of ENDPOINTS) {
+      urls[e] = new URL(`${c.baseUrl}${ENDPOINT_PATHS[e]}`);
+      paths[e] = urls[e].pathname + urls[e].search;
+    }
+    const chatUrl = urls.chat;
     const AgentClass = chatUrl.protocol === 'https:' ? https.Agent : http.Agent;
     const agent = new AgentClass({ keepAlive: true, maxSockets: opts.maxSockets, maxFreeSockets: opts.maxSockets, scheduling: 'lifo', timeout: 0 });
     const key = c.keyEnv ? env[c.keyEnv] : undefined;
@@ -47,7 +58,9 @@ export function buildUpstreams(configs: readonly UpstreamConfig[], env: Readonly
       name: c.name,
       baseUrl: c.baseUrl,
       chatUrl,
-      chatPath: chatUrl.pathname + chatUrl.search,
+      chatPath: paths.chat,
+      urls: Object.freeze(urls),
+      paths: Object.freeze(paths),
       agent,
       pool,
       authorization: key ? `Bearer ${key}` : undefined,

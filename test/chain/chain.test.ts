@@ -11,11 +11,12 @@ import { buildUpstreams, UpstreamRouter } from '../../src/upstream/router.ts';
 import { loadPolicies } from '../../src/policy/load.ts';
 import { definePlugin, type PluginFactory } from '../../src/sdk/plugin.ts';
 import type { GatewayServices } from '../../src/sdk/context.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../../src/sdk/types.ts';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { rulesDir } from '../helpers/gateway-process.ts';
 
 const calls: string[] = [];
-const lastText = (ctx: { request: { messages: { content: unknown }[] } }) => String(ctx.request.messages.at(-1)!.content);
+const lastText = (ctx: { request: object }) => String((ctx.request as ChatRequest).messages.at(-1)!.content);
 
 function recorder(name: string): PluginFactory<true> {
   return definePlugin({
@@ -31,8 +32,8 @@ function recorder(name: string): PluginFactory<true> {
         if (t === `${name} is async`) return Promise.resolve(undefined);
         return undefined;
       },
-      onResponse: (body) => { calls.push(`${name}:onResponse`); body.choices[0]!.message.content += ` [${name}]`; },
-      onChunk: (chunk) => { if (chunk.choices[0]?.delta?.content) { calls.push(`${name}:onChunk`); chunk.choices[0].delta.content += `|${name}`; return 'modified'; } return 'pass'; },
+      onResponse: (b) => { const body = b as ChatCompletion; calls.push(`${name}:onResponse`); body.choices[0]!.message.content += ` [${name}]`; },
+      onChunk: (c) => { const chunk = c as ChatCompletionChunk; if (chunk.choices[0]?.delta?.content) { calls.push(`${name}:onChunk`); chunk.choices[0].delta.content += `|${name}`; return 'modified'; } return 'pass'; },
       onComplete: (o) => { calls.push(`${name}:onComplete:${o.status}${o.error ? `:${o.error.code}` : ''}`); },
     }),
   });
@@ -47,12 +48,13 @@ const marker = definePlugin<true>({
   compile: (blocks) => (blocks.length ? true : undefined),
   hooks: () => ({
     onRequest: (ctx) => {
-      const m = ctx.request.messages.at(-1)!;
+      const m = (ctx.request as ChatRequest).messages.at(-1)!;
       if (m.content === 'change it') m.content += ' (changed)';
     },
     responseAccess: 'marked',
-    onResponse: (body, ctx) => {
-      const asked = String(ctx.request.messages.at(-1)!.content);
+    onResponse: (b, ctx) => {
+      const body = b as ChatCompletion;
+      const asked = String((ctx.request as ChatRequest).messages.at(-1)!.content);
       if (asked.startsWith('answer')) body.choices[0]!.message.content += ' (changed)';
       if (asked === 'answer marked') ctx.markResponseChanged();
     },

@@ -1,13 +1,13 @@
 // One request through a compiled policy in-process (runPolicy: what `test`, `explain` and `replay` will run) gives the
 // same verdict, the same upstream request and the same answer as the real gateway over HTTP: both drive the same
-// chain-layer phases on a context from the same constructor.
+// chain-layer phases on a context from the same constructor; and it runs every endpoint's request the same way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { ChainRunner } from '../../src/chain/run-chain.ts';
 import { runPolicy } from '../../src/chain/run-policy.ts';
 import { loadPolicies } from '../../src/policy/load.ts';
 import type { CompiledPolicySet } from '../../src/policy/types.ts';
-import type { ChatCompletion, ChatRequest, PolicyBlock } from '../../src/sdk/types.ts';
+import type { ChatCompletion, ChatRequest, PolicyBlock, ResponseObject, ResponsesRequest } from '../../src/sdk/types.ts';
 import { ALL_PLUGINS } from '../../plugins/index.ts';
 import { FAKE_ANSWER, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { ROOT, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
@@ -58,7 +58,7 @@ describe('runPolicy in-process matches the gateway over HTTP', () => {
     const first = await runPolicy(policy, { request, meta: { user: 'u-1' } }, { services, runner });
     expect(first.action).toBe(action);
     const inProcess = action === 'forward'
-      ? await runPolicy(policy, { request, meta: { user: 'u-1' }, answer: await upstreamAnswer(first.request) }, { services, runner })
+      ? await runPolicy(policy, { request, meta: { user: 'u-1' }, answer: await upstreamAnswer(first.request as ChatRequest) }, { services, runner })
       : first;
 
     expect(inProcess.verdict.decision).toBe(decision);
@@ -70,8 +70,9 @@ describe('runPolicy in-process matches the gateway over HTTP', () => {
     });
     if (action === 'forward') {
       expect(sentUpstream).toEqual(inProcess.request);
-      expect(viaHttp.choices[0]!.message.content).toBe(inProcess.answer!.choices[0]!.message.content);
-      expect(inProcess.answer!.choices[0]!.message.content).not.toContain('alice@example.com');
+      const answer = inProcess.answer as ChatCompletion;
+      expect(viaHttp.choices[0]!.message.content).toBe(answer.choices[0]!.message.content);
+      expect(answer.choices[0]!.message.content).not.toContain('alice@example.com');
       expect(FAKE_ANSWER).toContain('alice@example.com');
     } else {
       expect(sentUpstream).toBeUndefined();
@@ -84,7 +85,38 @@ describe('runPolicy in-process matches the gateway over HTTP', () => {
     const answer = await upstreamAnswer(request);
     const copies = structuredClone({ request, answer });
     const r = await runPolicy(set.policies.get('demo')!, { request, answer }, { services, runner });
-    expect(r.request.messages.length).toBeGreaterThan(1); // the rewrite instruction went into the run's copy
+    expect((r.request as ChatRequest).messages.length).toBeGreaterThan(1); // the rewrite instruction went into the run's copy
     expect({ request, answer }).toEqual(copies);
+  });
+});
+
+describe('runPolicy on the other endpoints (the same chain reads every endpoint the same way)', () => {
+  const response = (text: string): ResponseObject => ({
+    id: 'resp_1', object: 'response', status: 'completed',
+    output: [{ type: 'message', id: 'msg_1', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] }],
+    usage: { input_tokens: 7, output_tokens: 5, total_tokens: 12 },
+  });
+
+  it.each([
+    { note: 'Responses: a denylist hit in the input is refused', endpoint: 'responses' as const, request: { model: 'm', input: 'What is the competitor pricing?' }, action: 'respond', decision: 'refuse' },
+    { note: 'Responses: a denylist hit in a user message item is refused', endpoint: 'responses' as const,
+      request: { model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'competitor pricing please' }] }] }, action: 'respond', decision: 'refuse' },
+    { note: 'embeddings: a denylist hit in any input is refused', endpoint: 'embeddings' as const, request: { model: 'm', input: ['fine', 'competitor pricing'] }, action: 'respond', decision: 'refuse' },
+    { note: 'completions: a denylist hit in the prompt is refused', endpoint: 'completions' as const, request: { model: 'm', prompt: 'competitor pricing' }, action: 'respond', decision: 'refuse' },
+  ])('$note', async ({ endpoint, request, action, decision }) => {
+    const r = await runPolicy(set.policies.get('demo')!, { endpoint, request }, { services, runner });
+    expect([r.action, r.verdict.decision]).toEqual([action, decision]);
+    expect(r.verdict.denylistHits).toEqual(['competitor pricing']);
+  });
+
+  it('Responses: a rewrite goes into instructions; the answer is redacted and carries the policy block', async () => {
+    const r = await runPolicy(set.policies.get('demo')!, {
+      endpoint: 'responses', request: { model: 'm', instructions: 'Be kind.', input: 'I want to kill myself tonight' }, answer: response('Write to alice@example.com.'),
+    }, { services, runner });
+    expect(r.verdict.decision).toBe('rewrite');
+    expect((r.request as ResponsesRequest).instructions).toMatch(/^Be kind\.\n\n\S/);
+    const answer = r.answer as ResponseObject;
+    expect((answer.output[0]!.content as { text: string }[])[0]!.text).toBe('Write to [EMAIL].');
+    expect(answer.policy?.decision).toBe('rewrite');
   });
 });

@@ -107,6 +107,6 @@ describe('413 with the rest of the upload still coming', () => {
   it('the gateway keeps serving, and each 413 was recorded once', async () => {
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(Number(text.match(/policy_gateway_requests_total\{route="v1",status="413"\} (\d+)/)?.[1])).toBe(3 * ROUNDS + 1);
+    expect(Number(text.match(/policy_gateway_requests_total\{route="v1",endpoint="chat",status="413"\} (\d+)/)?.[1])).toBe(3 * ROUNDS + 1);
   });
 });

@@ -63,6 +63,6 @@ describe('requests the HTTP parser refuses', () => {
   it('the gateway keeps serving and counts the rejections by status', async () => {
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(Number(text.match(/policy_gateway_requests_total\{route="unknown",status="431"\} (\d+)/)?.[1])).toBe(1);
+    expect(Number(text.match(/policy_gateway_requests_total\{route="unknown",endpoint="none",status="431"\} (\d+)/)?.[1])).toBe(1);
   });
 });

@@ -194,11 +194,11 @@ describe('operational routes', () => {
 
   it('GET /metrics exposes requests, latency and overhead histograms with sub-millisecond buckets', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(text).toMatch(/policy_gateway_requests_total\{route="v1",status="200"\} \d+/);
-    expect(text).toMatch(/policy_gateway_overhead_seconds_bucket\{le="0.0001",route="v1",stream="false"\}/);
-    expect(text).toMatch(/policy_gateway_request_duration_seconds_count\{route="v1",stream="true"\} \d+/);
+    expect(text).toMatch(/policy_gateway_requests_total\{route="v1",endpoint="chat",status="200"\} \d+/);
+    expect(text).toMatch(/policy_gateway_overhead_seconds_bucket\{le="0.0001",route="v1",endpoint="chat",stream="false"\}/);
+    expect(text).toMatch(/policy_gateway_request_duration_seconds_count\{route="v1",endpoint="chat",stream="true"\} \d+/);
     expect(text).toMatch(/policy_gateway_upstream_ttfb_seconds_count\{upstream="default",stream="false"\} \d+/);
-    expect(text).toMatch(/policy_gateway_decisions_total\{policy_id="pass",decision="allow"/);
+    expect(text).toMatch(/policy_gateway_decisions_total\{policy_id="pass",endpoint="chat",decision="allow"/);
     expect(text).toMatch(/process_cpu_user_seconds_total/);
   });
 

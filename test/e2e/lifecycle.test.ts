@@ -119,7 +119,7 @@ describe('gateway lifecycle', () => {
       req.end(JSON.stringify({ model: 'fake-model', messages: msgs, stream: true }));
     });
     await expect.poll(() => up.aborted, { timeout: 5000 }).toBe(1);
-    await expect.poll(async () => (await (await fetch(`${gw.url}/metrics`)).text()).match(/policy_gateway_requests_total\{route="v1",status="200"\} (\d+)/)?.[1], { timeout: 5000 }).toBe('1');
+    await expect.poll(async () => (await (await fetch(`${gw.url}/metrics`)).text()).match(/policy_gateway_requests_total\{route="v1",endpoint="chat",status="200"\} (\d+)/)?.[1], { timeout: 5000 }).toBe('1');
   });
 
   it('a client that disconnects before the upstream answered aborts the upstream request (non-streaming)', async () => {
@@ -132,7 +132,7 @@ describe('gateway lifecycle', () => {
     req.destroy();
     // the upstream sees its request closed long before its 3 s answer, and the gateway counts a client abort (status 0)
     await expect.poll(() => up.aborted, { timeout: 2000 }).toBe(1);
-    await expect.poll(async () => (await (await fetch(`${gw.url}/metrics`)).text()).match(/policy_gateway_requests_total\{route="v1",status="0"\} (\d+)/)?.[1], { timeout: 5000 }).toBe('1');
+    await expect.poll(async () => (await (await fetch(`${gw.url}/metrics`)).text()).match(/policy_gateway_requests_total\{route="v1",endpoint="chat",status="0"\} (\d+)/)?.[1], { timeout: 5000 }).toBe('1');
   });
 
   it('SIGTERM during a running stream lets the stream complete, then exits 0', async () => {
@@ -168,6 +168,6 @@ describe('gateway lifecycle', () => {
     const pids = new Set(gw.stdout().split('\n').filter((l) => l.includes('"msg":"request completed"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
     expect(pids.size).toBe(2);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(text).toMatch(/policy_gateway_requests_total\{route="v1",status="200"\} 40\b/);
+    expect(text).toMatch(/policy_gateway_requests_total\{route="v1",endpoint="chat",status="200"\} 40\b/);
   });
 });

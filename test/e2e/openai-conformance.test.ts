@@ -1,7 +1,8 @@
 // End-to-end conformance with OpenAI's published schemas (issue 18): the real CLI in front of the every-endpoint fake
-// upstream; every object the gateway writes for chat completions — its own refuse / escalate / allowlist-miss answers
-// (JSON and streamed), passed-through and redacted answers with the policy block and policy chunk, every error it can
-// be made to write, /v1/models — is validated against the spec, and so is every body it forwards upstream.
+// upstream; every object the gateway writes — for chat completions, the Responses API, legacy completions and
+// embeddings: its own refuse / escalate / allowlist-miss answers (JSON and streamed), passed-through and redacted
+// answers with the policy block, every error it can be made to write, /v1/models — is validated against the spec, and
+// so is every body it forwards upstream.
 // Known violations of today's gateway are asserted exactly (KNOWN_VIOLATIONS), so this passes now and fails, asking
 // for the entry to be removed, the moment the gateway is fixed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,25 +17,12 @@ import { validateOpenAI, type OpenAISchemaName } from '../helpers/openai-schema.
 import { parseSseText } from '../helpers/sse-text.ts';
 
 /**
- * Where today's gateway breaks the spec, by case name: the exact problems it shows now. Each must still be seen
- * exactly; once the gateway is fixed the case reports no problem, the assertion fails, and its entry must go.
- * Listed in issue 18 ("Schema conformance of chat completions").
+ * Where the gateway breaks the spec, by case name: the exact problems it shows. Each must still be seen exactly; once
+ * the gateway is fixed the case reports no problem, the assertion fails, and its entry must go. Empty since issue 18
+ * fixed the chat completions the gateway writes (logprobs and refusal on its own answers, `n` choices on a refusal,
+ * the policy block on the usage chunk); a violation found later is listed here with its exact problems until fixed.
  */
-export const KNOWN_VIOLATIONS: Readonly<Record<string, readonly string[]>> = {
-  // Gateway-written completions lack two fields the spec requires: choices[].logprobs and choices[].message.refusal.
-  'refuse, JSON': ["/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'"],
-  'escalate, JSON': ["/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'"],
-  'allowlist miss, JSON': ["/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'"],
-  // A refusal answers one choice when the client asked for n.
-  'refuse with n = 2, JSON': [
-    "/choices/0/message: must have required property 'refusal'", "/choices/0: must have required property 'logprobs'",
-    'the answer has 1 choice(s), the request asked for n = 2',
-  ],
-  'refuse with n = 2, streamed': ['the stream has choice indexes [0], the request asked for n = 2'],
-  // With stream_options.include_usage the usage chunk must be the last before [DONE]; the policy chunk follows it.
-  'refuse, streamed with include_usage': ['the usage chunk is followed by 1 more chunk(s) before [DONE]'],
-  'allow, streamed with include_usage': ['the usage chunk is followed by 1 more chunk(s) before [DONE]'],
-};
+export const KNOWN_VIOLATIONS: Readonly<Record<string, readonly string[]>> = {};
 
 // ---- processes --------------------------------------------------------------------------------------------------
 
@@ -70,6 +58,12 @@ policy "locked-other" {
 }
 policy "limited" {
   quota { user 1 requests per minute }
+}
+policy "chat-only" {
+  routes chat
+}
+policy "stateless" {
+  stateless
 }
 `;
 
@@ -175,6 +169,7 @@ const JSON_CASES: AnswerCase[] = [
   { name: 'escalate, JSON', policy: 'conf', req: base(MSG.threat), decision: 'escalate' },
   { name: 'allowlist miss, JSON', policy: 'allow-only', req: base(MSG.benign), decision: 'refuse' },
   { name: 'refuse with n = 2, JSON', policy: 'conf', req: base(MSG.denied, { n: 2 }), decision: 'refuse' },
+  { name: 'allowlist miss with n = 3, JSON', policy: 'allow-only', req: base(MSG.benign, { n: 3 }), decision: 'refuse' },
   { name: 'allow (upstream answer spliced with the policy block), JSON', policy: 'conf', req: base(MSG.benign), decision: 'allow' },
   { name: 'allow with n = 2, JSON', policy: 'conf', req: base(MSG.benign, { n: 2 }), decision: 'allow' },
   { name: 'rewrite, JSON', policy: 'conf', req: base(MSG.selfHarm), decision: 'rewrite' },
@@ -192,6 +187,8 @@ const STREAM_CASES: AnswerCase[] = [
   { name: 'allow, streamed with include_usage', policy: 'conf', req: base(MSG.benign, { stream: true, stream_options: { include_usage: true } }), decision: 'allow' },
   { name: 'allow, split SSE upstream', policy: 'conf', req: { ...base(MSG.benign, { stream: true }), model: 'split-sse' }, decision: 'allow' },
   { name: 'redacted, streamed', policy: 'redact', req: base(MSG.benign, { stream: true }), decision: 'allow' },
+  { name: 'redacted, streamed with include_usage', policy: 'redact', req: base(MSG.benign, { stream: true, stream_options: { include_usage: true } }), decision: 'allow' },
+  { name: 'escalate with n = 3, streamed with include_usage', policy: 'conf', req: base(MSG.threat, { stream: true, n: 3, stream_options: { include_usage: true } }), decision: 'escalate' },
 ];
 
 describe('chat completions the gateway writes', () => {
@@ -213,13 +210,149 @@ describe('chat completions the gateway writes', () => {
   });
 
   it('every known violation names a case that exists here', () => {
-    const names = new Set([...JSON_CASES, ...STREAM_CASES].map((c) => c.name));
+    const names = new Set([...JSON_CASES, ...STREAM_CASES, ...RESPONSE_CASES, ...RESPONSE_STREAM_CASES, ...TEXT_CASES, ...TEXT_STREAM_CASES].map((c) => c.name));
     for (const k of Object.keys(KNOWN_VIOLATIONS)) expect(names, k).toContain(k);
   });
 
   it('the redacted answers really were rewritten (so the re-serialised path was the one checked)', async () => {
     const body = await (await post(base(MSG.benign), { 'x-policy-id': 'redact' })).json() as Record<string, any>;
     expect(body.choices[0].message.content).toBe(FAKE_ANSWER.replace('alice@example.com', '[EMAIL]'));
+  });
+});
+
+// ---- the other endpoints ------------------------------------------------------------------------------------------
+
+/** Problems of a streamed Response: each event's schema errors, numbering, the terminal event last with the policy block. */
+function responseStreamProblems(text: string): string[] {
+  const messages = parseSseText(text);
+  const events = messages.map((m) => JSON.parse(m.data) as Record<string, any>);
+  const out = events.flatMap((e, i) => schemaProblems('ResponseStreamEvent', e, `event ${i} (${String(e.type)})`));
+  messages.forEach((m, i) => { if (m.event !== events[i]!.type) out.push(`event ${i}: the SSE event name ${JSON.stringify(m.event)} is not its type ${events[i]!.type}`); });
+  if (events[0]?.type !== 'response.created') out.push(`the stream starts with ${events[0]?.type}, not response.created`);
+  const numbers = events.map((e) => e.sequence_number);
+  if (numbers.some((n, i) => n !== i)) out.push(`sequence numbers ${numbers.join(',')} are not 0…${events.length - 1}`);
+  const last = events.at(-1);
+  if (!['response.completed', 'response.incomplete', 'response.failed'].includes(last?.type)) out.push(`the stream ends with ${last?.type}`);
+  const withPolicy = events.filter((e) => e.policy !== undefined).length;
+  if (withPolicy !== 1 || last?.policy === undefined || last?.response?.policy === undefined) out.push('the policy block is not on the terminal event (and its response) alone');
+  if (messages.some((m) => m.data === '[DONE]')) out.push('a Responses stream has [DONE]');
+  return out;
+}
+
+/** Problems of a streamed legacy completion: chunk schemas, [DONE] last, one policy chunk, usage last when asked. */
+function textStreamProblems(req: Body, text: string): string[] {
+  const { chunks, done } = chunksOf(text);
+  const out = chunks.flatMap((c, i) => schemaProblems('CreateCompletionStreamResponse', c, `chunk ${i}`));
+  if (!done) out.push('the stream does not end with [DONE]');
+  if (chunks.filter((c) => c.policy !== undefined).length !== 1) out.push('the policy block is not on exactly one chunk');
+  const usageAt = chunks.findIndex((c) => c.usage);
+  if ((req.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
+    if (usageAt !== chunks.length - 1) out.push('the usage chunk is not the last');
+  } else if (usageAt >= 0) out.push('a usage chunk although include_usage was not asked for');
+  return out;
+}
+
+const rbase = (input: unknown, extra: Body = {}): Body => ({ model: 'fake-model', input, ...extra });
+const TOOLS = [{ type: 'function', name: 'save_note', strict: false, parameters: { type: 'object', properties: { note: { type: 'string' } } } }];
+
+const RESPONSE_CASES: AnswerCase[] = [
+  { name: 'Responses refuse, JSON', policy: 'conf', req: rbase(MSG.denied), decision: 'refuse' },
+  { name: 'Responses escalate, JSON', policy: 'conf', req: rbase([{ role: 'user', content: [{ type: 'input_text', text: MSG.threat }] }]), decision: 'escalate' },
+  { name: 'Responses allowlist miss, JSON', policy: 'allow-only', req: rbase(MSG.benign, { instructions: 'Be brief.' }), decision: 'refuse' },
+  { name: 'Responses allow (spliced), JSON', policy: 'conf', req: rbase(MSG.benign, { tools: TOOLS }), decision: 'allow' },
+  { name: 'Responses rewrite, JSON', policy: 'conf', req: rbase(MSG.selfHarm), decision: 'rewrite' },
+  { name: 'Responses summary, JSON', policy: 'conf', req: rbase(MSG.graphic), decision: 'summary' },
+  { name: 'Responses redacted (re-serialised), JSON', policy: 'redact', req: rbase(MSG.benign, { tools: TOOLS }), decision: 'allow' },
+];
+const RESPONSE_STREAM_CASES: AnswerCase[] = [
+  { name: 'Responses refuse, streamed', policy: 'conf', req: rbase(MSG.denied, { stream: true }), decision: 'refuse' },
+  { name: 'Responses escalate, streamed', policy: 'conf', req: rbase(MSG.threat, { stream: true }), decision: 'escalate' },
+  { name: 'Responses allowlist miss, streamed', policy: 'allow-only', req: rbase(MSG.benign, { stream: true }), decision: 'refuse' },
+  { name: 'Responses allow, streamed', policy: 'conf', req: rbase(MSG.benign, { stream: true, tools: TOOLS }), decision: 'allow' },
+  { name: 'Responses redacted, streamed', policy: 'redact', req: rbase(MSG.benign, { stream: true, tools: TOOLS }), decision: 'allow' },
+  { name: 'Responses redacted, split SSE upstream', policy: 'redact', req: { ...rbase(MSG.benign, { stream: true }), model: 'split-sse' }, decision: 'allow' },
+];
+const cbase = (prompt: unknown, extra: Body = {}): Body => ({ model: 'fake-model', prompt, ...extra });
+const TEXT_CASES: AnswerCase[] = [
+  { name: 'completions refuse with 2 prompts and n = 2, JSON', policy: 'conf', req: cbase(['hi', MSG.denied], { n: 2 }), decision: 'refuse' },
+  { name: 'completions allow, JSON', policy: 'conf', req: cbase(MSG.benign), decision: 'allow' },
+  { name: 'completions redacted, JSON', policy: 'redact', req: cbase(MSG.benign), decision: 'allow' },
+];
+const TEXT_STREAM_CASES: AnswerCase[] = [
+  { name: 'completions refuse, streamed with include_usage', policy: 'conf', req: cbase(MSG.denied, { stream: true, stream_options: { include_usage: true } }), decision: 'refuse' },
+  { name: 'completions escalate, streamed', policy: 'conf', req: cbase(MSG.threat, { stream: true }), decision: 'escalate' },
+  { name: 'completions allow, streamed', policy: 'conf', req: cbase(MSG.benign, { stream: true }), decision: 'allow' },
+  { name: 'completions redacted, streamed with include_usage', policy: 'redact', req: { ...cbase(MSG.benign, { stream: true, stream_options: { include_usage: true } }), model: 'split-sse' }, decision: 'allow' },
+];
+
+describe('Responses, legacy completions and embeddings the gateway writes', () => {
+  it.each(RESPONSE_CASES)('$name', async ({ name, policy, req, decision }) => {
+    const r = await post(req, { 'x-policy-id': policy }, '/v1/responses');
+    const body = await r.json() as Record<string, any>;
+    expect(r.status, JSON.stringify(body)).toBe(200);
+    expect(body.policy.decision).toBe(decision);
+    expectConforms(name, schemaProblems('Response', body));
+  });
+
+  it.each(RESPONSE_STREAM_CASES)('$name', async ({ name, policy, req, decision }) => {
+    const r = await post(req, { 'x-policy-id': policy }, '/v1/responses');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const text = await r.text();
+    expect(JSON.parse(parseSseText(text).at(-1)!.data).policy.decision).toBe(decision);
+    expectConforms(name, responseStreamProblems(text));
+  });
+
+  it.each(TEXT_CASES)('$name', async ({ name, policy, req, decision }) => {
+    const r = await post(req, { 'x-policy-id': policy }, '/v1/completions');
+    const body = await r.json() as Record<string, any>;
+    expect(r.status, JSON.stringify(body)).toBe(200);
+    expect(body.policy.decision).toBe(decision);
+    const prompts = Array.isArray(req.prompt) ? req.prompt.length : 1;
+    const problems = schemaProblems('CreateCompletionResponse', body);
+    if (body.choices.length !== prompts * (typeof req.n === 'number' ? req.n : 1)) problems.push(`${body.choices.length} choices`);
+    expectConforms(name, problems);
+  });
+
+  it.each(TEXT_STREAM_CASES)('$name', async ({ name, policy, req, decision }) => {
+    const r = await post(req, { 'x-policy-id': policy }, '/v1/completions');
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(chunksOf(text).chunks.find((c) => c.policy)?.policy.decision).toBe(decision);
+    expectConforms(name, textStreamProblems(req, text));
+  });
+
+  it('embeddings allowed: a spec-valid embeddings list with the policy block spliced in', async () => {
+    const r = await post({ model: 'fake-embed', input: ['a', 'b'] }, { 'x-policy-id': 'conf' }, '/v1/embeddings');
+    const body = await r.json() as Record<string, any>;
+    expect(body.policy.decision).toBe('allow');
+    expectConforms('embeddings allow', schemaProblems('CreateEmbeddingResponse', body));
+  });
+
+  it('embeddings refused: an OpenAI-shaped 403 error (with the policy block beside it)', async () => {
+    const r = await post({ model: 'fake-embed', input: MSG.denied }, { 'x-policy-id': 'conf' }, '/v1/embeddings');
+    expect(r.status).toBe(403);
+    const body = await r.json() as Record<string, any>;
+    expect(body.policy.decision).toBe('refuse');
+    expectConforms('embeddings refuse', schemaProblems('ErrorResponse', body));
+  });
+
+  it('the redacted Responses answers really were rewritten', async () => {
+    const body = await (await post(rbase(MSG.benign, { tools: TOOLS }), { 'x-policy-id': 'redact' }, '/v1/responses')).json() as Record<string, any>;
+    const message = body.output.find((o: { type: string }) => o.type === 'message');
+    expect(message.content[0].text).toBe(FAKE_ANSWER.replace('alice@example.com', '[EMAIL]'));
+    expect(body.output.find((o: { type: string }) => o.type === 'function_call').arguments).not.toContain('alice@example.com');
+  });
+
+  it('a Responses stream the upstream stalls ends with a spec-valid error event', async () => {
+    const r = await post({ ...rbase(MSG.benign, { stream: true }), model: 'slow-stream' }, {}, '/v1/responses');
+    const messages = parseSseText(await r.text());
+    const last = messages.at(-1)!;
+    expect(last.event).toBe('error');
+    const e = JSON.parse(last.data) as Record<string, any>;
+    expect(e).toMatchObject({ type: 'error', code: 'upstream_timeout', error: { code: 'upstream_timeout' } });
+    expectConforms('Responses mid-stream error', schemaProblems('ResponseStreamEvent', e));
+    expect(e.sequence_number).toBe(messages.length - 1);
   });
 });
 
@@ -256,6 +389,14 @@ const ERROR_CASES: ErrorCase[] = [
   { note: 'upstream unreachable, streamed request', status: 502, code: 'upstream_unreachable', send: () => post({ ...base(MSG.benign, { stream: true }), model: 'dead-model' }) },
   { note: 'upstream timeout', status: 504, code: 'upstream_timeout', send: () => post({ ...base(MSG.benign), model: 'slow' }) },
   { note: "upstream 400 passed through (the upstream's own error)", status: 400, code: '', send: () => post({ ...base(MSG.benign), model: 'fail-400' }) },
+  { note: 'Responses input of the wrong shape', status: 400, code: 'invalid_input', send: () => post({ model: 'fake-model', input: 7 }, {}, '/v1/responses') },
+  { note: 'embeddings without input', status: 400, code: 'invalid_input', send: () => post({ model: 'fake-embed' }, {}, '/v1/embeddings') },
+  { note: 'token ids to a policy that reads the prompt', status: 400, code: 'unreadable_input', send: () => post({ model: 'fake-model', prompt: [1, 2] }, {}, '/v1/completions') },
+  { note: 'an endpoint the policy does not serve', status: 404, code: 'endpoint_not_served', send: () => post({ model: 'fake-model', input: 'x', policy_id: 'chat-only' }, {}, '/policy/responses') },
+  { note: 'previous_response_id under a stateless policy', status: 400, code: 'stateful_request', send: () => post({ model: 'fake-model', input: 'x', previous_response_id: 'resp_1' }, { 'x-policy-id': 'stateless' }, '/v1/responses') },
+  { note: 'GET on the Responses route', status: 405, code: 'method_not_allowed', send: () => fetch(`${gw.url}/v1/responses`) },
+  { note: 'retrieving a stored Response (not proxied: it would bypass redaction)', status: 404, code: 'unknown_url', send: () => fetch(`${gw.url}/v1/responses/resp_1`) },
+  { note: 'Responses upstream unreachable', status: 502, code: 'upstream_unreachable', send: () => post({ model: 'dead-model', input: 'x' }, {}, '/v1/responses') },
 ];
 
 describe('errors the gateway writes', () => {
@@ -294,6 +435,7 @@ describe('/v1/models and the bodies forwarded upstream', () => {
   });
 
   it('every body the gateway forwarded was a spec-valid request without policy fields', () => {
+    for (const e of ['responses', 'embeddings', 'completions'] as const) expect(up.received.filter((r) => r.endpoint === e).length, e).toBeGreaterThanOrEqual(1);
     const chat = up.received.filter((r) => r.endpoint === 'chat');
     // allow, rewrite, summary, redact, n = 2, streams, failures routed upstream, …
     expect(chat.length).toBeGreaterThanOrEqual(15);

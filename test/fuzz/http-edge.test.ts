@@ -46,6 +46,25 @@ beforeAll(async () => {
         return;
       }
       const base = { id: 'c', created: 1, model: String(body.model) };
+      const json = (v: unknown) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(v)); };
+      if (req.url === '/v1/embeddings') return json({ object: 'list', model: base.model, data: [{ object: 'embedding', index: 0, embedding: [0.5] }], usage: { prompt_tokens: 1, total_tokens: 1 } });
+      if (req.url === '/v1/completions') {
+        if (body.stream !== true) return json({ ...base, object: 'text_completion', choices: [{ index: 0, text: 'hi a@b.example', logprobs: null, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`data: ${JSON.stringify({ ...base, object: 'text_completion', choices: [{ index: 0, text: 'hi a@b.example', logprobs: null, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`);
+        return;
+      }
+      if (req.url === '/v1/responses') {
+        const message = { type: 'message', id: 'm', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'hi a@b.example', annotations: [], logprobs: [] }] };
+        const resp = { id: 'r', object: 'response', created_at: 1, status: 'completed', model: base.model, output: [message], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } };
+        if (body.stream !== true) return json(resp);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const ev = (e: Record<string, unknown>, n: number) => `event: ${String(e.type)}\ndata: ${JSON.stringify({ ...e, sequence_number: n })}\n\n`;
+        res.end(ev({ type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'hi a@b.example', logprobs: [] }, 0)
+          + ev({ type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'hi a@b.example', logprobs: [] }, 1)
+          + ev({ type: 'response.completed', response: resp }, 2));
+        return;
+      }
       if (body.stream === true) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.end(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'hi a@b.example' }, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`);
@@ -79,7 +98,9 @@ function checkAnswer(status: number, contentType: string, text: string, allowed:
   }
   if (contentType.startsWith('text/event-stream')) {
     const last = text.trimEnd().split('\n\n').at(-1)!;
-    expect(last === 'data: [DONE]' || last.startsWith('data: {"error":'), `stream ended with ${last.slice(0, 120)}`).toBe(true);
+    // Chat and legacy completions end with [DONE] or an error event; Responses streams with a terminal or error event.
+    expect(last === 'data: [DONE]' || last.startsWith('data: {"error":') || /^event: (response\.(completed|incomplete|failed)|error)\n/.test(last),
+      `stream ended with ${last.slice(0, 120)}`).toBe(true);
     return;
   }
   expect((JSON.parse(text) as { policy?: unknown }).policy).toBeDefined();
@@ -142,6 +163,45 @@ const encoded = fc.tuple(bodyText, fc.constantFrom('none', 'none', 'none', 'gzip
     case 'none': return { body, encoding: undefined };
     default: return { body, encoding: enc };
   }
+});
+
+/** Bodies of the other endpoints: valid, nearly valid and wrong shapes of their prompt fields. */
+const inputItem = fc.oneof(
+  fc.record({ role: fc.constantFrom('user', 'system', 'developer', 'assistant', ''), content: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('a forbidden topic', 'stop now'),
+    fc.array(fc.record({ type: fc.constantFrom('input_text', 'output_text', 'input_image', 'refusal', 7), text: fc.string({ maxLength: 30 }) }, { requiredKeys: ['type'] }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] }),
+  fc.record({ type: fc.constantFrom('function_call', 'function_call_output', 'item_reference', 'reasoning', 'message', 3), call_id: fc.string({ maxLength: 5 }),
+    output: fc.oneof(fc.string({ maxLength: 30 }), fc.jsonValue({ maxDepth: 2 })), arguments: fc.string({ maxLength: 30 }), summary: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: ['type'] }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+const tokens = fc.oneof(fc.array(fc.integer({ min: -5, max: 100_000 }), { maxLength: 8 }), fc.array(fc.array(fc.integer(), { maxLength: 4 }), { maxLength: 3 }));
+const otherBody = fc.oneof(
+  fc.record({
+    route: fc.constant('/responses'), model: fc.constantFrom('m', ''), stream: fc.oneof(fc.boolean(), fc.jsonValue({ maxDepth: 1 })), policy_id: fc.constantFrom('open', 'red', 'nope'),
+    input: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('a forbidden topic'), fc.array(inputItem, { maxLength: 4 }), fc.jsonValue({ maxDepth: 3 })),
+    instructions: fc.oneof(fc.string({ maxLength: 40 }), fc.jsonValue({ maxDepth: 1 })), previous_response_id: fc.oneof(fc.string({ maxLength: 10 }), fc.constant(null)),
+    max_output_tokens: fc.oneof(fc.integer(), fc.jsonValue({ maxDepth: 1 })), prompt: fc.jsonValue({ maxDepth: 3 }),
+  }, { requiredKeys: ['route'] }),
+  fc.record({
+    route: fc.constant('/embeddings'), model: fc.constantFrom('m', ''), policy_id: fc.constantFrom('open', 'red'),
+    input: fc.oneof(fc.string({ maxLength: 60 }), fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), tokens, fc.jsonValue({ maxDepth: 3 })),
+    encoding_format: fc.constantFrom('float', 'base64', 7), stream: fc.jsonValue({ maxDepth: 1 }),
+  }, { requiredKeys: ['route'] }),
+  fc.record({
+    route: fc.constant('/completions'), model: fc.constantFrom('m', ''), stream: fc.oneof(fc.boolean(), fc.jsonValue({ maxDepth: 1 })), policy_id: fc.constantFrom('open', 'red'),
+    prompt: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('stop this'), fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), tokens, fc.jsonValue({ maxDepth: 3 })),
+    suffix: fc.oneof(fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 1 })), n: fc.oneof(fc.integer({ min: -2, max: 5000 }), fc.jsonValue({ maxDepth: 1 })),
+    stream_options: fc.jsonValue({ maxDepth: 2 }),
+  }, { requiredKeys: ['route'] }),
+);
+
+describe('fuzz: request bodies of the other endpoints (Responses, embeddings, legacy completions)', () => {
+  it(`always an answer, never a 500 or a crash (${RUNS} runs)`, async () => {
+    await fc.assert(fc.asyncProperty(otherBody, fc.constantFrom('/v1', '/policy'), async ({ route, ...body }, base) => {
+      const r = await fetch(`${gw.url}${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      checkAnswer(r.status, r.headers.get('content-type') ?? '', await r.text());
+    }), FC_PARAMS);
+    await checkAlive();
+  }, TIMEOUT_MS);
 });
 
 describe('fuzz: request bodies', () => {
@@ -230,6 +290,44 @@ describe('fuzz: upstream SSE bytes', () => {
       const text = await r.text();
       // 502: an unknown or corrupt coding is refused before the stream starts
       checkAnswer(r.status, r.headers.get('content-type') ?? '', text, new Set([200, 502]));
+    }).beforeEach(() => { payloads.clear(); }), FC_PARAMS);
+    await checkAlive();
+  }, TIMEOUT_MS);
+});
+
+/** Responses API events, well-formed or not: deltas (with values the redactor must catch), done events, terminal ones. */
+const responseEventText = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ type: fc.constantFrom('response.output_text.delta', 'response.function_call_arguments.delta', 'response.reasoning_summary_text.delta', 'response.refusal.delta'),
+    delta: fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('mail john.doe@exa', 'mple.com now', '{"a":"x@y.example"}', 7)),
+    output_index: fc.constantFrom(0, 0, 1, -1, 1e9, 'x'), content_index: fc.constantFrom(0, 1, null), summary_index: fc.constantFrom(0, 2), sequence_number: fc.nat(50) }, { requiredKeys: ['type'] }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constantFrom('response.output_text.done', 'response.function_call_arguments.done', 'response.content_part.done', 'response.output_item.done'),
+    text: fc.string({ maxLength: 30 }), arguments: fc.string({ maxLength: 30 }), part: fc.jsonValue({ maxDepth: 3 }), item: fc.jsonValue({ maxDepth: 3 }),
+    output_index: fc.constantFrom(0, 1), content_index: fc.constantFrom(0, 1) }, { requiredKeys: ['type'] }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constantFrom('response.completed', 'response.failed', 'response.incomplete', 'response.created', 'error'),
+    response: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant({ output: [{ type: 'message', content: [{ type: 'output_text', text: 'a@b.example' }] }], usage: { input_tokens: 1, output_tokens: 2 } })),
+    sequence_number: fc.nat(50) }, { requiredKeys: ['type'] }) },
+).map((e) => `event: ${String((e as { type: string }).type)}\ndata: ${JSON.stringify(e)}\n\n`);
+const responsePayload = fc.record({
+  events: fc.array(fc.oneof({ weight: 6, arbitrary: responseEventText.map((s) => Buffer.from(s)) }, { weight: 1, arbitrary: sseEvent }), { maxLength: 14 }),
+  cuts: fc.array(fc.nat(), { maxLength: 8 }),
+});
+
+describe('fuzz: upstream Responses streams', () => {
+  it(`every Responses stream ends with a terminal or error event, whatever the upstream sends (${RUNS} runs)`, async () => {
+    await fc.assert(fc.asyncProperty(responsePayload, fc.constantFrom('open', 'red'), async ({ events, cuts }, policy) => {
+      const bytes = Buffer.concat(events);
+      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+      const chunks: Buffer[] = [];
+      let prev = 0;
+      for (const p of points) { chunks.push(bytes.subarray(prev, p)); prev = p; }
+      chunks.push(bytes.subarray(prev));
+      const model = `sse-${++seq}`;
+      payloads.set(model, { chunks });
+      const r = await fetch(`${gw.url}/policy/responses`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, stream: true, policy_id: policy, input: 'hi' }) });
+      const text = await r.text();
+      checkAnswer(r.status, r.headers.get('content-type') ?? '', text, new Set([200, 502]));
+      if (policy === 'red') expect(text).not.toMatch(/john\.doe@exa\S*mple\.com|a@b\.example|x@y\.example/);
     }).beforeEach(() => { payloads.clear(); }), FC_PARAMS);
     await checkAlive();
   }, TIMEOUT_MS);

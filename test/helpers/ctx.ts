@@ -7,7 +7,7 @@ import { ALL_PLUGINS } from '../../plugins/index.ts';
 import { RequestCtx } from '../../src/chain/request-context.ts';
 import type { GatewayServices, RequestContext, RequestMeta } from '../../src/sdk/context.ts';
 import { decisionKey, moderationKey, rolloutKey, topicsKey } from '../../src/sdk/state-keys.ts';
-import type { ChatRequest, Decision, RolloutMode } from '../../src/sdk/types.ts';
+import type { ApiRequest, Decision, Endpoint, RolloutMode } from '../../src/sdk/types.ts';
 
 /** Services backed by a fresh registry; `logs` collects every log line written. */
 export function testServices(opts: { redisUrl?: string; env?: Record<string, string> } = {}):
@@ -32,22 +32,22 @@ export function testServices(opts: { redisUrl?: string; env?: Record<string, str
 }
 
 /**
- * A fresh request context for `request`, built by the gateway's own constructor (RequestCtx), with optional metadata,
+ * A fresh request context for `request` (a chat request unless `endpoint` says otherwise), built by the gateway's own constructor (RequestCtx), with optional metadata,
  * headers, clock and services. `signal`: aborting it aborts the request (the client went away).
  */
-export function ctxFor(request: ChatRequest, opts: {
+export function ctxFor(request: ApiRequest, opts: {
   meta?: Partial<RequestMeta>; headers?: Record<string, string>; now?: () => number;
-  services?: GatewayServices; id?: string; signal?: AbortSignal;
+  services?: GatewayServices; id?: string; signal?: AbortSignal; endpoint?: Endpoint;
 } = {}): RequestCtx {
   const services = opts.services ?? testServices();
   const nowFn = opts.now ?? (() => Date.now());
   const ctx = new RequestCtx({
-    id: opts.id ?? 'req-test', rootLog: services.log, now: nowFn, services, route: 'policy',
+    id: opts.id ?? 'req-test', rootLog: services.log, now: nowFn, services, route: 'policy', endpoint: opts.endpoint ?? 'chat',
     policy: { id: opts.meta?.policyId ?? 'test', file: 'test.policy', line: 1, revision: 'test-revision' },
     meta: { policyId: 'test', user: null, project: null, target: null, ...opts.meta },
     headers: opts.headers ?? {},
     request,
-    clientWantsUsage: request.stream_options?.include_usage === true,
+    clientWantsUsage: (request.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
     timings: { startedAt: nowFn(), start: performance.now(), upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
   });
   const signal = opts.signal;

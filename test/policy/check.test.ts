@@ -36,11 +36,25 @@ describe('core checks', () => {
     { note: 'a block with the same qualifiers twice', files: { 'a.policy': 'policy "a" { redact response { x }\nredact response { y } }' },
       want: ['a.policy:2:1 POL0303 block "redact response" given twice in policy "a" | first given at a.policy:1:14 | merge the two blocks into one'] },
     { note: 'unknown setting with did-you-mean', files: { 'a.policy': 'policy "a" { defualt }' },
-      want: ['a.policy:1:14 POL0304 unknown policy setting "defualt" | did you mean "default"? | a policy holds the settings "description" and "default" and blocks such as auth { … }, quota { … }, topics { … }'] },
+      want: ['a.policy:1:14 POL0304 unknown policy setting "defualt" | did you mean "default"? | a policy holds the settings "description", "default", "routes", "stateless" and blocks such as auth { … }, quota { … }, topics { … }'] },
+    { note: 'routes and stateless: every endpoint named once is clean', files: { 'a.policy': 'policy "a" {\n  routes chat, responses, embeddings, completions\n  stateless\n}\npolicy "b" { routes embeddings }' }, want: [] },
+    { note: 'routes: an unknown endpoint with did-you-mean, and one named twice',
+      files: { 'a.policy': 'policy "a" {\n  routes chat, respnses, chat\n}' },
+      want: [
+        'a.policy:2:16 POL0308 unknown endpoint "respnses" in routes | did you mean "responses"? | expected one of: "chat", "responses", "embeddings", "completions"',
+        'a.policy:2:26 POL0309 endpoint "chat" named twice in routes',
+      ] },
+    { note: 'routes without endpoints, routes with a string, stateless with a value',
+      files: { 'a.policy': 'policy "a" {\n  routes\n}\npolicy "b" {\n  routes "chat"\n  stateless on\n}' },
+      want: [
+        'a.policy:2:3 POL0306 setting "routes" takes a comma list of endpoints | write routes chat, responses, embeddings, completions (any of them)',
+        'a.policy:5:10 POL0306 setting "routes" takes endpoint names as words, not "chat" | write chat (no quotes)',
+        'a.policy:6:13 POL0306 setting "stateless" takes no value | write stateless on its own line',
+      ] },
     { note: 'a block name used without a body', files: { 'a.policy': 'policy "a" { audit }' },
       want: ['a.policy:1:14 POL0304 unknown policy setting "audit" | "audit" is a block: write audit { … }'] },
     { note: 'a setting that is not a word', files: { 'a.policy': 'policy "a" { "x" }' },
-      want: ['a.policy:1:14 POL0304 expected a setting or a block, found string "x" | a policy holds the settings "description" and "default" and blocks such as auth { … }, quota { … }, topics { … }'] },
+      want: ['a.policy:1:14 POL0304 expected a setting or a block, found string "x" | a policy holds the settings "description", "default", "routes", "stateless" and blocks such as auth { … }, quota { … }, topics { … }'] },
     { note: 'malformed settings', files: { 'a.policy': 'policy "a" { description 5\ndefault yes\ndescription "again" }' },
       want: [
         'a.policy:1:26 POL0306 setting "description" takes one string | write description "what this policy is for"',
@@ -48,7 +62,7 @@ describe('core checks', () => {
         'a.policy:3:1 POL0306 setting "description" given twice in policy "a" | first given at a.policy:1:14',
       ] },
     { note: 'a setting with a body', files: { 'a.policy': 'policy "a" { "d" { x }\n description "a" }' },
-      want: ['a.policy:1:14 POL0304 expected a setting or a block, found string "d" | a policy holds the settings "description" and "default" and blocks such as auth { … }, quota { … }, topics { … }'] },
+      want: ['a.policy:1:14 POL0304 expected a setting or a block, found string "d" | a policy holds the settings "description", "default", "routes", "stateless" and blocks such as auth { … }, quota { … }, topics { … }'] },
   ])('$note', ({ files, want }) => {
     expect(check(files as Record<string, string>)).toEqual(want);
   });

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { E, GatewayError } from '../../../src/errors.ts';
 import type { Outcome } from '../../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../../src/sdk/context.ts';
-import type { ChatCompletion, ChatCompletionChunk } from '../../../src/sdk/types.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../../../src/sdk/types.ts';
+import { readPrompt } from '../../../src/sdk/prompt-view.ts';
 import { auditHooks } from '../../../plugins/auditor/index.ts';
 import type { AuditConfig } from '../../../plugins/auditor/block.ts';
 import { formatLogfmt } from '../../../plugins/auditor/format.ts';
@@ -125,7 +126,7 @@ describe('prompt and output text (prompts on)', () => {
     body.choices[0]!.message.content = 'mail [EMAIL] now';
     const cap: Capture = { passedChain: true, body, chunks: undefined };
     expect(outputText(cap)).toBe('mail [EMAIL] now');
-    c.request.messages[0]!.content = 'my mail is [EMAIL]';
+    (c.request as ChatRequest).messages[0]!.content = 'my mail is [EMAIL]';
     const rec = buildAuditRecord(c, ok, config({ prompts: true }), cap);
     expect(rec.prompt).toBe('user: my mail is [EMAIL]');
     expect(rec.output).toBe('mail [EMAIL] now');
@@ -145,6 +146,23 @@ describe('prompt and output text (prompts on)', () => {
     expect(outputText({ passedChain: true, body: undefined, chunks: [a, b] })).toBe('Hi [EMAIL]!');
   });
 
+  it('output text of the other endpoints: text completions, Responses (JSON, and streamed from the terminal event), none for embeddings', () => {
+    const text = { id: 'c', object: 'text_completion' as const, created: 1, model: 'm', choices: [{ index: 0, text: 'one', logprobs: null, finish_reason: 'stop' }, { index: 1, text: 'two', logprobs: null, finish_reason: 'stop' }] };
+    expect(outputText({ passedChain: true, body: text, chunks: undefined })).toBe('one\ntwo');
+    const message = { type: 'message', content: [{ type: 'output_text', text: 'Hi [EMAIL]' }, { type: 'refusal', refusal: 'no' }] };
+    const resp = { id: 'r', object: 'response' as const, output: [{ type: 'reasoning', summary: [] }, message] };
+    expect(outputText({ passedChain: true, body: resp, chunks: undefined })).toBe('Hi [EMAIL] no');
+    const events = [
+      { type: 'response.output_text.delta', delta: 'Hi ', sequence_number: 0 },
+      { type: 'response.completed', response: resp, sequence_number: 1 },
+    ];
+    expect(outputText({ passedChain: true, body: undefined, chunks: events })).toBe('Hi [EMAIL] no');
+    expect(outputText({ passedChain: true, body: undefined, chunks: events.slice(0, 1) })).toBe('Hi ');
+    const legacy = [{ ...text, choices: [{ index: 0, text: 'par', logprobs: null, finish_reason: null }] }, { ...text, choices: [{ index: 0, text: 'tial', logprobs: null, finish_reason: 'stop' }] }];
+    expect(outputText({ passedChain: true, body: undefined, chunks: legacy })).toBe('partial');
+    expect(outputText({ passedChain: true, body: { object: 'list', model: 'm', data: [] }, chunks: undefined })).toBeNull();
+  });
+
   it('a request stopped before the end of the request chain (so before request-scope redaction) has no prompt', () => {
     const rec = buildAuditRecord(ctx(), { status: 200, upstreamCalled: false, aborted: false, synthesized: true }, config({ prompts: true }),
       { passedChain: false, body: undefined, chunks: undefined });
@@ -158,10 +176,19 @@ describe('prompt and output text (prompts on)', () => {
   });
 
   it('prompt text lists every message as role: text, content parts included', () => {
-    expect(promptText([
+    expect(promptText(readPrompt('chat', { model: 'm', messages: [
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'x' } }] },
-    ])).toBe('system: Be brief.\nuser: What is this? [image_url]');
+    ] }))).toBe('system: Be brief.\nuser: What is this? [image_url]');
+  });
+
+  it('prompt text of a Responses request: instructions, input items, tool calls left out, tool results in', () => {
+    expect(promptText(readPrompt('responses', { model: 'm', instructions: 'Be brief.', input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'Weather?' }, { type: 'input_image', image_url: 'x' }] },
+      { type: 'function_call', call_id: 'c', name: 'weather', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'c', output: 'Sunny' },
+    ] }))).toBe('system: Be brief.\nuser: Weather? [input_image]\nassistant:\ntool: Sunny');
+    expect(promptText(readPrompt('embeddings', { model: 'm', input: ['a b', 'c'] }))).toBe('user: a b c');
   });
 
   it('long text is cut and says how much was cut, never inside a surrogate pair', () => {

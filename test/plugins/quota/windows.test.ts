@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatResetDuration, retryAfterSeconds, windowAt } from '../../../plugins/quota/windows.ts';
 import { completionReservation, costMicros, estimatePromptTokens, globMatch, priceFor } from '../../../plugins/quota/estimate.ts';
+import { readPrompt } from '../../../src/sdk/prompt-view.ts';
 import { subjectKey } from '../../../plugins/quota/index.ts';
 
 const T = (iso: string) => Date.parse(iso);
@@ -53,7 +54,21 @@ describe('reservation estimates', () => {
     { note: 'tool calls count their name and arguments', messages: [{ role: 'assistant', content: null, tool_calls: [{ function: { name: 'abcd', arguments: '{"a":1}' } }] }], tokens: 3 + 4 },
     { note: 'no messages, no tokens', messages: [], tokens: 0 },
   ])('$note', ({ messages, tokens }) => {
-    expect(estimatePromptTokens({ model: 'm', messages: messages as never })).toBe(tokens);
+    expect(estimatePromptTokens(readPrompt('chat', { model: 'm', messages: messages as never }))).toBe(tokens);
+  });
+
+  it.each([
+    { note: 'Responses: instructions and a string input are two items', endpoint: 'responses' as const, req: { instructions: 'abcd', input: 'abcdefgh' }, tokens: 1 + 2 + 8 },
+    { note: 'Responses: message parts, a function call and its output', endpoint: 'responses' as const, req: { input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'abcd' }, { type: 'input_image', image_url: 'x' }] },
+      { type: 'function_call', call_id: 'c', name: 'ab', arguments: '{"a":1}' },
+      { type: 'function_call_output', call_id: 'c', output: 'abcdefgh' },
+    ] }, tokens: Math.ceil((4 + 2 + 7 + 8) / 4) + 12 },
+    { note: 'embeddings: strings are one item', endpoint: 'embeddings' as const, req: { input: ['abcd', 'abcdefgh'] }, tokens: 3 + 4 },
+    { note: 'embeddings: token ids count as they are', endpoint: 'embeddings' as const, req: { input: [[1, 2, 3], [4, 5]] }, tokens: 5 + 4 },
+    { note: 'completions: prompts and suffix', endpoint: 'completions' as const, req: { prompt: 'abcd', suffix: 'abcd' }, tokens: 2 + 4 },
+  ])('$note', ({ endpoint, req, tokens }) => {
+    expect(estimatePromptTokens(readPrompt(endpoint, { model: 'm', ...req } as never))).toBe(tokens);
   });
 
   it.each([
@@ -63,7 +78,17 @@ describe('reservation estimates', () => {
     { note: 'invalid values fall back to the default', req: { max_tokens: -3, max_completion_tokens: 'a lot' }, want: 1024 },
     { note: 'n choices multiply the reservation', req: { max_tokens: 50, n: 3 }, want: 150 },
   ])('completion reservation: $note', ({ req, want }) => {
-    expect(completionReservation({ model: 'm', messages: [], ...req } as never, 1024)).toBe(want);
+    expect(completionReservation(readPrompt('chat', { model: 'm', messages: [], ...req } as never), 1024)).toBe(want);
+  });
+
+  it.each([
+    { note: 'Responses: max_output_tokens', endpoint: 'responses' as const, req: { input: 'x', max_output_tokens: 300 }, want: 300 },
+    { note: 'Responses: the policy default without it', endpoint: 'responses' as const, req: { input: 'x' }, want: 1024 },
+    { note: 'completions: max_tokens times prompts times n', endpoint: 'completions' as const, req: { prompt: ['a', 'b'], max_tokens: 10, n: 3 }, want: 60 },
+    { note: 'completions: one token-id prompt', endpoint: 'completions' as const, req: { prompt: [1, 2, 3], max_tokens: 10 }, want: 10 },
+    { note: 'embeddings reserve no output', endpoint: 'embeddings' as const, req: { input: 'x' }, want: 0 },
+  ])('completion reservation: $note', ({ endpoint, req, want }) => {
+    expect(completionReservation(readPrompt(endpoint, { model: 'm', ...req } as never), 1024)).toBe(want);
   });
 
   it.each([

@@ -33,7 +33,7 @@ function runStream(hooks: PluginHooks, ctx: ReturnType<typeof ctxFor>, pieces: s
     if (r !== 'drop') seen.push(c);
   });
   const extra = hooks.onStreamEnd!(ctx) ?? [];
-  seen.push(...extra);
+  seen.push(...(extra as ChatCompletionChunk[]));
   const text = seen.map((c) => c.choices.map((ch) => ch.delta.content ?? '').join('')).join('');
   return { text, chunks: seen };
 }
@@ -57,9 +57,9 @@ describe('redactor hooks', () => {
       ],
     }));
     await hooks.onRequest!(ctx);
-    expect(ctx.request.messages[1]!.content).toBe('I am [EMAIL]');
-    expect((ctx.request.messages[2]!.content as { text?: string }[])[0]!.text).toBe('card [CREDIT_CARD]');
-    expect(ctx.request.messages[3]!.tool_calls![0]!.function!.arguments).toBe('{"card":"[CREDIT_CARD]"}');
+    expect((ctx.request as ChatRequest).messages[1]!.content).toBe('I am [EMAIL]');
+    expect(((ctx.request as ChatRequest).messages[2]!.content as { text?: string }[])[0]!.text).toBe('card [CREDIT_CARD]');
+    expect((ctx.request as ChatRequest).messages[3]!.tool_calls![0]!.function!.arguments).toBe('{"card":"[CREDIT_CARD]"}');
     await hooks.onComplete!(OK, ctx);
     expect(ctx.get(redactionKey)).toEqual({ response: {}, request: { email: 1, credit_card: 2 } });
   });
