@@ -53,6 +53,8 @@ export interface GatewayConfig {
   readonly upstreamBodyLimit: number;
   /** Directories outside the policy root that files named by a policy may resolve into. */
   readonly allowPaths: readonly string[];
+  /** OTLP/HTTP traces URL (tracing on), or undefined (tracing off). */
+  readonly otlpEndpoint: string | undefined;
 }
 
 export const SERVE_HELP = `Usage: policy-gateway serve [options]
@@ -94,6 +96,10 @@ Starts the gateway. Every option can also be set by the environment variable in 
                             a decompressed body (then 502) (default 64mb)
   --allow-path DIR          a directory outside the policy root that keys and list files named by a policy may
                             be in (repeatable) [POLICY_GATEWAY_ALLOW_PATH, comma-separated]
+  --otlp-endpoint URL       export OpenTelemetry traces over OTLP/HTTP (JSON) to this collector: a base URL
+                            (http://collector:4318, /v1/traces is added) or the full traces URL; off by default
+                            [POLICY_GATEWAY_OTLP_ENDPOINT]. OTEL_EXPORTER_OTLP_HEADERS adds headers (e.g. auth),
+                            OTEL_SERVICE_NAME names the service (default policy-gateway).
   --grace DUR               graceful-shutdown grace period for in-flight requests (default 30s)
   --plugin-timeout DUR      budget for each asynchronous plugin hook (default 10s)
   --log-level LEVEL         fatal|error|warn|info|debug [LOG_LEVEL] (default info)
@@ -164,6 +170,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
         'max-json-depth': { type: 'string' }, 'request-timeout': { type: 'string' }, 'idle-timeout': { type: 'string' },
         'max-connections': { type: 'string' }, 'ops-reserve': { type: 'string' }, 'ops-listen': { type: 'string' },
         'upstream-body-limit': { type: 'string' }, 'allow-path': { type: 'string', multiple: true },
+        'otlp-endpoint': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -207,6 +214,15 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     if (!m) throw new ConfigError(`--ops-listen: expected [HOST:]PORT, got "${opsRaw}"`);
     opsListen = Object.freeze({ host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port: parseInt10(m[2]!, '--ops-listen port', 0, 65535) });
   }
+  const otlpRaw = str('otlp-endpoint', 'POLICY_GATEWAY_OTLP_ENDPOINT', '');
+  let otlpEndpoint: string | undefined;
+  if (otlpRaw !== '') {
+    let u: URL;
+    try { u = new URL(otlpRaw); } catch { throw new ConfigError(`--otlp-endpoint: invalid URL "${otlpRaw}"`); }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`--otlp-endpoint: "${otlpRaw}" must be http:// or https://`);
+    if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/traces';
+    otlpEndpoint = u.toString();
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   return Object.freeze({
     host: str('host', 'POLICY_GATEWAY_HOST', '127.0.0.1'),
@@ -236,5 +252,6 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     opsListen,
     upstreamBodyLimit: parseSize(str('upstream-body-limit', undefined, '64mb'), '--upstream-body-limit'),
     allowPaths: Object.freeze((values['allow-path'] as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_ALLOW_PATH)),
+    otlpEndpoint,
   });
 }

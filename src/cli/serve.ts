@@ -14,6 +14,8 @@ import { PolicyStore } from '../policy/store.ts';
 import { buildRegistry } from '../plugin-registry.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
+import { Tracing } from '../telemetry/tracing.ts';
+import { VERSION } from '../version.ts';
 
 interface Running {
   gateway: Gateway;
@@ -56,6 +58,21 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     },
   };
 
+  let tracing: Tracing | undefined;
+  if (config.otlpEndpoint !== undefined) {
+    // Registered first so it closes last: spans of the requests drained by the graceful stop are exported too.
+    tracing = new Tracing({
+      url: config.otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'policy-gateway', version: VERSION, log,
+      scheduleDelayMs: boundedEnvInt(env.OTEL_BSP_SCHEDULE_DELAY, 1000, 10, 60_000),
+      maxQueueSize: boundedEnvInt(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048, 1, 65_536),
+      exportTimeoutMs: boundedEnvInt(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000, 100, 60_000),
+      resource: { 'service.instance.id': String(process.pid) },
+    });
+    const t = tracing;
+    closers.push(() => t.shutdown());
+    if (!cluster.isWorker || cluster.worker?.id === 1) log.info({ url: config.otlpEndpoint }, 'tracing: exporting OpenTelemetry spans over OTLP/HTTP');
+  }
+
   let upstreamConfigs: readonly UpstreamConfig[] = config.upstreams;
   let fallbackModels: readonly string[] = config.upstreams.flatMap((u) => u.models.filter((m) => !m.includes('*') && !m.includes('?')));
   if (upstreamConfigs.length === 0) {
@@ -97,6 +114,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
     upstreamBodyLimit: config.upstreamBodyLimit,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
+    tracing,
     onUnchainedEnd: (end) => {
       const e = { ...end, error: end.error && { code: end.error.code, status: end.error.status, reasonCode: end.error.reasonCode } };
       for (const p of unchainedHooks) p.onUnchainedEnd!(e, services);
@@ -130,6 +148,12 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     void store.reload();
   });
   return { gateway, stop };
+}
+
+/** An integer from an OTEL_* environment variable, clamped to [min, max]; `dflt` when unset or not a number. */
+function boundedEnvInt(raw: string | undefined, dflt: number, min: number, max: number): number {
+  const n = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+  return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : dflt;
 }
 
 /**

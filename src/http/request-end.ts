@@ -147,6 +147,12 @@ export function completeFlight(edge: Edge, f: Flight, res: http.ServerResponse):
       code: f.error?.code, aborted, stream: f.stream, durationMs: Math.round((end - t.start) * 1000) / 1000,
     }, aborted ? 'request aborted' : 'request completed');
   }
+  if (f.trace !== undefined) {
+    f.trace.end({
+      status, errorCode: f.error?.code, verdict: decided ? v : undefined, usage: ctx.usage, model: typeof ctx.request.model === 'string' ? ctx.request.model : undefined,
+      aborted, upstreamStart: t.upstreamStart, upstreamFirstByte: t.upstreamFirstByte, upstreamEnd: t.upstreamEnd, end,
+    });
+  }
   const outcome: Outcome = { status, error: f.error, upstreamCalled: f.upstreamCalled, aborted, synthesized: f.synthesized };
   const done = edge.runner.runComplete(f.policy.chain, outcome, ctx);
   if (done === undefined) edge.done();

@@ -1,0 +1,207 @@
+// OpenTelemetry tracing end to end: the real CLI with --otlp-endpoint exports over OTLP/HTTP (JSON) to a receiver
+// this test runs on loopback; the span tree (request → plugin hooks, upstream call), the GenAI and policy attributes,
+// the client's traceparent honoured and passed on, no prompt or answer text in any span, and a dead collector that
+// never slows or breaks requests.
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { rulesDir, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
+
+const PROMPT_SENTINEL = 'SENTINEL-PROMPT-77ab13';
+const OUTPUT_SENTINEL = 'SENTINEL-OUTPUT-e5c0d9';
+const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CLIENT_SPAN = '00f067aa0ba902b7';
+
+const POLICY = `policy "traced" {
+  default
+  topics { deny "competitor pricing" }
+  respond {
+    when denylist refuse with "I can't help with that topic."
+    otherwise allow
+  }
+  redact response { email }
+}
+`;
+
+type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number; arrayValue?: { values?: AnyValue[] } };
+interface OtlpSpan {
+  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  attributes?: { key: string; value: AnyValue }[];
+  status?: { code?: number };
+}
+interface Receiver { url: string; spans: OtlpSpan[]; bodies: string[]; resources: Record<string, unknown>[]; close(): Promise<void> }
+
+/** An OTLP/HTTP traces receiver (JSON encoding) on loopback: collects every span it is sent. */
+async function startReceiver(): Promise<Receiver> {
+  const spans: OtlpSpan[] = [];
+  const bodies: string[] = [];
+  const resources: Record<string, unknown>[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (req.url !== '/v1/traces' || !String(req.headers['content-type']).includes('json')) { res.writeHead(415).end(); return; }
+      bodies.push(text);
+      const doc = JSON.parse(text) as { resourceSpans: { resource?: Record<string, unknown>; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      for (const rs of doc.resourceSpans) {
+        resources.push(rs.resource ?? {});
+        for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, spans, bodies, resources, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+function attrs(s: OtlpSpan): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const a of s.attributes ?? []) {
+    const v = a.value;
+    out[a.key] = v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.boolValue ?? v.doubleValue
+      ?? v.arrayValue?.values?.map((x) => x.stringValue);
+  }
+  return out;
+}
+
+async function waitFor<T>(get: () => T | undefined, what: string, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function chat(gw: GatewayProcess, content: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content }], ...extra }),
+  });
+}
+
+describe('OpenTelemetry traces over OTLP/HTTP', () => {
+  let up: FakeUpstream;
+  let rx: Receiver;
+  let gw: GatewayProcess;
+
+  beforeAll(async () => {
+    up = await startFakeUpstream({ answer: `Sure. Mail ${OUTPUT_SENTINEL} to bob@example.com.` });
+    rx = await startReceiver();
+    gw = await startGateway(['--rules', rulesDir({ 'main.policy': POLICY }), '--upstream', up.baseUrl, '--otlp-endpoint', rx.url],
+      { env: { OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'pgw-under-test' } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+    await rx?.close();
+  });
+
+  it('exports one server span per request with a child per plugin hook and a client span for the upstream call', async () => {
+    const r = await chat(gw, `Summarize our refund policy. ${PROMPT_SENTINEL}`, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` });
+    expect(r.status).toBe(200);
+    const body = await r.json() as { choices: { message: { content: string } }[] };
+    expect(body.choices[0]!.message.content).toContain('[EMAIL]');
+
+    const root = await waitFor(() => rx.spans.find((s) => s.traceId === CLIENT_TRACE && s.kind === 2), 'the request span');
+    // The client's traceparent is the parent of the gateway's span.
+    expect(root.parentSpanId).toBe(CLIENT_SPAN);
+    expect(root.name).toBe('POST /v1/chat/completions');
+    const ra = attrs(root);
+    expect(ra).toMatchObject({
+      'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'fake-model',
+      'policy_gateway.policy.id': 'traced', 'policy_gateway.decision': 'allow', 'policy_gateway.effective_decision': 'allow',
+      'policy_gateway.reason_code': 'ALLOW', 'http.response.status_code': 200,
+    });
+    expect(String(ra['policy_gateway.policy.revision'])).toMatch(/\S/);
+    expect(ra['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+    expect(ra['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+
+    // The upstream call: a CLIENT child named after the operation and model, whose context went to the upstream.
+    const client = await waitFor(() => rx.spans.find((s) => s.traceId === CLIENT_TRACE && s.kind === 3), 'the upstream span');
+    expect(client.parentSpanId).toBe(root.spanId);
+    expect(client.name).toBe('chat fake-model');
+    expect(attrs(client)).toMatchObject({ 'gen_ai.request.model': 'fake-model', 'gen_ai.provider.name': 'openai', 'server.address': '127.0.0.1' });
+    expect(attrs(client)['gen_ai.usage.output_tokens']).toBe(ra['gen_ai.usage.output_tokens']);
+    expect(up.received.at(-1)!.headers.traceparent).toBe(`00-${CLIENT_TRACE}-${client.spanId}-01`);
+
+    // A child per plugin hook that ran: topics and decide on the request, the redactor on the answer, the auditor at the end.
+    const hooks = await waitFor(() => {
+      const hs = rx.spans.filter((s) => s.traceId === CLIENT_TRACE && s.kind === 1);
+      return hs.some((s) => s.name === 'auditor onComplete') ? hs : undefined;
+    }, `the hook spans (got ${rx.spans.filter((s) => s.kind === 1).map((s) => s.name).join(", ")})`);
+    for (const h of hooks) expect(h.parentSpanId).toBe(root.spanId);
+    const names = hooks.map((h) => h.name);
+    expect(names).toEqual(expect.arrayContaining(['topics onRequest', 'decide onRequest', 'redactor onResponse', 'auditor onComplete']));
+    expect(attrs(hooks.find((h) => h.name === 'topics onRequest')!)).toMatchObject({ 'policy_gateway.plugin': 'topics', 'policy_gateway.hook': 'onRequest' });
+    expect(rx.resources.some((res) => JSON.stringify(res).includes('pgw-under-test'))).toBe(true);
+  });
+
+  it('records a refusal (no upstream span) and starts a new trace when the client sent none', async () => {
+    const before = rx.spans.length;
+    const r = await chat(gw, `What is the competitor pricing? ${PROMPT_SENTINEL}`);
+    expect(r.status).toBe(200);
+    const root = await waitFor(() => rx.spans.slice(before).find((s) => s.kind === 2 && attrs(s)['policy_gateway.decision'] === 'refuse'), 'the refusal span');
+    expect(root.parentSpanId ?? '').toBe('');
+    expect(root.traceId).not.toBe(CLIENT_TRACE);
+    expect(attrs(root)).toMatchObject({ 'policy_gateway.reason_code': 'REFUSE', 'policy_gateway.effective_decision': 'refuse' });
+    await waitFor(() => rx.spans.some((s) => s.traceId === root.traceId && s.name === 'auditor onComplete') || undefined, 'the auditor span');
+    expect(rx.spans.filter((s) => s.traceId === root.traceId && s.kind === 3)).toEqual([]);
+  });
+
+  it('puts no prompt or answer text in any exported span', async () => {
+    const s = await chat(gw, `stream it ${PROMPT_SENTINEL}`, {}, { stream: true });
+    await s.text();
+    await waitFor(() => rx.spans.some((x) => x.kind === 2 && attrs(x)['gen_ai.request.model'] === 'fake-model' && rx.spans.length > 10) || undefined, 'spans');
+    const all = rx.bodies.join('\n');
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContain(PROMPT_SENTINEL);
+    expect(all).not.toContain(OUTPUT_SENTINEL);
+    expect(all).not.toContain('bob@example.com');
+    expect(all).not.toContain('refund');
+  });
+});
+
+describe('an unreachable or silent collector', () => {
+  it('never slows or breaks requests', async () => {
+    const up = await startFakeUpstream();
+    // A collector that accepts connections and never answers, and one nobody listens on.
+    const silent = net.createServer(() => { /* hold the socket, never answer */ });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const rules = rulesDir({ 'main.policy': POLICY });
+    const gws = [
+      await startGateway(['--rules', rules, '--upstream', up.baseUrl, '--otlp-endpoint', `http://127.0.0.1:${silentPort}`],
+        { env: { OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_BSP_MAX_QUEUE_SIZE: '64', OTEL_EXPORTER_OTLP_TIMEOUT: '500' } }),
+      await startGateway(['--rules', rules, '--upstream', up.baseUrl, '--otlp-endpoint', 'http://127.0.0.1:9/v1/traces'],
+        { env: { OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_BSP_MAX_QUEUE_SIZE: '64', OTEL_EXPORTER_OTLP_TIMEOUT: '500' } }),
+    ];
+    try {
+      for (const gw of gws) {
+        const t0 = performance.now();
+        // More requests than the queue holds: spans beyond it are dropped, requests are not held up.
+        for (let round = 0; round < 10; round++) {
+          const rs = await Promise.all(Array.from({ length: 20 }, () => chat(gw, 'hello')));
+          for (const r of rs) { expect(r.status).toBe(200); await r.text(); }
+        }
+        const ms = performance.now() - t0;
+        // 200 requests against a loopback fake upstream: seconds at worst on a loaded machine, never export timeouts x 200.
+        expect(ms).toBeLessThan(15_000);
+        const health = await fetch(`${gw.url}/healthz`);
+        expect(health.status).toBe(200);
+      }
+      // The failing export is reported (rate-limited), never as a crash.
+      await waitFor(() => (gws[1]!.stdout().includes('trace export failed') ? true : undefined), 'the export warning');
+    } finally {
+      for (const gw of gws) expect(await gw.stop()).toBe(0);
+      silent.close();
+      await up.close();
+    }
+  }, 60_000);
+});
