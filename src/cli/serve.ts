@@ -6,7 +6,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { GatewayConfig, UpstreamConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import { createMetrics, type Metrics } from '../metrics.ts';
+import { createMetrics, recordRulesLoaded, type Metrics } from '../metrics.ts';
 import { Gateway } from '../http/gateway.ts';
 import { buildUpstreams, UpstreamRouter } from '../upstream/router.ts';
 import { DEMO_MODELS, startDemoUpstream } from '../upstream/demo.ts';
@@ -62,7 +62,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   if (config.otlpEndpoint !== undefined) {
     // Registered first so it closes last: spans of the requests drained by the graceful stop are exported too.
     tracing = new Tracing({
-      url: config.otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'policy-gateway', version: VERSION, log,
+      url: config.otlpEndpoint, sampleRatio: config.otlpSampleRatio, serviceName: env.OTEL_SERVICE_NAME || 'policy-gateway', version: VERSION, log,
       scheduleDelayMs: boundedEnvInt(env.OTEL_BSP_SCHEDULE_DELAY, 1000, 10, 60_000),
       maxQueueSize: boundedEnvInt(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048, 1, 65_536),
       exportTimeoutMs: boundedEnvInt(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000, 100, 60_000),
@@ -99,12 +99,13 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     watch: config.watch,
     onReload: (result) => {
       metrics.policyReloads.inc({ result });
-      metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
+      const set = store.current;
+      if (result === 'success' && set !== undefined) recordRulesLoaded(metrics, set.revision, set.policies.size, Date.now());
     },
   });
   await store.load();
   metrics.policyReloads.inc({ result: 'success' });
-  metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
+  recordRulesLoaded(metrics, store.current!.revision, store.current!.policies.size, Date.now());
   closers.push(() => store.close());
 
   const unchainedHooks = plugged.plugins.filter((p) => p.onUnchainedEnd !== undefined);

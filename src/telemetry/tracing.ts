@@ -5,7 +5,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Co
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Verdict } from '../sdk/context.ts';
@@ -24,6 +24,8 @@ export interface TracingOptions {
   readonly scheduleDelayMs?: number;
   /** Longest wait for one export request (ms); default 10 000. */
   readonly exportTimeoutMs?: number;
+  /** Share of new traces recorded (0..1, default 1); a client's sampled flag is followed (parent-based sampling). */
+  readonly sampleRatio?: number;
   /** Extra resource attributes (e.g. the worker id). */
   readonly resource?: Attributes;
 }
@@ -185,6 +187,7 @@ export class Tracing {
   constructor(o: TracingOptions) {
     const exporter = new WarningExporter(new OTLPTraceExporter({ url: o.url, timeoutMillis: o.exportTimeoutMs ?? 10_000, concurrencyLimit: 4 }), o.log);
     this.#provider = new TracerProvider({
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(o.sampleRatio ?? 1) }),
       resource: resourceFromAttributes({ 'service.name': o.serviceName, 'service.version': o.version, ...o.resource }),
       spanProcessors: [new BatchSpanProcessor({
         exporter,

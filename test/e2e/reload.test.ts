@@ -27,18 +27,36 @@ async function decision(): Promise<string> {
   return ((await r.json()) as { policy: { decision: string } }).policy.decision;
 }
 const metric = async (re: RegExp) => (await (await fetch(`${gw.url}/metrics`)).text()).match(re)?.[1];
+/** The serving revision(s) in rules_info and the last successful load time. */
+async function rulesFacts(): Promise<{ revisions: string[]; at: number }> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  return {
+    revisions: [...text.matchAll(/^policy_gateway_rules_info\{revision="([0-9a-f]+)"\} 1$/gm)].map((m) => m[1]!),
+    at: Number(/^policy_gateway_rules_last_reload_success_timestamp_seconds (\S+)$/m.exec(text)?.[1]),
+  };
+}
 
 describe('hot reload', () => {
   it('serves the new rule after an edit, without a restart', async () => {
     expect(await decision()).toBe('allow');
+    const before = await rulesFacts();
+    expect(before.revisions).toHaveLength(1);
     writeFileSync(path.join(dir, 'live.policy'), policy('refuse'));
     await expect.poll(decision, { timeout: 10_000, interval: 100 }).toBe('refuse');
+    // rules_info names the new revision only; the last successful load moved forward.
+    const after = await rulesFacts();
+    expect(after.revisions).toHaveLength(1);
+    expect(after.revisions[0]).not.toBe(before.revisions[0]);
+    expect(after.at).toBeGreaterThan(before.at);
   });
 
   it('a broken edit keeps the last good rules serving, logs the diagnostic and counts the failure', async () => {
     writeFileSync(path.join(dir, 'live.policy'), 'policy "live" {\n  respond { otherwise refuse\n');
+    const good = await rulesFacts();
     await expect.poll(() => metric(/policy_gateway_policy_reloads_total\{result="error"\} (\d+)/), { timeout: 10_000, interval: 100 }).toBe('1');
     expect(await decision()).toBe('refuse');
+    // The failed reload changes neither the serving revision nor the last success time.
+    expect(await rulesFacts()).toEqual(good);
     expect(gw.stdout()).toMatch(/live\.policy:\d+:\d+: error\[POL02\d\d\]/);
     // fixing the file recovers
     writeFileSync(path.join(dir, 'live.policy'), policy('allow'));

@@ -168,6 +168,42 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
   });
 });
 
+describe('sampling', () => {
+  it('--otlp-sample-ratio 0 records no new traces but follows a client that sampled its trace', async () => {
+    const up = await startFakeUpstream();
+    const rx = await startReceiver();
+    const gw = await startGateway(['--rules', rulesDir({ 'main.policy': POLICY }), '--upstream', up.baseUrl, '--otlp-endpoint', rx.url, '--otlp-sample-ratio', '0'],
+      { env: { OTEL_BSP_SCHEDULE_DELAY: '20' } });
+    try {
+      for (let i = 0; i < 5; i++) expect((await chat(gw, 'hello')).status).toBe(200);
+      const sampled = '0af7651916cd43dd8448eb211c80319c';
+      expect((await chat(gw, 'hello', { traceparent: `00-${sampled}-b7ad6b7169203331-01` })).status).toBe(200);
+      await waitFor(() => rx.spans.find((s) => s.traceId === sampled && s.kind === 2), 'the sampled trace');
+      expect(up.received.at(-1)!.headers.traceparent).toMatch(new RegExp(`^00-${sampled}-[0-9a-f]{16}-01$`));
+      expect(new Set(rx.spans.map((s) => s.traceId))).toEqual(new Set([sampled]));
+    } finally {
+      await gw.stop();
+      await up.close();
+      await rx.close();
+    }
+  });
+
+  it('without tracing, a client traceparent is passed on to the upstream unchanged', async () => {
+    const up = await startFakeUpstream();
+    const gw = await startGateway(['--rules', rulesDir({ 'main.policy': POLICY }), '--upstream', up.baseUrl]);
+    try {
+      const tp = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
+      expect((await chat(gw, 'hello', { traceparent: tp })).status).toBe(200);
+      expect(up.received.at(-1)!.headers.traceparent).toBe(tp);
+      expect((await chat(gw, 'hello', { traceparent: 'junk' })).status).toBe(200);
+      expect(up.received.at(-1)!.headers.traceparent).toBeUndefined();
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
+
 describe('an unreachable or silent collector', () => {
   it('never slows or breaks requests', async () => {
     const up = await startFakeUpstream();
