@@ -97,6 +97,8 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     plugins: plugged.plugins,
     logger: log,
     watch: config.watch,
+    // A person watching the log in a terminal gets reload diagnostics rendered (caret, notes), not JSON records.
+    terminal: process.stdout.isTTY === true && opts.log === undefined ? process.stderr : undefined,
     onReload: (result) => {
       metrics.policyReloads.inc({ result });
       const set = store.current;
