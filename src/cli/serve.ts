@@ -14,7 +14,7 @@ import { PolicyStore } from '../policy/store.ts';
 import { buildRegistry } from '../plugin-registry.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
-import { Tracing } from '../telemetry/tracing.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
 import { VERSION } from '../version.ts';
 
 interface Running {
@@ -61,7 +61,9 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   let tracing: Tracing | undefined;
   if (config.otlpEndpoint !== undefined) {
     // Registered first so it closes last: spans of the requests drained by the graceful stop are exported too.
-    tracing = new Tracing({
+    // Loaded only when tracing is on: a gateway without --otlp-endpoint never loads the OpenTelemetry SDK.
+    const { Tracing: TracingImpl } = await import('../telemetry/tracing.ts');
+    tracing = new TracingImpl({
       url: config.otlpEndpoint, sampleRatio: config.otlpSampleRatio, serviceName: env.OTEL_SERVICE_NAME || 'policy-gateway', version: VERSION, log,
       scheduleDelayMs: boundedEnvInt(env.OTEL_BSP_SCHEDULE_DELAY, 1000, 10, 60_000),
       maxQueueSize: boundedEnvInt(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048, 1, 65_536),

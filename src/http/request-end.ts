@@ -66,8 +66,10 @@ export function endUnchained(edge: Edge, req: http.IncomingMessage, res: http.Se
   if (!req.readableEnded) req.resume();
   edge.inflight++;
   res.once('close', () => {
-    const durationMs = performance.now() - start;
+    const end = performance.now();
+    const durationMs = end - start;
     edge.metrics.requests.byKey(unchainedKey(route, err.status)).inc();
+    edge.tracing?.recordUnchained(req.headers, req.method ?? 'GET', route, err.status, err.code, start, end);
     edge.log.info({ reqId, route, status: err.status, code: err.code, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request rejected');
     edge.o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: edge.o.policies.current?.revision });
     edge.done();

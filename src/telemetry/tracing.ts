@@ -219,6 +219,21 @@ export class Tracing {
     return new RequestTrace(this.#tracer, root, trace.setSpan(parent, root), operation);
   }
 
+  /**
+   * A request answered before any policy chain (bad JSON, unknown route or policy, 413, …): one SERVER span from `t0`
+   * to `t1`, named after its route (`POST v1`, `GET unknown`: bounded names, never the raw path).
+   */
+  recordUnchained(headers: IncomingHttpHeaders, method: string, route: string, status: number, errorCode: string, t0: number, t1: number): void {
+    const parent = headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+    const m = method === 'GET' || method === 'POST' || method === 'HEAD' ? method : 'OTHER';
+    const s = this.#tracer.startSpan(`${m} ${route}`, {
+      kind: SpanKind.SERVER, startTime: t0,
+      attributes: { 'http.request.method': m, 'policy_gateway.route': route, 'http.response.status_code': status, 'error.type': errorCode },
+    }, parent);
+    if (status >= 500) s.setStatus({ code: SpanStatusCode.ERROR });
+    s.end(t1);
+  }
+
   /** Exports what is queued and stops (bounded by the export timeout). */
   async shutdown(): Promise<void> {
     await this.#provider.shutdown();

@@ -155,6 +155,17 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
     expect(rx.spans.filter((s) => s.traceId === root.traceId && s.kind === 3)).toEqual([]);
   });
 
+  it('records a request answered before any policy (bad JSON) as one server span named after its route', async () => {
+    const trace = 'aaf92f3577b34da6a3ce929d0e0e4799';
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', traceparent: `00-${trace}-${CLIENT_SPAN}-01` }, body: `{"model": "m", "messages": "${PROMPT_SENTINEL}`,
+    });
+    expect(r.status).toBe(400);
+    const s = await waitFor(() => rx.spans.find((x) => x.traceId === trace), 'the rejected request span');
+    expect(s).toMatchObject({ name: 'POST v1', kind: 2, parentSpanId: CLIENT_SPAN });
+    expect(attrs(s)).toMatchObject({ 'http.response.status_code': 400, 'error.type': 'GW_ERR_BAD_JSON', 'policy_gateway.route': 'v1' });
+  });
+
   it('puts no prompt or answer text in any exported span', async () => {
     const s = await chat(gw, `stream it ${PROMPT_SENTINEL}`, {}, { stream: true });
     await s.text();
