@@ -150,7 +150,9 @@ function setUsage(s: Span, u: Usage): void {
 
 /**
  * Wraps the OTLP exporter: a failed export (collector down, slow, refusing) is logged as a warning at most once a
- * minute, never thrown at the request path. Export runs on its own timers; requests never wait for it.
+ * minute, never thrown at the request path. The export itself (serialising the batch to JSON, sending it) starts on
+ * the next turn of the event loop: the batch processor exports as soon as a batch fills, from inside the `span.end()`
+ * of whichever request filled it, and that request must not pay for serialising 512 spans.
  */
 class WarningExporter implements SpanExporter {
   readonly #inner: SpanExporter;
@@ -159,6 +161,9 @@ class WarningExporter implements SpanExporter {
   #failed = 0;
   constructor(inner: SpanExporter, log: Logger) { this.#inner = inner; this.#log = log; }
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
+    setImmediate(() => this.#send(spans, done));
+  }
+  #send(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
     this.#inner.export(spans, (r) => {
       if (r.code !== ExportResultCode.SUCCESS) {
         this.#failed += spans.length;
