@@ -227,7 +227,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/traces';
     otlpEndpoint = u.toString();
   }
-  const ratioRaw = str('otlp-sample-ratio', 'POLICY_GATEWAY_OTLP_SAMPLE_RATIO', '1');
+  const ratioRaw = str('otlp-sample-ratio', 'POLICY_GATEWAY_OTLP_SAMPLE_RATIO', '') || '1';
   const otlpSampleRatio = Number(ratioRaw);
   if (ratioRaw.trim() === '' || !Number.isFinite(otlpSampleRatio) || otlpSampleRatio < 0 || otlpSampleRatio > 1) {
     throw new ConfigError(`--otlp-sample-ratio: expected a number from 0 to 1, got "${ratioRaw}"`);

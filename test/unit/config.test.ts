@@ -77,3 +77,9 @@ describe('tracing flags', () => {
     for (const f of ['--otlp-endpoint', 'POLICY_GATEWAY_OTLP_ENDPOINT', '--otlp-sample-ratio', 'POLICY_GATEWAY_OTLP_SAMPLE_RATIO']) expect(SERVE_HELP).toContain(f);
   });
 });
+
+describe('tracing variables left empty (as a ConfigMap may)', () => {
+  it('an empty endpoint is off and an empty ratio is the default', () => {
+    expect(parse([], { POLICY_GATEWAY_OTLP_ENDPOINT: '', POLICY_GATEWAY_OTLP_SAMPLE_RATIO: '' })).toMatchObject({ otlpEndpoint: undefined, otlpSampleRatio: 1 });
+  });
+});
