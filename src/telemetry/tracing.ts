@@ -35,6 +35,9 @@ const OPERATION: Record<Endpoint, string> = { chat: 'chat', responses: 'chat', e
 /** The path each endpoint serves, for span names (`POST /v1/chat/completions`). */
 const PATH: Record<Endpoint, string> = { chat: '/chat/completions', responses: '/responses', embeddings: '/embeddings', completions: '/completions' };
 
+/** Longest attribute value (and model name in a span name) exported: client-sent strings stay bounded. */
+const MAX_VALUE = 256;
+
 const propagator = new W3CTraceContextPropagator();
 const headerGetter = {
   keys: (h: IncomingHttpHeaders) => Object.keys(h),
@@ -101,7 +104,9 @@ export class RequestTrace {
       attributes['server.address'] = host.slice(0, colon);
       attributes['server.port'] = Number(host.slice(colon + 1));
     } else attributes['server.address'] = host;
-    const s = (this.#upstream = this.#tracer.startSpan(`${this.#operation} ${model}`, { kind: SpanKind.CLIENT, startTime: t0, attributes }, parent));
+    // The model name comes from the client: clipped in the span name (attributes are clipped by the span limits).
+    const name = `${this.#operation} ${model.length > MAX_VALUE ? model.slice(0, MAX_VALUE) : model}`;
+    const s = (this.#upstream = this.#tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: t0, attributes }, parent));
     const sc = s.spanContext();
     return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
   }
@@ -192,6 +197,7 @@ export class Tracing {
   constructor(o: TracingOptions) {
     const exporter = new WarningExporter(new OTLPTraceExporter({ url: o.url, timeoutMillis: o.exportTimeoutMs ?? 10_000, concurrencyLimit: 4 }), o.log);
     this.#provider = new TracerProvider({
+      spanLimits: { attributeValueLengthLimit: MAX_VALUE, attributeCountLimit: 64 },
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(o.sampleRatio ?? 1) }),
       resource: resourceFromAttributes({ 'service.name': o.serviceName, 'service.version': o.version, ...o.resource }),
       spanProcessors: [new BatchSpanProcessor({

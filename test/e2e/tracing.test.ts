@@ -166,6 +166,16 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
     expect(attrs(s)).toMatchObject({ 'http.response.status_code': 400, 'error.type': 'GW_ERR_BAD_JSON', 'policy_gateway.route': 'v1' });
   });
 
+  it('clips a client-sent model name in span names and attributes', async () => {
+    const trace = 'bbf92f3577b34da6a3ce929d0e0e4711';
+    const model = `m-${'x'.repeat(2000)}`;
+    const r = await chat(gw, 'hello', { traceparent: `00-${trace}-${CLIENT_SPAN}-01` }, { model });
+    expect(r.status).toBe(200);
+    const client = await waitFor(() => rx.spans.find((x) => x.traceId === trace && x.kind === 3), 'the upstream span');
+    expect(client.name.length).toBeLessThanOrEqual(5 + 256);
+    expect(String(attrs(client)['gen_ai.request.model']).length).toBe(256);
+  });
+
   it('puts no prompt or answer text in any exported span', async () => {
     const s = await chat(gw, `stream it ${PROMPT_SENTINEL}`, {}, { stream: true });
     await s.text();
