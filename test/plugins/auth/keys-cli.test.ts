@@ -8,6 +8,7 @@ import authPlugin from '../../../plugins/auth/index.ts';
 import type { RequestAction } from '../../../src/sdk/plugin.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compilePolicyText, hooksOf, show, tempDir } from './helpers.ts';
+import { runCli } from '../../helpers/gateway-process.ts';
 
 function io() {
   const out: string[] = [];
@@ -207,5 +208,19 @@ describe('which keys file (no --file)', () => {
     const r = await keys(['create', '--label', 'x', '--policy', 'a', '--rules', '/nonexistent/pgw-rules']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no policies at "/nonexistent/pgw-rules"');
+  });
+});
+
+describe('keys create as a newcomer runs it (the real CLI, in a project with rules/)', () => {
+  it('finds rules/ in the working directory, writes the policy\'s keys file and says so; without --policy it writes nothing', async () => {
+    const dir = tempDir({ 'rules/support.policy': 'policy "support-bot" {\n  auth { keys "keys/support.keys" }\n}\n' });
+    const made = await runCli(['keys', 'create', '--label', 'me', '--policy', 'support-bot'], { cwd: dir, env: { POLICY_GATEWAY_RULES: undefined } });
+    expect(made.code).toBe(0);
+    expect(made.stdout.trim()).toMatch(/^pgk_/);
+    expect(made.stderr).toContain(`in ${join(dir, 'rules/keys/support.keys')} — the keys file of policy "support-bot" (rules/support.policy)`);
+    expect(readFileSync(join(dir, 'rules/keys/support.keys'), 'utf8')).toContain('label=me policies=support-bot');
+    const none = await runCli(['keys', 'create', '--label', 'me', '--policy', '*'], { cwd: dir, env: { POLICY_GATEWAY_RULES: undefined } });
+    expect(none.code).toBe(2);
+    expect(() => statSync(join(dir, 'keys/default.keys'))).toThrow();
   });
 });
