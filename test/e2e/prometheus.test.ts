@@ -247,10 +247,13 @@ scrape_configs:
     if (has('redact')) for (let k = 0; k < 2; k++) jobs.push(post(chat({ stream: k === 1 }), { 'x-policy-id': 'redacting' }));
     if (has('moderation') && has('respond')) jobs.push(post({ model: 'fake-model', messages: [{ role: 'user', content: 'I will kill him with a knife and make him bleed.' }] }, { 'x-policy-id': 'moderated' }));
     if (has('topics') && has('respond')) jobs.push(post(chat({ messages: [{ role: 'user', content: 'Tell me about competitor pricing.' }] }), { 'x-policy-id': 'topical' }));
-    if (has('respond')) jobs.push(post(chat(), { 'x-policy-id': 'escalating' }));
-    if (has('moderation')) {
-      jobs.push(post(chat(), { 'x-policy-id': 'moderation-down' }));
-      jobs.push(post(chat(), { 'x-policy-id': 'moderation-slow' }));
+    // Two of each per round: the counts checked below (at least 10) hold even if a loaded machine slows one down.
+    for (let k = 0; k < 2; k++) {
+      if (has('respond')) jobs.push(post(chat(), { 'x-policy-id': 'escalating' }));
+      if (has('moderation')) {
+        jobs.push(post(chat(), { 'x-policy-id': 'moderation-down' }));
+        jobs.push(post(chat(), { 'x-policy-id': 'moderation-slow' }));
+      }
     }
     // The Redis-less gateway's requests are not counted in `statuses` (its audit is off).
     if (gwRedisDown) {
