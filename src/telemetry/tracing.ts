@@ -245,9 +245,18 @@ export class Tracing {
     s.end(t1);
   }
 
-  /** Exports what is queued and stops (bounded by the export timeout). */
-  async shutdown(): Promise<void> {
-    await this.#provider.shutdown();
+  /**
+   * Exports what is queued and stops; waits at most `maxWaitMs` (default 5 s) so a stalled collector never holds up a
+   * graceful stop (spans still queued then are lost).
+   */
+  async shutdown(maxWaitMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, maxWaitMs); timer.unref(); });
+    try {
+      await Promise.race([this.#provider.shutdown().catch(() => undefined), gaveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -234,28 +234,26 @@ describe('an unreachable or silent collector', () => {
     const silentPort = (silent.address() as AddressInfo).port;
     const rules = rulesDir({ 'main.policy': POLICY });
     const gws = [
+      // Exports to the silent collector wait up to a minute: a request that waited for one would outlive this test.
       await startGateway(['--rules', rules, '--upstream', up.baseUrl, '--otlp-endpoint', `http://127.0.0.1:${silentPort}`],
-        { env: { OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_BSP_MAX_QUEUE_SIZE: '64', OTEL_EXPORTER_OTLP_TIMEOUT: '500' } }),
+        { env: { OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_BSP_MAX_QUEUE_SIZE: '64', OTEL_EXPORTER_OTLP_TIMEOUT: '60000' } }),
       await startGateway(['--rules', rules, '--upstream', up.baseUrl, '--otlp-endpoint', 'http://127.0.0.1:9/v1/traces'],
         { env: { OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_BSP_MAX_QUEUE_SIZE: '64', OTEL_EXPORTER_OTLP_TIMEOUT: '500' } }),
     ];
     try {
       for (const gw of gws) {
-        const t0 = performance.now();
         // More requests than the queue holds: spans beyond it are dropped, requests are not held up.
         for (let round = 0; round < 10; round++) {
           const rs = await Promise.all(Array.from({ length: 20 }, () => chat(gw, 'hello')));
           for (const r of rs) { expect(r.status).toBe(200); await r.text(); }
         }
-        const ms = performance.now() - t0;
-        // 200 requests against a loopback fake upstream: seconds at worst on a loaded machine, never export timeouts x 200.
-        expect(ms).toBeLessThan(15_000);
         const health = await fetch(`${gw.url}/healthz`);
         expect(health.status).toBe(200);
       }
       // The failing export is reported (rate-limited), never as a crash.
       await waitFor(() => (gws[1]!.stdout().includes('trace export failed') ? true : undefined), 'the export warning');
     } finally {
+      // A graceful stop gives up on the stalled export after a bounded wait (5 s) and still exits 0.
       for (const gw of gws) expect(await gw.stop()).toBe(0);
       silent.close();
       await up.close();
