@@ -225,6 +225,33 @@ describe('sampling', () => {
   });
 });
 
+describe('a failing plugin hook', () => {
+  it('is a child span in error, and the request span says why', async () => {
+    const up = await startFakeUpstream();
+    const rx = await startReceiver();
+    // The moderation endpoint is the fake upstream answering model "slow" after 2 s: past the 200 ms plugin budget.
+    const policy = `policy "slowmod" {\n  default\n  moderation { provider openai { url "${up.baseUrl}/moderations"; model "slow"; timeout 10s }; on_error open }\n}\n`;
+    const gw = await startGateway(['--rules', rulesDir({ 'm.policy': policy }), '--upstream', up.baseUrl, '--otlp-endpoint', rx.url, '--plugin-timeout', '200ms'],
+      { env: { OTEL_BSP_SCHEDULE_DELAY: '20' } });
+    try {
+      const trace = 'ccf92f3577b34da6a3ce929d0e0e4722';
+      const r = await chat(gw, 'hello', { traceparent: `00-${trace}-${CLIENT_SPAN}-01` });
+      expect(r.status).toBe(500);
+      const root = await waitFor(() => rx.spans.find((x) => x.traceId === trace && x.kind === 2), 'the request span');
+      expect(attrs(root)).toMatchObject({ 'http.response.status_code': 500, 'error.type': 'GW_ERR_PLUGIN_TIMEOUT' });
+      expect(root.status?.code).toBe(2);
+      const hook = await waitFor(() => rx.spans.find((x) => x.traceId === trace && x.name === 'moderation onRequest'), 'the hook span');
+      expect(hook.parentSpanId).toBe(root.spanId);
+      expect(hook.status?.code).toBe(2);
+      expect(rx.spans.filter((x) => x.traceId === trace && x.kind === 3)).toEqual([]);
+    } finally {
+      await gw.stop();
+      await up.close();
+      await rx.close();
+    }
+  });
+});
+
 describe('an unreachable or silent collector', () => {
   it('never slows or breaks requests', async () => {
     const up = await startFakeUpstream();
