@@ -67,7 +67,7 @@ export class UpstreamProxy {
     if (ua) headers['user-agent'] = ua;
     // W3C Trace Context: the upstream call joins the request's trace (tracing on), or the client's (tracing off).
     if (f.trace !== undefined) {
-      headers.traceparent = f.trace.startUpstream(ctx.request.model, upstream.name, upstream.host, f.stream, performance.now());
+      f.trace.startUpstream(ctx.request.model, upstream.name, upstream.host, f.stream, performance.now(), headers);
     } else {
       const tp = req.headers.traceparent;
       if (typeof tp === 'string' && TRACEPARENT_RE.test(tp)) headers.traceparent = tp;

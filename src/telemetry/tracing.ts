@@ -39,6 +39,7 @@ const PATH: Record<Endpoint, string> = { chat: '/chat/completions', responses: '
 const MAX_VALUE = 256;
 
 const propagator = new W3CTraceContextPropagator();
+const headerSetter = { set: (h: Record<string, string>, key: string, value: string) => { h[key] = value; } };
 const headerGetter = {
   keys: (h: IncomingHttpHeaders) => Object.keys(h),
   get: (h: IncomingHttpHeaders, key: string) => h[key],
@@ -90,10 +91,11 @@ export class RequestTrace {
   }
 
   /**
-   * The upstream call starts: opens its CLIENT span and returns the `traceparent` header value that carries it to the
-   * upstream (W3C Trace Context), so a traced model server joins the same trace.
+   * The upstream call starts: opens its CLIENT span and writes the W3C Trace Context headers that carry it to the
+   * upstream (`traceparent`, and the client's `tracestate` if it sent one) into `headers`, so a traced model server
+   * joins the same trace.
    */
-  startUpstream(model: string, upstream: string, host: string, stream: boolean, t0: number): string {
+  startUpstream(model: string, upstream: string, host: string, stream: boolean, t0: number, headers: Record<string, string>): void {
     const parent = this.#ctx;
     const attributes: Attributes = {
       'gen_ai.operation.name': this.#operation, 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': model,
@@ -107,8 +109,7 @@ export class RequestTrace {
     // The model name comes from the client: clipped in the span name (attributes are clipped by the span limits).
     const name = `${this.#operation} ${model.length > MAX_VALUE ? model.slice(0, MAX_VALUE) : model}`;
     const s = (this.#upstream = this.#tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: t0, attributes }, parent));
-    const sc = s.spanContext();
-    return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
+    propagator.inject(trace.setSpan(parent, s), headers, headerSetter);
   }
 
   /** The request ended: the upstream span and the request's span get their results and end. */

@@ -104,7 +104,7 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
   });
 
   it('exports one server span per request with a child per plugin hook and a client span for the upstream call', async () => {
-    const r = await chat(gw, `Summarize our refund policy. ${PROMPT_SENTINEL}`, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` });
+    const r = await chat(gw, `Summarize our refund policy. ${PROMPT_SENTINEL}`, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, tracestate: 'vendor=abc' });
     expect(r.status).toBe(200);
     const body = await r.json() as { choices: { message: { content: string } }[] };
     expect(body.choices[0]!.message.content).toContain('[EMAIL]');
@@ -130,6 +130,7 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
     expect(attrs(client)).toMatchObject({ 'gen_ai.request.model': 'fake-model', 'gen_ai.provider.name': 'openai', 'server.address': '127.0.0.1' });
     expect(attrs(client)['gen_ai.usage.output_tokens']).toBe(ra['gen_ai.usage.output_tokens']);
     expect(up.received.at(-1)!.headers.traceparent).toBe(`00-${CLIENT_TRACE}-${client.spanId}-01`);
+    expect(up.received.at(-1)!.headers.tracestate).toBe('vendor=abc');
 
     // A child per plugin hook that ran: topics and decide on the request, the redactor on the answer, the auditor at the end.
     const hooks = await waitFor(() => {
