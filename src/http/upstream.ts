@@ -70,7 +70,11 @@ export class UpstreamProxy {
       f.trace.startUpstream(ctx.request.model, upstream.name, upstream.host, f.stream, performance.now(), headers);
     } else {
       const tp = req.headers.traceparent;
-      if (typeof tp === 'string' && TRACEPARENT_RE.test(tp)) headers.traceparent = tp;
+      if (typeof tp === 'string' && TRACEPARENT_RE.test(tp)) {
+        headers.traceparent = tp;
+        const ts = req.headers.tracestate;
+        if (typeof ts === 'string' && ts.length <= 512) headers.tracestate = ts; // W3C: at most 512 characters
+      }
     }
     f.upstreamCalled = true;
     ctx.timings.upstreamStart = performance.now();

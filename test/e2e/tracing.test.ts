@@ -215,10 +215,12 @@ describe('sampling', () => {
     const gw = await startGateway(['--rules', rulesDir({ 'main.policy': POLICY }), '--upstream', up.baseUrl]);
     try {
       const tp = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
-      expect((await chat(gw, 'hello', { traceparent: tp })).status).toBe(200);
+      expect((await chat(gw, 'hello', { traceparent: tp, tracestate: 'vendor=abc' })).status).toBe(200);
       expect(up.received.at(-1)!.headers.traceparent).toBe(tp);
-      expect((await chat(gw, 'hello', { traceparent: 'junk' })).status).toBe(200);
+      expect(up.received.at(-1)!.headers.tracestate).toBe('vendor=abc');
+      expect((await chat(gw, 'hello', { traceparent: 'junk', tracestate: 'vendor=abc' })).status).toBe(200);
       expect(up.received.at(-1)!.headers.traceparent).toBeUndefined();
+      expect(up.received.at(-1)!.headers.tracestate).toBeUndefined();
     } finally {
       await gw.stop();
       await up.close();
