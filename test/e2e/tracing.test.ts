@@ -1,7 +1,6 @@
-// OpenTelemetry tracing end to end: the real CLI with --otlp-endpoint exports over OTLP/HTTP (JSON) to a receiver
-// this test runs on loopback; the span tree (request → plugin hooks, upstream call), the GenAI and policy attributes,
-// the client's traceparent honoured and passed on, no prompt or answer text in any span, and a dead collector that
-// never slows or breaks requests.
+// OpenTelemetry tracing end to end: the real CLI exports over OTLP/HTTP (JSON) to a loopback receiver; span tree, GenAI
+// and policy attributes, traceparent honoured and passed on, sampling, failing hooks, no prompt or answer text in any
+// span, and a silent or dead collector that never slows or breaks requests.
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
