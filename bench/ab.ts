@@ -12,6 +12,7 @@
 //   full-without-A-B     the full policy without blocks A and B (e.g. full-without-audit, full-without-quota-topics;
 //                        `audit` means --audit off)
 //   CONFIG+redis         the same with --redis-url redis://127.0.0.1:6379 (quota counters in Redis), e.g. full+redis
+//   CONFIG+otlp          the same with tracing on: --otlp-endpoint to a sink this script runs (answers 200, keeps nothing)
 // Prints CPU µs per request (user+system, from /proc), its system part, req/s and p50 per SPEC.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { runLoad } from './load.ts';
 import { cpuMsOf, freePort, hasTaskset, httpStatus, sleep } from './proc.ts';
 import { median } from './stats.ts';
 import { createUpstream } from './upstream.ts';
+import http from 'node:http';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: opts, positionals: specs } = parseArgs({
@@ -47,6 +49,10 @@ function systemMs(pid: number): number {
 const upstream = createUpstream({ port: 0, delayMs: 0, sseGapMs: 2 });
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
 const upPort = (upstream.address() as { port: number }).port;
+// An OTLP/HTTP sink for the +otlp configurations: reads each export and answers 200.
+const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); });
+await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+const sinkPort = (sink.address() as { port: number }).port;
 const tmp = mkdtempSync(path.join(tmpdir(), 'pgw-ab-'));
 writeFileSync(path.join(tmp, 'phrases.txt'), generatePhrases(10_000).join('\n') + '\n');
 const key = createKey({ node: process.execPath, root: ROOT }, path.join(tmp, 'bench.keys'));
@@ -57,8 +63,9 @@ const proxies: Proxy[] = [];
 try {
   for (const [i, spec] of specs.entries()) {
     const [configSpec, dir = ROOT] = spec.split('@') as [string, string?];
-    const redis = configSpec.endsWith('+redis');
-    const config = redis ? configSpec.slice(0, -'+redis'.length) : configSpec;
+    const [config, ...extras] = configSpec.split('+') as [string, ...string[]];
+    const redis = extras.includes('redis');
+    const otlp = extras.includes('otlp');
     const port = await freePort();
     let args: string[];
     let url = `http://127.0.0.1:${port}/policy/chat/completions`;
@@ -81,6 +88,7 @@ try {
         headers = { ...headers, authorization: `Bearer ${key}` };
       } else throw new Error(`unknown configuration "${config}" (bare, pass, full, full-without-…)`);
       if (redis) args.push('--redis-url', 'redis://127.0.0.1:6379');
+      if (otlp) args.push('--otlp-endpoint', `http://127.0.0.1:${sinkPort}`);
     }
     const child = pin
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir })
@@ -123,6 +131,8 @@ try {
   for (const p of proxies) p.child.kill('SIGTERM');
   upstream.close();
   upstream.closeAllConnections();
+  sink.close();
+  sink.closeAllConnections();
   rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(0);

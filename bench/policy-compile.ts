@@ -25,7 +25,7 @@ export interface PolicyCompileBench {
   readonly unownedBlocks: readonly string[];
 }
 
-/** Moderation categories (DESIGN §5) the generated respond rules cycle through. */
+/** Moderation categories (the OpenAI taxonomy, plugins/moderation/README.md) the generated respond rules cycle through. */
 const CATEGORIES = ['hate', 'hate/threatening', 'harassment', 'self-harm', 'self-harm/intent', 'sexual', 'sexual/minors', 'violence', 'violence/graphic'];
 
 /**

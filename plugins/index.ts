@@ -1,4 +1,4 @@
-// The plugin registry in chain order (DESIGN §3). The order IS the decision flow:
+// The plugin registry in chain order (docs/policy-language.md, "Decision order"). The order IS the decision flow:
 // auth before anything spends budget; quota before work is done; rollout decides enforce/shadow before the
 // decision is made; topics and moderation produce triggers that decide turns into the decision; the redactor
 // rewrites answers before the auditor records anything.

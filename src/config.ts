@@ -53,6 +53,10 @@ export interface GatewayConfig {
   readonly upstreamBodyLimit: number;
   /** Directories outside the policy root that files named by a policy may resolve into. */
   readonly allowPaths: readonly string[];
+  /** OTLP/HTTP traces URL (tracing on), or undefined (tracing off). */
+  readonly otlpEndpoint: string | undefined;
+  /** Share of new traces recorded (0..1); requests whose client trace is sampled (or not) follow it. */
+  readonly otlpSampleRatio: number;
 }
 
 export const SERVE_HELP = `Usage: policy-gateway serve [options]
@@ -94,6 +98,12 @@ Starts the gateway. Every option can also be set by the environment variable in 
                             a decompressed body (then 502) (default 64mb)
   --allow-path DIR          a directory outside the policy root that keys and list files named by a policy may
                             be in (repeatable) [POLICY_GATEWAY_ALLOW_PATH, comma-separated]
+  --otlp-endpoint URL       export OpenTelemetry traces over OTLP/HTTP (JSON) to this collector: a base URL
+                            (http://collector:4318, /v1/traces is added) or the full traces URL; off by default
+                            [POLICY_GATEWAY_OTLP_ENDPOINT]. OTEL_EXPORTER_OTLP_HEADERS adds headers (e.g. auth),
+                            OTEL_SERVICE_NAME names the service (default policy-gateway).
+  --otlp-sample-ratio R     share of requests traced, 0 to 1, when the client sent no sampled traceparent (a client's
+                            sampling decision is followed) [POLICY_GATEWAY_OTLP_SAMPLE_RATIO] (default 1)
   --grace DUR               graceful-shutdown grace period for in-flight requests (default 30s)
   --plugin-timeout DUR      budget for each asynchronous plugin hook (default 10s)
   --log-level LEVEL         fatal|error|warn|info|debug [LOG_LEVEL] (default info)
@@ -164,6 +174,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
         'max-json-depth': { type: 'string' }, 'request-timeout': { type: 'string' }, 'idle-timeout': { type: 'string' },
         'max-connections': { type: 'string' }, 'ops-reserve': { type: 'string' }, 'ops-listen': { type: 'string' },
         'upstream-body-limit': { type: 'string' }, 'allow-path': { type: 'string', multiple: true },
+        'otlp-endpoint': { type: 'string' }, 'otlp-sample-ratio': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -207,6 +218,20 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     if (!m) throw new ConfigError(`--ops-listen: expected [HOST:]PORT, got "${opsRaw}"`);
     opsListen = Object.freeze({ host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port: parseInt10(m[2]!, '--ops-listen port', 0, 65535) });
   }
+  const otlpRaw = str('otlp-endpoint', 'POLICY_GATEWAY_OTLP_ENDPOINT', '');
+  let otlpEndpoint: string | undefined;
+  if (otlpRaw !== '') {
+    let u: URL;
+    try { u = new URL(otlpRaw); } catch { throw new ConfigError(`--otlp-endpoint: invalid URL "${otlpRaw}"`); }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`--otlp-endpoint: "${otlpRaw}" must be http:// or https://`);
+    if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/traces';
+    otlpEndpoint = u.toString();
+  }
+  const ratioRaw = str('otlp-sample-ratio', 'POLICY_GATEWAY_OTLP_SAMPLE_RATIO', '') || '1';
+  const otlpSampleRatio = Number(ratioRaw);
+  if (ratioRaw.trim() === '' || !Number.isFinite(otlpSampleRatio) || otlpSampleRatio < 0 || otlpSampleRatio > 1) {
+    throw new ConfigError(`--otlp-sample-ratio: expected a number from 0 to 1, got "${ratioRaw}"`);
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   return Object.freeze({
     host: str('host', 'POLICY_GATEWAY_HOST', '127.0.0.1'),
@@ -236,5 +261,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     opsListen,
     upstreamBodyLimit: parseSize(str('upstream-body-limit', undefined, '64mb'), '--upstream-body-limit'),
     allowPaths: Object.freeze((values['allow-path'] as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_ALLOW_PATH)),
+    otlpEndpoint,
+    otlpSampleRatio,
   });
 }

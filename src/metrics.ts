@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { FastCounter as Counter, FastGauge as Gauge, FastHistogram as Histogram } from './fast-metrics.ts';
 import type { MetricDecls, MetricsOf } from './sdk/metrics.ts';
+import { VERSION } from './version.ts';
 
 /** Latency buckets in seconds: sub-millisecond resolution for gateway overhead, up to a minute for model calls. */
 export const LATENCY_BUCKETS = Object.freeze([
@@ -38,11 +39,27 @@ export interface Metrics {
   readonly pluginErrors: Counter<'plugin' | 'hook'>;
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge;
+  /** 1, labelled with this build's version and Node.js version. */
+  readonly buildInfo: Gauge<'version' | 'node'>;
+  /** 1, labelled with the serving rule set's revision (only the current one: see setRulesRevision). */
+  readonly rulesInfo: Gauge<'revision'>;
+  readonly rulesLastReloadSuccess: Gauge;
   readonly inflight: Gauge<'route' | 'endpoint'>;
   readonly openConnections: Gauge;
   readonly connectionsRejected: Counter;
   /** The live metrics of a plugin's declaration object; throws for a declaration that was not registered. */
   of<D extends MetricDecls>(decls: D): MetricsOf<D>;
+}
+
+/**
+ * Records a successful policy load: `rules_info` then carries only `revision` (the previous one removed, so the
+ * label stays bounded to one value per process), and the last-success time is `nowMs`.
+ */
+export function recordRulesLoaded(m: Metrics, revision: string, policies: number, nowMs: number): void {
+  m.rulesInfo.reset();
+  m.rulesInfo.set({ revision }, 1);
+  m.rulesLastReloadSuccess.set(nowMs / 1000);
+  m.policiesLoaded.set(policies);
 }
 
 /**
@@ -75,10 +92,15 @@ export function createMetrics(registry: Registry, plugins: readonly MetricSource
     pluginErrors: counter('policy_gateway_plugin_errors_total', 'Plugin hooks that threw or timed out.', ['plugin', 'hook']),
     policyReloads: counter('policy_gateway_policy_reloads_total', 'Policy (re)loads by result (success, error).', ['result']),
     policiesLoaded: new Gauge({ name: 'policy_gateway_policies_loaded', help: 'Policies in the serving rule set.', registers, aggregator: 'max' }),
+    // `max` across --workers: every worker reports the same 1 (a sum would count the workers).
+    buildInfo: new Gauge<'version' | 'node'>({ name: 'policy_gateway_build_info', help: 'Always 1; labels name the gateway version and the Node.js version running it.', labelNames: ['version', 'node'], registers, aggregator: 'max' }),
+    rulesInfo: new Gauge<'revision'>({ name: 'policy_gateway_rules_info', help: 'Always 1; the revision label names the rule set serving (only the current one).', labelNames: ['revision'], registers, aggregator: 'max' }),
+    rulesLastReloadSuccess: new Gauge({ name: 'policy_gateway_rules_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load (the initial load or a reload that swapped in a new rule set).', registers, aggregator: 'max' }),
     inflight: new Gauge<'route' | 'endpoint'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route', 'endpoint'], registers }),
     openConnections: new Gauge({ name: 'policy_gateway_open_connections', help: 'Client connections open on the main listener (--max-connections applies per process).', registers }),
     connectionsRejected: counter('policy_gateway_connections_rejected_total', 'Connections answered with a canned 503 before any request was read: beyond --max-connections plus --ops-reserve.', []),
   };
+  core.buildInfo.set({ version: VERSION, node: process.version }, 1);
   const pluginMetrics = new Map<MetricDecls, Record<string, unknown>>();
   for (const p of plugins) {
     if (!p.metrics) continue;

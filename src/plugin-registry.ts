@@ -14,7 +14,7 @@ export class RegistryError extends Error {}
 
 /** A checked registry: the plugins in chain order and the tables assembled from their declarations. */
 export interface PluginRegistry {
-  /** Every plugin in chain order (the order IS the decision flow: DESIGN §3). */
+  /** Every plugin in chain order (the order IS the decision flow: docs/policy-language.md, "Chain order"). */
   readonly plugins: readonly PluginFactory<any>[];
   /** Every GW_ERR_* code: core's, then each plugin's. */
   readonly errors: ReadonlyMap<string, ErrorTableRow>;

@@ -1,4 +1,4 @@
-// Audit record formatting: one record → one line, as logfmt (DESIGN §5's line: bare timestamp, then key=value
+// Audit record formatting: one record → one line, as logfmt (README, "Audit records"'s line: bare timestamp, then key=value
 // pairs in record order) or as a one-line JSON object. Pure functions; the sink adds the newline and writes.
 
 /** A value of an audit field. `null` is a missing value (`-` in logfmt, `null` in JSON). */
@@ -115,7 +115,7 @@ export function formatLogfmt(rec: AuditRecord): string {
 const PARTS: string[] = [];
 
 /**
- * Fields with a fixed place in every record, in order. The first five are the connectors' line (DESIGN §5);
+ * Fields with a fixed place in every record, in order. The first five are the connectors' line (README, "Audit records");
  * `timestamp` is written bare in logfmt. The optional fields (`quota_limit`, `moderation_error`, `request_redactions`:
  * record.ts) follow `upstream_status`, then `tags`,
  * then `prompt` and `output` (only for policies with `prompts on`). Records are built in this order (record.ts).
@@ -145,7 +145,7 @@ export function formatAuditRecord(rec: AuditRecord, format: AuditFormat): string
 let tsSecond = -1;
 let tsText = '';
 
-/** `2026-01-13T10:12:42Z`: ISO-8601 UTC with seconds precision, as in DESIGN §5. Cached per second. */
+/** `2026-01-13T10:12:42Z`: ISO-8601 UTC with seconds precision, as in README, "Audit records". Cached per second. */
 export function auditTimestamp(epochMs: number): string {
   const sec = Math.floor(epochMs / 1000);
   if (sec !== tsSecond) {

@@ -1,26 +1,28 @@
 // `policy-gateway keys create|list|revoke`, the auth plugin's CLI command: manages the keys files auth reads. A new
 // key is printed once (stdout) and only its sha256 digest is written; files are replaced atomically (write + rename).
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   formatKeyLine, generateKey, isValidLabel, isValidListName, KEY_PREFIX, normalizeKeyId, parseExpiry, parseKeysFile,
 } from './keys-file.ts';
-
-/** Where `keys` reads and writes when `--file` is not given (relative to the working directory). */
-export const DEFAULT_KEYS_FILE = 'keys/default.keys';
+import { locateKeysFile } from './keys-locate.ts';
 
 const HELP = `Usage: policy-gateway keys <create|list|revoke> [options]
 
   create --label L --policy P [--policy P2 | --policy P1,P2 | --policy '*'] [--project X] [--expires DATE] [--file F]
-         Prints a new key ONCE on stdout and appends its sha256 digest to the keys file.
+         Prints a new key ONCE on stdout and appends its sha256 digest to the keys file: --file F, or the file
+         the policies' auth { keys "…" } block names (read from --rules, default rules/).
          --project restricts the key to those projects (requests must name one); '*' = any named project.
          --expires 2027-01-01 (00:00:00Z that day) or 2027-01-01T12:00:00Z.
-  list   [--file F] [--json]     Ids, labels, policies, projects and expiry of every key (no secrets exist to show).
-  revoke --id ID [--file F]      Removes a key (ID is pgk_xxxxxxxxxxxx or the 12-character id); takes effect
+  list   (--file F | --policy P) [--json]
+                                 Ids, labels, policies, projects and expiry of every key (no secrets exist to show).
+  revoke --id ID (--file F | --policy P)
+                                 Removes a key (ID is pgk_xxxxxxxxxxxx or the 12-character id); takes effect
                                  within about a second on running gateways.
 
-  --file defaults to ${DEFAULT_KEYS_FILE} (relative to the working directory).`;
+  --file F     the keys file (a path relative to the working directory).
+  --rules DIR  where --policy P is looked up when --file is not given [POLICY_GATEWAY_RULES] (default rules).`;
 
 /** Where the command writes: stdout gets data (the key, the list), stderr gets messages. */
 export interface KeysIo {
@@ -53,7 +55,7 @@ function splitList(values: readonly string[] | undefined): string[] {
   return out;
 }
 
-async function create(v: Record<string, unknown>, io: KeysIo, file: string): Promise<number> {
+async function create(v: Record<string, unknown>, io: KeysIo, file: string, whose: string): Promise<number> {
   const label = v.label as string | undefined;
   const policies = splitList(v.policy as string[] | undefined);
   const projects = splitList(v.project as string[] | undefined);
@@ -91,7 +93,7 @@ async function create(v: Record<string, unknown>, io: KeysIo, file: string): Pro
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
   await writeKeysText(file, `${header}${text}${sep}${line}\n`);
   io.stdout.write(`${k.key}\n`);
-  io.stderr.write(`created key ${KEY_PREFIX}${k.id} (label "${label}") in ${file}\n`
+  io.stderr.write(`created key ${KEY_PREFIX}${k.id} (label "${label}") in ${file}${whose}\n`
     + 'this is the only time the key is shown: store it now (the file holds only its sha256 digest)\n');
   return 0;
 }
@@ -149,7 +151,7 @@ async function revoke(v: Record<string, unknown>, io: KeysIo, file: string): Pro
  * Runs `policy-gateway keys …` with `argv` (the arguments after `keys`). Returns the exit code: 0 success,
  * 1 failure (missing file, unknown id, broken keys file), 2 usage error.
  */
-export async function runKeys(argv: readonly string[], io: KeysIo): Promise<number> {
+export async function runKeys(argv: readonly string[], io: KeysIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     io[sub === undefined ? 'stderr' : 'stdout'].write(`${HELP}\n`);
@@ -161,7 +163,7 @@ export async function runKeys(argv: readonly string[], io: KeysIo): Promise<numb
       args: rest,
       options: {
         label: { type: 'string' }, policy: { type: 'string', multiple: true }, project: { type: 'string', multiple: true },
-        expires: { type: 'string' }, file: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' },
+        expires: { type: 'string' }, file: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' }, rules: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true, allowPositionals: false,
@@ -171,15 +173,33 @@ export async function runKeys(argv: readonly string[], io: KeysIo): Promise<numb
     return 2;
   }
   if (values.help) { io.stdout.write(`${HELP}\n`); return 0; }
-  const file = resolve((values.file as string | undefined) ?? DEFAULT_KEYS_FILE);
+  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') {
+    io.stderr.write(`policy-gateway keys: unknown subcommand "${sub}"\n\n${HELP}\n`);
+    return 2;
+  }
+  // Which keys file: --file, else the one the named policies' auth block reads. Never a guessed default: a key
+  // written where no policy looks would be silently useless.
+  let file: string;
+  let whose = '';
+  if (values.file !== undefined) {
+    file = resolve(values.file as string);
+  } else {
+    const policies = splitList(values.policy as string[] | undefined);
+    if (policies.length === 0 || policies.includes('*') || (sub !== 'create' && policies.length > 1)) {
+      io.stderr.write(`policy-gateway keys ${sub}: give the keys file with --file F, or one policy with --policy P to use the keys file its auth block names\n`);
+      return 2;
+    }
+    const rules = (values.rules as string | undefined) ?? env.POLICY_GATEWAY_RULES ?? 'rules';
+    const found = await locateKeysFile(rules, policies);
+    if (found.kind === 'problem') { io.stderr.write(`policy-gateway keys ${sub}: ${found.message}\n`); return 2; }
+    file = found.file;
+    whose = ` — the keys file of ${policies.length === 1 ? 'policy' : 'policies'} ${policies.map((p) => `"${p}"`).join(', ')} (${relative(process.cwd(), found.policyFile) || found.policyFile})`;
+  }
   try {
     switch (sub) {
-      case 'create': return await create(values, io, file);
+      case 'create': return await create(values, io, file, whose);
       case 'list': return await list(values, io, file);
       case 'revoke': return await revoke(values, io, file);
-      default:
-        io.stderr.write(`policy-gateway keys: unknown subcommand "${sub}"\n\n${HELP}\n`);
-        return 2;
     }
   } catch (e) {
     io.stderr.write(`policy-gateway keys ${sub}: ${(e as Error).message}\n`);

@@ -1,4 +1,4 @@
-// The decision flow of DESIGN §3 as a pure function over a compiled RespondConfig: allowlist miss → refuse;
+// The decision flow of docs/policy-language.md, "Decision order" as a pure function over a compiled RespondConfig: allowlist miss → refuse;
 // else the first rule (file order) any present trigger fires; else `otherwise`. No I/O, no allocation.
 import type { DecisionOutcome, RespondConfig } from './block.ts';
 import { ruleCoversCategory } from './block.ts';

@@ -1,5 +1,5 @@
 // The decide plugin (block `respond`): turns topic hits and moderation flags into the request's decision
-// (DESIGN §3) and, when rollout enforces it, applies it: refuse/escalate answer locally, rewrite/summary edit the request
+// (docs/policy-language.md, "Decision order") and, when rollout enforces it, applies it: refuse/escalate answer locally, rewrite/summary edit the request
 // (the instruction and token cap go where the endpoint takes them: src/sdk/request-edits.ts).
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';

@@ -55,6 +55,8 @@ interface Draft {
   readonly custom: Detector[];
   style: RedactStyle | undefined;
   styleSpan: Span | undefined;
+  /** Errors reported while reading the block (an unknown detector, a bad pattern): then "enables no detector" is noise. */
+  errors: number;
 }
 
 const PATTERN_SHAPE = 'write pattern /ACME-\\d{6}/ as "[ACCOUNT]"';
@@ -245,8 +247,9 @@ function readStyle(st: Statement, draft: Draft, env: Env): void {
   draft.styleSpan = st.span;
 }
 
-function readBlock(block: Block, env: Env): Draft {
-  const draft: Draft = { block, names: new Set(), custom: [], style: undefined, styleSpan: undefined };
+function readBlock(block: Block, outer: Env): Draft {
+  const draft: Draft = { block, names: new Set(), custom: [], style: undefined, styleSpan: undefined, errors: 0 };
+  const env: Env = { policyId: outer.policyId, report: (d) => { if (d.severity === 'error') draft.errors++; outer.report(d); } };
   for (const st of block.statements) {
     const kw = identName(st.terms[0]);
     if (st.body) {
@@ -304,7 +307,7 @@ export function compileRedact(blocks: readonly Block[], env: Env): RedactConfig 
     }
     if (clash) continue;
     const side = buildSide(draft);
-    if (side === undefined) {
+    if (side === undefined && draft.errors === 0) {
       reportWarning(env, 'POL0446', block.nameSpan, 'this redact block enables no detector',
         ['list detectors such as email, phone, credit_card (or all), or add pattern /regex/ as "[LABEL]"']);
     }

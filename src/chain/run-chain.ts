@@ -9,6 +9,8 @@ import type { ApiAnswer, StreamChunk } from '../sdk/types.ts';
 import type { Chain } from './build-chain.ts';
 
 type Observer = { observe(v: number): void };
+/** Told of every timed hook (`t0`, `t1`: performance.now()); set only when tracing is on. */
+export type HookObserver = (ctx: RequestContext, plugin: string, hook: string, t0: number, t1: number, failed: boolean) => void;
 
 /** The duration histogram child of each hook, found by the hook object itself (no key string per call). */
 class HookTimers {
@@ -39,11 +41,20 @@ export class ChainRunner {
   readonly #metrics: Metrics;
   readonly #timers: HookTimers;
   readonly #budgetMs: number;
+  readonly #observe: HookObserver | undefined;
 
-  constructor(metrics: Metrics, budgetMs: number) {
+  constructor(metrics: Metrics, budgetMs: number, observe?: HookObserver) {
     this.#metrics = metrics;
     this.#timers = new HookTimers(metrics);
     this.#budgetMs = budgetMs;
+    this.#observe = observe;
+  }
+
+  /** A hook finished: its duration metric, and the observer (tracing) when there is one. */
+  #timed(h: { readonly plugin: string }, hook: string, ctx: RequestContext, t0: number, failed = false): void {
+    const t1 = performance.now();
+    if (!failed) this.#timers.get(h, hook).observe((t1 - t0) / 1000);
+    if (this.#observe !== undefined) this.#observe(ctx, h.plugin, hook, t0, t1, failed);
   }
 
   /**
@@ -60,10 +71,11 @@ export class ChainRunner {
       try {
         r = h.fn(ctx);
       } catch (err) {
+        this.#timed(h, 'onRequest', ctx, t0, true);
         return { kind: 'reject', error: pluginFailure(h.plugin, 'onRequest', err, ctx, this.#metrics) };
       }
       if (isThenable<RequestAction>(r)) return this.#continueAsync(chain, ctx, i, r, t0);
-      this.#timers.get(h, 'onRequest').observe((performance.now() - t0) / 1000);
+      this.#timed(h, 'onRequest', ctx, t0);
       if (r) return r;
     }
     return undefined;
@@ -79,9 +91,10 @@ export class ChainRunner {
         if (i !== at) { t0 = performance.now(); pending = h.fn(ctx); }
         r = isThenable<RequestAction>(pending) ? await this.#race(pending, h.plugin, ctx) : pending;
       } catch (err) {
+        this.#timed(h, 'onRequest', ctx, t0, true);
         return { kind: 'reject', error: pluginFailure(h.plugin, 'onRequest', err, ctx, this.#metrics) };
       }
-      this.#timers.get(h, 'onRequest').observe((performance.now() - t0) / 1000);
+      this.#timed(h, 'onRequest', ctx, t0);
       if (r) return r;
     }
     return undefined;
@@ -111,9 +124,10 @@ export class ChainRunner {
       try {
         h.fn(body, ctx);
       } catch (err) {
+        this.#timed(h, 'onResponse', ctx, t0, true);
         throw pluginFailure(h.plugin, 'onResponse', err, ctx, this.#metrics);
       }
-      this.#timers.get(h, 'onResponse').observe((performance.now() - t0) / 1000);
+      this.#timed(h, 'onResponse', ctx, t0);
     }
   }
 
@@ -155,14 +169,19 @@ export class ChainRunner {
    */
   runComplete(chain: Chain, outcome: Outcome, ctx: RequestContext): void | Promise<void> {
     const hooks = chain.onComplete;
+    const observe = this.#observe;
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i]!;
+      const t0 = observe === undefined ? 0 : performance.now();
+      let failed = false;
       try {
         const r = h.fn(outcome, ctx);
         if (isThenable(r)) return this.#completeAsync(chain, outcome, ctx, i, r);
       } catch (err) {
+        failed = true;
         this.#completeFailed(h.plugin, err, ctx);
       }
+      if (observe !== undefined) observe(ctx, h.plugin, 'onComplete', t0, performance.now(), failed);
     }
     return undefined;
   }

@@ -48,7 +48,7 @@ export function assembleVerdict(state: { get<T>(key: StateKey<T>): T | undefined
   };
 }
 
-/** The `policy` block of DESIGN §2 for this request, field names exactly as in the integration contract. */
+/** The `policy` block (README, "HTTP contract") for this request, field names exactly as in the integration contract. */
 export function policyBlock(ctx: RequestContext): PolicyBlock {
   const v = ctx.verdict;
   return {

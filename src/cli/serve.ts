@@ -6,7 +6,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { GatewayConfig, UpstreamConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import { createMetrics, type Metrics } from '../metrics.ts';
+import { createMetrics, recordRulesLoaded, type Metrics } from '../metrics.ts';
 import { Gateway } from '../http/gateway.ts';
 import { buildUpstreams, UpstreamRouter } from '../upstream/router.ts';
 import { DEMO_MODELS, startDemoUpstream } from '../upstream/demo.ts';
@@ -14,6 +14,8 @@ import { PolicyStore } from '../policy/store.ts';
 import { buildRegistry } from '../plugin-registry.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
+import { VERSION } from '../version.ts';
 
 interface Running {
   gateway: Gateway;
@@ -56,6 +58,23 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     },
   };
 
+  let tracing: Tracing | undefined;
+  if (config.otlpEndpoint !== undefined) {
+    // Registered first so it closes last: spans of the requests drained by the graceful stop are exported too.
+    // Loaded only when tracing is on: a gateway without --otlp-endpoint never loads the OpenTelemetry SDK.
+    const { Tracing: TracingImpl } = await import('../telemetry/tracing.ts');
+    tracing = new TracingImpl({
+      url: config.otlpEndpoint, sampleRatio: config.otlpSampleRatio, serviceName: env.OTEL_SERVICE_NAME || 'policy-gateway', version: VERSION, log,
+      scheduleDelayMs: boundedEnvInt(env.OTEL_BSP_SCHEDULE_DELAY, 1000, 10, 60_000),
+      maxQueueSize: boundedEnvInt(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048, 1, 65_536),
+      exportTimeoutMs: boundedEnvInt(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000, 100, 60_000),
+      resource: { 'service.instance.id': String(process.pid) },
+    });
+    const t = tracing;
+    closers.push(() => t.shutdown());
+    if (!cluster.isWorker || cluster.worker?.id === 1) log.info({ url: config.otlpEndpoint }, 'tracing: exporting OpenTelemetry spans over OTLP/HTTP');
+  }
+
   let upstreamConfigs: readonly UpstreamConfig[] = config.upstreams;
   let fallbackModels: readonly string[] = config.upstreams.flatMap((u) => u.models.filter((m) => !m.includes('*') && !m.includes('?')));
   if (upstreamConfigs.length === 0) {
@@ -80,14 +99,17 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     plugins: plugged.plugins,
     logger: log,
     watch: config.watch,
+    // A person watching the log in a terminal gets reload diagnostics rendered (caret, notes), not JSON records.
+    terminal: process.stdout.isTTY === true && opts.log === undefined ? process.stderr : undefined,
     onReload: (result) => {
       metrics.policyReloads.inc({ result });
-      metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
+      const set = store.current;
+      if (result === 'success' && set !== undefined) recordRulesLoaded(metrics, set.revision, set.policies.size, Date.now());
     },
   });
   await store.load();
   metrics.policyReloads.inc({ result: 'success' });
-  metrics.policiesLoaded.set(store.current?.policies.size ?? 0);
+  recordRulesLoaded(metrics, store.current!.revision, store.current!.policies.size, Date.now());
   closers.push(() => store.close());
 
   const unchainedHooks = plugged.plugins.filter((p) => p.onUnchainedEnd !== undefined);
@@ -97,6 +119,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxConnections: config.maxConnections, opsReserve: config.opsReserve,
     upstreamBodyLimit: config.upstreamBodyLimit,
     defaultPolicy: config.defaultPolicy, metricsText: opts.metricsText, fallbackModels, metricProjects: new Set(config.metricProjects), upstreamClient: config.upstreamClient,
+    tracing,
     onUnchainedEnd: (end) => {
       const e = { ...end, error: end.error && { code: end.error.code, status: end.error.status, reasonCode: end.error.reasonCode } };
       for (const p of unchainedHooks) p.onUnchainedEnd!(e, services);
@@ -130,6 +153,12 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     void store.reload();
   });
   return { gateway, stop };
+}
+
+/** An integer from an OTEL_* environment variable, clamped to [min, max]; `dflt` when unset or not a number. */
+function boundedEnvInt(raw: string | undefined, dflt: number, min: number, max: number): number {
+  const n = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+  return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : dflt;
 }
 
 /**

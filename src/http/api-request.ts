@@ -92,6 +92,10 @@ function afterBody(edge: Edge, proxy: UpstreamProxy, req: Req, res: http.ServerR
     return endUnchained(edge, req, res, reqId, apiRouteName(route, endpoint), start, toGatewayError(e));
   }
   const flight = req[FLIGHT]!;
+  if (edge.tracing !== undefined) {
+    flight.trace = edge.tracing.startRequest(req.headers, route, endpoint, ctx.policy.id, revision, start);
+    edge.traces.set(ctx, flight.trace);
+  }
   flight.res = res;
   edge.open(flight);
   edge.inflight++;

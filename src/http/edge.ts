@@ -11,6 +11,7 @@ import type { CompiledPolicySet } from '../policy/types.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { RequestCtx } from '../chain/request-context.ts';
 import type { Flight } from './flight.ts';
+import type { RequestTrace, Tracing } from '../telemetry/tracing.ts';
 
 /** Where the serving rule set comes from (the hot-reloading PolicyStore in production). */
 export interface PolicySource {
@@ -66,6 +67,8 @@ export interface GatewayOptions {
   readonly metricProjects?: ReadonlySet<string>;
   /** Called once per finished request that did not reach a policy chain (the auditor records those too). */
   readonly onUnchainedEnd?: (end: RequestEnd) => void;
+  /** OpenTelemetry tracing (--otlp-endpoint); undefined: off, and the request path pays nothing for it. */
+  readonly tracing?: Tracing;
 }
 
 /** Request ids: a random per-process prefix plus a counter — unique across replicas, no entropy drawn per request. */
@@ -81,6 +84,9 @@ export class Edge {
   readonly now: () => number;
   readonly maxDepth: number;
   readonly upstreamLimit: number;
+  readonly tracing: Tracing | undefined;
+  /** The trace of each traced request's context (the chain runner reports hooks by context). */
+  readonly traces = new WeakMap<object, RequestTrace>();
   /** Requests being answered (chained or not). */
   inflight = 0;
   /** Chained requests not yet complete: an intrusive list (no allocation per request), newest first. */
@@ -95,7 +101,9 @@ export class Edge {
     this.now = o.now ?? Date.now;
     this.maxDepth = o.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.upstreamLimit = o.upstreamBodyLimit ?? 64 * 1024 * 1024;
-    this.runner = new ChainRunner(o.metrics, o.pluginTimeoutMs);
+    this.tracing = o.tracing;
+    this.runner = new ChainRunner(o.metrics, o.pluginTimeoutMs, o.tracing === undefined ? undefined
+      : (ctx, plugin, hook, t0, t1, failed) => this.traces.get(ctx)?.hook(plugin, hook, t0, t1, failed));
   }
 
   /** A fresh request id. */

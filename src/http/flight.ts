@@ -8,6 +8,7 @@ import type { CompiledPolicy } from '../policy/types.ts';
 import type { Upstream } from '../upstream/router.ts';
 import type { BodyScan } from './request-bytes.ts';
 import type { UndiciCall } from './undici-call.ts';
+import type { RequestTrace } from '../telemetry/tracing.ts';
 
 /** The IncomingMessage property that holds the request's Flight (read by the proxy event handlers). */
 export const FLIGHT = Symbol('flight');
@@ -42,6 +43,8 @@ export class Flight {
   scan: BodyScan | undefined;
   /** A member the gateway adds to the client's bytes (a stream's `stream_options`), if any. */
   addedMember: Buffer | undefined = undefined;
+  /** The request's spans, when tracing is on. */
+  trace: RequestTrace | undefined = undefined;
   /** The response, and the links of the gateway's list of open flights (cut when a graceful stop runs out of time). */
   res: http.ServerResponse | undefined = undefined;
   prev: Flight | undefined = undefined;

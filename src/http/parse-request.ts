@@ -1,4 +1,4 @@
-// Request validation and metadata (DESIGN §2): one JSON parse, checks on `model` and the endpoint's prompt fields (chat
+// Request validation and metadata (README, "HTTP contract"): one JSON parse, checks on `model` and the endpoint's prompt fields (chat
 // `messages`, Responses `input`/`instructions`, embeddings `input`, completions `prompt`/`suffix`), the policy_* fields
 // taken out of the body (so they never reach the upstream), headers and body reconciled.
 import type { IncomingHttpHeaders } from 'node:http';

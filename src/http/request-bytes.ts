@@ -8,7 +8,7 @@ const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
-/** The `policy_*` body fields the gateway takes out before the body goes upstream (DESIGN §2). */
+/** The `policy_*` body fields the gateway takes out before the body goes upstream (README, "HTTP contract"). */
 export const META_FIELDS: readonly string[] = Object.freeze(['policy_id', 'policy_user', 'policy_project_id', 'policy_target']);
 const META_LENGTHS = new Set(META_FIELDS.map((f) => f.length));
 

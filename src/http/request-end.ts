@@ -66,8 +66,10 @@ export function endUnchained(edge: Edge, req: http.IncomingMessage, res: http.Se
   if (!req.readableEnded) req.resume();
   edge.inflight++;
   res.once('close', () => {
-    const durationMs = performance.now() - start;
+    const end = performance.now();
+    const durationMs = end - start;
     edge.metrics.requests.byKey(unchainedKey(route, err.status)).inc();
+    edge.tracing?.recordUnchained(req.headers, req.method ?? 'GET', route, err.status, err.code, start, end);
     edge.log.info({ reqId, route, status: err.status, code: err.code, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request rejected');
     edge.o.onUnchainedEnd?.({ ctx, reqId, route, status: err.status, error: err, durationMs, revision: edge.o.policies.current?.revision });
     edge.done();
@@ -146,6 +148,12 @@ export function completeFlight(edge: Edge, f: Flight, res: http.ServerResponse):
       reqId: ctx.id, route, endpoint: ctx.endpoint, policy_id: pid, status, decision: decided ? v.decision : 'reject', effective_decision: decided ? v.effectiveDecision : 'reject',
       code: f.error?.code, aborted, stream: f.stream, durationMs: Math.round((end - t.start) * 1000) / 1000,
     }, aborted ? 'request aborted' : 'request completed');
+  }
+  if (f.trace !== undefined) {
+    f.trace.end({
+      status, errorCode: f.error?.code, verdict: decided ? v : undefined, usage: ctx.usage, model: typeof ctx.request.model === 'string' ? ctx.request.model : undefined,
+      aborted, upstreamStart: t.upstreamStart, upstreamFirstByte: t.upstreamFirstByte, upstreamEnd: t.upstreamEnd, end,
+    });
   }
   const outcome: Outcome = { status, error: f.error, upstreamCalled: f.upstreamCalled, aborted, synthesized: f.synthesized };
   const done = edge.runner.runComplete(f.policy.chain, outcome, ctx);

@@ -1,4 +1,4 @@
-// The gateway's routes (DESIGN §2): request paths to what answers them, and the names each has in metrics, logs and
+// The gateway's routes (README, "HTTP contract"): request paths to what answers them, and the names each has in metrics, logs and
 // audit records. The OpenAI endpoints (chat completions, Responses, embeddings, legacy completions) are served under
 // both /v1 (base-URL switch) and /policy.
 import { ENDPOINT_PATHS, ENDPOINTS, type Endpoint } from '../sdk/types.ts';

@@ -16,6 +16,9 @@ import { respondResponseEvents } from './respond-events.ts';
 import { respondSse } from './respond-sse.ts';
 import { UndiciCall } from './undici-call.ts';
 
+/** A W3C `traceparent` header (version 00 layout; passed on to the upstream as the client sent it). */
+const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 /**
  * The upstream client of one gateway. Either way the gateway handles the answer itself: it reads, checks and rewrites
  * JSON and SSE answers (the policy block, redaction), so the client only has to send the body the gateway built and
@@ -62,6 +65,17 @@ export class UpstreamProxy {
     if (upstream.authorization) headers.authorization = upstream.authorization;
     const ua = req.headers['user-agent'];
     if (ua) headers['user-agent'] = ua;
+    // W3C Trace Context: the upstream call joins the request's trace (tracing on), or the client's (tracing off).
+    if (f.trace !== undefined) {
+      f.trace.startUpstream(ctx.request.model, upstream.name, upstream.host, f.stream, performance.now(), headers);
+    } else {
+      const tp = req.headers.traceparent;
+      if (typeof tp === 'string' && TRACEPARENT_RE.test(tp)) {
+        headers.traceparent = tp;
+        const ts = req.headers.tracestate;
+        if (typeof ts === 'string' && ts.length <= 512) headers.tracestate = ts; // W3C: at most 512 characters
+      }
+    }
     f.upstreamCalled = true;
     ctx.timings.upstreamStart = performance.now();
     const proxy = this.#proxy;

@@ -26,6 +26,11 @@ export interface PolicyStoreOptions extends LoadOptions {
   readonly watch?: boolean;
   /** Quiet period after the last file event before reloading (default 100 ms). */
   readonly debounceMs?: number;
+  /**
+   * Where a person reads the log, when it goes to a terminal (serve passes stderr when stdout is a TTY): reload
+   * diagnostics are written there as rendered text (caret and notes), not as one JSON record each. Default: none.
+   */
+  readonly terminal?: { write(s: string): unknown };
 }
 
 /** What one reload did. */
@@ -123,8 +128,9 @@ export class PolicyStore {
     if (this.#opts.watch !== false && (await this.#syncWatches(r.sources.keys()))) this.#schedule();
     if (!r.set) {
       const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
-      log.error({ errors, revision: this.#current?.revision, diagnostics: renderDiagnostics(r.diagnostics, r.sources) },
+      log.error({ errors, warnings: r.diagnostics.length - errors, revision: this.#current?.revision },
         'policy reload failed, keeping the last good policies');
+      this.#logDiagnostics(r);
       this.#notify('error', r.diagnostics);
       return { result: 'error', diagnostics: r.diagnostics, revision: this.#current?.revision };
     }
@@ -150,7 +156,28 @@ export class PolicyStore {
 
   #logWarnings(r: LoadResult): void {
     if (r.diagnostics.length) {
-      this.#opts.logger.warn({ warnings: r.diagnostics.length, diagnostics: renderDiagnostics(r.diagnostics, r.sources) }, 'policy warnings');
+      this.#opts.logger.warn({ warnings: r.diagnostics.length }, 'policy warnings');
+      this.#logDiagnostics(r);
+    }
+  }
+
+  /**
+   * One log record per diagnostic (`policy diagnostic`: code, severity, `at` as file:line:col, message, notes) —
+   * greppable and parseable, never a JSON string full of line breaks; or, when the log goes to a terminal, the
+   * rendered text (source line, caret, notes) written there.
+   */
+  #logDiagnostics(r: LoadResult): void {
+    const term = this.#opts.terminal;
+    if (term !== undefined) {
+      term.write(renderDiagnostics(r.diagnostics, r.sources));
+      return;
+    }
+    const log = this.#opts.logger;
+    for (const d of r.diagnostics) {
+      const { file, start } = d.span;
+      const rec = { code: d.code, severity: d.severity, at: `${file}:${start.line}:${start.col}`, message: d.message, ...(d.notes?.length ? { notes: d.notes } : {}) };
+      if (d.severity === 'error') log.error(rec, 'policy diagnostic');
+      else log.warn(rec, 'policy diagnostic');
     }
   }
 

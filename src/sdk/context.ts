@@ -49,7 +49,7 @@ export interface Verdict {
   readonly rule: string | null;
 }
 
-/** Request metadata from headers/body (DESIGN §2); null when not given. */
+/** Request metadata from headers/body (README, "HTTP contract"); null when not given. */
 export interface RequestMeta {
   readonly policyId: string;
   readonly user: string | null;

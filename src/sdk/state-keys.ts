@@ -87,7 +87,7 @@ export const moderationKey = stateKey<ModerationResult>('moderation');
  */
 export const moderationErrorKey = stateKey<string>('moderation.error');
 
-/** The decision the decision flow (DESIGN §3) chose for a request. */
+/** The decision the decision flow (docs/policy-language.md, "Decision order") chose for a request. */
 export interface DecisionResult {
   readonly decision: Decision;
   readonly reasonCode: string;

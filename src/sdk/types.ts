@@ -194,7 +194,7 @@ export type StreamChunk = ChatCompletionChunk | TextCompletion | ResponseStreamE
 export type Decision = 'allow' | 'rewrite' | 'summary' | 'escalate' | 'refuse';
 export type RolloutMode = 'enforced' | 'shadow';
 
-/** The `policy` block on every answer (DESIGN §2), field names exactly as in the integration contract. */
+/** The `policy` block on every answer (README, "HTTP contract"), field names exactly as in the integration contract. */
 export interface PolicyBlock {
   policy_id: string;
   decision: Decision;

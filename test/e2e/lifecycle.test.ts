@@ -169,5 +169,11 @@ describe('gateway lifecycle', () => {
     expect(pids.size).toBe(2);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/policy_gateway_requests_total\{route="v1",endpoint="chat",status="200"\} 40\b/);
+
+    // Per-process facts are not summed over the workers: build and rules info stay 1, the reload time is a time.
+    expect(text).toMatch(/^policy_gateway_build_info\{version="\d+\.\d+\.\d+[^"]*",node="v\d+\.\d+\.\d+"\} 1$/m);
+    expect(text.match(/^policy_gateway_rules_info\{revision="[0-9a-f]{12}"\} 1$/gm)).toHaveLength(1);
+    const reloaded = Number(/^policy_gateway_rules_last_reload_success_timestamp_seconds (\S+)$/m.exec(text)![1]);
+    expect(Math.abs(reloaded - Date.now() / 1000)).toBeLessThan(120);
   });
 });

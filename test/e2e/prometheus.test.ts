@@ -61,8 +61,11 @@ function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const has = (block: string) => ALL_PLUGINS.some((p) => p.blocks.includes(block));
 
-/** Policies exercising every dashboard series the registered plugins can produce. */
-function rules(): Record<string, string> {
+/**
+ * Policies exercising every dashboard series the registered plugins can produce. `upstream`: the fake upstream's base
+ * URL, which also stands in for the escalation webhook and a moderation endpoint (a slow one: its model is `slow`).
+ */
+function rules(upstream: string): Record<string, string> {
   const files: Record<string, string> = {
     'open.policy': `policy "open" {
   default
@@ -90,6 +93,27 @@ function rules(): Record<string, string> {
     files['moderation.policy'] = `policy "moderated" {
   moderation { provider builtin; flag "violence/*" }
   respond { when "violence/*" refuse; otherwise allow }
+}
+`;
+  }
+  if (has('respond')) {
+    files['escalate.policy'] = `policy "escalating" {
+  respond {
+    otherwise escalate
+    escalation { url "${upstream}/hooks/escalation"; retries 0; timeout 2s }
+  }
+}
+`;
+  }
+  if (has('moderation')) {
+    // A moderation endpoint nobody listens on (a fail_open error each request), and a slow one: its call outlives the
+    // plugin budget (--plugin-timeout below), a plugin error.
+    files['moderation-down.policy'] = `policy "moderation-down" {
+  moderation { provider openai { url "http://127.0.0.1:9/v1/moderations"; timeout 2s }; on_error open }
+}
+`;
+    files['moderation-slow.policy'] = `policy "moderation-slow" {
+  moderation { provider openai { url "${upstream}/moderations"; model "slow"; timeout 10s }; on_error open }
 }
 `;
   }
@@ -128,6 +152,7 @@ describe('dashboard expressions', () => {
 describe('a real Prometheus scraping the gateway', () => {
   let up: FakeUpstream;
   let gw: GatewayProcess;
+  let gwRedisDown: GatewayProcess | undefined;
   let prom: ChildProcess | undefined;
   let promUrl: string;
   let dir: string;
@@ -138,13 +163,18 @@ describe('a real Prometheus scraping the gateway', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'pgw-prom-'));
     up = await startFakeUpstream();
-    rulesPath = rulesDir(rules());
+    rulesPath = rulesDir(rules(up.baseUrl));
     if (has('auth')) {
       const made = await runCli(['keys', 'create', '--label', 'prom-test', '--policy', 'locked', '--file', path.join(rulesPath, 'keys/k.keys')]);
       expect(made.code).toBe(0);
       key = made.stdout.trim();
     }
-    gw = await startGateway(['--rules', rulesPath, '--upstream', up.baseUrl, '--audit', path.join(dir, 'audit.log')]);
+    gw = await startGateway(['--rules', rulesPath, '--upstream', up.baseUrl, '--audit', path.join(dir, 'audit.log'), '--plugin-timeout', '300ms']);
+    // A second gateway whose quota store (Redis) is down: its quota store errors reach the dashboard too.
+    if (has('quota')) {
+      gwRedisDown = await startGateway(['--rules', rulesDir({ 'q.policy': 'policy "limited-redis" {\n  default\n  quota { user 100 requests per minute; on_error open }\n}\n' }),
+        '--upstream', up.baseUrl, '--audit', 'off', '--redis-url', 'redis://127.0.0.1:1']);
+    }
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
     const config = path.join(dir, 'prometheus.yml');
@@ -155,14 +185,14 @@ describe('a real Prometheus scraping the gateway', () => {
 scrape_configs:
   - job_name: policy-gateway
     static_configs:
-      - targets: ['127.0.0.1:${gw.port}']
+      - targets: ['127.0.0.1:${gw.port}'${gwRedisDown ? `, '127.0.0.1:${gwRedisDown.port}'` : ''}]
 `);
     prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     prom.stdout!.on('data', (d: Buffer) => { promLog += d.toString(); });
     prom.stderr!.on('data', (d: Buffer) => { promLog += d.toString(); });
     await until(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.status === 200, 'prometheus ready');
-    await until(async () => (await query('up{job="policy-gateway"} == 1')).length === 1, 'first successful scrape');
+    await until(async () => (await query('up{job="policy-gateway"} == 1')).length === (gwRedisDown ? 2 : 1), 'first successful scrape');
   });
   afterAll(async () => {
     if (prom && prom.exitCode === null) {
@@ -171,6 +201,7 @@ scrape_configs:
       await exited;
     }
     await gw?.stop();
+    await gwRedisDown?.stop();
     await up?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -216,6 +247,19 @@ scrape_configs:
     if (has('redact')) for (let k = 0; k < 2; k++) jobs.push(post(chat({ stream: k === 1 }), { 'x-policy-id': 'redacting' }));
     if (has('moderation') && has('respond')) jobs.push(post({ model: 'fake-model', messages: [{ role: 'user', content: 'I will kill him with a knife and make him bleed.' }] }, { 'x-policy-id': 'moderated' }));
     if (has('topics') && has('respond')) jobs.push(post(chat({ messages: [{ role: 'user', content: 'Tell me about competitor pricing.' }] }), { 'x-policy-id': 'topical' }));
+    // Two of each per round: the counts checked below (at least 10) hold even if a loaded machine slows one down.
+    for (let k = 0; k < 2; k++) {
+      if (has('respond')) jobs.push(post(chat(), { 'x-policy-id': 'escalating' }));
+      if (has('moderation')) {
+        jobs.push(post(chat(), { 'x-policy-id': 'moderation-down' }));
+        jobs.push(post(chat(), { 'x-policy-id': 'moderation-slow' }));
+      }
+    }
+    // The Redis-less gateway's requests are not counted in `statuses` (its audit is off).
+    if (gwRedisDown) {
+      await fetch(`${gwRedisDown.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat({ policy_user: 'r' })) })
+        .then((r) => r.text());
+    }
     return Promise.all(jobs);
   }
 
@@ -274,6 +318,16 @@ scrape_configs:
     if (has('topics') && has('respond')) {
       expect(await value('sum(policy_gateway_decisions_total{policy_id="topical", decision="refuse", rollout_mode="enforced"})')).toBeGreaterThanOrEqual(10);
     }
+    if (has('respond')) expect(await value('sum(policy_gateway_escalations_total{policy_id="escalating", result="sent"})')).toBeGreaterThanOrEqual(10);
+    if (has('moderation')) {
+      expect(await value('sum(policy_gateway_moderation_errors_total{provider="openai", result="fail_open"})')).toBeGreaterThanOrEqual(10);
+      expect(await value('sum(policy_gateway_plugin_errors_total{plugin="moderation", hook="onRequest"})')).toBeGreaterThanOrEqual(10);
+    }
+    if (has('quota')) expect(await value('sum(policy_gateway_quota_store_errors_total{store="redis", result="fail_open"})')).toBeGreaterThanOrEqual(10);
+    // Deployment facts: one revision serving per process, one version, a recent successful load.
+    expect((await query('count by (revision) (policy_gateway_rules_info)')).length).toBeGreaterThanOrEqual(1);
+    expect(await value('count(policy_gateway_build_info)')).toBe(gwRedisDown ? 2 : 1);
+    expect(await value('time() - max(policy_gateway_rules_last_reload_success_timestamp_seconds)')).toBeLessThan(60);
     const missing = ['auth', 'quota', 'rollout', 'topics', 'moderation', 'respond', 'redact'].filter((b) => !has(b));
     expect(empty, `panels without data (plugins not registered: ${missing.join(', ') || 'none'})`).toEqual([]);
   });

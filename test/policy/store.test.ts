@@ -74,9 +74,27 @@ describe('PolicyStore', () => {
     expect(reloads[0]!.diagnostics.map((x) => x.code)).toEqual(['POL0310']);
     const line = logs.find((l) => l['msg'] === 'policy reload failed, keeping the last good policies')!;
     expect(line).toMatchObject({ level: 50, errors: 1, revision: good.revision });
-    expect(line['diagnostics']).toContain(`${join(d.dir, 'p.policy')}:2:22: error[POL0310]: cannot read file "nope.txt"`);
+    // One record per diagnostic, each a flat object: no rendered text, no line breaks.
+    const diags = logs.filter((l) => l['msg'] === 'policy diagnostic');
+    expect(diags).toEqual([expect.objectContaining({
+      level: 50, code: 'POL0310', severity: 'error', at: `${join(d.dir, 'p.policy')}:2:22`, message: 'cannot read file "nope.txt": no such file or directory',
+      notes: [`paths are relative to the policy file's directory; this one is "${join(d.dir, 'nope.txt')}"`],
+    })]);
+    expect(JSON.stringify(logs)).not.toContain('\\n');
     d.write('nope.txt', 'x\n');
     expect((await store.reload()).result).toBe('success');
+  });
+
+  it('writes the rendered diagnostics to a terminal instead of JSON records', async () => {
+    const written: string[] = [];
+    const { d, store, logs } = setup({ 'p.policy': POLICY('a') }, { terminal: { write: (s: string) => written.push(s) } });
+    await store.load();
+    d.write('p.policy', 'policy "p" {\n  topics { deny list "nope.txt" }\n}\n');
+    expect((await store.reload()).result).toBe('error');
+    expect(written.join('')).toContain(`${join(d.dir, 'p.policy')}:2:22: error[POL0310]: cannot read file "nope.txt": no such file or directory\n  |\n2 |   topics { deny list "nope.txt" }\n  |                      ^^^^^^^^^^\n`);
+    expect(written.join('')).toMatch(/\^+/);
+    expect(logs.filter((l) => l['msg'] === 'policy diagnostic')).toEqual([]);
+    expect(logs.some((l) => l['msg'] === 'policy reload failed, keeping the last good policies')).toBe(true);
   });
 
   it('does nothing when the sources did not change', async () => {

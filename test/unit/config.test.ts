@@ -54,3 +54,32 @@ describe('limit flags', () => {
     }
   });
 });
+
+describe('tracing flags', () => {
+  it('is off by default; a bare collector address gets /v1/traces, a full URL is kept', () => {
+    expect(parse([])).toMatchObject({ otlpEndpoint: undefined, otlpSampleRatio: 1 });
+    expect(parse(['--otlp-endpoint', 'http://collector:4318']).otlpEndpoint).toBe('http://collector:4318/v1/traces');
+    expect(parse(['--otlp-endpoint', 'https://otel.example.com/custom/traces']).otlpEndpoint).toBe('https://otel.example.com/custom/traces');
+    expect(parse([], { POLICY_GATEWAY_OTLP_ENDPOINT: 'http://127.0.0.1:4318/', POLICY_GATEWAY_OTLP_SAMPLE_RATIO: '0.25' }))
+      .toMatchObject({ otlpEndpoint: 'http://127.0.0.1:4318/v1/traces', otlpSampleRatio: 0.25 });
+  });
+
+  it.each([
+    { argv: ['--otlp-endpoint', 'collector:4318'], msg: '--otlp-endpoint: "collector:4318" must be http:// or https://' },
+    { argv: ['--otlp-endpoint', 'not a url'], msg: '--otlp-endpoint: invalid URL' },
+    { argv: ['--otlp-sample-ratio', '1.5'], msg: '--otlp-sample-ratio: expected a number from 0 to 1' },
+    { argv: ['--otlp-sample-ratio', 'half'], msg: '--otlp-sample-ratio: expected a number from 0 to 1' },
+  ])('refuses $argv', ({ argv, msg }) => {
+    expect(() => parse(argv)).toThrow(msg);
+  });
+
+  it('--help documents the tracing flags and their variables', () => {
+    for (const f of ['--otlp-endpoint', 'POLICY_GATEWAY_OTLP_ENDPOINT', '--otlp-sample-ratio', 'POLICY_GATEWAY_OTLP_SAMPLE_RATIO']) expect(SERVE_HELP).toContain(f);
+  });
+});
+
+describe('tracing variables left empty (as a ConfigMap may)', () => {
+  it('an empty endpoint is off and an empty ratio is the default', () => {
+    expect(parse([], { POLICY_GATEWAY_OTLP_ENDPOINT: '', POLICY_GATEWAY_OTLP_SAMPLE_RATIO: '' })).toMatchObject({ otlpEndpoint: undefined, otlpSampleRatio: 1 });
+  });
+});

@@ -8,6 +8,7 @@ import authPlugin from '../../../plugins/auth/index.ts';
 import type { RequestAction } from '../../../src/sdk/plugin.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compilePolicyText, hooksOf, show, tempDir } from './helpers.ts';
+import { runCli } from '../../helpers/gateway-process.ts';
 
 function io() {
   const out: string[] = [];
@@ -147,5 +148,79 @@ describe('keys list and revoke', () => {
     const h = await keys(['--help']);
     expect(h.code).toBe(0);
     expect(h.stdout).toContain('policy-gateway keys');
+  });
+});
+
+describe('which keys file (no --file)', () => {
+  const RULES = {
+    'support.policy': 'policy "support-bot" {\n  auth { keys "keys/support.keys" }\n}\npolicy "billing" {\n  auth { keys "keys/support.keys" }\n}\n',
+    'team/other.policy': 'policy "other" {\n  auth { keys "../keys/other.keys" }\n}\npolicy "open" {\n  default\n}\n',
+  };
+
+  it('without --file or --policy nothing is written anywhere and the message says what to give', async () => {
+    const dir = tempDir();
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const r = await keys(['create', '--label', 'x', '--policy', '*']);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('give the keys file with --file F, or one policy with --policy P');
+      const l = await keys(['list']);
+      expect(l.code).toBe(2);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(() => statSync(join(dir, 'keys/default.keys'))).toThrow();
+  });
+
+  it('--policy P writes to the file its auth block names (relative to the policy file) and says where', async () => {
+    const dir = tempDir(RULES);
+    const r = await keys(['create', '--label', 'ops', '--policy', 'other', '--rules', dir]);
+    expect(r.code).toBe(0);
+    const file = join(dir, 'keys/other.keys');
+    expect(readFileSync(file, 'utf8')).toContain('label=ops policies=other');
+    expect(r.stderr).toContain(`in ${file} — the keys file of policy "other"`);
+    expect(r.stderr).toContain('other.policy');
+    // Two policies sharing one keys file; POLICY_GATEWAY_RULES stands in for --rules; list and revoke find it too.
+    const s = await runKeys(['create', '--label', 'both', '--policy', 'support-bot,billing'], io().io, { POLICY_GATEWAY_RULES: dir });
+    expect(s).toBe(0);
+    expect(readFileSync(join(dir, 'keys/support.keys'), 'utf8')).toContain('label=both policies=support-bot,billing');
+    const l = await keys(['list', '--policy', 'billing', '--rules', dir]);
+    expect(l.code).toBe(0);
+    expect(l.stdout).toContain('both');
+  });
+
+  it.each([
+    { note: 'an unknown policy', args: ['--policy', 'nope'], msg: 'policy "nope" is not in' },
+    { note: 'a policy without an auth block', args: ['--policy', 'open'], msg: 'policy "open" has no auth { keys "…" } block' },
+    { note: 'policies reading different files', args: ['--policy', 'support-bot,other'], msg: 'read different keys files: give --file' },
+  ])('refuses $note (exit 2, nothing written)', async ({ args, msg }) => {
+    const dir = tempDir(RULES);
+    const r = await keys(['create', '--label', 'x', ...args, '--rules', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(msg);
+    expect(() => statSync(join(dir, 'keys/support.keys'))).toThrow();
+    expect(() => statSync(join(dir, 'keys/other.keys'))).toThrow();
+  });
+
+  it('a rules path that does not exist is a clear error', async () => {
+    const r = await keys(['create', '--label', 'x', '--policy', 'a', '--rules', '/nonexistent/pgw-rules']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no policies at "/nonexistent/pgw-rules"');
+  });
+});
+
+describe('keys create as a newcomer runs it (the real CLI, in a project with rules/)', () => {
+  it('finds rules/ in the working directory, writes the policy\'s keys file and says so; without --policy it writes nothing', async () => {
+    const dir = tempDir({ 'rules/support.policy': 'policy "support-bot" {\n  auth { keys "keys/support.keys" }\n}\n' });
+    const made = await runCli(['keys', 'create', '--label', 'me', '--policy', 'support-bot'], { cwd: dir, env: { POLICY_GATEWAY_RULES: undefined } });
+    expect(made.code).toBe(0);
+    expect(made.stdout.trim()).toMatch(/^pgk_/);
+    expect(made.stderr).toContain(`in ${join(dir, 'rules/keys/support.keys')} — the keys file of policy "support-bot" (rules/support.policy)`);
+    expect(readFileSync(join(dir, 'rules/keys/support.keys'), 'utf8')).toContain('label=me policies=support-bot');
+    const none = await runCli(['keys', 'create', '--label', 'me', '--policy', '*'], { cwd: dir, env: { POLICY_GATEWAY_RULES: undefined } });
+    expect(none.code).toBe(2);
+    expect(() => statSync(join(dir, 'keys/default.keys'))).toThrow();
   });
 });
