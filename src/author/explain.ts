@@ -80,6 +80,8 @@ export interface ExplainResult {
   /** The evaluation in the decision flow's order (metadata, auth, quota, rollout, topics, moderation, decide, redactor, auditor). */
   readonly steps: readonly TraceStep[];
   readonly dropped_steps: number;
+  /** True when an answer or a stream was given (it is used only when the request goes upstream). */
+  readonly answer_given: boolean;
   /** The verdict (the `policy` block's content, plus the rule that fired). */
   readonly verdict: {
     readonly decision: string; readonly effective_decision: string; readonly reason_code: string;
@@ -125,7 +127,7 @@ export function explainServices(plugins: readonly PluginFactory<any>[], env: Rea
 function failed(policyId: string, code: string, message: string, diagnostics: readonly ExplainDiagnostic[] = [], revision: string | null = null): ExplainResult {
   return {
     explain_version: 1, policy_id: policyId, ok: false, problem: { code, message }, diagnostics, revision,
-    steps: [], dropped_steps: 0, verdict: null, outcome: null,
+    steps: [], dropped_steps: 0, answer_given: false, verdict: null, outcome: null,
   };
 }
 
@@ -249,7 +251,7 @@ export async function explainRequest(input: ExplainInput, env: ExplainEnv = {}):
   const v = r.verdict;
   return {
     explain_version: 1, policy_id: policyId, ok: true, problem: null, diagnostics, revision: set.revision,
-    steps: snap.steps, dropped_steps: snap.dropped,
+    steps: snap.steps, dropped_steps: snap.dropped, answer_given: input.answer !== undefined || input.stream !== undefined,
     verdict: {
       decision: v.decision, effective_decision: v.effectiveDecision, reason_code: v.reasonCode, triggered_categories: v.triggeredCategories,
       allowlist_hits: v.allowlistHits, denylist_hits: v.denylistHits, rollout_mode: v.rolloutMode, enforced: v.enforced, rule: v.rule,

@@ -151,6 +151,7 @@ export function renderExplain(result: ExplainResult): string {
   const o = result.outcome!;
   if (o.action === 'reject') lines.push(`outcome: error ${o.status} ${o.error!.code}: ${o.error!.message}`);
   else if (o.action === 'respond') lines.push(`outcome: answered by the policy, no upstream call: ${q(preview(o.content ?? ''))}`);
+  if (o.action !== 'forward' && result.answer_given) lines.push('         (the answer given was not used: the upstream would not be called)');
   else {
     lines.push('outcome: forwarded upstream');
     for (const l of upstreamSummary(o.upstream_request as Obj)) lines.push(`         ${l}`);
