@@ -96,7 +96,7 @@ describe('the live debug header', () => {
     const r = await post('traced', debugKey, 'hello there', { stream: true }, EXPLAIN);
     expect(r.status).toBe(200);
     const events = sseJson(r.text);
-    const last = events.at(-1);
+    const last = events.at(-1)!;
     expect(last.policy.decision).toBe('allow');
     expect(last.policy_gateway.trace.steps[0]).toMatchObject({ kind: 'metadata', stream: true });
     expect(events.slice(0, -1).every((e) => e.policy_gateway === undefined)).toBe(true);
