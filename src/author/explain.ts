@@ -1,6 +1,7 @@
 // `explain`: one request through one policy in-process (runPolicy: the HTTP edge's hooks, order and context), traced
 // step by step, as plain JSON (ExplainResult) and as text (renderExplain). A draft policy source is compiled in memory
-// with the bundled plugins; its diagnostics come back in the result, never thrown. The console playground calls this.
+// with the bundled plugins; its diagnostics come back in the result, never thrown. The console playground calls this
+// (API: explainRequest(input, env?) → Promise<ExplainResult>, renderExplain(result) → string; docs/explain.md).
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { renderDiagnostic, type Diagnostic } from '../../grammar/diagnostics.ts';
@@ -18,6 +19,9 @@ import { ENDPOINTS, type ApiAnswer, type Endpoint, type StreamChunk } from '../s
 import { renderExplain } from './render-explain.ts';
 
 export { renderExplain };
+
+/** The compiled rule set a gateway serves (the name the console's API uses). */
+export type CompiledRuleSet = CompiledPolicySet;
 
 /** Request metadata and context given besides the body (each overrides nothing: header and body must agree). */
 export interface ExplainMeta {
@@ -38,7 +42,7 @@ export interface ExplainMeta {
 /** What to explain. `rules` is a compiled rule set (what a gateway serves) or a draft policy's source. */
 export interface ExplainInput {
   readonly policyId: string;
-  readonly rules: CompiledPolicySet | { readonly source: string; readonly file?: string };
+  readonly rules: CompiledRuleSet | { readonly source: string; readonly file?: string };
   /** The request body as a client sends it; `policy_*` members are metadata, as over HTTP. */
   readonly request: unknown;
   /** The upstream's (non-streaming) answer, run through the response hooks when the request would go upstream. */
