@@ -1,7 +1,6 @@
-// `explain`: one request through one policy in-process (runPolicy: the HTTP edge's hooks, order and context), traced
-// step by step, as plain JSON (ExplainResult) and as text (renderExplain). A draft policy source is compiled in memory
-// with the bundled plugins; its diagnostics come back in the result, never thrown. The console playground calls this
-// (API: explainRequest(input, env?) → Promise<ExplainResult>, renderExplain(result) → string; docs/explain.md).
+// `explain`: one request through one policy in-process (runPolicy: the HTTP edge's hooks, order and context), traced step
+// by step: explainRequest(input, env?) → ExplainResult (plain JSON), renderExplain(result) → text. A draft source is
+// compiled in memory with the bundled plugins, its diagnostics returned, never thrown. The console calls this (docs/explain.md).
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { renderDiagnostic, type Diagnostic } from '../../grammar/diagnostics.ts';
