@@ -102,6 +102,17 @@ describe('the live debug header', () => {
     expect(events.slice(0, -1).every((e) => e.policy_gateway === undefined)).toBe(true);
   });
 
+  it('an error answer carries the trace too: a quota rejection shows the limit it would break', async () => {
+    const user = { 'x-policy-user': 'burst' };
+    for (let i = 0; i < 3; i++) expect((await post('traced', debugKey, 'hello', {}, { ...EXPLAIN, ...user })).status).toBe(200);
+    const r = await post('traced', debugKey, 'hello', {}, { ...EXPLAIN, ...user });
+    expect(r.status).toBe(429);
+    const body = JSON.parse(r.text);
+    expect(body.error.code).toBe('rate_limit_exceeded');
+    const quota = body.policy_gateway.trace.steps.find((s: { kind: string }) => s.kind === 'quota');
+    expect(quota).toMatchObject({ admitted: false, limits: [{ limit: 'user 3 requests per minute', used: 3, asked: 1, max: 3, within: false }] });
+  });
+
   it('a key without the debug grant gets 403 GW_ERR_TRACE_FORBIDDEN, before quota counts the request', async () => {
     const user = { 'x-policy-user': 'quota-probe' };
     const calls = up.received.length;
