@@ -8,6 +8,7 @@ import { ChainRunner } from '../chain/run-chain.ts';
 import { runPolicy } from '../chain/run-policy.ts';
 import { toGatewayError } from '../errors.ts';
 import { parseApiRequest } from '../http/parse-request.ts';
+import { DEFAULT_MAX_JSON_DEPTH, jsonTextNestsDeeper } from '../json-depth.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { compileSources } from '../policy/load.ts';
 import type { CompiledPolicySet } from '../policy/types.ts';
@@ -156,6 +157,28 @@ function headersOf(meta: ExplainMeta | undefined): Record<string, string> {
   return h;
 }
 
+/** Largest answer or stream accepted, as JSON text. */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** `v` as JSON text, or undefined when it cannot be (a cycle, a BigInt, nesting deep enough to exhaust the stack). */
+function serialized(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why an answer or stream cannot be explained (too large, too deep, not JSON data), or undefined. */
+function checkInput(v: unknown, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  const text = serialized(v);
+  if (text === undefined) return `the ${what} is not JSON data (or nests too deeply)`;
+  if (text.length > MAX_ANSWER_BYTES) return `the ${what} is larger than ${MAX_ANSWER_BYTES} bytes of JSON`;
+  if (jsonTextNestsDeeper(text, DEFAULT_MAX_JSON_DEPTH)) return `the ${what} nests deeper than ${DEFAULT_MAX_JSON_DEPTH} levels`;
+  return undefined;
+}
+
 /** The text of choice 0's `delta.content` per chunk of a chat stream, or undefined when the stream carries other text. */
 function contentPieces(stream: readonly unknown[]): string[] | undefined {
   const pieces: string[] = [];
@@ -230,11 +253,16 @@ export async function explainRequest(input: ExplainInput, env: ExplainEnv = {}):
     return failed(policyId, 'EXPLAIN_BAD_INPUT', 'the answer must be a JSON object (the upstream\'s response body)', diagnostics, set.revision);
   }
   const headers = headersOf(input.meta);
+  // Inputs come from files and from the console over HTTP: bounded in size and nesting before anything walks them.
+  const tooBig = checkInput(input.answer, 'answer') ?? checkInput(input.stream, 'stream');
+  if (tooBig !== undefined) return failed(policyId, 'EXPLAIN_BAD_INPUT', tooBig, diagnostics, set.revision);
   let parsed;
   try {
     const body = input.stream !== undefined && input.request !== null && typeof input.request === 'object' && !Array.isArray(input.request)
       ? { stream: true, ...(input.request as object) } : input.request;
-    parsed = parseApiRequest(endpoint, Buffer.from(JSON.stringify(body ?? null)), headers);
+    const text = serialized(body ?? null);
+    if (text === undefined) return failed(policyId, 'EXPLAIN_BAD_INPUT', 'the request is not JSON data (or nests too deeply)', diagnostics, set.revision);
+    parsed = parseApiRequest(endpoint, Buffer.from(text), headers);
   } catch (e) {
     const err = toGatewayError(e);
     return failed(policyId, err.code, `invalid request: ${err.message}`, diagnostics, set.revision);
