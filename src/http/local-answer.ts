@@ -48,7 +48,7 @@ export function answerLocally(res: http.ServerResponse, f: Flight, content: stri
     case 'embeddings': {
       const err = new GatewayError(E.GW_ERR_POLICY_REFUSED, [ctx.meta.policyId, content]);
       f.error = err;
-      const body = JSON.stringify({ ...err.toJSON(), policy });
+      const body = JSON.stringify({ ...err.toJSON(), policy, policy_gateway: traceObject(ctx) });
       res.writeHead(err.status, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
       res.end(body);
     }
@@ -177,7 +177,7 @@ function answerResponse(res: http.ServerResponse, f: Flight, content: string, po
   const part = { type: 'output_text', text: content, annotations: [], logprobs: [] };
   const message = { type: 'message', id: itemId, status: 'completed', role: 'assistant', content: [part] };
   if (!f.stream) {
-    const body = JSON.stringify(localResponse(ctx, message, policy));
+    const body = JSON.stringify({ ...localResponse(ctx, message, policy), policy_gateway: traceObject(ctx) });
     res.writeHead(200, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
     res.end(body);
     return;
@@ -194,7 +194,7 @@ function answerResponse(res: http.ServerResponse, f: Flight, content: string, po
   events.push({ type: 'response.output_text.done', ...at, text: content, logprobs: [] });
   events.push({ type: 'response.content_part.done', ...at, part });
   events.push({ type: 'response.output_item.done', output_index: 0, item: message });
-  events.push({ type: 'response.completed', response: localResponse(ctx, message, policy), policy });
+  events.push({ type: 'response.completed', response: localResponse(ctx, message, policy), policy, policy_gateway: traceObject(ctx) });
   let out = '';
   for (let i = 0; i < events.length; i++) {
     const ev = events[i]!;

@@ -127,6 +127,22 @@ describe('the live debug header', () => {
     expect(events.slice(0, -1).every((e) => e.policy_gateway === undefined)).toBe(true);
   });
 
+  it('the other endpoints: a refused Responses stream carries it on response.completed, a refused embeddings request on its 403', async () => {
+    const headers = { 'content-type': 'application/json', 'x-policy-id': 'traced', 'x-policy-user': 'endpoints', authorization: `Bearer ${debugKey}`, ...EXPLAIN };
+    const rs = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers, body: JSON.stringify({ model: 'fake-model', input: 'the competitor pricing?', stream: true }) });
+    expect(rs.status).toBe(200);
+    const events = sseJson(await rs.text());
+    const done = events.at(-1)!;
+    expect(done.type).toBe('response.completed');
+    expect(done.policy.decision).toBe('refuse');
+    expect(done.policy_gateway.trace.steps.map((s: { kind: string }) => s.kind)).toContain('decide');
+    const em = await fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers, body: JSON.stringify({ model: 'fake-model', input: 'competitor pricing' }) });
+    expect(em.status).toBe(403);
+    const body = await em.json() as { error: { code: string }; policy_gateway: { trace: { steps: { kind: string; decision?: string }[] } } };
+    expect(body.error.code).toBe('policy_refused');
+    expect(body.policy_gateway.trace.steps.find((s) => s.kind === 'decide')!.decision).toBe('refuse');
+  });
+
   it('an error answer carries the trace too: a quota rejection shows the limit it would break', async () => {
     const user = { 'x-policy-user': 'burst' };
     for (let i = 0; i < 3; i++) expect((await post('traced', debugKey, 'hello', {}, { ...EXPLAIN, ...user })).status).toBe(200);
