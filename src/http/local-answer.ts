@@ -9,6 +9,7 @@ import { SSE_DONE, sseData } from '../chain/sse.ts';
 import type { PolicyBlock } from '../sdk/types.ts';
 import type { Flight } from './flight.ts';
 import { JSON_TYPE } from './respond-error.ts';
+import { traceMember, traceObject } from './live-trace.ts';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' } as const;
 
@@ -47,7 +48,7 @@ export function answerLocally(res: http.ServerResponse, f: Flight, content: stri
     case 'embeddings': {
       const err = new GatewayError(E.GW_ERR_POLICY_REFUSED, [ctx.meta.policyId, content]);
       f.error = err;
-      const body = JSON.stringify({ ...err.toJSON(), policy });
+      const body = JSON.stringify({ ...err.toJSON(), policy, policy_gateway: traceObject(ctx) });
       res.writeHead(err.status, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
       res.end(body);
     }
@@ -77,7 +78,7 @@ function answerChat(res: http.ServerResponse, f: Flight, content: string, policy
       out += sseData(`${head}"choices":[{"index":${index},"delta":{},"logprobs":null,"finish_reason":"stop"}]}`);
     }
     const usage = ctx.clientWantsUsage ? '"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0},' : '';
-    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}}`);
+    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}${traceMember(ctx)}}`);
     res.end(out + SSE_DONE);
     return;
   }
@@ -88,7 +89,7 @@ function answerChat(res: http.ServerResponse, f: Flight, content: string, policy
   const body = JSON.stringify({
     id, object: 'chat.completion', created, model, choices,
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    policy,
+    policy, policy_gateway: traceObject(ctx),
   });
   res.writeHead(200, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
   res.end(body);
@@ -115,7 +116,7 @@ function answerText(res: http.ServerResponse, f: Flight, content: string, policy
       out += sseData(`${head}"choices":[{"text":"","index":${index},"logprobs":null,"finish_reason":"stop"}]}`);
     }
     const usage = ctx.clientWantsUsage ? '"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0},' : '';
-    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}}`);
+    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}${traceMember(ctx)}}`);
     res.end(out + SSE_DONE);
     return;
   }
@@ -124,7 +125,7 @@ function answerText(res: http.ServerResponse, f: Flight, content: string, policy
   const body = JSON.stringify({
     id, object: 'text_completion', created, model, choices,
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    policy,
+    policy, policy_gateway: traceObject(ctx),
   });
   res.writeHead(200, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
   res.end(body);
@@ -176,7 +177,7 @@ function answerResponse(res: http.ServerResponse, f: Flight, content: string, po
   const part = { type: 'output_text', text: content, annotations: [], logprobs: [] };
   const message = { type: 'message', id: itemId, status: 'completed', role: 'assistant', content: [part] };
   if (!f.stream) {
-    const body = JSON.stringify(localResponse(ctx, message, policy));
+    const body = JSON.stringify({ ...localResponse(ctx, message, policy), policy_gateway: traceObject(ctx) });
     res.writeHead(200, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
     res.end(body);
     return;
@@ -193,7 +194,7 @@ function answerResponse(res: http.ServerResponse, f: Flight, content: string, po
   events.push({ type: 'response.output_text.done', ...at, text: content, logprobs: [] });
   events.push({ type: 'response.content_part.done', ...at, part });
   events.push({ type: 'response.output_item.done', output_index: 0, item: message });
-  events.push({ type: 'response.completed', response: localResponse(ctx, message, policy), policy });
+  events.push({ type: 'response.completed', response: localResponse(ctx, message, policy), policy, policy_gateway: traceObject(ctx) });
   let out = '';
   for (let i = 0; i < events.length; i++) {
     const ev = events[i]!;

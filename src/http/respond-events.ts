@@ -12,6 +12,7 @@ import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 import { policyHeaders, sseEvent } from './local-answer.ts';
 import { responsesErrorEvent } from './respond-error.ts';
+import { traceObject } from './live-trace.ts';
 
 /** What an upstream event without data (a comment, a keep-alive) is passed on as. */
 const KEEP_ALIVE = ': keep-alive\n\n';
@@ -85,6 +86,7 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
       const policy = policyBlock(ctx);
       e.policy = policy;
       if (response) response.policy = policy;
+      if (ctx.trace !== undefined) e.policy_gateway = traceObject(ctx);
       modified = true;
       finished = true;
       ctx.timings.upstreamEnd = performance.now();
