@@ -4,9 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { toGatewayError, type GatewayError } from '../errors.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
-import type { GatewayServices, RequestMeta, Verdict } from '../sdk/context.ts';
+import type { GatewayServices, RequestContext, RequestMeta, Verdict } from '../sdk/context.ts';
 import type { Outcome, RequestAction } from '../sdk/plugin.ts';
-import type { ApiAnswer, ApiRequest, Endpoint } from '../sdk/types.ts';
+import type { ApiAnswer, ApiRequest, Endpoint, StreamChunk } from '../sdk/types.ts';
 import { RequestCtx } from './request-context.ts';
 import type { ChainRunner } from './run-chain.ts';
 import { usageOf } from './usage.ts';
@@ -37,6 +37,11 @@ export interface PolicyRunInput {
   readonly headers?: Readonly<Record<string, string>>;
   /** The upstream's answer, run through the response hooks when the request would go upstream. */
   readonly answer?: ApiAnswer;
+  /**
+   * Or the upstream's streamed answer (chat or legacy completions chunks, in order, without `[DONE]`), run through the
+   * chunk hooks and then the stream-end hooks, as the gateway runs an SSE answer.
+   */
+  readonly answerStream?: readonly StreamChunk[];
 }
 
 /** What an in-process run found. */
@@ -51,6 +56,10 @@ export interface PolicyRunResult {
   readonly request: ApiRequest;
   /** The answer as the client would get it (response hooks run, policy block attached), when one was given. */
   readonly answer?: ApiAnswer;
+  /** The chunks as the client would get them (dropped ones left out, held text released at the end), for a stream. */
+  readonly stream?: readonly StreamChunk[];
+  /** The request's context after the run (the state plugins published: redactions, quota, …). */
+  readonly context: RequestContext;
 }
 
 /** What an in-process run needs of a gateway. */
@@ -82,13 +91,21 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   let status = 200;
   if (action?.kind === 'reject') {
     status = action.error.status;
-    result = { verdict: ctx.verdict, action: 'reject', error: action.error, request: ctx.request };
+    result = { verdict: ctx.verdict, action: 'reject', error: action.error, request: ctx.request, context: ctx };
   } else if (action?.kind === 'respond') {
-    result = { verdict: ctx.verdict, action: 'respond', content: action.content, request: ctx.request };
+    result = { verdict: ctx.verdict, action: 'respond', content: action.content, request: ctx.request, context: ctx };
   } else {
     let answer: ApiAnswer | undefined;
+    let stream: StreamChunk[] | undefined;
     let error: GatewayError | undefined;
-    if (input.answer !== undefined) {
+    if (input.answerStream !== undefined) {
+      try {
+        stream = runStream(env.runner, policy, ctx, input.answerStream);
+      } catch (e) {
+        error = toGatewayError(e);
+        status = error.status;
+      }
+    } else if (input.answer !== undefined) {
       answer = structuredClone(input.answer);
       ctx.usage = usageOf(ctx.endpoint, answer.usage);
       try {
@@ -100,12 +117,34 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
         answer = undefined;
       }
     }
-    result = error ? { verdict: ctx.verdict, action: 'reject', error, request: ctx.request } : { verdict: ctx.verdict, action: 'forward', request: ctx.request, answer };
+    result = error ? { verdict: ctx.verdict, action: 'reject', error, request: ctx.request, context: ctx }
+      : { verdict: ctx.verdict, action: 'forward', request: ctx.request, answer, stream, context: ctx };
   }
   ctx.timings.end = performance.now();
   const outcome: Outcome = {
-    status, error: result.error, upstreamCalled: result.action === 'forward' && input.answer !== undefined, aborted: false, synthesized: result.action === 'respond',
+    status, error: result.error, upstreamCalled: result.action === 'forward' && (input.answer !== undefined || input.answerStream !== undefined), aborted: false, synthesized: result.action === 'respond',
   };
   await env.runner.runComplete(policy.chain, outcome, ctx);
   return result;
+}
+
+/**
+ * Runs streamed chunks through a policy's chunk hooks (reverse chain order) and its stream-end hooks, as respond-sse.ts
+ * does for chat and legacy completions: usage is taken from the chunk carrying it, and the policy block rides on a last
+ * chunk of its own. Returns the chunks the client would get. Throws a GatewayError on plugin failure.
+ */
+function runStream(runner: ChainRunner, policy: CompiledPolicy, ctx: RequestCtx, chunks: readonly StreamChunk[]): StreamChunk[] {
+  const out: StreamChunk[] = [];
+  const chain = policy.chain;
+  for (const given of chunks) {
+    const chunk = structuredClone(given);
+    const usage = (chunk as { usage?: unknown }).usage;
+    if (usage) ctx.usage = usageOf(ctx.endpoint, usage);
+    if (chain.onChunk.length === 0 || runner.runChunk(chain, chunk, ctx) !== 'drop') out.push(chunk);
+  }
+  out.push(...runner.runStreamEnd(chain, ctx));
+  const text = ctx.endpoint === 'completions';
+  out.push({ id: `${text ? 'cmpl' : 'chatcmpl'}-${ctx.id}`, object: text ? 'text_completion' : 'chat.completion.chunk', created: Math.floor(ctx.timings.startedAt / 1000),
+    model: ctx.request.model, choices: [], policy: policyBlock(ctx) } as StreamChunk);
+  return out;
 }

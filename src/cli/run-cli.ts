@@ -1,4 +1,4 @@
-// The `policy-gateway` command line: serve | check | fmt, and the subcommands the registered plugins contribute (auth:
+// The `policy-gateway` command line: serve | check | fmt | test, and the subcommands the registered plugins contribute (auth:
 // keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
@@ -16,6 +16,7 @@ Commands:
   serve     start the gateway (policy-gateway serve --help for every option)
   check     check .policy files: policy-gateway check [paths] [--format json]
   fmt       format .policy files: policy-gateway fmt [--check|--write] [paths]
+  test      run policy tests (*.policy.test): policy-gateway test [paths] [--format text|junit|json] [--coverage]
 ${extra.join('\n')}
 
 Environment: POLICY_GATEWAY_* variables mirror serve's flags; REDIS_URL shares quotas across replicas.`;
@@ -53,6 +54,17 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
         return 2;
       }
       return runCheck(rest, io, plugins, process.env);
+    }
+    case 'test': {
+      const { runTest } = await import('./test.ts');
+      const plugins = await loadPlugins();
+      try {
+        buildRegistry(plugins);
+      } catch (e) {
+        io.stderr.write(`policy-gateway test: ${(e as Error).message}\n`);
+        return 2;
+      }
+      return runTest(rest, io, plugins, process.env);
     }
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');
