@@ -86,7 +86,7 @@ export function checkTestsAgainst(files: readonly TestFile[], set: CompiledPolic
         const e = s.request.endpoint ?? 'chat';
         if (e !== 'chat' && e !== 'completions') {
           out.push({ code: 'POL1009', severity: 'error', message: `stream answers are for the chat and completions endpoints, not "${e}"`,
-            span: { file: c.file, start: { line: s.line, col: 1, offset: 0 }, end: { line: s.line, col: 1, offset: 0 } },
+            span: s.answerSpan ?? { file: c.file, start: { line: s.line, col: 1, offset: 0 }, end: { line: s.line, col: 1, offset: 0 } },
             notes: ['give this endpoint\'s answer as answer "text" or answer json """{…}"""'] });
         }
       }

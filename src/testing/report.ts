@@ -106,6 +106,9 @@ function ratio(items: readonly { kind: string; exercised: boolean }[], kind: str
 }
 
 const KIND_NAMES: Readonly<Record<string, string>> = { respond: 'respond rules', phrase: 'allow/deny phrases', detector: 'redaction detectors' };
+const ITEM_NAMES: Readonly<Record<string, string>> = { respond: 'respond rule', phrase: 'phrase', detector: 'redaction detector' };
+/** Long rule texts (a rewrite's instruction) cut to keep one item per line. */
+const clip = (s: string) => (s.length > 90 ? `${s.slice(0, 89)}…` : s);
 
 /** The coverage report: per file, exercised/total per kind and every item no test exercised (`file:line  text`). */
 export function renderCoverage(cov: readonly FileCoverage[]): string {
@@ -115,7 +118,9 @@ export function renderCoverage(cov: readonly FileCoverage[]): string {
     const parts = ['respond', 'phrase', 'detector'].map((k) => ({ k, ...ratio(f.items, k) })).filter((x) => x.total > 0)
       .map((x) => `${KIND_NAMES[x.k]} ${x.exercised}/${x.total}`);
     out.push(`  ${f.file}: ${parts.join(', ')}`);
-    for (const it of f.items) if (!it.exercised) out.push(`    ${f.file}:${it.line}: not exercised: ${KIND_NAMES[it.kind]!.replace(/s$/, '').replace('phrase', 'phrase')} ${it.text} (policy "${it.policyId}")`);
+    for (const it of f.items) {
+      if (!it.exercised) out.push(`    ${f.file}:${it.line}: ${ITEM_NAMES[it.kind]} not exercised: ${clip(it.text)} (policy "${it.policyId}")`);
+    }
   }
   return `${out.join('\n')}\n`;
 }

@@ -49,7 +49,7 @@ export interface Expectation {
 /** One step of a case: send the request (`times` times), or set or move the clock. */
 export type Step =
   | { readonly kind: 'send'; readonly times: number; readonly request: RequestSpec; readonly answer: AnswerSpec | undefined;
-      readonly expects: readonly Expectation[]; readonly line: number }
+      readonly expects: readonly Expectation[]; readonly line: number; readonly answerSpan?: Span }
   | { readonly kind: 'at'; readonly time: number; readonly line: number }
   | { readonly kind: 'wait'; readonly ms: number; readonly line: number };
 
@@ -281,8 +281,11 @@ function readCase(block: Block, policyId: string, policyIdSpan: Span, file: stri
   }
   const base: RequestSpec = {};
   let baseAnswer: AnswerSpec | undefined;
+  let baseAnswerSpan: Span | undefined;
   const baseExpects: Expectation[] = [];
   const steps: Step[] = [];
+  // Whether the case wrote any expectation (a wrong one is reported as such, not as "expects nothing").
+  const wroteExpect = block.statements.some((st) => word(st.terms[0]) === 'expect' || (word(st.terms[0]) === 'send' && st.body?.some((i) => word(i.terms[0]) === 'expect')));
   for (const st of block.statements) {
     const kw = word(st.terms[0]);
     switch (kw) {
@@ -292,7 +295,7 @@ function readCase(block: Block, policyId: string, policyIdSpan: Span, file: stri
         break;
       case 'answer': {
         const a = readAnswer(st, report);
-        if (a) baseAnswer = a;
+        if (a) { baseAnswer = a; baseAnswerSpan = st.span; }
         break;
       }
       case 'expect':
@@ -320,15 +323,19 @@ function readCase(block: Block, policyId: string, policyIdSpan: Span, file: stri
         if (st.terms[1]?.kind === 'Number') times = st.terms[1].value;
         const request: RequestSpec = {};
         let answer: AnswerSpec | undefined;
+        let answerSpan: Span | undefined;
         const expects: Expectation[] = [];
         for (const inner of st.body ?? []) {
           const ik = word(inner.terms[0]);
           if (ik === 'request' && inner.body && inner.terms.length === 1) readRequest(inner.body, request, report);
-          else if (ik === 'answer') answer = readAnswer(inner, report) ?? answer;
+          else if (ik === 'answer') {
+            const a = readAnswer(inner, report);
+            if (a) { answer = a; answerSpan = inner.span; }
+          }
           else if (ik === 'expect') expects.push(...readExpect(inner, report));
           else unknownStatement(inner, 'send', ['request', 'answer', 'expect'], report);
         }
-        steps.push({ kind: 'send', times, request, answer, expects, line: st.span.start.line });
+        steps.push({ kind: 'send', times, request, answer, expects, line: st.span.start.line, ...(answerSpan ? { answerSpan } : {}) });
         break;
       }
       default:
@@ -342,9 +349,10 @@ function readCase(block: Block, policyId: string, policyIdSpan: Span, file: stri
     ...s,
     request: { ...base, ...s.request, headers: { ...base.headers, ...s.request.headers }, body: { ...base.body, ...s.request.body } },
     answer: s.answer ?? baseAnswer,
+    ...(s.answer ? {} : baseAnswerSpan ? { answerSpan: baseAnswerSpan } : {}),
     expects: [...baseExpects, ...s.expects],
   });
-  if (!final.some((s) => s.kind === 'send' && s.expects.length > 0)) {
+  if (!wroteExpect) {
     report('POL1005', block.nameSpan, `test "${nameTerm.value}" expects nothing`, ['add expect { … } with what the request must give'], 'warning');
   }
   return { policyId, policyIdSpan, name: nameTerm.value, file, line: block.span.start.line, steps: final };
