@@ -32,6 +32,8 @@ export function runResponsePhase(runner: ChainRunner, policy: CompiledPolicy, ct
 export interface PolicyRunInput {
   /** The endpoint the request is for (default `chat`). */
   readonly endpoint?: Endpoint;
+  /** The route it came in on: `/policy/…` or `/v1/…` (default `policy`). */
+  readonly route?: 'policy' | 'v1';
   readonly request: ApiRequest;
   readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
   readonly headers?: Readonly<Record<string, string>>;
@@ -80,7 +82,7 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   const now = env.now ?? Date.now;
   const request = structuredClone(input.request);
   const ctx = new RequestCtx({
-    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
+    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: input.route ?? 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
     meta: { policyId: policy.id, user: input.meta?.user ?? null, project: input.meta?.project ?? null, target: input.meta?.target ?? null },
     headers: { ...input.headers }, request, clientWantsUsage: false,

@@ -236,7 +236,7 @@ export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOpti
       for (let i = 0; i < step.times; i++) {
         n++;
         const r = await runPolicy(policy, {
-          endpoint, request, headers, meta: { user: step.request.user ?? null, project: step.request.project ?? null, target: step.request.target ?? null },
+          endpoint, route: step.request.route ?? 'policy', request, headers, meta: { user: step.request.user ?? null, project: step.request.project ?? null, target: step.request.target ?? null },
           answer: built.answer, answerStream: built.stream,
         }, { services, runner, now, revision: set.revision });
         runs.push(r);

@@ -14,6 +14,8 @@ export interface TestMessage { readonly role: string; readonly text: string }
 /** The request of a step: every field optional, so a step's request overrides the test's field by field. */
 export interface RequestSpec {
   endpoint?: Endpoint;
+  /** The route: `policy` (`/policy/…`, the default) or `v1` (`/v1/…`). */
+  route?: 'policy' | 'v1';
   model?: string;
   messages?: TestMessage[];
   /** Extra request body fields (`body """{…}"""`), merged over the built request. */
@@ -76,7 +78,7 @@ export const DEFAULT_START = Date.UTC(2026, 0, 1);
 export const MAX_REPEAT = 10_000;
 
 const DECISIONS = ['allow', 'rewrite', 'summary', 'escalate', 'refuse'];
-const REQUEST_FIELDS = ['endpoint', 'model', 'message', 'body', 'user', 'project', 'target', 'key', 'header'];
+const REQUEST_FIELDS = ['endpoint', 'route', 'model', 'message', 'body', 'user', 'project', 'target', 'key', 'header'];
 const CASE_STATEMENTS = ['request', 'answer', 'expect', 'send', 'at', 'wait'];
 const DURATION_NEEDS = 'a duration such as 30s, 1m or 1h';
 
@@ -135,6 +137,13 @@ function readRequest(body: readonly Statement[], into: RequestSpec, report: Repo
         const e = a && word(a[0]);
         if (a && !ENDPOINTS.includes(e as Endpoint)) report('POL1004', a[0]!.span, `unknown endpoint ${shown(a[0]!)}`, [`expected one of: ${ENDPOINTS.map((x) => `"${x}"`).join(', ')}`]);
         else if (e) into.endpoint = e as Endpoint;
+        break;
+      }
+      case 'route': {
+        const a = args(st, 1, report, 'route policy|v1');
+        const r = a && word(a[0]);
+        if (a && r !== 'policy' && r !== 'v1') report('POL1004', a[0]!.span, `unknown route ${shown(a[0]!)}`, ['expected one of: "policy", "v1"']);
+        else if (r) into.route = r as 'policy' | 'v1';
         break;
       }
       case 'model': case 'user': case 'project': case 'target': case 'key': {
