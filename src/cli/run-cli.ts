@@ -1,4 +1,5 @@
-// The `policy-gateway` command line: serve | check | fmt | test, and the subcommands the registered plugins contribute (auth:
+// The `policy-gateway` command line: serve | check | fmt | test | explain, and the subcommands the registered plugins
+// contribute (auth:
 // keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
@@ -17,6 +18,7 @@ Commands:
   check     check .policy files: policy-gateway check [paths] [--format json]
   fmt       format .policy files: policy-gateway fmt [--check|--write] [paths]
   test      run policy tests (*.policy.test): policy-gateway test [paths] [--format text|junit|json] [--coverage]
+  explain   explain one request's evaluation: policy-gateway explain --policy ID --request req.json [--answer F|--stream F] [--format json]
 ${extra.join('\n')}
 
 Environment: POLICY_GATEWAY_* variables mirror serve's flags; REDIS_URL shares quotas across replicas.`;
@@ -69,6 +71,10 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');
       return runFmt(rest, io);
+    }
+    case 'explain': {
+      const { runExplain } = await import('./explain.ts');
+      return runExplain(rest, io, await loadPlugins(), process.env);
     }
     case undefined: case '-h': case '--help': case 'help':
       io.stdout.write(`${help(await loadPlugins())}\n`);

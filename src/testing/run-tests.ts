@@ -237,7 +237,7 @@ export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOpti
         n++;
         const r = await runPolicy(policy, {
           endpoint, route: step.request.route ?? 'policy', request, headers, meta: { user: step.request.user ?? null, project: step.request.project ?? null, target: step.request.target ?? null },
-          answer: built.answer, answerStream: built.stream,
+          answer: built.answer, stream: built.stream,
         }, { services, runner, now, revision: set.revision });
         runs.push(r);
         if (mismatches.length >= max) continue;

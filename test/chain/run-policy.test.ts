@@ -122,7 +122,7 @@ describe('runPolicy on the other endpoints (the same chain reads every endpoint 
   });
 });
 
-describe('runPolicy on a streamed answer (answerStream) matches the gateway\'s SSE path', () => {
+describe('runPolicy on a streamed answer (stream) matches the gateway\'s SSE path', () => {
   /** The data events of an SSE body, parsed (without [DONE]). */
   const events = (sse: string) => sse.split('\n\n').filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]').map((e) => JSON.parse(e.slice(6)) as ChatCompletionChunk);
   const text = (chunks: readonly ChatCompletionChunk[]) => chunks.map((c) => c.choices.map((ch) => ch.delta?.content ?? '').join('')).join('');
@@ -136,7 +136,7 @@ describe('runPolicy on a streamed answer (answerStream) matches the gateway\'s S
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...request, policy_id: 'demo', policy_user: 'u-1' }),
     });
     const viaHttp = events(await http.text());
-    const r = await runPolicy(set.policies.get('demo')!, { request, meta: { user: 'u-1' }, answerStream: given }, { services, runner });
+    const r = await runPolicy(set.policies.get('demo')!, { request, meta: { user: 'u-1' }, stream: given }, { services, runner });
     const inProcess = r.stream as ChatCompletionChunk[];
     expect(text(inProcess)).toBe(text(viaHttp));
     expect(text(inProcess)).toContain('[EMAIL]');
