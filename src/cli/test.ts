@@ -3,7 +3,7 @@
 import { renderDiagnostics, summarizeDiagnostics, type Diagnostic } from '../../grammar/diagnostics.ts';
 import { loadPolicies } from '../policy/load.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
-import { computeCoverage, type FileCoverage } from '../testing/coverage.ts';
+import { computeCoverage, CoverageRecorder, type FileCoverage } from '../testing/coverage.ts';
 import { checkTestsAgainst, findTestPaths, readTestFiles } from '../testing/load-tests.ts';
 import { renderCoverage, renderJson, renderJunit, renderText } from '../testing/report.ts';
 import { runCases } from '../testing/run-tests.ts';
@@ -80,9 +80,10 @@ export async function runTest(argv: readonly string[], io: CliIo, plugins: reado
     return 2;
   }
   const cases = tests.files.flatMap((f) => f.cases);
-  const results = await runCases(loaded.set, cases, { plugins, env });
+  const seen = args.coverage ? new CoverageRecorder() : undefined;
+  const results = await runCases(loaded.set, cases, { plugins, env, trace: seen !== undefined, onRun: seen && ((id, _run, trace) => seen.observe(id, trace)) });
   let cov: FileCoverage[] | undefined;
-  if (args.coverage) cov = await computeCoverage(loaded.set, new Set(cases.map((c) => c.policyId)), results.flatMap((r) => r.runs));
+  if (seen) cov = await computeCoverage(loaded.set, new Set(cases.map((c) => c.policyId)), seen);
   if (args.format === 'junit') io.stdout.write(renderJunit(results));
   else if (args.format === 'json') io.stdout.write(renderJson(results, cov));
   else {

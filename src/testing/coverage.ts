@@ -1,13 +1,12 @@
 // `test --coverage`: which respond rules, allow/deny phrases and redaction detectors of the tested policies no test
-// exercised, per file with line numbers (OPA-style). Items come from each policy's source; a run exercises what its
-// verdict and redaction report name (the rule that decided, the phrases that hit, the detectors that redacted).
+// exercised, per file with line numbers (OPA-style). Items come from each policy's source; what a request exercised
+// comes from its evaluation trace (the steps explain shows): the rule decide chose, phrases hit, detectors that redacted.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parsePolicy } from '../../grammar/index.ts';
 import type { Block, Policy } from '../../grammar/ast.ts';
-import type { PolicyRunResult } from '../chain/run-policy.ts';
 import type { CompiledPolicySet } from '../policy/types.ts';
-import { redactionKey } from '../sdk/state-keys.ts';
+import type { TraceRecorder } from '../sdk/trace.ts';
 
 /** One thing a test can exercise. */
 export interface CoverageItem {
@@ -97,25 +96,50 @@ function patternType(text: string): string {
 }
 
 /**
- * Coverage of the policies `policyIds` (those the tests named) in `set`, from the runs of every test. Files that
- * cannot be read again give no items.
+ * What the tests exercised, per policy, read from each request's evaluation trace (src/sdk/trace.ts) — the steps
+ * `explain` shows — so coverage, explain and a live request's trace never disagree: the respond rule decide chose,
+ * the phrases topics hit, the detectors whose spans the redactor recorded in an answer.
  */
-export async function computeCoverage(set: CompiledPolicySet, policyIds: ReadonlySet<string>, runs: readonly PolicyRunResult[]): Promise<FileCoverage[]> {
-  const rules = new Set<string>();
-  const hits = new Map<string, Set<string>>();
-  const redacted = new Map<string, Set<string>>();
-  for (const r of runs) {
-    const id = r.context.policy.id;
-    if (r.verdict.rule) rules.add(`${id} ${r.verdict.rule}`);
-    const h = hits.get(id) ?? new Set<string>();
-    for (const x of r.verdict.allowlistHits) h.add(`allow ${x}`);
-    for (const x of r.verdict.denylistHits) h.add(`deny ${x}`);
-    hits.set(id, h);
-    const rep = r.context.get(redactionKey)?.response;
-    const d = redacted.get(id) ?? new Set<string>();
-    if (rep) for (const k in rep) if ((rep[k] ?? 0) > 0) d.add(k);
-    redacted.set(id, d);
+export class CoverageRecorder {
+  readonly #rules = new Map<string, Set<string>>();
+  readonly #hits = new Map<string, Set<string>>();
+  readonly #redacted = new Map<string, Set<string>>();
+
+  static #of(m: Map<string, Set<string>>, id: string): Set<string> {
+    let s = m.get(id);
+    if (!s) m.set(id, (s = new Set()));
+    return s;
   }
+
+  /** Notes what one request's trace shows was exercised. */
+  observe(policyId: string, trace: TraceRecorder | undefined): void {
+    if (!trace) return;
+    const rules = CoverageRecorder.#of(this.#rules, policyId);
+    const hits = CoverageRecorder.#of(this.#hits, policyId);
+    const redacted = CoverageRecorder.#of(this.#redacted, policyId);
+    for (const step of trace.snapshot().steps) {
+      if (step.plugin === 'decide' && step.kind === 'decide') {
+        if (typeof step.rule === 'string') rules.add(step.rule);
+        for (const r of (step.rules ?? []) as { rule?: unknown; matched?: unknown }[]) if (r.matched === true && typeof r.rule === 'string') rules.add(r.rule);
+      } else if (step.plugin === 'topics' && step.kind === 'topics') {
+        for (const h of (step.hits ?? []) as { list?: unknown; phrase?: unknown }[]) if (typeof h.phrase === 'string') hits.add(`${String(h.list)} ${h.phrase}`);
+      } else if (step.plugin === 'redactor' && step.kind === 'redaction' && step.scope === 'response') {
+        for (const sp of (step.field_spans ?? []) as { type?: unknown }[]) if (typeof sp.type === 'string') redacted.add(sp.type);
+      }
+    }
+  }
+
+  rulesOf(id: string): ReadonlySet<string> { return this.#rules.get(id) ?? new Set(); }
+  hitsOf(id: string): ReadonlySet<string> { return this.#hits.get(id) ?? new Set(); }
+  redactedOf(id: string): ReadonlySet<string> { return this.#redacted.get(id) ?? new Set(); }
+}
+
+/**
+ * Coverage of the policies `policyIds` (those the tests named) in `set`: every respond rule, allow/deny phrase (inline
+ * or from a list file) and redaction detector their sources write, each marked with whether `seen` saw it exercised.
+ * Files that cannot be read again give no items.
+ */
+export async function computeCoverage(set: CompiledPolicySet, policyIds: ReadonlySet<string>, seen: CoverageRecorder): Promise<FileCoverage[]> {
   const byFile = new Map<string, CoverageItem[]>();
   const files = new Map<string, { policies: Policy[]; lines: string[] }>();
   for (const id of [...policyIds].sort()) {
@@ -135,11 +159,12 @@ export async function computeCoverage(set: CompiledPolicySet, policyIds: Readonl
       else if (b.name === 'topics') items.push(...await phraseItems(p, b));
       else if (b.name === 'redact' && word(b.qualifiers[0]) !== 'request') items.push(...detectorItems(p, b));
     }
-    const h = hits.get(id) ?? new Set();
-    const d = redacted.get(id) ?? new Set();
+    const rules = seen.rulesOf(id);
+    const h = seen.hitsOf(id);
+    const d = seen.redactedOf(id);
     const named = new Set(items.filter((i) => i.kind === 'detector').map((i) => (i.text.startsWith('pattern ') ? patternType(i.text) : i.text)));
     for (const it of items) {
-      if (it.kind === 'respond') it.exercised = rules.has(`${id} ${it.file}:${it.line}`);
+      if (it.kind === 'respond') it.exercised = rules.has(`${it.file}:${it.line}`);
       else if (it.kind === 'phrase') {
         // Hits name a phrase as written (a regex as /source/flags): `deny "x"` is hit when "x" is.
         const m = /^(allow|deny) (.*)$/.exec(it.text)!;

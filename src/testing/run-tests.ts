@@ -10,6 +10,7 @@ import type { CompiledPolicySet } from '../policy/types.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
 import { redactionKey } from '../sdk/state-keys.ts';
+import { TraceRecorder } from '../sdk/trace.ts';
 import type { ApiAnswer, ApiRequest, ChatCompletion, ChatMessage, Endpoint, ResponseObject, StreamChunk, TextCompletion } from '../sdk/types.ts';
 import { DEFAULT_START, listText, type AnswerSpec, type Expectation, type ExpectField, type RequestSpec, type TestCase } from './test-file.ts';
 
@@ -38,8 +39,6 @@ export interface CaseResult {
   readonly error?: string;
   readonly requests: number;
   readonly durationMs: number;
-  /** Every request's run, for coverage. */
-  readonly runs: readonly PolicyRunResult[];
 }
 
 /** Services of one case: fresh metrics and quota store (the store is per services), no audit output, no background tasks. */
@@ -209,18 +208,21 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Stop comparing a case's later requests after this many mismatches (the rest would repeat them). */
   readonly maxMismatches?: number;
+  /** Called after each request with its run and, when `trace` is set, its evaluation trace (coverage reads it). */
+  readonly onRun?: (policyId: string, run: PolicyRunResult, trace: TraceRecorder | undefined) => void;
+  /** Record each request's evaluation trace (src/sdk/trace.ts) for `onRun`. */
+  readonly trace?: boolean;
 }
 
 /** Runs one case: its steps in order on fresh services, with the case's own clock. Never throws. */
 export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOptions): Promise<CaseResult> {
   const t0 = performance.now();
   const policy = set.policies.get(c.policyId);
-  if (!policy) return { case: c, passed: false, mismatches: [], error: `no policy "${c.policyId}" in the rule set`, requests: 0, durationMs: 0, runs: [] };
+  if (!policy) return { case: c, passed: false, mismatches: [], error: `no policy "${c.policyId}" in the rule set`, requests: 0, durationMs: 0 };
   const { services, runner } = caseServices(opts.plugins, opts.env ?? {});
   let clock = DEFAULT_START;
   const now = () => clock;
   const mismatches: Mismatch[] = [];
-  const runs: PolicyRunResult[] = [];
   const max = opts.maxMismatches ?? 20;
   let n = 0;
   try {
@@ -235,11 +237,13 @@ export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOpti
       const built = buildAnswer(endpoint, request.model, step.answer, Math.floor(clock / 1000));
       for (let i = 0; i < step.times; i++) {
         n++;
+        // Coverage reads what the trace says was evaluated, as explain shows it (text is never kept: audit mode).
+        const trace = opts.trace ? new TraceRecorder('audit') : undefined;
         const r = await runPolicy(policy, {
           endpoint, route: step.request.route ?? 'policy', request, headers, meta: { user: step.request.user ?? null, project: step.request.project ?? null, target: step.request.target ?? null },
-          answer: built.answer, stream: built.stream,
+          answer: built.answer, stream: built.stream, trace,
         }, { services, runner, now, revision: set.revision });
-        runs.push(r);
+        opts.onRun?.(c.policyId, r, trace);
         if (mismatches.length >= max) continue;
         for (const e of step.expects) {
           const actual = actualValue(e.field, r, endpoint, request);
@@ -248,9 +252,9 @@ export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOpti
       }
     }
   } catch (e) {
-    return { case: c, passed: false, mismatches, error: `the run failed: ${(e as Error).message}`, requests: n, durationMs: performance.now() - t0, runs };
+    return { case: c, passed: false, mismatches, error: `the run failed: ${(e as Error).message}`, requests: n, durationMs: performance.now() - t0 };
   }
-  return { case: c, passed: mismatches.length === 0, mismatches, requests: n, durationMs: performance.now() - t0, runs };
+  return { case: c, passed: mismatches.length === 0, mismatches, requests: n, durationMs: performance.now() - t0 };
 }
 
 /** Runs cases one after another (each on its own services and clock); results in the order given. */

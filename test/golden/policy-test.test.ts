@@ -1,6 +1,9 @@
 // `policy-gateway test` as users run it (the real CLI as a process): goldens of a passing file, a deliberately broken rule
 // with its diffs, JUnit XML read back by a JUnit parser (junit2json), JSON, coverage naming what no test exercised, a
 // malformed test file's diagnostics; and the bundled rules/ pass their own tests with every respond rule covered.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseJunit } from 'junit2json';
 import { runCli } from '../helpers/gateway-process.ts';
@@ -51,7 +54,7 @@ describe('policy-gateway test (goldens)', () => {
   it('a parser rejects nothing: names with markup and control characters still give well-formed XML', async () => {
     const { renderJunit } = await import('../../src/testing/report.ts');
     const c = { policyId: 'p<&>', policyIdSpan: undefined as never, name: 'a "b" <c> & \u0001d\'', file: 'x&y.policy.test', line: 1, steps: [] };
-    const xml = renderJunit([{ case: c, passed: false, mismatches: [{ field: 'answer', expected: '"<x>"', actual: '"]]>&"', line: 2, request: 1 }], requests: 1, durationMs: 1, runs: [] }]);
+    const xml = renderJunit([{ case: c, passed: false, mismatches: [{ field: 'answer', expected: '"<x>"', actual: '"]]>&"', line: 2, request: 1 }], requests: 1, durationMs: 1 }]);
     const parsed = await parseJunit(xml) as { testsuite: { name: string; testcase: { name: string; classname: string; failure: { inner: string }[] }[] }[] };
     expect(parsed.testsuite[0]!.name).toBe('x&y.policy.test');
     expect(parsed.testsuite[0]!.testcase[0]!.name).toBe('a "b" <c> & d\'');
@@ -76,6 +79,21 @@ describe('policy-gateway test (goldens)', () => {
     expect(r.stdout).toContain(`${DIR}/shop/shop.policy:9: respond rule not exercised: when denylist refuse reason "FRAUD_RISK"`);
     expect(r.stdout).toContain(`${DIR}/shop/shop.policy:13: redaction detector not exercised: phone`);
     expect(r.stdout).not.toContain('otherwise allow');
+  });
+
+  it('coverage and explain agree: the respond rule explain says decided is the one coverage counts as exercised', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-cov-'));
+    const req = join(dir, 'req.json');
+    writeFileSync(req, JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'Do you ship to Canada?' }] }));
+    const explained = await runCli(['explain', '--policy', 'shop', '--request', req, '--rules', `${DIR}/shop`, '--format', 'json']);
+    rmSync(dir, { recursive: true, force: true });
+    expect(explained.code).toBe(0);
+    const decide = (JSON.parse(explained.stdout) as { steps: { plugin: string; rule?: string }[] }).steps.find((st) => st.plugin === 'decide');
+    expect(decide?.rule).toBe(`${DIR}/shop/shop.policy:10`);
+    const r = await runCli(['test', `${DIR}/partial`, '--rules', `${DIR}/shop`, '--coverage', '--format', 'json']);
+    const cov = JSON.parse(r.stdout) as { coverage: { file: string; items: { kind: string; line: number; exercised: boolean }[] }[] };
+    const respond = cov.coverage.flatMap((f) => f.items.filter((i) => i.kind === 'respond').map((i) => ({ at: `${f.file}:${i.line}`, exercised: i.exercised })));
+    expect(respond.filter((i) => i.exercised).map((i) => i.at)).toEqual([decide!.rule]);
   });
 
   it('a malformed test file: diagnostics like a .policy file\'s (POL10xx), no test run, exit 2', async () => {
