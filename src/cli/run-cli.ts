@@ -1,6 +1,5 @@
 // The `policy-gateway` command line: serve | check | fmt | test | explain, and the subcommands the registered plugins
-// contribute (auth:
-// keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
+// contribute (auth: keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
 import type { CommandIO, PluginFactory } from '../sdk/plugin.ts';
