@@ -92,7 +92,8 @@ export interface ExplainResult {
   readonly outcome: {
     readonly action: 'forward' | 'respond' | 'reject';
     readonly status: number;
-    readonly error: { readonly code: string; readonly message: string } | null;
+    /** The error answered (its reason code is the one an audit record of the request carries). */
+    readonly error: { readonly code: string; readonly reason_code: string; readonly message: string } | null;
     readonly content: string | null;
     readonly upstream_request: unknown;
     readonly answer: unknown;
@@ -258,7 +259,7 @@ export async function explainRequest(input: ExplainInput, env: ExplainEnv = {}):
     },
     outcome: {
       action: r.action, status: r.error?.status ?? 200,
-      error: r.error ? { code: r.error.code, message: r.error.message } : null,
+      error: r.error ? { code: r.error.code, reason_code: r.error.reasonCode, message: r.error.message } : null,
       content: r.content ?? null,
       upstream_request: r.action === 'forward' ? r.request : null,
       answer: r.answer ?? null,
