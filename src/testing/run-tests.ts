@@ -237,8 +237,9 @@ export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOpti
       const built = buildAnswer(endpoint, request.model, step.answer, Math.floor(clock / 1000));
       for (let i = 0; i < step.times; i++) {
         n++;
-        // Coverage reads what the trace says was evaluated, as explain shows it (text is never kept: audit mode).
-        const trace = opts.trace ? new TraceRecorder('audit') : undefined;
+        // Coverage reads what the trace says was evaluated, traced as explain traces (`all`: the live header's `audit`
+        // mode is for keys with the debug grant); the trace's text is never printed.
+        const trace = opts.trace ? new TraceRecorder('all') : undefined;
         const r = await runPolicy(policy, {
           endpoint, route: step.request.route ?? 'policy', request, headers, meta: { user: step.request.user ?? null, project: step.request.project ?? null, target: step.request.target ?? null },
           answer: built.answer, stream: built.stream, trace,

@@ -130,6 +130,9 @@ describe('the bundled rules ship tests', () => {
     // demo: 5 rules; support-bot: 4; policy-gateway: 3.
     expect(respond).toHaveLength(12);
     expect(items.filter((i) => !i.exercised)).toEqual([]);
+    // Tracing for coverage changes no outcome: the same tests pass untraced.
+    const plain = await runCli(['test', 'rules']);
+    expect([plain.code, plain.stdout]).toEqual([0, expect.stringMatching(new RegExp(`^${j.summary.tests} passed, 0 failed `))]);
   });
 
   it('check and fmt --check accept the bundled test files', async () => {
