@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { ChainRunner } from '../chain/run-chain.ts';
 import { runPolicy, type PolicyRunResult } from '../chain/run-policy.ts';
+import { E } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
 import type { CompiledPolicySet } from '../policy/types.ts';
 import type { GatewayServices } from '../sdk/context.ts';
@@ -197,8 +198,9 @@ export function actualValue(field: ExpectField, r: PolicyRunResult, endpoint: En
       const rep = r.context.get(redactionKey)?.response ?? {};
       return listText(Object.keys(rep).filter((k) => (rep[k] ?? 0) > 0).sort());
     }
-    case 'status': return String(r.error?.status ?? 200);
-    case 'error': return r.error?.code ?? 'none';
+    // The edge answers a policy's refusal of an embeddings request with a 403 (src/http/local-answer.ts): no text to hold it.
+    case 'status': return String(r.error?.status ?? (r.action === 'respond' && endpoint === 'embeddings' ? E.GW_ERR_POLICY_REFUSED.status : 200));
+    case 'error': return r.error?.code ?? (r.action === 'respond' && endpoint === 'embeddings' ? E.GW_ERR_POLICY_REFUSED.code : 'none');
   }
 }
 
