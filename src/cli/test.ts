@@ -17,6 +17,7 @@ the upstream is never called. docs/testing-policies.md describes the test file f
 Exit status: 0 when every test passes, 1 when one fails, 2 on bad usage or files with errors.
   --format F       text (default: failures as expected/actual diffs), junit (JUnit XML) or json, on stdout
   --coverage       also report the respond rules, allow/deny phrases and redaction detectors no test exercised
+                   (text: after the results; json: a "coverage" member; junit: on stderr)
   --verbose        text format: list passing tests too
   --rules DIR      the rule set to test (repeatable; default: the directories given, or each test file's directory)
   --allow-path DIR a directory outside the rule set that keys and list files may be in (as check --allow-path)
@@ -84,7 +85,10 @@ export async function runTest(argv: readonly string[], io: CliIo, plugins: reado
   const results = await runCases(loaded.set, cases, { plugins, env, trace: seen !== undefined, onRun: seen && ((id, _run, trace) => seen.observe(id, trace)) });
   let cov: FileCoverage[] | undefined;
   if (seen) cov = await computeCoverage(loaded.set, new Set(cases.map((c) => c.policyId)), seen);
-  if (args.format === 'junit') io.stdout.write(renderJunit(results));
+  if (args.format === 'junit') {
+    io.stdout.write(renderJunit(results));
+    if (cov) io.stderr.write(renderCoverage(cov)); // JUnit has no place for it: the CI log shows it
+  }
   else if (args.format === 'json') io.stdout.write(renderJson(results, cov));
   else {
     io.stdout.write(renderText(results, { verbose: args.verbose }));

@@ -17,7 +17,10 @@ export interface TestPaths {
 
 const pathSpan = (file: string) => ({ file, start: { line: 1, col: 1, offset: 0 }, end: { line: 1, col: 1, offset: 0 } });
 
-/** Splits CLI paths into test files and rule-set paths; directories are searched recursively for test files. */
+/**
+ * Splits CLI paths into test files and rule-set paths: directories are searched recursively for test files, a test file
+ * given alone loads its directory as the rule set, a `.policy` file given alone brings the `.policy.test` beside it.
+ */
 export async function findTestPaths(paths: readonly string[]): Promise<TestPaths> {
   const testFiles = new Set<string>();
   const rulePaths = new Set<string>();
@@ -32,7 +35,13 @@ export async function findTestPaths(paths: readonly string[]): Promise<TestPaths
     let isDir = false;
     try { isDir = (await stat(p)).isDirectory(); } catch { /* the loader reports unreadable paths (POL0311) */ }
     rulePaths.add(p);
-    if (!isDir) continue;
+    if (!isDir) {
+      // A policy file given alone brings its own tests (`x.policy` → `x.policy.test`), when it has some.
+      if (p.endsWith('.policy')) {
+        try { if ((await stat(`${p}.test`)).isFile()) testFiles.add(`${p}.test`); } catch { /* no tests beside it */ }
+      }
+      continue;
+    }
     try {
       for (const ent of await readdir(p, { recursive: true, withFileTypes: true })) {
         if (!(ent.isFile() || ent.isSymbolicLink()) || !ent.name.endsWith(TEST_FILE_SUFFIX)) continue;

@@ -51,6 +51,15 @@ describe('policy-gateway test (goldens)', () => {
     expect(failure.inner).toContain('- expected: "I can\'t help with that."');
   });
 
+  it('a policy file given alone brings its tests; with --format junit, coverage goes to stderr', async () => {
+    const r = await runCli(['test', `${DIR}/shop/shop.policy`]);
+    expect([r.code, r.stdout]).toEqual([0, '3 passed, 0 failed (3 tests in 1 file, 3 requests)\n']);
+    const j = await runCli(['test', `${DIR}/partial`, '--rules', `${DIR}/shop`, '--format', 'junit', '--coverage']);
+    expect(j.code).toBe(0);
+    expect(j.stdout).toMatch(/^<\?xml /);
+    expect(j.stderr).toContain(`${DIR}/shop/shop.policy:9: respond rule not exercised:`);
+  });
+
   it('a parser rejects nothing: names with markup and control characters still give well-formed XML', async () => {
     const { renderJunit } = await import('../../src/testing/report.ts');
     const c = { policyId: 'p<&>', policyIdSpan: undefined as never, name: 'a "b" <c> & \u0001d\'', file: 'x&y.policy.test', line: 1, steps: [] };
