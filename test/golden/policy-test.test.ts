@@ -144,6 +144,15 @@ describe('the bundled rules ship tests', () => {
     expect([plain.code, plain.stdout]).toEqual([0, expect.stringMatching(new RegExp(`^${j.summary.tests} passed, 0 failed `))]);
   });
 
+  it('check reports a malformed test file like a policy (exit 1), fmt leaves it alone', async () => {
+    const check = await runCli(['check', `${DIR}/malformed`]);
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain(`${DIR}/malformed/shop.policy.test:7:7: error[POL1003]: unknown statement "decison" in expect`);
+    expect(check.stderr).toContain('error[POL1008]: no policy "shop" in the rule set under test');
+    const fmt = await runCli(['fmt', '--check', `${DIR}/malformed`]);
+    expect([fmt.code, fmt.stdout]).toEqual([0, '']); // syntactically fine and formatted: its mistakes are check's business
+  });
+
   it('check and fmt --check accept the bundled test files', async () => {
     const check = await runCli(['check', 'rules']);
     expect(check.code).toBe(0);
