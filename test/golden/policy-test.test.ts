@@ -57,7 +57,7 @@ describe('policy-gateway test (goldens)', () => {
     const j = await runCli(['test', `${DIR}/partial`, '--rules', `${DIR}/shop`, '--format', 'junit', '--coverage']);
     expect(j.code).toBe(0);
     expect(j.stdout).toMatch(/^<\?xml /);
-    expect(j.stderr).toContain(`${DIR}/shop/shop.policy:9: respond rule not exercised:`);
+    expect(j.stderr).toContain(`${DIR}/shop/shop.policy:7: respond rule not exercised:`);
   });
 
   it('a parser rejects nothing: names with markup and control characters still give well-formed XML', async () => {
@@ -85,8 +85,8 @@ describe('policy-gateway test (goldens)', () => {
     const r = await runCli(['test', `${DIR}/partial`, '--rules', `${DIR}/shop`, '--coverage']);
     expect(r.code).toBe(0);
     await expect(r.stdout).toMatchFileSnapshot(golden('coverage.txt'));
-    expect(r.stdout).toContain(`${DIR}/shop/shop.policy:9: respond rule not exercised: when denylist refuse reason "FRAUD_RISK"`);
-    expect(r.stdout).toContain(`${DIR}/shop/shop.policy:13: redaction detector not exercised: phone`);
+    expect(r.stdout).toContain(`${DIR}/shop/shop.policy:7: respond rule not exercised: when denylist refuse reason "FRAUD_RISK"`);
+    expect(r.stdout).toContain(`${DIR}/shop/shop.policy:11: redaction detector not exercised: phone`);
     expect(r.stdout).not.toContain('otherwise allow');
   });
 
@@ -98,7 +98,7 @@ describe('policy-gateway test (goldens)', () => {
     rmSync(dir, { recursive: true, force: true });
     expect(explained.code).toBe(0);
     const decide = (JSON.parse(explained.stdout) as { steps: { plugin: string; rule?: string }[] }).steps.find((st) => st.plugin === 'decide');
-    expect(decide?.rule).toBe(`${DIR}/shop/shop.policy:10`);
+    expect(decide?.rule).toBe(`${DIR}/shop/shop.policy:8`);
     const r = await runCli(['test', `${DIR}/partial`, '--rules', `${DIR}/shop`, '--coverage', '--format', 'json']);
     const cov = JSON.parse(r.stdout) as { coverage: { file: string; items: { kind: string; line: number; exercised: boolean }[] }[] };
     const respond = cov.coverage.flatMap((f) => f.items.filter((i) => i.kind === 'respond').map((i) => ({ at: `${f.file}:${i.line}`, exercised: i.exercised })));
