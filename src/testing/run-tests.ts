@@ -22,7 +22,8 @@ export const DEFAULT_MODEL = 'test-model';
 
 /** One expectation that did not hold. */
 export interface Mismatch {
-  readonly field: ExpectField;
+  /** The field (a header expectation's with its name: `header "retry-after"`). */
+  readonly field: string;
   readonly expected: string;
   readonly actual: string;
   /** Line of the expectation in the test file. */
@@ -168,9 +169,14 @@ function instructionOf(endpoint: Endpoint, sent: ApiRequest, original: ApiReques
 }
 
 /** The canonical text of what a run gave for `field` (the form test-file.ts gives expected values). */
-export function actualValue(field: ExpectField, r: PolicyRunResult, endpoint: Endpoint, original: ApiRequest): string {
+export function actualValue(field: ExpectField, r: PolicyRunResult, endpoint: Endpoint, original: ApiRequest, name = ''): string {
   const v = r.verdict;
   switch (field) {
+    case 'header': {
+      // An error's own headers (Retry-After) or the ones hooks set on the answer (x-ratelimit-*).
+      const h = r.error?.headers?.[name] ?? r.context.responseHeaders[name];
+      return h === undefined ? 'none' : JSON.stringify(h);
+    }
     case 'decision': return v.decision;
     case 'effective_decision': return v.effectiveDecision;
     case 'reason': return v.reasonCode;
@@ -249,8 +255,8 @@ export async function runCase(set: CompiledPolicySet, c: TestCase, opts: RunOpti
         opts.onRun?.(c.policyId, r, trace);
         if (mismatches.length >= max) continue;
         for (const e of step.expects) {
-          const actual = actualValue(e.field, r, endpoint, request);
-          if (actual !== e.expected) mismatches.push({ field: e.field, expected: e.expected, actual, line: e.line, request: n });
+          const actual = actualValue(e.field, r, endpoint, request, e.name);
+          if (actual !== e.expected) mismatches.push({ field: e.name ? `${e.field} "${e.name}"` : e.field, expected: e.expected, actual, line: e.line, request: n });
         }
       }
     }

@@ -37,13 +37,15 @@ export type AnswerSpec =
 /** The fields a case may expect, each compared with what the run gave. */
 export const EXPECT_FIELDS = [
   'decision', 'effective_decision', 'reason', 'allowlist_hits', 'denylist_hits', 'categories', 'rollout', 'rule',
-  'upstream', 'instruction', 'max_tokens', 'answer', 'redacted', 'status', 'error',
+  'upstream', 'instruction', 'max_tokens', 'answer', 'redacted', 'status', 'error', 'header',
 ] as const;
 export type ExpectField = typeof EXPECT_FIELDS[number];
 
 /** One expectation: the canonical text of the expected value (compared with the actual value's), and where it is. */
 export interface Expectation {
   readonly field: ExpectField;
+  /** The header name of a `header` expectation (lower case). */
+  readonly name?: string;
   readonly expected: string;
   readonly line: number;
 }
@@ -222,6 +224,13 @@ function readExpectation(st: Statement, report: Report): Expectation | undefined
   const rest = st.terms.slice(1);
   const line = st.span.start.line;
   const bad = (why: string, notes: string[] = []) => { report('POL1004', (rest[0] ?? st.terms[0]!).span, why, notes); return undefined; };
+  if (f === 'header') {
+    const [n, v] = rest;
+    if (rest.length !== 2 || st.body || n?.kind !== 'String' || (v?.kind !== 'String' && word(v) !== 'none')) {
+      return bad('"header" takes a header name and its value (or none)', ['write header "x-ratelimit-remaining-requests" "59"']);
+    }
+    return { field: f, name: n.value.toLowerCase(), expected: v.kind === 'String' ? JSON.stringify(v.value) : 'none', line };
+  }
   if (rest.length !== 1 || st.body) return bad(`"${f}" takes one value${rest.length > 1 ? ' (a list is written "a", "b")' : ''}`);
   const v = rest[0]!;
   const none = word(v) === 'none';

@@ -98,11 +98,11 @@ describe('the bundled policy tests, sent live to the gateway', () => {
         let policy: PolicyBlock | undefined;
         let answer: ApiAnswer | undefined;
         let chunks: StreamChunk[] | undefined;
-        let error: { code: string; status: number } | undefined;
+        let error: { code: string; status: number; headers: Record<string, string> } | undefined;
         let content: string | undefined;
         if (res.status !== 200) {
           // The wire carries OpenAI's error code; the gateway's own (GW_ERR_…) is the audit record's `code`.
-          error = { code: /\bcode=(\S+)/.exec(audit)![1]!, status: res.status };
+          error = { code: /\bcode=(\S+)/.exec(audit)![1]!, status: res.status, headers: Object.fromEntries(res.headers) };
           policy = (JSON.parse(text) as { policy?: PolicyBlock }).policy;
         } else if (text.startsWith('data:') || text.startsWith('event:')) {
           chunks = text.split('\n\n').filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]').map((e) => JSON.parse(e.slice(6)) as StreamChunk);
@@ -127,11 +127,11 @@ describe('the bundled policy tests, sent live to the gateway', () => {
           action: error ? 'reject' : called ? 'forward' : 'respond',
           content, error, answer: called ? answer : undefined, stream: chunks,
           request: (called ? received.at(-1) : request) as ApiRequest,
-          context: { get: (k: symbol) => (k === redactionKey ? report : undefined) },
+          context: { get: (k: symbol) => (k === redactionKey ? report : undefined), responseHeaders: Object.fromEntries(res.headers) },
         } as unknown as PolicyRunResult;
         for (const e of step.expects) {
           // Fields the policy block omits on an error answer are the ones the expectations of such cases leave alone.
-          expect(`${e.field} = ${actualValue(e.field, live, endpoint, request)}`, `${c.file}:${e.line}, request ${i + 1}`).toBe(`${e.field} = ${e.expected}`);
+          expect(`${e.field} = ${actualValue(e.field, live, endpoint, request, e.name)}`, `${c.file}:${e.line}, request ${i + 1}`).toBe(`${e.field} = ${e.expected}`);
         }
       }
     }

@@ -30,6 +30,8 @@ describe('parseTestFile', () => {
       answer "Hello [EMAIL]"
       status 200
       rule none
+      header "X-RateLimit-Remaining-Requests" "59"
+      header "retry-after" none
     }`);
     expect(f.diagnostics).toEqual([]);
     expect(f.cases).toHaveLength(1);
@@ -45,8 +47,9 @@ describe('parseTestFile', () => {
     expect(s!.kind === 'send' && s.expects.map((e) => [e.field, e.expected])).toEqual([
       ['decision', 'allow'], ['reason', 'ALLOW'], ['denylist_hits', '["x", "/y+/i"]'], ['categories', '["a", "b"]'],
       ['redacted', '["email", "phone"]'], ['instruction', 'none'], ['max_tokens', '120'], ['answer', '"Hello [EMAIL]"'],
-      ['status', '200'], ['rule', 'none'],
+      ['status', '200'], ['rule', 'none'], ['header', '"59"'], ['header', 'none'],
     ]);
+    expect(s!.kind === 'send' && s.expects.filter((e) => e.field === 'header').map((e) => e.name)).toEqual(['x-ratelimit-remaining-requests', 'retry-after']);
   });
 
   it('combines each send with the case: request fields override, expectations add up; at and wait stay in order', () => {
@@ -82,6 +85,7 @@ describe('parseTestFile', () => {
     { note: 'an unknown decision', text: 'policy "p" {\n  test "t" { expect decision deny }\n}\n', code: 'POL1004', message: 'expected a decision, found "deny"' },
     { note: 'a message without its role', text: 'policy "p" {\n  test "t" { request { message "hi" }; expect status 200 }\n}\n', code: 'POL1004', message: '"message" takes 2 values' },
     { note: 'a send count of zero', text: 'policy "p" {\n  test "t" { send 0 { expect status 200 } }\n}\n', code: 'POL1004', message: '"send" takes an optional count from 1 to 10000' },
+    { note: 'a header without its value', text: 'policy "p" {\n  test "t" { expect header "retry-after" }\n}\n', code: 'POL1004', message: '"header" takes a header name and its value (or none)' },
     { note: 'a bare word as a hit', text: 'policy "p" {\n  test "t" { expect denylist_hits refund }\n}\n', code: 'POL1004', message: 'expected strings, found "refund"' },
     { note: 'a test without expectations (a warning)', text: 'policy "p" {\n  test "t" { request { message user "hi" } }\n}\n', code: 'POL1005', message: 'test "t" expects nothing' },
     { note: 'a body that is not JSON', text: 'policy "p" {\n  test "t" { request { body "{x" }; expect status 200 }\n}\n', code: 'POL1006', message: 'invalid JSON' },
