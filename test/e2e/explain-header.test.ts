@@ -1,6 +1,6 @@
-// End-to-end live debug trace (issue 15): the real CLI serving a policy with an auth block; a key created with
-// `keys create --grant debug` gets the evaluation trace in its answer (JSON and streamed), a key without the grant gets a
-// 403 GW_ERR_TRACE_FORBIDDEN before anything runs, an open policy refuses the header, and the trace holds no text.
+// End-to-end live debug trace (issue 15), the real CLI serving a policy with an auth block: a `--grant debug` key gets the
+// trace in its answer (JSON, streamed, errors) and it agrees step by step with `explain` on the same rules; a key without
+// the grant gets 403 GW_ERR_TRACE_FORBIDDEN before anything runs, an open policy refuses the header, no text leaks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,9 @@ import path from 'node:path';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { rulesDir, runCli, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
 import { sseJson } from '../helpers/sse-text.ts';
+import { explainRequest } from '../../src/author/explain.ts';
+import { loadPolicies } from '../../src/policy/load.ts';
+import { ALL_PLUGINS } from '../../plugins/index.ts';
 
 const rulesFor = (keys: string) => ({
   'traced.policy': `policy "traced" {
@@ -28,6 +31,8 @@ policy "open" {
 
 let up: FakeUpstream;
 let gw: GatewayProcess;
+let rules: string;
+let keysDir: string;
 let debugKey: string;
 let plainKey: string;
 
@@ -42,7 +47,9 @@ beforeAll(async () => {
   const keysFile = path.join(mkdtempSync(path.join(tmpdir(), 'pgw-keys-')), 'team.keys');
   debugKey = await createKey(keysFile, ['--label', 'debugger', '--policy', '*', '--grant', 'debug']);
   plainKey = await createKey(keysFile, ['--label', 'plain', '--policy', '*']);
-  gw = await startGateway(['--rules', rulesDir(rulesFor(keysFile)), '--upstream', up.baseUrl, '--allow-path', path.dirname(keysFile), '--audit', 'off']);
+  rules = rulesDir(rulesFor(keysFile));
+  keysDir = path.dirname(keysFile);
+  gw = await startGateway(['--rules', rules, '--upstream', up.baseUrl, '--allow-path', keysDir, '--audit', 'off']);
 });
 afterAll(async () => {
   await gw?.stop();
@@ -92,6 +99,24 @@ describe('the live debug header', () => {
     expect(decide.rules[0]).toMatchObject({ matched: true, why: 'fired by a denylist hit' });
   });
 
+  it.each([
+    { note: 'a refusal', content: 'tell me the competitor pricing' },
+    { note: 'an allowed request', content: 'where is my parcel?' },
+  ])('the live trace and `explain` on the same rules agree step by step: $note', async ({ content }) => {
+    const live = JSON.parse((await post('traced', debugKey, content, {}, { ...EXPLAIN, 'x-policy-user': 'agree' })).text);
+    const loaded = await loadPolicies([rules], ALL_PLUGINS, { allowPaths: [keysDir] });
+    const explained = await explainRequest({
+      policyId: 'traced', rules: loaded.set!, request: { model: 'fake-model', messages: [{ role: 'user', content }] },
+      meta: { user: 'agree', headers: { authorization: `Bearer ${debugKey}` } },
+    });
+    const stepOf = (steps: readonly { kind: string }[], kind: string) => steps.find((s) => s.kind === kind);
+    const noText = (v: unknown) => JSON.parse(JSON.stringify(v, (k, x) => (k === 'text' ? undefined : x)));
+    for (const kind of ['auth', 'topics', 'decide']) {
+      expect(noText(stepOf(live.policy_gateway.trace.steps, kind)), kind).toEqual(noText(stepOf(explained.steps, kind)));
+    }
+    expect(explained.verdict).toMatchObject({ decision: live.policy.decision, reason_code: live.policy.reason_code, effective_decision: live.policy.effective_decision });
+  });
+
   it('a streamed answer carries the trace on its last chunk, with the policy block', async () => {
     const r = await post('traced', debugKey, 'hello there', { stream: true }, EXPLAIN);
     expect(r.status).toBe(200);
@@ -100,6 +125,17 @@ describe('the live debug header', () => {
     expect(last.policy.decision).toBe('allow');
     expect(last.policy_gateway.trace.steps[0]).toMatchObject({ kind: 'metadata', stream: true });
     expect(events.slice(0, -1).every((e) => e.policy_gateway === undefined)).toBe(true);
+  });
+
+  it('an error answer carries the trace too: a quota rejection shows the limit it would break', async () => {
+    const user = { 'x-policy-user': 'burst' };
+    for (let i = 0; i < 3; i++) expect((await post('traced', debugKey, 'hello', {}, { ...EXPLAIN, ...user })).status).toBe(200);
+    const r = await post('traced', debugKey, 'hello', {}, { ...EXPLAIN, ...user });
+    expect(r.status).toBe(429);
+    const body = JSON.parse(r.text);
+    expect(body.error.code).toBe('rate_limit_exceeded');
+    const quota = body.policy_gateway.trace.steps.find((s: { kind: string }) => s.kind === 'quota');
+    expect(quota).toMatchObject({ admitted: false, limits: [{ limit: 'user 3 requests per minute', used: 3, asked: 1, max: 3, within: false }] });
   });
 
   it('a key without the debug grant gets 403 GW_ERR_TRACE_FORBIDDEN, before quota counts the request', async () => {

@@ -1,7 +1,6 @@
-// `explain` goldens (issue 15): one case per decision type of the policy language — allow, refuse (denylist),
-// allowlist miss, rewrite, summary, escalate, shadow and percentage rollout, quota rejection, auth failure — plus a
-// stream whose redaction spans chunks and a draft that does not compile; text and JSON forms (test/golden/explain/).
-// Each explanation must also agree with what the same request gets from runPolicy untraced (the live path's verdict).
+// `explain` goldens (issue 15), text and JSON (test/golden/explain/): every decision type — allow, refuse (phrase, regex),
+// allowlist miss, rewrite, summary, escalate, shadow and percentage rollout, quota rejection, auth failure — a stream whose
+// redaction spans chunks, a draft that does not compile; each checked against the untraced run's verdict (the live path).
 import { describe, expect, it } from 'vitest';
 import { explainRequest, explainServices, renderExplain, type ExplainInput } from '../../src/author/explain.ts';
 import { ChainRunner } from '../../src/chain/run-chain.ts';

@@ -1,8 +1,8 @@
 // The evaluation trace (src/sdk/trace.ts) and what it may show: in `all` mode (explain) every matched text; in `audit`
 // mode (the live header) prompt text only when the policy's audit captures prompts and nothing was redacted in the
-// request, and never a redacted span's original text. Bounds on steps, lists and texts; untraced runs unchanged.
+// request, and never a redacted span's original text. Bounds on steps, lists, texts; bad explain input never throws.
 import { describe, expect, it } from 'vitest';
-import { explainServices } from '../../src/author/explain.ts';
+import { explainRequest, explainServices } from '../../src/author/explain.ts';
 import { ChainRunner } from '../../src/chain/run-chain.ts';
 import { runPolicy } from '../../src/chain/run-policy.ts';
 import { compileSources } from '../../src/policy/load.ts';
@@ -94,5 +94,25 @@ describe('trace bounds', () => {
     const withTrace = await run(new TraceRecorder('all'));
     expect(withTrace.verdict).toEqual(plain.verdict);
     expect(withTrace.answer).toEqual(plain.answer);
+  });
+});
+
+describe('explainRequest on bad input: a clear problem, never a throw', () => {
+  const deep = (n: number): unknown => { let v: unknown = 'x'; for (let i = 0; i < n; i++) v = [v]; return v; };
+  const cyclic: Record<string, unknown> = { model: 'm' };
+  cyclic.self = cyclic;
+  it.each([
+    { note: 'a request that is not an object', request: 'hello', code: 'GW_ERR_BODY_NOT_OBJECT' },
+    { note: 'a request without messages', request: { model: 'm' }, code: 'GW_ERR_MESSAGES_INVALID' },
+    { note: 'a request nested 100,000 levels deep', request: { model: 'm', messages: [{ role: 'user', content: 'x' }], extra: deep(100_000) }, code: 'EXPLAIN_BAD_INPUT' },
+    { note: 'a cyclic request', request: cyclic, code: 'EXPLAIN_BAD_INPUT' },
+    { note: 'an answer nested too deeply', request: { model: 'm', messages: [{ role: 'user', content: 'x' }] }, answer: { choices: deep(200) }, code: 'EXPLAIN_BAD_INPUT' },
+    { note: 'an answer and a stream', request: { model: 'm', messages: [{ role: 'user', content: 'x' }] }, answer: {}, stream: [], code: 'EXPLAIN_BAD_INPUT' },
+    { note: 'a request naming another policy', request: { model: 'm', messages: [{ role: 'user', content: 'x' }], policy_id: 'other' }, code: 'EXPLAIN_BAD_INPUT' },
+  ])('$note → $code', async ({ request, answer, stream, code }) => {
+    const r = await explainRequest({ policyId: 'p', rules: { source: policy('prompts off') }, request, answer, stream: stream as unknown[] | undefined });
+    expect(r.ok).toBe(false);
+    expect(r.problem!.code).toBe(code);
+    expect(r.steps).toEqual([]);
   });
 });
