@@ -9,7 +9,7 @@ import { renderCoverage, renderJson, renderJunit, renderText } from '../testing/
 import { runCases } from '../testing/run-tests.ts';
 import type { CliIo } from './check.ts';
 
-const TEST_USAGE = `usage: policy-gateway test [--format text|junit|json] [--coverage] [--verbose] [--rules DIR]... [paths...]
+const TEST_USAGE = `usage: policy-gateway test [--format text|junit|json] [--coverage] [--verbose] [--run TEXT]... [--rules DIR]... [paths...]
 
 Runs the policy tests in *.policy.test files (default path: rules/) on the rule set the gateway would serve: each
 case's requests go through the policy's plugins in-process, with an in-memory quota store and the case's own clock;
@@ -19,14 +19,15 @@ Exit status: 0 when every test passes, 1 when one fails, 2 on bad usage or files
   --coverage       also report the respond rules, allow/deny phrases and redaction detectors no test exercised
                    (text: after the results; json: a "coverage" member; junit: on stderr)
   --verbose        text format: list passing tests too
+  --run TEXT       only the tests whose "policy › name" contains TEXT (repeatable)
   --rules DIR      the rule set to test (repeatable; default: the directories given, or each test file's directory)
   --allow-path DIR a directory outside the rule set that keys and list files may be in (as check --allow-path)
 `;
 
-interface TestArgs { paths: string[]; format: 'text' | 'junit' | 'json'; coverage: boolean; verbose: boolean; rules: string[]; allowPaths: string[] }
+interface TestArgs { paths: string[]; format: 'text' | 'junit' | 'json'; coverage: boolean; verbose: boolean; rules: string[]; allowPaths: string[]; run: string[] }
 
 function parseTestArgs(argv: readonly string[], io: CliIo): TestArgs | 'help' | undefined {
-  const a: TestArgs = { paths: [], format: 'text', coverage: false, verbose: false, rules: [], allowPaths: [] };
+  const a: TestArgs = { paths: [], format: 'text', coverage: false, verbose: false, rules: [], allowPaths: [], run: [] };
   const fail = (msg: string) => { io.stderr.write(`policy-gateway test: ${msg}\n\n${TEST_USAGE}`); return undefined; };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -42,10 +43,10 @@ function parseTestArgs(argv: readonly string[], io: CliIo): TestArgs | 'help' | 
         a.format = v;
         break;
       }
-      case '--rules': case '--allow-path': {
+      case '--rules': case '--allow-path': case '--run': {
         const v = value();
         if (!v) return fail(`${flag} needs a value`);
-        (flag === '--rules' ? a.rules : a.allowPaths).push(v);
+        (flag === '--rules' ? a.rules : flag === '--run' ? a.run : a.allowPaths).push(v);
         break;
       }
       default:
@@ -80,7 +81,9 @@ export async function runTest(argv: readonly string[], io: CliIo, plugins: reado
     io.stderr.write(`test: ${summarizeDiagnostics(diags)}; no test was run\n`);
     return 2;
   }
-  const cases = tests.files.flatMap((f) => f.cases);
+  const all = tests.files.flatMap((f) => f.cases);
+  // --run TEXT: only the cases whose "policy › name" contains one of the texts (plain text, not a pattern).
+  const cases = args.run.length ? all.filter((c) => args.run.some((t) => `${c.policyId} › ${c.name}`.includes(t))) : all;
   const seen = args.coverage ? new CoverageRecorder() : undefined;
   const results = await runCases(loaded.set, cases, { plugins, env, trace: seen !== undefined, onRun: seen && ((id, _run, trace) => seen.observe(id, trace)) });
   let cov: FileCoverage[] | undefined;

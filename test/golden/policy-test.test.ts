@@ -60,6 +60,15 @@ describe('policy-gateway test (goldens)', () => {
     expect(j.stderr).toContain(`${DIR}/shop/shop.policy:7: respond rule not exercised:`);
   });
 
+  it('--run TEXT runs only the tests whose "policy › name" contains it', async () => {
+    const r = await runCli(['test', `${DIR}/shop`, '--rules', `${DIR}/broken`, '--run', 'card dump', '--verbose']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL test/golden/policy-test/shop/shop.policy.test:26: shop › a card dump is refused too');
+    expect(r.stdout).toMatch(/^0 passed, 1 failed \(1 test in 1 file, 1 request\)$/m);
+    const none = await runCli(['test', `${DIR}/shop`, '--run', 'shop › nothing like this']);
+    expect([none.code, none.stdout]).toEqual([0, '0 passed, 0 failed (0 tests in 0 files, 0 requests)\n']);
+  });
+
   it('a parser rejects nothing: names with markup and control characters still give well-formed XML', async () => {
     const { renderJunit } = await import('../../src/testing/report.ts');
     const c = { policyId: 'p<&>', policyIdSpan: undefined as never, name: 'a "b" <c> & \u0001d\'', file: 'x&y.policy.test', line: 1, steps: [] };
