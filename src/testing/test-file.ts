@@ -83,6 +83,8 @@ const DECISIONS = ['allow', 'rewrite', 'summary', 'escalate', 'refuse'];
 const REQUEST_FIELDS = ['endpoint', 'route', 'model', 'message', 'body', 'user', 'project', 'target', 'key', 'header'];
 const CASE_STATEMENTS = ['request', 'answer', 'expect', 'send', 'at', 'wait'];
 const DURATION_NEEDS = 'a duration such as 30s, 1m or 1h';
+/** An ISO 8601 time with its zone (`Z` or an offset). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 type Report = (code: `POL${string}`, span: Span, message: string, notes?: string[], severity?: 'error' | 'warning') => void;
 
@@ -322,7 +324,8 @@ function readCase(block: Block, policyId: string, policyIdSpan: Span, file: stri
       case 'at': {
         const s = st.terms.length === 2 && !st.body && st.terms[1]!.kind === 'String' ? st.terms[1].value : undefined;
         const t = s === undefined ? NaN : Date.parse(s);
-        if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}T/.test(s!)) { report('POL1007', st.span, 'invalid time', ['write at "2026-01-01T09:00:00Z" (an ISO 8601 time)']); break; }
+        // A zone is required: a time without one would be read in the machine's zone, and runs would differ.
+        if (!Number.isFinite(t) || !ISO_TIME.test(s!)) { report('POL1007', st.span, 'invalid time', ['write at "2026-01-01T09:00:00Z" (ISO 8601, with Z or an offset such as +01:00)']); break; }
         steps.push({ kind: 'at', time: t, line: st.span.start.line });
         break;
       }

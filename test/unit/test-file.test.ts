@@ -91,6 +91,7 @@ describe('parseTestFile', () => {
     { note: 'a body that is not JSON', text: 'policy "p" {\n  test "t" { request { body "{x" }; expect status 200 }\n}\n', code: 'POL1006', message: 'invalid JSON' },
     { note: 'a JSON answer that is an array', text: 'policy "p" {\n  test "t" { answer json "[1]"; expect status 200 }\n}\n', code: 'POL1006', message: 'expected a JSON object' },
     { note: 'a time that is not ISO 8601', text: 'policy "p" {\n  test "t" { at "March 2"; expect status 200 }\n}\n', code: 'POL1007', message: 'invalid time' },
+    { note: 'a time without a zone (it would depend on the machine)', text: 'policy "p" {\n  test "t" { at "2026-03-02T09:00:00"; expect status 200 }\n}\n', code: 'POL1007', message: 'invalid time' },
     { note: 'a wait without a unit', text: 'policy "p" {\n  test "t" { wait 5; expect status 200 }\n}\n', code: 'POL1007', message: 'invalid wait' },
     { note: 'a syntax error (as in .policy files)', text: 'policy "p" {\n  test "t" { expect status 200 \n', code: 'POL0201', message: '' },
   ])('reports $note as $code', ({ text, code, message }) => {
