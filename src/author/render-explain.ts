@@ -124,8 +124,14 @@ function answerText(result: ExplainResult): string | undefined {
     return text;
   }
   const a = o.answer as Obj | null;
+  if (Array.isArray(a?.output)) {
+    // a Response: the text of its output_text parts
+    const parts = (a.output as Obj[]).flatMap((item) => (Array.isArray(item?.content) ? (item.content as Obj[]) : []));
+    const texts = parts.filter((p) => p?.type === 'output_text' && typeof p.text === 'string').map((p) => p.text as string);
+    return texts.length > 0 ? texts.join('') : undefined;
+  }
   const c = (a?.choices as Obj[] | undefined)?.[0];
-  const t = (c?.message as Obj | undefined)?.content ?? c?.text ?? a?.output_text;
+  const t = (c?.message as Obj | undefined)?.content ?? c?.text;
   return typeof t === 'string' ? t : undefined;
 }
 
@@ -157,6 +163,7 @@ export function renderExplain(result: ExplainResult): string {
     lines.push(o.action === 'reject' ? `outcome: error ${o.status} ${o.error!.code}: ${o.error!.message}`
       : `outcome: answered by the policy, no upstream call: ${q(preview(o.content ?? ''))}`);
     if (v.decision === 'escalate' && v.enforced) lines.push('         (the escalation webhook is not sent by explain)');
+    if (o.action === 'respond' && result.steps[0]?.endpoint === 'embeddings') lines.push('         (embeddings have no answer text: the client gets 403 GW_ERR_POLICY_REFUSED carrying it)');
     if (result.answer_given) lines.push('         (the answer given was not used: the upstream would not be called)');
   } else {
     lines.push('outcome: forwarded upstream');
