@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { toGatewayError, type GatewayError } from '../errors.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
-import type { GatewayServices, RequestMeta, Verdict } from '../sdk/context.ts';
+import type { GatewayServices, RequestContext, RequestMeta, Verdict } from '../sdk/context.ts';
 import type { Outcome, RequestAction } from '../sdk/plugin.ts';
 import type { TraceRecorder } from '../sdk/trace.ts';
 import type { ApiAnswer, ApiRequest, Endpoint, StreamChunk } from '../sdk/types.ts';
@@ -76,6 +76,8 @@ export function runResponsePhase(runner: ChainRunner, policy: CompiledPolicy, ct
 export interface PolicyRunInput {
   /** The endpoint the request is for (default `chat`). */
   readonly endpoint?: Endpoint;
+  /** The route it came in on: `/policy/…` or `/v1/…` (default `policy`). */
+  readonly route?: 'policy' | 'v1';
   readonly request: ApiRequest;
   readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
   readonly headers?: Readonly<Record<string, string>>;
@@ -101,6 +103,8 @@ export interface PolicyRunResult {
   readonly answer?: ApiAnswer;
   /** The streamed events as the client would get them (chunk hooks run, closing policy chunk added), when a stream was given. */
   readonly stream?: readonly StreamChunk[];
+  /** The request's context after the run (the state plugins published: redactions, quota, …). */
+  readonly context: RequestContext;
 }
 
 /** What an in-process run needs of a gateway. */
@@ -121,7 +125,7 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   const now = env.now ?? Date.now;
   const request = structuredClone(input.request);
   const ctx = new RequestCtx({
-    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
+    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: input.route ?? 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
     meta: { policyId: policy.id, user: input.meta?.user ?? null, project: input.meta?.project ?? null, target: input.meta?.target ?? null },
     headers: { ...input.headers }, request, clientWantsUsage: false, trace: input.trace,
@@ -132,9 +136,9 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   let status = 200;
   if (action?.kind === 'reject') {
     status = action.error.status;
-    result = { verdict: ctx.verdict, action: 'reject', error: action.error, request: ctx.request };
+    result = { verdict: ctx.verdict, action: 'reject', error: action.error, request: ctx.request, context: ctx };
   } else if (action?.kind === 'respond') {
-    result = { verdict: ctx.verdict, action: 'respond', content: action.content, request: ctx.request };
+    result = { verdict: ctx.verdict, action: 'respond', content: action.content, request: ctx.request, context: ctx };
   } else {
     let answer: ApiAnswer | undefined;
     let stream: StreamChunk[] | undefined;
@@ -158,7 +162,8 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
         answer = undefined;
       }
     }
-    result = error ? { verdict: ctx.verdict, action: 'reject', error, request: ctx.request } : { verdict: ctx.verdict, action: 'forward', request: ctx.request, answer, stream };
+    result = error ? { verdict: ctx.verdict, action: 'reject', error, request: ctx.request, context: ctx }
+      : { verdict: ctx.verdict, action: 'forward', request: ctx.request, answer, stream, context: ctx };
   }
   ctx.timings.end = performance.now();
   const outcome: Outcome = {

@@ -1,8 +1,9 @@
-// `policy-gateway check [paths] [--format text|json]`: load and compile policies exactly as the server would,
-// print diagnostics, exit 1 on errors. Thin wrapper over src/policy/load.ts.
-import { renderDiagnostics, summarizeDiagnostics } from '../../grammar/diagnostics.ts';
+// `policy-gateway check [paths] [--format text|json]`: load and compile policies exactly as the server would (and
+// check the policy test files beside them), print diagnostics, exit 1 on errors. Thin wrapper over src/policy/load.ts.
+import { compareDiagnostics, renderDiagnostics, summarizeDiagnostics } from '../../grammar/diagnostics.ts';
 import { loadPolicies } from '../policy/load.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
+import { checkTestsAgainst, findTestPaths, readTestFiles } from '../testing/load-tests.ts';
 
 /** Where a CLI command writes (process.stdout/stderr, or buffers in tests). */
 export interface CliIo {
@@ -12,7 +13,8 @@ export interface CliIo {
 
 const CHECK_USAGE = `usage: policy-gateway check [--format text|json] [--allow-path DIR]... [paths...]
 
-Parses, checks and compiles .policy files (default path: rules/) the way the gateway loads them.
+Parses, checks and compiles .policy files (default path: rules/) the way the gateway loads them, and checks the
+policy test files (*.policy.test) found there against them.
 Exit status: 0 when there is no error (warnings are printed), 1 on errors, 2 on bad usage.
   --format json     print the diagnostics as a JSON array on stdout (for editors and CI)
   --allow-path DIR  a directory outside the checked paths that keys and list files may be in (repeatable;
@@ -65,7 +67,16 @@ export async function runCheck(argv: readonly string[], io: CliIo, plugins: read
   if (args === 'help') { io.stdout.write(CHECK_USAGE); return 0; }
   if (!args) return 2;
   const allowPaths = args.values.get('--allow-path') ?? (env.POLICY_GATEWAY_ALLOW_PATH ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const r = await loadPolicies(args.paths, plugins, { allowPaths });
+  // Policy test files (*.policy.test) under the paths are checked too, against the rule set they test.
+  const found = await findTestPaths(args.paths);
+  const loaded = await loadPolicies(found.rulePaths, plugins, { allowPaths });
+  const tests = await readTestFiles(found.testFiles);
+  const testDiags = [...tests.diagnostics, ...(loaded.set ? checkTestsAgainst(tests.files, loaded.set) : [])];
+  const r = testDiags.length === 0 ? loaded : {
+    ...loaded, set: testDiags.some((d) => d.severity === 'error') ? undefined : loaded.set,
+    diagnostics: [...loaded.diagnostics, ...testDiags].sort(compareDiagnostics),
+    sources: new Map([...loaded.sources, ...tests.sources]),
+  };
   const failed = r.set === undefined;
   if (args.format === 'json') {
     io.stdout.write(JSON.stringify(r.diagnostics, null, 2) + '\n');
@@ -78,7 +89,9 @@ export async function runCheck(argv: readonly string[], io: CliIo, plugins: read
   }
   const set = r.set!;
   const warn = r.diagnostics.length ? ` (${summarizeDiagnostics(r.diagnostics)})` : '';
-  io.stdout.write(`ok: ${set.policies.size} ${set.policies.size === 1 ? 'policy' : 'policies'} in ${set.files.length} ${set.files.length === 1 ? 'file' : 'files'}, revision ${set.revision}${warn}\n`);
+  const cases = tests.files.reduce((n, f) => n + f.cases.length, 0);
+  const testsText = found.testFiles.length ? `, ${cases} ${cases === 1 ? 'test' : 'tests'} in ${found.testFiles.length} test ${found.testFiles.length === 1 ? 'file' : 'files'}` : '';
+  io.stdout.write(`ok: ${set.policies.size} ${set.policies.size === 1 ? 'policy' : 'policies'} in ${set.files.length} ${set.files.length === 1 ? 'file' : 'files'}${testsText}, revision ${set.revision}${warn}\n`);
   return 0;
 }
 

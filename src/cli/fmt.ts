@@ -8,7 +8,7 @@ import { type CliIo, parseCliArgs } from './check.ts';
 
 const FMT_USAGE = `usage: policy-gateway fmt [--check | --write] [paths...]
 
-Formats .policy files canonically (default path: rules/).
+Formats .policy files and policy test files (*.policy.test) canonically (default path: rules/).
   (default)  print the formatted text of every file on stdout
   --check    list the files that are not formatted; exit 1 if there is any
   --write    rewrite the files that are not formatted, listing them
@@ -26,7 +26,7 @@ export async function runFmt(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`policy-gateway: use --check or --write, not both\n\n${FMT_USAGE}`);
     return 2;
   }
-  const found = await findPolicyFiles(args.paths);
+  const found = await findPolicyFiles(args.paths, { tests: true });
   const diags: Diagnostic[] = found.diagnostics.filter((d) => d.severity === 'error');
   const sources = new Map<string, string>();
   let status = diags.length ? 1 : 0;

@@ -1,5 +1,5 @@
-// The `policy-gateway` command line: serve | check | fmt | explain, and the subcommands the registered plugins contribute (auth:
-// keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
+// The `policy-gateway` command line: serve | check | fmt | test | explain, and the subcommands the registered plugins
+// contribute (auth: keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
 import type { CommandIO, PluginFactory } from '../sdk/plugin.ts';
@@ -16,6 +16,7 @@ Commands:
   serve     start the gateway (policy-gateway serve --help for every option)
   check     check .policy files: policy-gateway check [paths] [--format json]
   fmt       format .policy files: policy-gateway fmt [--check|--write] [paths]
+  test      run policy tests (*.policy.test): policy-gateway test [paths] [--format text|junit|json] [--coverage]
   explain   explain one request's evaluation: policy-gateway explain --policy ID --request req.json [--answer F|--stream F] [--format json]
 ${extra.join('\n')}
 
@@ -54,6 +55,17 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
         return 2;
       }
       return runCheck(rest, io, plugins, process.env);
+    }
+    case 'test': {
+      const { runTest } = await import('./test.ts');
+      const plugins = await loadPlugins();
+      try {
+        buildRegistry(plugins);
+      } catch (e) {
+        io.stderr.write(`policy-gateway test: ${(e as Error).message}\n`);
+        return 2;
+      }
+      return runTest(rest, io, plugins, process.env);
     }
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');

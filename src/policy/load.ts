@@ -63,9 +63,9 @@ function errnoText(e: unknown): string {
  * file (or symlink) below it, recursively, skipping names starting with "." (editor lock files, the
  * "..data" directory of a Kubernetes ConfigMap volume, whose files are also linked from the top). The result is sorted and without
  * duplicates. Paths that cannot be read give POL0311; a directory without any .policy file gives the
- * warning POL0312.
+ * warning POL0312. With `tests`, policy test files (`*.policy.test`) are found too (`fmt` formats both).
  */
-export async function findPolicyFiles(paths: readonly string[]): Promise<{ files: string[]; diagnostics: Diagnostic[] }> {
+export async function findPolicyFiles(paths: readonly string[], opts: { tests?: boolean } = {}): Promise<{ files: string[]; diagnostics: Diagnostic[] }> {
   const files = new Set<string>();
   const diagnostics: Diagnostic[] = [];
   for (const raw of paths) {
@@ -84,7 +84,7 @@ export async function findPolicyFiles(paths: readonly string[]): Promise<{ files
       for (const ent of entries) {
         // Symlinks count too (Kubernetes ConfigMap volumes are symlinks into a "..data" directory); a dangling
         // one is reported when it is read.
-        if (!(ent.isFile() || ent.isSymbolicLink()) || !ent.name.endsWith('.policy')) continue;
+        if (!(ent.isFile() || ent.isSymbolicLink()) || !(ent.name.endsWith('.policy') || (opts.tests && ent.name.endsWith('.policy.test')))) continue;
         const rel = join(ent.parentPath, ent.name);
         if (rel.slice(p.length).split(/[\\/]/).some((seg) => seg.startsWith('.'))) continue;
         files.add(normalize(rel));

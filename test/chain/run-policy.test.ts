@@ -1,13 +1,14 @@
-// One request through a compiled policy in-process (runPolicy: what `test`, `explain` and `replay` will run) gives the
-// same verdict, the same upstream request and the same answer as the real gateway over HTTP: both drive the same
-// chain-layer phases on a context from the same constructor; and it runs every endpoint's request the same way.
+// One request through a compiled policy in-process (runPolicy: what `test`, `explain` and `replay` run) gives the same
+// verdict, upstream request and answer as the real gateway over HTTP: both drive the same chain-layer phases on a context
+// from the same constructor; every endpoint's request, and streamed answers, run the same way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { ChainRunner } from '../../src/chain/run-chain.ts';
 import { runPolicy } from '../../src/chain/run-policy.ts';
 import { loadPolicies } from '../../src/policy/load.ts';
 import type { CompiledPolicySet } from '../../src/policy/types.ts';
-import type { ChatCompletion, ChatRequest, PolicyBlock, ResponseObject, ResponsesRequest } from '../../src/sdk/types.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, PolicyBlock, ResponseObject, ResponsesRequest } from '../../src/sdk/types.ts';
+import { redactionKey } from '../../src/sdk/state-keys.ts';
 import { ALL_PLUGINS } from '../../plugins/index.ts';
 import { FAKE_ANSWER, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { ROOT, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
@@ -118,5 +119,29 @@ describe('runPolicy on the other endpoints (the same chain reads every endpoint 
     const answer = r.answer as ResponseObject;
     expect((answer.output[0]!.content as { text: string }[])[0]!.text).toBe('Write to [EMAIL].');
     expect(answer.policy?.decision).toBe('rewrite');
+  });
+});
+
+describe('runPolicy on a streamed answer (stream) matches the gateway\'s SSE path', () => {
+  /** The data events of an SSE body, parsed (without [DONE]). */
+  const events = (sse: string) => sse.split('\n\n').filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]').map((e) => JSON.parse(e.slice(6)) as ChatCompletionChunk);
+  const text = (chunks: readonly ChatCompletionChunk[]) => chunks.map((c) => c.choices.map((ch) => ch.delta?.content ?? '').join('')).join('');
+
+  it('the same chunks give the same redacted text and policy block in-process as over HTTP', async () => {
+    const request: ChatRequest = { model: 'split-sse', messages: [{ role: 'user', content: 'Summarize our refund policy.' }], stream: true };
+    const upstream = await fetch(`${up.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const given = events(await upstream.text());
+    expect(text(given)).toContain('alice@example.com');
+    const http = await fetch(`${gw.url}/policy/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...request, policy_id: 'demo', policy_user: 'u-1' }),
+    });
+    const viaHttp = events(await http.text());
+    const r = await runPolicy(set.policies.get('demo')!, { request, meta: { user: 'u-1' }, stream: given }, { services, runner });
+    const inProcess = r.stream as ChatCompletionChunk[];
+    expect(text(inProcess)).toBe(text(viaHttp));
+    expect(text(inProcess)).toContain('[EMAIL]');
+    expect(text(inProcess)).not.toContain('alice@example.com');
+    expect(inProcess.at(-1)!.policy).toEqual(viaHttp.at(-1)!.policy);
+    expect(r.context.get(redactionKey)?.response).toEqual({ email: 1 });
   });
 });
