@@ -42,11 +42,16 @@ export function recordUnchained(end: UnchainedEnd, services: GatewayServices): v
   sink.write(formatAuditRecord(buildUnchainedRecord(end, Date.now()), sink.format));
 }
 
-/** The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts. */
+/**
+ * The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts;
+ * `replay on` asks the gateway to read the client's prompt before any hook edits the request.
+ */
 export function auditHooks(config: AuditConfig): PluginHooks {
   const onComplete = (outcome: Outcome, ctx: RequestContext): void => recordRequest(config, outcome, ctx);
-  if (!config.prompts) return Object.freeze({ onComplete });
+  const replay = config.replay ? { readsClientPrompt: true } : {};
+  if (!config.prompts) return Object.freeze({ ...replay, onComplete });
   return Object.freeze({
+    ...replay,
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
     responseAccess: 'read',
     requestAccess: 'none',

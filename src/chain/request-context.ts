@@ -7,9 +7,12 @@ import { readPrompt, type PromptView } from '../sdk/prompt-view.ts';
 import type { ApiRequest, Endpoint, StreamChunk, Usage } from '../sdk/types.ts';
 import { assembleVerdict } from './verdict.ts';
 
-/** What a request context is built from: its fixed fields, the endpoint called (default `chat`), and the root logger its child logger comes from. */
+/**
+ * What a request context is built from: its fixed fields, the endpoint called (default `chat`), the root logger its child
+ * logger comes from, and optionally the prompt view (a replay gives the one recorded; default: read from the request).
+ */
 export type RequestInit = Pick<RequestContext, 'id' | 'now' | 'services' | 'route' | 'policy' | 'meta' | 'headers' | 'request' | 'clientWantsUsage' | 'timings'>
-  & { readonly rootLog: Logger; readonly endpoint?: Endpoint };
+  & { readonly rootLog: Logger; readonly endpoint?: Endpoint; readonly prompt?: PromptView | undefined };
 
 /** One request's context. Created after the body is validated and the policy resolved. A class: one object shape. */
 export class RequestCtx implements RequestContext {
@@ -57,6 +60,7 @@ export class RequestCtx implements RequestContext {
     this.request = init.request;
     this.clientWantsUsage = init.clientWantsUsage;
     this.timings = init.timings;
+    this.#prompt = init.prompt;
   }
 
   /** The prompt of the request as the client sent it, read once on first use. */

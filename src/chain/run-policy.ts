@@ -6,6 +6,7 @@ import { toGatewayError, type GatewayError } from '../errors.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
 import type { GatewayServices, RequestMeta, Verdict } from '../sdk/context.ts';
 import type { Outcome, RequestAction } from '../sdk/plugin.ts';
+import type { PromptView } from '../sdk/prompt-view.ts';
 import type { ApiAnswer, ApiRequest, Endpoint } from '../sdk/types.ts';
 import { RequestCtx } from './request-context.ts';
 import type { ChainRunner } from './run-chain.ts';
@@ -17,6 +18,8 @@ import { policyBlock } from './verdict.ts';
  * is; never rejects (a failing hook comes back as a `reject` action).
  */
 export function runRequestPhase(runner: ChainRunner, policy: CompiledPolicy, ctx: RequestCtx): RequestAction | Promise<RequestAction> {
+  // A hook records the client's prompt later (audit `replay on`): read it before any hook can edit the request.
+  if (policy.chain.promptFirst) void ctx.prompt;
   const action = runner.runRequest(policy.chain, ctx);
   if (action instanceof Promise) return action.then((a) => { ctx.sealVerdict(); return a; });
   ctx.sealVerdict();
@@ -33,6 +36,11 @@ export interface PolicyRunInput {
   /** The endpoint the request is for (default `chat`). */
   readonly endpoint?: Endpoint;
   readonly request: ApiRequest;
+  /**
+   * The prompt view the plugins read, when it is known apart from `request` (a replayed audit record carries the view
+   * the policy read, not the request); default: read from `request`.
+   */
+  readonly prompt?: PromptView;
   readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
   readonly headers?: Readonly<Record<string, string>>;
   /** The upstream's answer, run through the response hooks when the request would go upstream. */
@@ -74,7 +82,7 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
     id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
     meta: { policyId: policy.id, user: input.meta?.user ?? null, project: input.meta?.project ?? null, target: input.meta?.target ?? null },
-    headers: { ...input.headers }, request, clientWantsUsage: false,
+    headers: { ...input.headers }, request, clientWantsUsage: false, prompt: input.prompt,
     timings: { startedAt: now(), start: performance.now(), upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
   });
   const action = await runRequestPhase(env.runner, policy, ctx);

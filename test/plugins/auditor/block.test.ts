@@ -7,7 +7,7 @@ describe('compiled audit config', () => {
   it('a policy without an audit block still gets a config: no tags, prompts off', () => {
     const { config, diagnostics } = compileAuditText('  description "x"');
     expect(diagnostics).toEqual([]);
-    expect(config).toEqual({ policyId: 'p', tags: [], prompts: false });
+    expect(config).toEqual({ policyId: 'p', tags: [], prompts: false, replay: false });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config!.tags)).toBe(true);
   });
@@ -15,7 +15,7 @@ describe('compiled audit config', () => {
   it('reads tags in file order across statements and the prompt opt-in', () => {
     const { config, diagnostics } = compileAuditText('  audit {\n    tag "team:support", "tier:gold"  # two tags\n    tag "env:prod"\n    prompts on\n  }');
     expect(diagnostics).toEqual([]);
-    expect(config).toEqual({ policyId: 'p', tags: ['team:support', 'tier:gold', 'env:prod'], prompts: true });
+    expect(config).toEqual({ policyId: 'p', tags: ['team:support', 'tier:gold', 'env:prod'], prompts: true, replay: false });
   });
 
   it('prompts off is the explicit default', () => {
