@@ -42,6 +42,10 @@ export interface PolicyRunInput {
    */
   readonly prompt?: PromptView;
   readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
+  /** The request id (default: `run-` and a random UUID). */
+  readonly id?: string;
+  /** True when the caller hands `request` over: it is run as is (hooks may edit it), not copied first. */
+  readonly owned?: boolean;
   readonly headers?: Readonly<Record<string, string>>;
   /** The upstream's answer, run through the response hooks when the request would go upstream. */
   readonly answer?: ApiAnswer;
@@ -73,13 +77,13 @@ export interface PolicyRunEnv {
 /**
  * Runs a compiled policy's chain on one request in-process — the same hooks, in the same order, with the same context
  * constructor as a request over HTTP — and returns the verdict. Every created plugin's onComplete runs, as after an
- * HTTP request. The request and answer given are copied, never changed.
+ * HTTP request. The request and answer given are copied, never changed (unless the request is `owned`).
  */
 export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, env: PolicyRunEnv): Promise<PolicyRunResult> {
   const now = env.now ?? Date.now;
-  const request = structuredClone(input.request);
+  const request = input.owned === true ? input.request : structuredClone(input.request);
   const ctx = new RequestCtx({
-    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
+    id: input.id ?? `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
     meta: { policyId: policy.id, user: input.meta?.user ?? null, project: input.meta?.project ?? null, target: input.meta?.target ?? null },
     headers: { ...input.headers }, request, clientWantsUsage: false, prompt: input.prompt,

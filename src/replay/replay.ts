@@ -11,6 +11,7 @@ import { createMetrics } from '../metrics.ts';
 import type { CompiledPolicy, CompiledPolicySet } from '../policy/types.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
+import type { ApiRequest } from '../sdk/types.ts';
 import { readPrompt } from '../sdk/prompt-view.ts';
 import type { DecisionTriple, ParsedLine, ReplayItem } from './records.ts';
 
@@ -77,6 +78,17 @@ function replayServices(plugins: readonly PluginFactory<any>[]): { services: Gat
   return { services, runner: new ChainRunner(metrics, 5000) };
 }
 
+/**
+ * A copy of a request that the decision hooks' edits (src/sdk/request-edits.ts: members set, the messages or input
+ * list grown) leave the original untouched by: the object and its top-level lists. Cheaper than a deep clone; the
+ * prompt the hooks read comes from the item's prompt view, read once before both runs.
+ */
+function editableCopy(r: ApiRequest): ApiRequest {
+  const c = { ...r } as Record<string, unknown>;
+  for (const k of ['messages', 'input', 'prompt']) if (Array.isArray(c[k])) c[k] = [...(c[k] as unknown[])];
+  return c as ApiRequest;
+}
+
 /** Evaluates items under one rule set; each policy's replay chain (without REPLAY_SKIPS) is built once, on first use. */
 class RuleSetEvaluator {
   readonly #set: CompiledPolicySet;
@@ -116,7 +128,9 @@ class RuleSetEvaluator {
       if (hidden.some((h) => h !== 'token_ids')) return reject(E.GW_ERR_STATEFUL_REQUEST.reasonCode);
     }
     try {
-      const r = await runPolicy(policy, { endpoint: item.endpoint, request: item.request, prompt: item.prompt, meta: item.meta }, this.#env);
+      const r = await runPolicy(policy, {
+        endpoint: item.endpoint, request: editableCopy(item.request), prompt: item.prompt, meta: item.meta, id: item.id, owned: true,
+      }, this.#env);
       if (r.action === 'reject') return reject(r.error!.reasonCode);
       const v = r.verdict;
       return { decision: v.decision, effective: v.effectiveDecision, reason: v.reasonCode };
@@ -163,6 +177,8 @@ export class ReplayRun {
       if (k.examples.length < EXAMPLES) k.examples.push(p.id);
       return undefined;
     }
+    // Both runs read the prompt the record carries, or the request's, read once here.
+    if (p.prompt === undefined) p = { ...p, prompt: readPrompt(p.endpoint, p.request) };
     const oldT = await this.#old.evaluate(p);
     const newT = await this.#new.evaluate(p);
     s.replayed++;
