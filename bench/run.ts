@@ -241,6 +241,7 @@ const EXTRAS: ReadonlyArray<{ file: string; fn: string; title: string; needsPlug
   { file: 'bench/matcher.ts', fn: 'benchMatcher', title: 'Topic matcher' },
   { file: 'bench/quota.ts', fn: 'benchQuota', title: 'Quota' },
   { file: 'bench/policy-compile.ts', fn: 'benchPolicyCompile', title: 'Policy compile', needsPlugins: true },
+  { file: 'bench/replay.ts', fn: 'benchReplay', title: 'Replay', needsPlugins: true },
 ];
 
 async function runExtras(quick: boolean): Promise<Extra[]> {

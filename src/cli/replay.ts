@@ -7,7 +7,7 @@ import type { PluginFactory } from '../sdk/plugin.ts';
 import { parseLine, readLines } from '../replay/records.ts';
 import { ReplayRun } from '../replay/replay.ts';
 import { matchGate, parseGate, renderJson, renderText, type GateReport, type GateTerm } from '../replay/report.ts';
-import { loadRules, RulesError, type LoadedRules } from '../replay/rule-source.ts';
+import { loadRules, RulesError, unchangedPolicies, type LoadedRules } from '../replay/rule-source.ts';
 import { parseCliArgs, type CliIo } from './check.ts';
 
 export const REPLAY_USAGE = `usage: policy-gateway replay --from RECORDS --old REV_OR_DIR [--new DIR] [--fail-on SPEC] [--format text|json]
@@ -82,7 +82,7 @@ export async function runReplay(argv: readonly string[], io: CliIo, plugins: rea
     for (const [r, name] of [[oldRules, '--old'], [newRules, '--new']] as const) {
       if (policy !== undefined && !r.set.policies.has(policy)) io.stderr.write(`policy-gateway replay: note: ${name} rules (${r.label}) have no policy "${policy}"\n`);
     }
-    const run = new ReplayRun(oldRules.set, newRules.set, plugins);
+    const run = new ReplayRun(oldRules.set, newRules.set, plugins, unchangedPolicies(oldRules, newRules));
     const gateCounts = gate?.map((t) => ({ term: t.text, count: 0, examples: [] as string[] }));
     let matched = 0;
     for await (const { line, text } of readLines(input)) {

@@ -76,19 +76,24 @@ export function parseLogfmtRecord(line: string): Record<string, string | null> |
     const key = line.slice(i, eq);
     i = eq + 1;
     if (line.charCodeAt(i) === 0x22) {
+      // The closing quote is the first one after an even number of backslashes.
       let j = i + 1;
       for (;;) {
-        const c = line.charCodeAt(j);
-        if (Number.isNaN(c)) return `unterminated quoted value of "${key.slice(0, 40)}"`;
-        if (c === 0x5c) { j += 2; continue; }
-        if (c === 0x22) break;
-        j++;
+        const q = line.indexOf('"', j);
+        if (q === -1) return `unterminated quoted value of "${key.slice(0, 40)}"`;
+        let b = q - 1;
+        while (b > i && line.charCodeAt(b) === 0x5c) b--;
+        if ((q - 1 - b) % 2 === 0) { j = q; break; }
+        j = q + 1;
       }
-      try {
-        out[key] = JSON.parse(line.slice(i, j + 1)) as string;
-      } catch {
-        return `bad escape in the value of "${key.slice(0, 40)}"`;
-      }
+      const backslash = line.indexOf('\\', i + 1);
+      if (backslash !== -1 && backslash < j) {
+        try {
+          out[key] = JSON.parse(line.slice(i, j + 1)) as string;
+        } catch {
+          return `bad escape in the value of "${key.slice(0, 40)}"`;
+        }
+      } else out[key] = line.slice(i + 1, j);
       i = j + 1;
     } else {
       let j = line.indexOf(' ', i);

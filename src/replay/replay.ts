@@ -151,8 +151,14 @@ export class ReplayRun {
   readonly #buckets = new Map<string, DiffBucket>();
   readonly #skips = new Map<string, { reason: string; count: number; examples: string[] }>();
   readonly #start = performance.now();
+  readonly #unchanged: ReadonlySet<string>;
 
-  constructor(oldSet: CompiledPolicySet, newSet: CompiledPolicySet, plugins: readonly PluginFactory<any>[]) {
+  /**
+   * `unchanged`: ids of policies known to mean the same in both sets (rule-source.ts unchangedPolicies): their records
+   * are evaluated once and the result used for both sides.
+   */
+  constructor(oldSet: CompiledPolicySet, newSet: CompiledPolicySet, plugins: readonly PluginFactory<any>[], unchanged: ReadonlySet<string> = new Set()) {
+    this.#unchanged = unchanged;
     const { services, runner } = replayServices(plugins);
     // A fixed clock: nothing replay runs may depend on the time it runs at.
     const env: PolicyRunEnv = { services, runner, revision: 'replay', now: () => 0 };
@@ -179,8 +185,9 @@ export class ReplayRun {
     }
     // Both runs read the prompt the record carries, or the request's, read once here.
     if (p.prompt === undefined) p = { ...p, prompt: readPrompt(p.endpoint, p.request) };
+    const oldId = this.#old.policyIdOf(p);
     const oldT = await this.#old.evaluate(p);
-    const newT = await this.#new.evaluate(p);
+    const newT = oldId !== null && oldId === this.#new.policyIdOf(p) && this.#unchanged.has(oldId) ? oldT : await this.#new.evaluate(p);
     s.replayed++;
     if (p.redactedInput) s.redactedInput++;
     const changed = !same(oldT, newT);

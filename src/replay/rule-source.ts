@@ -20,6 +20,13 @@ export interface LoadedRules {
   readonly label: string;
   /** How the report names its revision: the rule-set revision of a directory (as `check` prints it), the commit of a git revision. */
   readonly revision: string;
+  /**
+   * The text of every file the rules were compiled from (policy files and the files they name), by path relative to
+   * the rules root — the same names for a directory and for a git revision of it.
+   */
+  readonly sources: ReadonlyMap<string, string>;
+  /** A compiled policy's file as a key of `sources`. */
+  readonly relative: (file: string) => string;
   /** Removes the temporary checkout of a git revision (no-op for a directory). */
   readonly dispose: () => Promise<void>;
 }
@@ -44,12 +51,43 @@ function git(cwd: string, args: readonly string[], maxBuffer = 64 * 1024 * 1024)
 
 /** Compiles the rules under `paths`; throws RulesError with rendered diagnostics when they do not load. */
 async function compile(paths: readonly string[], label: string, plugins: readonly PluginFactory<any>[], allowPaths: readonly string[],
-  rename: (s: string) => string = (s) => s): Promise<CompiledPolicySet> {
+  rename: (s: string) => string = (s) => s): Promise<{ set: CompiledPolicySet; sources: ReadonlyMap<string, string> }> {
   const r = await loadPolicies(paths, plugins, { allowPaths });
   if (r.set === undefined) {
     throw new RulesError(`the rules of ${label} do not load: ${summarizeDiagnostics(r.diagnostics)}`, rename(renderDiagnostics(r.diagnostics, r.sources)));
   }
-  return r.set;
+  const root = paths[0]!;
+  const sources = new Map<string, string>();
+  for (const [file, text] of r.sources) sources.set(relativeTo(root, file), text);
+  return { set: r.set, sources };
+}
+
+/** `file` relative to the rules root (a directory, or a single file's directory); absolute when it lies outside. */
+function relativeTo(root: string, file: string): string {
+  const base = existsSync(root) && !root.endsWith('.policy') ? resolve(root) : dirname(resolve(root));
+  const rel = relative(base, resolve(file));
+  return rel.startsWith('..') || isAbsolute(rel) ? resolve(file) : rel;
+}
+
+/**
+ * The policies whose meaning cannot differ between two loads: same id, the same text of the file it is written in
+ * (by its path relative to the rules root), and every other file read (phrase lists, keys) the same. Replay evaluates
+ * their records once.
+ */
+export function unchangedPolicies(a: LoadedRules, b: LoadedRules): Set<string> {
+  const out = new Set<string>();
+  const others = (m: ReadonlyMap<string, string>) => [...m].filter(([f]) => !f.endsWith('.policy')).sort(([x], [y]) => (x < y ? -1 : 1));
+  const oa = others(a.sources);
+  const ob = others(b.sources);
+  if (oa.length !== ob.length || oa.some(([f, t], i) => ob[i]![0] !== f || ob[i]![1] !== t)) return out;
+  for (const [id, pa] of a.set.policies) {
+    const pb = b.set.policies.get(id);
+    if (pb === undefined) continue;
+    const ta = a.sources.get(a.relative(pa.file));
+    const tb = b.sources.get(b.relative(pb.file));
+    if (ta !== undefined && ta === tb && a.relative(pa.file) === b.relative(pb.file)) out.add(id);
+  }
+  return out;
 }
 
 /**
@@ -63,8 +101,9 @@ export async function loadRules(spec: string, defaultPath: string, plugins: read
   const allowPaths = opts.allowPaths ?? [];
   if (existsSync(resolve(cwd, spec))) {
     // Named as given (relative to the working directory), so the revision is the one `check` and the gateway print.
-    const set = await compile([isAbsolute(spec) || cwd === process.cwd() ? spec : resolve(cwd, spec)], spec, plugins, allowPaths);
-    return { set, label: spec, revision: `revision ${set.revision}`, dispose: async () => undefined };
+    const root = isAbsolute(spec) || cwd === process.cwd() ? spec : resolve(cwd, spec);
+    const { set, sources } = await compile([root], spec, plugins, allowPaths);
+    return { set, sources, relative: (f) => relativeTo(root, f), label: spec, revision: `revision ${set.revision}`, dispose: async () => undefined };
   }
   let top: string;
   try {
@@ -102,8 +141,8 @@ export async function loadRules(spec: string, defaultPath: string, plugins: read
       await writeFile(out, data);
     }
     const root = join(dir, path);
-    const set = await compile([root], label, plugins, allowPaths, (s) => s.split(`${dir}/`).join(`${rev}:`));
-    return { set, label, revision: `commit ${commit.slice(0, 12)}`, dispose };
+    const { set, sources } = await compile([root], label, plugins, allowPaths, (s) => s.split(`${dir}/`).join(`${rev}:`));
+    return { set, sources, relative: (f) => relativeTo(root, f), label, revision: `commit ${commit.slice(0, 12)}`, dispose };
   } catch (e) {
     await dispose();
     if (e instanceof RulesError) throw e;
