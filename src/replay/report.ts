@@ -97,7 +97,9 @@ export function renderText(s: ReplaySummary, labels: { old: string; new: string 
     for (const t of gate.terms) if (t.count > 0) out.push(`  ${t.term}: ${t.count}   e.g. ${t.examples.join(', ')}`);
   }
   const secs = s.durationMs / 1000;
-  out.push('', `${s.replayed} records replayed under both rule sets in ${secs.toFixed(2)} s${secs > 0 ? ` (${Math.round(s.replayed / secs)} records/s)` : ''}`);
+  // A rate over a handful of records would mostly measure the warm-up.
+  const rate = s.replayed >= 1000 && secs > 0 ? ` (${Math.round(s.replayed / secs)} records/s)` : '';
+  out.push('', `${s.replayed} ${s.replayed === 1 ? 'record' : 'records'} replayed under both rule sets in ${secs.toFixed(2)} s${rate}`);
   return `${out.join('\n')}\n`;
 }
 
