@@ -82,7 +82,7 @@ export async function runReplay(argv: readonly string[], io: CliIo, plugins: rea
     for (const [r, name] of [[oldRules, '--old'], [newRules, '--new']] as const) {
       if (policy !== undefined && !r.set.policies.has(policy)) io.stderr.write(`policy-gateway replay: note: ${name} rules (${r.label}) have no policy "${policy}"\n`);
     }
-    const run = new ReplayRun(oldRules.set, newRules.set, plugins, unchangedPolicies(oldRules, newRules));
+    const run = new ReplayRun(oldRules.set, newRules.set, plugins, unchangedPolicies(oldRules, newRules), process.env);
     const gateCounts = gate?.map((t) => ({ term: t.text, count: 0, examples: [] as string[] }));
     let matched = 0;
     for await (const { line, text } of readLines(input)) {

@@ -62,12 +62,13 @@ const same = (a: DecisionTriple, b: DecisionTriple): boolean => a.decision === b
 const reject = (reason: string): DecisionTriple => ({ decision: 'reject', effective: 'reject', reason });
 
 /** Quiet services for in-process runs: no logs, metrics in a private registry, background work (webhooks) dropped. */
-function replayServices(plugins: readonly PluginFactory<any>[]): { services: GatewayServices; runner: ChainRunner } {
+function replayServices(plugins: readonly PluginFactory<any>[], env: Readonly<Record<string, string | undefined>>): { services: GatewayServices; runner: ChainRunner } {
   const metrics = createMetrics(new Registry(), plugins, { defaults: false });
   const services: GatewayServices = {
     log: pino({ level: 'silent' }),
     metricsOf: (decls) => metrics.of(decls),
-    env: {},
+    // Secrets policies name (a remote moderation provider's key), as the gateway reads them.
+    env,
     redisUrl: undefined,
     audit: { destination: 'off', format: 'logfmt' },
     onClose: () => undefined,
@@ -155,11 +156,13 @@ export class ReplayRun {
 
   /**
    * `unchanged`: ids of policies known to mean the same in both sets (rule-source.ts unchangedPolicies): their records
-   * are evaluated once and the result used for both sides.
+   * are evaluated once and the result used for both sides. `secrets`: the environment secrets policies name are read
+   * from (the CLI passes its own).
    */
-  constructor(oldSet: CompiledPolicySet, newSet: CompiledPolicySet, plugins: readonly PluginFactory<any>[], unchanged: ReadonlySet<string> = new Set()) {
+  constructor(oldSet: CompiledPolicySet, newSet: CompiledPolicySet, plugins: readonly PluginFactory<any>[], unchanged: ReadonlySet<string> = new Set(),
+    secrets: Readonly<Record<string, string | undefined>> = {}) {
     this.#unchanged = unchanged;
-    const { services, runner } = replayServices(plugins);
+    const { services, runner } = replayServices(plugins, secrets);
     // A fixed clock: nothing replay runs may depend on the time it runs at.
     const env: PolicyRunEnv = { services, runner, revision: 'replay', now: () => 0 };
     this.#old = new RuleSetEvaluator(oldSet, env);

@@ -82,7 +82,7 @@ export function renderText(s: ReplaySummary, labels: { old: string; new: string 
     for (const m of s.recorded.examples) out.push(`  ${m.id}: recorded ${triple(m.recorded)}, old rules give ${triple(m.old)}`);
     if (s.recorded.mismatched > 0) out.push('  (the old rules are not the ones that served these records, or a rule depends on a redacted span)');
   }
-  if (s.redactedInput > 0) out.push('', `${s.redactedInput} replayed records had spans redacted from their captured input: a rule matching a redacted span can decide differently`);
+  if (s.redactedInput > 0) out.push('', `${s.redactedInput} replayed ${s.redactedInput === 1 ? 'record' : 'records'} had spans redacted from the captured input: a rule matching a redacted span can decide differently`);
   if (notReplayable > 0) {
     out.push('', 'not replayable:');
     for (const k of s.skipped) out.push(`  ${String(k.count).padStart(7)}  ${k.reason}   e.g. ${k.examples.join(', ')}`);
