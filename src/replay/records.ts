@@ -60,6 +60,9 @@ const LOGFMT_START = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /;
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+/** Longest request id or policy id kept from a record (they are only named in the report). */
+const MAX_ID = 128;
+const id = (v: unknown): string | null => { const s = str(v); return s === null ? null : s.slice(0, MAX_ID); };
 
 /**
  * Parses one logfmt audit line into its fields (`-` → null). Quoted values use JSON's escapes (`\"`, `\\`, `\n`, `\r`,
@@ -151,16 +154,16 @@ function endpointOfRoute(route: string | null): Endpoint | undefined {
 
 /** An audit record's fields (from JSON or logfmt) → an item, a skip, or a bad line. */
 function fromAudit(f: Record<string, unknown>, line: number): ParsedLine {
-  const id = str(f.request_id) ?? `line-${line}`;
-  const policyId = str(f.policy_id);
-  if (policyId === null) return { kind: 'skip', id, line, reason: 'no policy (the request never reached one)' };
+  const rid = id(f.request_id) ?? `line-${line}`;
+  const policyId = id(f.policy_id);
+  if (policyId === null) return { kind: 'skip', id: rid, line, reason: 'no policy (the request never reached one)' };
   const decision = str(f.decision);
   const reason = str(f.reason_code);
   const effective = str(f.effective_decision);
   if (decision === null || reason === null || effective === null) return { kind: 'bad', line, reason: 'an audit record without decision, effective_decision or reason_code' };
-  if (decision === 'reject' && AUTH_QUOTA_REASONS.has(reason)) return { kind: 'skip', id, line, reason: 'rejected by auth or quota (replay evaluates decisions, not keys or limits)' };
+  if (decision === 'reject' && AUTH_QUOTA_REASONS.has(reason)) return { kind: 'skip', id: rid, line, reason: 'rejected by auth or quota (replay evaluates decisions, not keys or limits)' };
   const raw = f.replay;
-  if (raw === null || raw === undefined) return { kind: 'skip', id, line, reason: 'no capture (the policy did not say "replay on")' };
+  if (raw === null || raw === undefined) return { kind: 'skip', id: rid, line, reason: 'no capture (the policy did not say "replay on")' };
   let c: unknown;
   try {
     c = typeof raw === 'string' ? JSON.parse(raw) : raw;
@@ -168,15 +171,15 @@ function fromAudit(f: Record<string, unknown>, line: number): ParsedLine {
     return { kind: 'bad', line, reason: 'the replay capture is not JSON' };
   }
   if (!isRec(c)) return { kind: 'bad', line, reason: 'the replay capture is not a JSON object' };
-  if (c.v !== 1) return { kind: 'skip', id, line, reason: 'capture of an unknown version' };
-  if (c.truncated === true) return { kind: 'skip', id, line, reason: 'input longer than the capture limit' };
+  if (c.v !== 1) return { kind: 'skip', id: rid, line, reason: 'capture of an unknown version' };
+  if (c.truncated === true) return { kind: 'skip', id: rid, line, reason: 'input longer than the capture limit' };
   const endpoint = (ENDPOINTS as readonly unknown[]).includes(c.endpoint) ? (c.endpoint as Endpoint) : endpointOfRoute(str(f.route));
   if (endpoint === undefined) return { kind: 'bad', line, reason: 'the replay capture names no known endpoint' };
   const view = viewOf(c, endpoint);
   if (typeof view === 'string') return { kind: 'bad', line, reason: view };
   const stream = f.stream === true || f.stream === 'true';
   return {
-    kind: 'item', id, line, policyId, endpoint, request: shellRequest(endpoint, str(c.model) ?? 'unknown', stream), prompt: view,
+    kind: 'item', id: rid, line, policyId, endpoint, request: shellRequest(endpoint, str(c.model) ?? 'unknown', stream), prompt: view,
     meta: { user: str(f.policy_user), project: str(f.policy_project_id), target: str(f.policy_target) },
     recorded: { decision, effective, reason }, redactedInput: isRec(c.redactions) && Object.keys(c.redactions).length > 0,
   };
@@ -195,8 +198,8 @@ function fromRequest(o: Rec, line: number): ParsedLine {
   const request: Rec = {};
   for (const k in body) if (!k.startsWith('policy_')) request[k] = body[k];
   return {
-    kind: 'item', id: (wrapped ? str(o.id) : null) ?? `line-${line}`, line,
-    policyId: (wrapped ? str(o.policy) : null) ?? str(body.policy_id), endpoint: ep, request: request as ApiRequest, prompt: undefined,
+    kind: 'item', id: (wrapped ? id(o.id) : null) ?? `line-${line}`, line,
+    policyId: (wrapped ? id(o.policy) : null) ?? id(body.policy_id), endpoint: ep, request: request as ApiRequest, prompt: undefined,
     meta: { user: str(body.policy_user), project: str(body.policy_project_id), target: str(body.policy_target) },
     recorded: undefined, redactedInput: false,
   };

@@ -21,6 +21,9 @@ import type { DecisionTriple, ParsedLine, ReplayItem } from './records.ts';
  */
 export const REPLAY_SKIPS: ReadonlySet<string> = new Set(['auth', 'quota', 'redactor', 'auditor']);
 
+/** The bucket of records naming a policy neither rule set has (or none, without a default policy). */
+export const UNKNOWN_POLICY = '(no such policy)';
+
 /** Example request ids kept per bucket. */
 export const EXAMPLES = 3;
 /** Bad lines listed one by one (the rest are counted). */
@@ -113,6 +116,11 @@ class RuleSetEvaluator {
     return p;
   }
 
+  /** True when this rule set has policy `id`. */
+  has(id: string): boolean {
+    return this.#set.policies.has(id);
+  }
+
   /** The policy an item runs under here (its own, else this set's default). */
   policyIdOf(item: ReplayItem): string | null {
     return item.policyId ?? this.#set.defaultPolicyId;
@@ -195,7 +203,9 @@ export class ReplayRun {
     if (p.redactedInput) s.redactedInput++;
     const changed = !same(oldT, newT);
     if (changed) s.changed++;
-    const policy = this.#new.policyIdOf(p) ?? this.#old.policyIdOf(p) ?? '-';
+    // Policy ids come from the records: one bucket for every id neither rule set has keeps the report bounded.
+    const named = this.#new.policyIdOf(p) ?? this.#old.policyIdOf(p);
+    const policy = named !== null && (this.#new.has(named) || this.#old.has(named)) ? named : UNKNOWN_POLICY;
     const key = `${policy}\0${oldT.decision}\0${oldT.effective}\0${oldT.reason}\0${newT.decision}\0${newT.effective}\0${newT.reason}`;
     let b = this.#buckets.get(key);
     if (b === undefined) this.#buckets.set(key, (b = { policy, old: oldT, new: newT, changed, count: 0, examples: [] }));

@@ -1,7 +1,6 @@
-// Replay reproduces the real gateway: records written by the CLI (started as a process in front of a fake upstream,
-// audit `replay on`, logfmt and JSON) for generated requests of every endpoint, replayed under the same rule set, give
-// back every recorded decision, effective decision and reason code exactly (a fast-check property). Also: what is
-// not replayable is counted with its reason, and the capture holds the prompt only after request-scope redaction.
+// Replay reproduces the real gateway: records the CLI writes (a process before a fake upstream, `replay on`, logfmt and
+// JSON) for generated requests of every endpoint, replayed under the same rules, give back every recorded decision
+// exactly (fast-check). Also: unreplayable records counted by reason; captures hold prompts only after redaction.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
