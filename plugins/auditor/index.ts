@@ -42,16 +42,11 @@ export function recordUnchained(end: UnchainedEnd, services: GatewayServices): v
   sink.write(formatAuditRecord(buildUnchainedRecord(end, Date.now()), sink.format));
 }
 
-/**
- * The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts;
- * `replay on` asks the gateway to read the client's prompt before any hook edits the request.
- */
+/** The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts. */
 export function auditHooks(config: AuditConfig): PluginHooks {
   const onComplete = (outcome: Outcome, ctx: RequestContext): void => recordRequest(config, outcome, ctx);
-  const replay = config.replay ? { readsClientPrompt: true } : {};
-  if (!config.prompts) return Object.freeze({ ...replay, onComplete });
+  if (!config.prompts) return Object.freeze({ onComplete });
   return Object.freeze({
-    ...replay,
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
     responseAccess: 'read',
     requestAccess: 'none',
@@ -68,6 +63,14 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   });
 }
 
+/**
+ * The hooks of a policy with `replay on` also declare `readsClientPrompt`: the gateway reads the prompt before the first
+ * hook runs, so the `replay` capture (replay-capture.ts) is the client's prompt, not the one the policy edited.
+ */
+export function withReplay(config: AuditConfig, hooks: PluginHooks): PluginHooks {
+  return config.replay ? Object.freeze({ ...hooks, readsClientPrompt: true }) : hooks;
+}
+
 /** The auditor: always on (a config even without an `audit` block), last in the chain. */
 export const auditorPlugin = definePlugin<AuditConfig>({
   name: 'auditor',
@@ -79,7 +82,7 @@ export const auditorPlugin = definePlugin<AuditConfig>({
   // Requests that never reach a policy are recorded too.
   onUnchainedEnd: recordUnchained,
   compile: (blocks, env) => compileAudit(blocks, env),
-  hooks: (config) => auditHooks(config),
+  hooks: (config) => withReplay(config, auditHooks(config)),
 });
 
 export default auditorPlugin;

@@ -7,12 +7,9 @@ import { readPrompt, type PromptView } from '../sdk/prompt-view.ts';
 import type { ApiRequest, Endpoint, StreamChunk, Usage } from '../sdk/types.ts';
 import { assembleVerdict } from './verdict.ts';
 
-/**
- * What a request context is built from: its fixed fields, the endpoint called (default `chat`), the root logger its child
- * logger comes from, and optionally the prompt view (a replay gives the one recorded; default: read from the request).
- */
+/** What a request context is built from: its fixed fields, the endpoint called (default `chat`), and the root logger its child logger comes from. */
 export type RequestInit = Pick<RequestContext, 'id' | 'now' | 'services' | 'route' | 'policy' | 'meta' | 'headers' | 'request' | 'clientWantsUsage' | 'timings'>
-  & { readonly rootLog: Logger; readonly endpoint?: Endpoint; readonly prompt?: PromptView | undefined };
+  & { readonly rootLog: Logger; readonly endpoint?: Endpoint };
 
 /** One request's context. Created after the body is validated and the policy resolved. A class: one object shape. */
 export class RequestCtx implements RequestContext {
@@ -60,12 +57,19 @@ export class RequestCtx implements RequestContext {
     this.request = init.request;
     this.clientWantsUsage = init.clientWantsUsage;
     this.timings = init.timings;
-    this.#prompt = init.prompt;
   }
 
   /** The prompt of the request as the client sent it, read once on first use. */
   get prompt(): PromptView {
     return (this.#prompt ??= readPrompt(this.endpoint, this.request));
+  }
+
+  /**
+   * Sets the prompt view the plugins read, before any hook ran: a replay gives the one an audit record captured (the
+   * request is then only a shell for the hooks' edits).
+   */
+  usePrompt(view: PromptView): void {
+    this.#prompt = view;
   }
 
   emitBefore(event: StreamChunk): void {

@@ -18,8 +18,6 @@ import { policyBlock } from './verdict.ts';
  * is; never rejects (a failing hook comes back as a `reject` action).
  */
 export function runRequestPhase(runner: ChainRunner, policy: CompiledPolicy, ctx: RequestCtx): RequestAction | Promise<RequestAction> {
-  // A hook records the client's prompt later (audit `replay on`): read it before any hook can edit the request.
-  if (policy.chain.promptFirst) void ctx.prompt;
   const action = runner.runRequest(policy.chain, ctx);
   if (action instanceof Promise) return action.then((a) => { ctx.sealVerdict(); return a; });
   ctx.sealVerdict();
@@ -36,14 +34,12 @@ export interface PolicyRunInput {
   /** The endpoint the request is for (default `chat`). */
   readonly endpoint?: Endpoint;
   readonly request: ApiRequest;
+  readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
   /**
    * The prompt view the plugins read, when it is known apart from `request` (a replayed audit record carries the view
    * the policy read, not the request); default: read from `request`.
    */
   readonly prompt?: PromptView;
-  readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
-  /** The request id (default: `run-` and a random UUID). */
-  readonly id?: string;
   /** True when the caller hands `request` over: it is run as is (hooks may edit it), not copied first. */
   readonly owned?: boolean;
   readonly headers?: Readonly<Record<string, string>>;
@@ -83,12 +79,13 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
   const now = env.now ?? Date.now;
   const request = input.owned === true ? input.request : structuredClone(input.request);
   const ctx = new RequestCtx({
-    id: input.id ?? `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
+    id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
     meta: { policyId: policy.id, user: input.meta?.user ?? null, project: input.meta?.project ?? null, target: input.meta?.target ?? null },
-    headers: { ...input.headers }, request, clientWantsUsage: false, prompt: input.prompt,
+    headers: { ...input.headers }, request, clientWantsUsage: false,
     timings: { startedAt: now(), start: performance.now(), upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
   });
+  if (input.prompt !== undefined) ctx.usePrompt(input.prompt);
   const action = await runRequestPhase(env.runner, policy, ctx);
   let result: PolicyRunResult;
   let status = 200;

@@ -1,4 +1,4 @@
-// The `policy-gateway` command line: serve | check | fmt | replay, and the subcommands the registered plugins contribute (auth:
+// The `policy-gateway` command line: serve | check | fmt, and the subcommands the registered plugins contribute (auth:
 // keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
@@ -16,8 +16,8 @@ Commands:
   serve     start the gateway (policy-gateway serve --help for every option)
   check     check .policy files: policy-gateway check [paths] [--format json]
   fmt       format .policy files: policy-gateway fmt [--check|--write] [paths]
-  replay    recorded traffic under old and new rules, the decision diff: policy-gateway replay --from RECORDS --old REV_OR_DIR --new DIR [--fail-on SPEC]
 ${extra.join('\n')}
+  replay    recorded traffic under old and new rules, the decision diff: policy-gateway replay --from RECORDS --old REV_OR_DIR --new DIR [--fail-on SPEC]
 
 Environment: POLICY_GATEWAY_* variables mirror serve's flags; REDIS_URL shares quotas across replicas.`;
 }
@@ -44,6 +44,10 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
         return 1;
       }
     }
+    case 'replay': {
+      const { runReplay } = await import('./replay.ts');
+      return runReplay(rest, io, await loadPlugins());
+    }
     case 'check': {
       const { runCheck } = await import('./check.ts');
       const plugins = await loadPlugins();
@@ -58,10 +62,6 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');
       return runFmt(rest, io);
-    }
-    case 'replay': {
-      const { runReplay } = await import('./replay.ts');
-      return runReplay(rest, io, await loadPlugins());
     }
     case undefined: case '-h': case '--help': case 'help':
       io.stdout.write(`${help(await loadPlugins())}\n`);

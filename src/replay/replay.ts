@@ -138,7 +138,7 @@ class RuleSetEvaluator {
     }
     try {
       const r = await runPolicy(policy, {
-        endpoint: item.endpoint, request: editableCopy(item.request), prompt: item.prompt, meta: item.meta, id: item.id, owned: true,
+        endpoint: item.endpoint, request: editableCopy(item.request), prompt: item.prompt, meta: item.meta, owned: true,
       }, this.#env);
       if (r.action === 'reject') return reject(r.error!.reasonCode);
       const v = r.verdict;

@@ -14,7 +14,7 @@ import type { PluginHooks } from '../../src/sdk/plugin.ts';
 import { readPrompt } from '../../src/sdk/prompt-view.ts';
 import { requestRedactorKey } from '../../src/sdk/state-keys.ts';
 import type { ApiRequest, ChatRequest, Endpoint } from '../../src/sdk/types.ts';
-import { auditHooks } from '../../plugins/auditor/index.ts';
+import { auditHooks, withReplay } from '../../plugins/auditor/index.ts';
 import { formatAuditRecord } from '../../plugins/auditor/format.ts';
 import { buildAuditRecord } from '../../plugins/auditor/record.ts';
 import { MAX_REPLAY_TEXT, replayCapture } from '../../plugins/auditor/replay-capture.ts';
@@ -81,7 +81,7 @@ describe('the capture is the client\'s prompt, before any policy edit', () => {
     { note: 'replay on: the chain reads the prompt before the first hook', replay: true, roles: ['user'] },
     { note: 'without it the view is read on first use, after the edit (why the chain must read it first)', replay: false, roles: ['system', 'user'] },
   ])('$note', async ({ replay, roles }) => {
-    const policy = policyWith(auditHooks({ ...config, replay }));
+    const policy = policyWith(withReplay({ ...config, replay }, auditHooks({ ...config, replay })));
     expect(policy.chain.promptFirst).toBe(replay);
     const c = ctxFor({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
     await runRequestPhase(runner, policy, c);
