@@ -6,12 +6,12 @@ import { toGatewayError, type GatewayError } from '../errors.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
 import type { GatewayServices, RequestMeta, Verdict } from '../sdk/context.ts';
 import type { Outcome, RequestAction } from '../sdk/plugin.ts';
-import type { PromptView } from '../sdk/prompt-view.ts';
 import type { ApiAnswer, ApiRequest, Endpoint } from '../sdk/types.ts';
 import { RequestCtx } from './request-context.ts';
 import type { ChainRunner } from './run-chain.ts';
 import { usageOf } from './usage.ts';
 import { policyBlock } from './verdict.ts';
+import type { PromptView } from '../sdk/prompt-view.ts';
 
 /**
  * Runs a policy's request hooks in chain order and seals the verdict when they are done. Synchronous while every hook
