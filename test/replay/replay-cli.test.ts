@@ -224,6 +224,16 @@ describe('replay --old with a git revision', () => {
   });
 });
 
+describe('replay --from - (standard input)', () => {
+  it('reads the records from standard input', async () => {
+    const input = `${JSON.stringify({ id: 's1', policy: 'shop', request: { model: 'm', messages: [{ role: 'user', content: 'wire transfer' }] } })}\n`;
+    const r = await runCli(['replay', '--from', '-', '--old', oldDir, '--new', newDir, '--format', 'json'], { input });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.buckets.map((b) => [b.policy, b.old.decision, b.new.decision, b.examples])).toEqual([['shop', 'allow', 'refuse', ['s1']]]);
+  });
+});
+
 describe('replay: bad lines', () => {
   it('are reported with their line numbers and skipped; the good lines are replayed', async () => {
     const good = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'wire transfer' }], policy_id: 'shop' });
