@@ -63,7 +63,10 @@ export async function benchReplay(plugins: readonly PluginFactory<any>[], opts: 
   const rules = path.join(ROOT, 'rules');
   const old = await loadPolicies([rules], plugins);
   const demoFile = path.join(rules, 'demo.policy');
-  const changed = compileSources(new Map([[demoFile, readFileSync(demoFile, 'utf8').replace(', /wire\\s+transfer/i', '')]]), plugins);
+  const demo = readFileSync(demoFile, 'utf8');
+  const edited = demo.replace(', /wire\\s+transfer/i', '');
+  if (edited === demo) throw new Error('rules/demo.policy no longer denies /wire\\s+transfer/i: update the bench change');
+  const changed = compileSources(new Map([[demoFile, edited]]), plugins);
   if (!old.set || !changed.set) throw new Error('the bundled rules do not load');
   const text = generateReplayLines(records);
   const parseMs = await drain(text, () => undefined);
