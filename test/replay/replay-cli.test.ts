@@ -225,12 +225,15 @@ describe('replay --old with a git revision', () => {
 });
 
 describe('replay --from - (standard input)', () => {
-  it('reads the records from standard input', async () => {
-    const input = `${JSON.stringify({ id: 's1', policy: 'shop', request: { model: 'm', messages: [{ role: 'user', content: 'wire transfer' }] } })}\n`;
-    const r = await runCli(['replay', '--from', '-', '--old', oldDir, '--new', newDir, '--format', 'json'], { input });
+  it('reads the records from standard input; --policy names the policy of requests that name none', async () => {
+    const input = `${JSON.stringify({ id: 's1', policy: 'shop', request: { model: 'm', messages: [{ role: 'user', content: 'wire transfer' }] } })}\n`
+      + `${JSON.stringify({ id: 's2', request: { model: 'm', messages: [{ role: 'user', content: 'I want to hurt myself' }] } })}\n`;
+    const r = await runCli(['replay', '--from', '-', '--old', oldDir, '--new', newDir, '--policy', 'care', '--format', 'json'], { input });
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
-    expect(report.buckets.map((b) => [b.policy, b.old.decision, b.new.decision, b.examples])).toEqual([['shop', 'allow', 'refuse', ['s1']]]);
+    expect(report.buckets.map((b) => [b.policy, b.old.decision, b.new.decision, b.examples])).toEqual([
+      ['care', 'rewrite', 'refuse', ['s2']], ['shop', 'allow', 'refuse', ['s1']],
+    ]);
   });
 });
 
