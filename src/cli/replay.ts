@@ -1,6 +1,7 @@
 // `policy-gateway replay --from RECORDS --old REV_OR_DIR --new DIR [--fail-on SPEC] [--format text|json]`: recorded
 // traffic re-evaluated under two rule sets, the decision diff printed, and a CI gate. Thin wrapper over src/replay/.
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { PluginFactory } from '../sdk/plugin.ts';
@@ -19,7 +20,7 @@ decision diff: counts per policy and (old -> new) decision and reason code, with
                       as {"id", "policy", "endpoint", "request"}
   --old REV_OR_DIR    the rules before the change: a directory, or a git revision (HEAD~1, or REV:path; alone,
                       the --new path in that revision)
-  --new DIR           the rules after the change (default: rules)
+  --new DIR           the rules after the change (default: rules); REV or REV:path reads them from git too
   --fail-on SPEC      gate: comma-separated FROM->TO (allow, rewrite, summary, escalate, refuse, reject or *),
                       any-flip (decision or effective decision changed), any-change (reason code too)
   --policy ID         the policy for requests that name none (default: the rule set's default policy)
@@ -74,9 +75,12 @@ export async function runReplay(argv: readonly string[], io: CliIo, plugins: rea
   const allowPaths = args.values.get('--allow-path') ?? [];
   const loaded: LoadedRules[] = [];
   try {
-    const newRules = await loadRules(newSpec, newSpec, plugins, { cwd, allowPaths });
+    // The rules path a bare revision means: the --new directory, the path of a --new REV:path, else rules/.
+    const colon = newSpec.indexOf(':');
+    const rulesPath = existsSync(resolve(cwd, newSpec)) ? newSpec : colon !== -1 ? newSpec.slice(colon + 1) || '.' : 'rules';
+    const newRules = await loadRules(newSpec, rulesPath, plugins, { cwd, allowPaths });
     loaded.push(newRules);
-    const oldRules = await loadRules(oldSpec, newSpec, plugins, { cwd, allowPaths });
+    const oldRules = await loadRules(oldSpec, rulesPath, plugins, { cwd, allowPaths });
     loaded.push(oldRules);
     const policy = one('--policy');
     for (const [r, name] of [[oldRules, '--old'], [newRules, '--new']] as const) {

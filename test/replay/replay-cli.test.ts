@@ -208,6 +208,9 @@ describe('replay --old with a git revision', () => {
     try {
       const r = await replayJson(['--from', records, '--old', 'main:rules', '--new', 'rules', '--fail-on', 'any-change'], { cwd: repo });
       expect([r.code, r.report.changed, r.report.replayed]).toEqual([0, 0, N]);
+      // Both sides from git: a bare revision on --new means rules/ in it.
+      const both = await replayJson(['--from', records, '--old', 'main', '--new', 'HEAD', '--fail-on', 'any-change'], { cwd: repo });
+      expect([both.code, both.report.changed, both.report.replayed]).toEqual([0, 0, N]);
     } finally {
       git('stash', 'pop', '-q');
     }
