@@ -238,6 +238,7 @@ interface Live {
 /** The other engineers' benchmark sections, each optional. */
 const EXTRAS: ReadonlyArray<{ file: string; fn: string; title: string; needsPlugins?: boolean }> = [
   { file: 'bench/redaction.ts', fn: 'benchRedaction', title: 'Redaction' },
+  { file: 'bench/replay.ts', fn: 'benchReplay', title: 'Replay', needsPlugins: true },
   { file: 'bench/matcher.ts', fn: 'benchMatcher', title: 'Topic matcher' },
   { file: 'bench/quota.ts', fn: 'benchQuota', title: 'Quota' },
   { file: 'bench/policy-compile.ts', fn: 'benchPolicyCompile', title: 'Policy compile', needsPlugins: true },

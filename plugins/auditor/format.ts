@@ -118,14 +118,14 @@ const PARTS: string[] = [];
  * Fields with a fixed place in every record, in order. The first five are the connectors' line (README, "Audit records");
  * `timestamp` is written bare in logfmt. The optional fields (`quota_limit`, `moderation_error`, `request_redactions`:
  * record.ts) follow `upstream_status`, then `tags`,
- * then `prompt` and `output` (only for policies with `prompts on`). Records are built in this order (record.ts).
+ * then `prompt` and `output` (only for policies with `prompts on`), then `replay` (only with `replay on`). Records are built in this order (record.ts).
  */
 export const FIELD_ORDER: readonly string[] = Object.freeze([
   'timestamp', 'policy_id', 'decision', 'reason_code', 'policy_user', 'policy_project_id',
   'request_id', 'route', 'effective_decision', 'rollout_mode', 'enforced', 'policy_target', 'status', 'code', 'aborted', 'stream',
   'triggered_categories', 'allowlist_hits', 'denylist_hits', 'rule', 'revision', 'key_label', 'redactions',
   'prompt_tokens', 'completion_tokens', 'duration_ms', 'overhead_ms', 'upstream_ms', 'upstream_status',
-  'tags', 'prompt', 'output',
+  'tags', 'prompt', 'output', 'replay',
 ]);
 
 /** ` key=` of every field with a fixed place, built once. */

@@ -72,6 +72,14 @@ export function auditHooks(config: AuditConfig): PluginHooks {
   });
 }
 
+/**
+ * The hooks of a policy with `replay on` also declare `readsClientPrompt`: the gateway reads the prompt before the first
+ * hook runs, so the `replay` capture (replay-capture.ts) is the client's prompt, not the one the policy edited.
+ */
+export function withReplay(config: AuditConfig, hooks: PluginHooks): PluginHooks {
+  return config.replay ? Object.freeze({ ...hooks, readsClientPrompt: true }) : hooks;
+}
+
 /** The auditor: always on (a config even without an `audit` block), last in the chain. */
 export const auditorPlugin = definePlugin<AuditConfig>({
   name: 'auditor',
@@ -83,7 +91,7 @@ export const auditorPlugin = definePlugin<AuditConfig>({
   // Requests that never reach a policy are recorded too.
   onUnchainedEnd: recordUnchained,
   compile: (blocks, env) => compileAudit(blocks, env),
-  hooks: (config) => auditHooks(config),
+  hooks: (config) => withReplay(config, auditHooks(config)),
 });
 
 export default auditorPlugin;

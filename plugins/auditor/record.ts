@@ -6,6 +6,7 @@ import type { Outcome } from '../../src/sdk/plugin.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ApiAnswer, ChatMessage, StreamChunk } from '../../src/sdk/types.ts';
 import type { AuditConfig } from './block.ts';
+import { replayCapture } from './replay-capture.ts';
 import { auditTimestamp, FIELD_ORDER, logfmtValue, MISSING, needsQuoting, quoteLogfmt, type AuditRecord, type AuditValue } from './format.ts';
 
 /** `decision` / `effective_decision` of a request the gateway answered with an error before deciding (401, 429, 400, …). */
@@ -235,6 +236,7 @@ export function buildAuditRecord(ctx: RequestContext, outcome: Outcome, config: 
     rec.prompt = capturedPrompt(ctx, capture);
     rec.output = outputText(capture);
   }
+  if (config.replay) rec.replay = replayCapture(ctx);
   return rec as AuditRecord;
 }
 
@@ -343,6 +345,10 @@ export function formatRequestLogfmt(ctx: RequestContext, outcome: Outcome, confi
     p[n++] = logfmtValue(capturedPrompt(ctx, capture));
     p[n++] = ' output=';
     p[n++] = logfmtValue(outputText(capture));
+  }
+  if (config.replay) {
+    p[n++] = ' replay=';
+    p[n++] = logfmtValue(replayCapture(ctx));
   }
   if (p.length !== n) p.length = n;
   return p.join('');

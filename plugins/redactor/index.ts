@@ -6,7 +6,7 @@ import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
 import type { ChatCompletion, ChatCompletionChunk, ResponseObject, ResponseStreamEvent, TextCompletion } from '../../src/sdk/types.ts';
-import { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
+import { redactionKey, requestRedactorKey, type RedactionReport, type RequestTextRedactor } from '../../src/sdk/state-keys.ts';
 
 export { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
 import { compileRedact, type RedactConfig, type RedactSide } from './block.ts';
@@ -101,6 +101,10 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
   const hooks: { -readonly [K in keyof PluginHooks]: PluginHooks[K] } = {};
   const req = config.request;
   const res = config.response;
+  // The policy's request redaction for the auditor's `replay on` capture (published at onComplete): built once.
+  const textRedactor: RequestTextRedactor | undefined = req
+    ? Object.freeze({ redact: (text: string, services: GatewayServices, counts: Record<string, number>) => req.engine.redact(text, { key: redactKey(services), counts }) })
+    : undefined;
   if (req) {
     hooks.requestAccess = 'marked';
     hooks.onRequest = (ctx) => {
@@ -139,6 +143,7 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
     };
   }
   hooks.onComplete = (_outcome, ctx) => {
+    if (textRedactor !== undefined) ctx.set(requestRedactorKey, textRedactor);
     const st = ctx.get(internalKey);
     if (st === undefined) return;
     const { response, request } = st.report;

@@ -25,6 +25,11 @@ export interface Chain {
    * `marked` (only through `ctx.markResponseChanged()`), `always` (a hook that declares nothing).
    */
   readonly responseRewrites: 'never' | 'marked' | 'always';
+  /**
+   * True when a hook of the chain declares `readsClientPrompt`: the request's prompt view is read before the first
+   * onRequest hook, so it is the client's prompt before any policy edit (the auditor's `replay on` records it).
+   */
+  readonly promptFirst: boolean;
 }
 
 /** What the onRequest hooks of `plugins` do with the request body, from their declared access. */
@@ -65,6 +70,7 @@ export function buildChain(plugins: readonly { readonly name: string; readonly h
   return Object.freeze({
     requestUse: requestUse(plugins),
     responseRewrites: responseRewrites(plugins),
+    promptFirst: plugins.some((p) => p.hooks.readsClientPrompt === true),
     onRequest: pick('onRequest', false),
     onResponse: pick('onResponse', true),
     onChunk: pick('onChunk', true),

@@ -67,6 +67,14 @@ export class RequestCtx implements RequestContext {
     return (this.#prompt ??= readPrompt(this.endpoint, this.request));
   }
 
+  /**
+   * Sets the prompt view the plugins read, before any hook ran: a replay gives the one an audit record captured (the
+   * request is then only a shell for the hooks' edits).
+   */
+  usePrompt(view: PromptView): void {
+    this.#prompt = view;
+  }
+
   emitBefore(event: StreamChunk): void {
     (this.#emitted ??= []).push(event);
   }

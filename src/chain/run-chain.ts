@@ -63,6 +63,8 @@ export class ChainRunner {
    * Never throws: plugin failures come back as `reject` actions.
    */
   runRequest(chain: Chain, ctx: RequestContext): RequestAction | Promise<RequestAction> {
+    // A hook records the client's prompt later (audit `replay on`): read it before any hook can edit the request.
+    if (chain.promptFirst) void ctx.prompt;
     const hooks = chain.onRequest;
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i]!;

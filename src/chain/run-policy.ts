@@ -12,6 +12,7 @@ import { RequestCtx } from './request-context.ts';
 import type { ChainRunner } from './run-chain.ts';
 import { usageOf } from './usage.ts';
 import { policyBlock } from './verdict.ts';
+import type { PromptView } from '../sdk/prompt-view.ts';
 
 /**
  * Runs a policy's request hooks in chain order and seals the verdict when they are done. Synchronous while every hook
@@ -80,6 +81,13 @@ export interface PolicyRunInput {
   readonly route?: 'policy' | 'v1';
   readonly request: ApiRequest;
   readonly meta?: Partial<Omit<RequestMeta, 'policyId'>>;
+  /**
+   * The prompt view the plugins read, when it is known apart from `request` (a replayed audit record carries the view
+   * the policy read, not the request); default: read from `request`.
+   */
+  readonly prompt?: PromptView;
+  /** True when the caller hands `request` over: it is run as is (hooks may edit it), not copied first. */
+  readonly owned?: boolean;
   readonly headers?: Readonly<Record<string, string>>;
   /** The upstream's answer, run through the response hooks when the request would go upstream. */
   readonly answer?: ApiAnswer;
@@ -119,11 +127,11 @@ export interface PolicyRunEnv {
 /**
  * Runs a compiled policy's chain on one request in-process — the same hooks, in the same order, with the same context
  * constructor as a request over HTTP — and returns the verdict. Every created plugin's onComplete runs, as after an
- * HTTP request. The request and answer given are copied, never changed.
+ * HTTP request. The request and answer given are copied, never changed (unless the request is `owned`).
  */
 export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, env: PolicyRunEnv): Promise<PolicyRunResult> {
   const now = env.now ?? Date.now;
-  const request = structuredClone(input.request);
+  const request = input.owned === true ? input.request : structuredClone(input.request);
   const ctx = new RequestCtx({
     id: `run-${randomUUID()}`, rootLog: env.services.log, now, services: env.services, route: input.route ?? 'policy', endpoint: input.endpoint ?? 'chat',
     policy: { id: policy.id, file: policy.file, line: policy.line, revision: env.revision ?? 'in-process' },
@@ -131,6 +139,7 @@ export async function runPolicy(policy: CompiledPolicy, input: PolicyRunInput, e
     headers: { ...input.headers }, request, clientWantsUsage: false, trace: input.trace,
     timings: { startedAt: now(), start: performance.now(), upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
   });
+  if (input.prompt !== undefined) ctx.usePrompt(input.prompt);
   const action = await runRequestPhase(env.runner, policy, ctx);
   let result: PolicyRunResult;
   let status = 200;

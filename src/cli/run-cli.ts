@@ -1,4 +1,4 @@
-// The `policy-gateway` command line: serve | check | fmt | test | explain, and the subcommands the registered plugins
+// The `policy-gateway` command line: serve | check | fmt | test | explain | replay, and the subcommands the registered plugins
 // contribute (auth: keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
@@ -19,6 +19,7 @@ Commands:
   test      run policy tests (*.policy.test): policy-gateway test [paths] [--format text|junit|json] [--coverage]
   explain   explain one request's evaluation: policy-gateway explain --policy ID --request req.json [--answer F|--stream F] [--format json]
 ${extra.join('\n')}
+  replay    recorded traffic under old and new rules, the decision diff: policy-gateway replay --from RECORDS --old REV_OR_DIR --new DIR [--fail-on SPEC]
 
 Environment: POLICY_GATEWAY_* variables mirror serve's flags; REDIS_URL shares quotas across replicas.`;
 }
@@ -44,6 +45,10 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
         process.stderr.write(`policy-gateway serve: ${(e as Error).message}\n`);
         return 1;
       }
+    }
+    case 'replay': {
+      const { runReplay } = await import('./replay.ts');
+      return runReplay(rest, io, await loadPlugins());
     }
     case 'check': {
       const { runCheck } = await import('./check.ts');

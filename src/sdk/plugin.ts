@@ -73,6 +73,12 @@ export interface PluginHooks {
    * `policy` block spliced in.
    */
   readonly responseAccess?: 'read' | 'marked';
+  /**
+   * True when a hook reads `ctx.prompt` after other hooks may have edited the request (the auditor's `replay on`
+   * capture): the gateway then reads the prompt view before the first onRequest hook runs, so `ctx.prompt` is the
+   * client's prompt before any policy edit. Absent: the view is read on first use.
+   */
+  readonly readsClientPrompt?: boolean;
   /** Runs in chain order before the upstream call. May rewrite `ctx.request` in place, answer locally, or reject. */
   onRequest?(ctx: RequestContext): RequestAction | Promise<RequestAction>;
   /**

@@ -1,6 +1,6 @@
 // The one channel between plugins: the typed per-request state keys one plugin publishes and others (and the chain's
 // verdict assembly) read. A plugin never imports another plugin's files; it reads its results through these keys.
-import { stateKey } from './context.ts';
+import { stateKey, type GatewayServices } from './context.ts';
 import type { Decision, RolloutMode } from './types.ts';
 
 /** Who a request authenticated as. Never holds the key or its digest. */
@@ -118,3 +118,16 @@ export interface RedactionReport {
 
 /** Set by the redactor on the first redaction work of a request; read after the response (auditor, tests). */
 export const redactionKey = stateKey<RedactionReport>('redactor.report');
+
+/** A policy's request-scope redaction (`redact request { … }`), for text other than the request being forwarded. */
+export interface RequestTextRedactor {
+  /** `text` with every span the policy redacts in requests replaced; adds what it replaced to `counts` (by type). */
+  redact(text: string, services: GatewayServices, counts: Record<string, number>): string;
+}
+
+/**
+ * Set by the redactor at onComplete (before the auditor's, chain order) on every request of a policy that redacts
+ * requests: the auditor's `replay on` capture redacts the recorded prompt with it — also for requests refused before
+ * the redactor's onRequest ran.
+ */
+export const requestRedactorKey = stateKey<RequestTextRedactor>('redactor.request-text');

@@ -7,7 +7,7 @@ describe('compiled audit config', () => {
   it('a policy without an audit block still gets a config: no tags, prompts off', () => {
     const { config, diagnostics } = compileAuditText('  description "x"');
     expect(diagnostics).toEqual([]);
-    expect(config).toEqual({ policyId: 'p', tags: [], prompts: false });
+    expect(config).toEqual({ policyId: 'p', tags: [], prompts: false, replay: false });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config!.tags)).toBe(true);
   });
@@ -15,7 +15,14 @@ describe('compiled audit config', () => {
   it('reads tags in file order across statements and the prompt opt-in', () => {
     const { config, diagnostics } = compileAuditText('  audit {\n    tag "team:support", "tier:gold"  # two tags\n    tag "env:prod"\n    prompts on\n  }');
     expect(diagnostics).toEqual([]);
-    expect(config).toEqual({ policyId: 'p', tags: ['team:support', 'tier:gold', 'env:prod'], prompts: true });
+    expect(config).toEqual({ policyId: 'p', tags: ['team:support', 'tier:gold', 'env:prod'], prompts: true, replay: false });
+  });
+
+  it('reads the replay opt-in, apart from prompts', () => {
+    const { config, diagnostics } = compileAuditText('  audit {\n    replay on\n  }');
+    expect(diagnostics).toEqual([]);
+    expect(config).toEqual({ policyId: 'p', tags: [], prompts: false, replay: true });
+    expect(compileAuditText('  audit { replay off; prompts on }').config).toMatchObject({ prompts: true, replay: false });
   });
 
   it('prompts off is the explicit default', () => {
@@ -47,6 +54,11 @@ describe('diagnostics', () => {
     { note: '"prompts" with a trailing word', lines: ['prompts on always'], want: ['POL0492 error 3:16 unexpected "always" after "prompts on"'] },
     { note: '"prompts" twice', lines: ['prompts on', 'prompts off'],
       want: ['POL0493 error 4:5 "prompts" given twice in the audit block'], notes: ['first given at rules/audit.policy:3:5'] },
+    { note: '"replay" with a misspelt value gets a did-you-mean', lines: ['replay onn'],
+      want: ['POL0492 error 3:12 "replay" expects on or off, found "onn"'], notes: ['did you mean "on"?'] },
+    { note: '"replay" twice', lines: ['replay on', 'replay on'],
+      want: ['POL0493 error 4:5 "replay" given twice in the audit block'], notes: ['first given at rules/audit.policy:3:5'] },
+    { note: '"replay" with a body', lines: ['replay on { x }'], want: ['POL0496 error 3:5 "replay" takes no "{ … }" body'] },
     { note: 'the format is gateway-wide, and the note says how to set it', lines: ['format json'],
       want: ['POL0495 error 3:5 the audit format is set for the whole gateway, not per policy'],
       notes: ['start the gateway with --audit-format logfmt|json (or POLICY_GATEWAY_AUDIT_FORMAT)'] },

@@ -19,7 +19,7 @@ import { gwError } from '../../helpers/errors.ts';
 import { parseLogfmt } from './helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 13, 10, 12, 42, 250);
-const config = (over: Partial<AuditConfig> = {}): AuditConfig => ({ policyId: 'policy-gateway', tags: ['team:support', 'tier:gold'], prompts: false, ...over });
+const config = (over: Partial<AuditConfig> = {}): AuditConfig => ({ policyId: 'policy-gateway', tags: ['team:support', 'tier:gold'], prompts: false, replay: false, ...over });
 
 function ctx(over: { stream?: boolean } = {}): RequestContext {
   const c = ctxFor({ model: 'm', messages: [{ role: 'user', content: 'Summarize our refund policy.' }], stream: over.stream },
@@ -42,7 +42,7 @@ describe('chained requests', () => {
     c.upstreamStatus = 200;
     publishVerdict(c, { rule: 'rules/support.policy:9' });
     const rec = buildAuditRecord(c, ok, config());
-    expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output'));
+    expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output' && k !== 'replay'));
     expect(formatLogfmt(rec)).toBe('2026-01-13T10:12:42Z policy_id=policy-gateway decision=allow reason_code=ALLOW policy_user=user-12345 policy_project_id=support-bot'
       + ' request_id=req-1 route=policy effective_decision=allow rollout_mode=enforced enforced=true policy_target=support-bot status=200 code=- aborted=false stream=false'
       + ' triggered_categories=- allowlist_hits=- denylist_hits=- rule=rules/support.policy:9 revision=test-revision key_label=- redactions=-'
@@ -212,7 +212,7 @@ describe('requests that never reached a policy', () => {
     const line = formatLogfmt(rec);
     expect(line.startsWith(`2026-01-13T10:12:42Z policy_id=- decision=reject reason_code=${reason} policy_user=- policy_project_id=- request_id=r9 route=${route}`)).toBe(true);
     expect(parseLogfmt(line)).toMatchObject({ status: String(status), code, duration_ms: '1.5' });
-    expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output'));
+    expect(Object.keys(rec)).toEqual(FIELD_ORDER.filter((k) => k !== 'prompt' && k !== 'output' && k !== 'replay'));
   });
 });
 

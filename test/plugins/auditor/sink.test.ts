@@ -120,7 +120,7 @@ describe('records through the sink', () => {
     const file = path.join(dir, 'records.log');
     const services = auditServices(file);
     const ctx = ctxFor({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { services, id: 'req-a', meta: { policyId: 'p1', user: 'u 1' } });
-    recordRequest({ policyId: 'p1', tags: ['team:a'], prompts: false }, { status: 200, upstreamCalled: true, aborted: false, synthesized: false }, ctx);
+    recordRequest({ policyId: 'p1', tags: ['team:a'], prompts: false, replay: false }, { status: 200, upstreamCalled: true, aborted: false, synthesized: false }, ctx);
     recordUnchained({ reqId: 'req-b', route: 'v1', status: 400, error: gwError('GW_ERR_BAD_JSON'), durationMs: 0.2 }, services);
     await sinkFor(services).close();
     const [a, b] = lines(file).map(parseLogfmt);
