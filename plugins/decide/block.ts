@@ -8,7 +8,7 @@ import {
   statementsByKeyword, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
 import { ALLOWLIST_MISS, DEFAULT_REASON_CODES, REASON_CODE_PATTERN } from './reason-codes.ts';
-import { MODERATION_CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
+import { CATEGORIES as MODERATION_CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
 
 /** Response patterns, in the order the docs list them. */
 export const PATTERNS: readonly Decision[] = Object.freeze(['allow', 'rewrite', 'summary', 'escalate', 'refuse']);

@@ -87,5 +87,5 @@ export const decidePlugin = definePlugin<RespondConfig>({
 export default decidePlugin;
 export { compileRespond, evaluateDecision, decisionKey };
 export type { RespondConfig };
-export { MODERATION_CATEGORIES } from './taxonomy.ts';
+export { CATEGORIES as MODERATION_CATEGORIES } from '../../src/sdk/taxonomy.ts';
 export { DEFAULT_REASON_CODES, ALLOWLIST_MISS } from './reason-codes.ts';

@@ -8,7 +8,7 @@ import {
 import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from '../../src/sdk/text.ts';
 import { builtinClassifier } from './builtin.ts';
 import { PROVIDERS, REMOTE_DEFAULTS, type ProviderName, type RemoteSettings } from './providers.ts';
-import { CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
+import { CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
 
 /** Statement keywords of the `moderation` block. */
 export const MODERATION_STATEMENTS: readonly string[] = Object.freeze(['provider', 'flag', 'on_error', 'cache', 'scan']);

@@ -7,7 +7,7 @@ import {
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import { expandPhrase, loadLexicon, type Lexicon } from './lexicon.ts';
-import { CATEGORIES, CATEGORY_INDEX, propagateParents } from './taxonomy.ts';
+import { CATEGORIES, CATEGORY_INDEX, propagateParents } from '../../src/sdk/taxonomy.ts';
 
 /** Scores per taxonomy category, 0..1. */
 export type Scores = Readonly<Record<string, number>>;

@@ -13,7 +13,7 @@ import { compileModeration, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
 import { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
-import { CATEGORIES } from './taxonomy.ts';
+import { CATEGORIES } from '../../src/sdk/taxonomy.ts';
 
 export { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 export { compileModeration, MODERATION_STATEMENTS, PROVIDER_SETTINGS, MODERATION_DEFAULTS, type ModerationConfig, type FlagRule } from './block.ts';
@@ -22,7 +22,7 @@ export {
   PROVIDERS, LLAMA_GUARD_CATEGORIES, REMOTE_DEFAULTS, ProviderError, openAIProvider, llamaGuardProvider, llamaGuardPrompt,
   parseOpenAIModeration, parseLlamaGuard, type ModerationProvider, type ProviderName, type RemoteSettings, type ProviderFailure,
 } from './providers.ts';
-export { CATEGORIES, expandCategoryGlob, categoryGlobMatch } from './taxonomy.ts';
+export { CATEGORIES, expandCategoryGlob, categoryGlobMatch } from '../../src/sdk/taxonomy.ts';
 
 /** The errors moderation answers with (docs/errors.md). */
 export const MODERATION_ERRORS = defineErrors({

@@ -6,9 +6,9 @@ import {
   compileUserRegex, describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword,
   suggestNotes, type UserRegex,
 } from '../../src/sdk/block-helpers.ts';
-import { normalizeText } from './normalize.ts';
+import { normalizeText } from '../../src/text/normalize.ts';
 import { TopicMatcher, type PhraseSpec, type TopicEntry } from './matcher.ts';
-import { DEFAULT_SCAN, DEFAULT_SCOPE, SCAN_MODES, SCOPES, type ScanMode, type Scope } from './scan.ts';
+import { DEFAULT_SCAN, DEFAULT_SCOPE, SCAN_MODES, SCOPES, type ScanMode, type Scope } from '../../src/text/scan.ts';
 
 /** Statement keywords of the `topics` block. */
 export const TOPICS_STATEMENTS: readonly string[] = Object.freeze(['allow', 'deny', 'scan', 'scope']);

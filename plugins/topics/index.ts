@@ -8,10 +8,10 @@ import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 
 export { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 export { compileTopics, pluralForms, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
-export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from './normalize.ts';
-export { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
+export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from '../../src/text/normalize.ts';
+export { WordAutomaton, WordScanner, type MatchSink } from '../../src/text/automaton.ts';
 export { TopicMatcher, type TopicEntry, type TopicHits } from './matcher.ts';
-export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from './scan.ts';
+export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from '../../src/text/scan.ts';
 
 /**
  * Scans the request and publishes the result as `topicsKey`: the configured phrases as written that matched, in

@@ -3,9 +3,9 @@
 import type { UserRegex } from '../../src/sdk/block-helpers.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
-import { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
-import { TextNormalizer } from './normalize.ts';
-import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from './scan.ts';
+import { WordAutomaton, WordScanner, type MatchSink } from '../../src/text/automaton.ts';
+import { TextNormalizer } from '../../src/text/normalize.ts';
+import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from '../../src/text/scan.ts';
 
 /** One configured allow or deny entry: a phrase (inline or from a list file) or a regex. */
 export interface TopicEntry {

@@ -1,6 +1,6 @@
 // Which items of a request's prompt the topic matcher and the moderation classifier read (`scan user | last_user |
 // all`, `scope latest | conversation`), and the walk over their text. Shared by the topics and moderation plugins.
-import type { PromptView } from '../../src/sdk/prompt-view.ts';
+import type { PromptView } from '../sdk/prompt-view.ts';
 
 /** Scan modes, in the order the docs list them. */
 export const SCAN_MODES = Object.freeze(['user', 'last_user', 'all'] as const);
