@@ -2,7 +2,8 @@
 // topics normaliser's output, then rules over cue occurrences (any / ordered sequence / proximity), benign masks and
 // context dampeners, combined noisy-OR per category. Synchronous, explainable, no allocation when nothing matches.
 import {
-  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type ScanMode, type TextVisitor,
+  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type PromptWords, type ScanMode,
+  type TextVisitor,
 } from '../../src/sdk/text.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
@@ -87,6 +88,8 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   #explain: { fired: FiredRule[]; dampened: string[]; segment: number } | null = null;
   #any = false;
   #segIndex = 0;
+  /** The request's tokenised prompt during a `classifyPrompt` given one (tokenise once, shared with topics). */
+  #words: PromptWords | undefined;
 
   constructor(lexicon: Lexicon) {
     this.lexicon = lexicon;
@@ -173,10 +176,18 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
     return this.#finish();
   }
 
-  /** Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path). */
-  classifyPrompt(view: PromptView, mode: ScanMode): Scores {
+  /**
+   * Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path); `words`, the
+   * request's tokenised prompt, saves tokenising a message the topic scan has tokenised already.
+   */
+  classifyPrompt(view: PromptView, mode: ScanMode, words?: PromptWords): Scores {
     this.#begin();
-    visitScannedTexts(view, mode, this);
+    this.#words = words;
+    try {
+      visitScannedTexts(view, mode, this);
+    } finally {
+      this.#words = undefined;
+    }
     return this.#finish();
   }
 
@@ -185,9 +196,9 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
     return this.classifyPrompt(readPrompt('chat', request), mode);
   }
 
-  /** TextVisitor: scores one segment. */
-  onText(text: string): void {
-    if (this.#segment(text, this.#segIndex++)) this.#any = true;
+  /** TextVisitor: scores one segment (`segment`: its index in the prompt view, -1 for none). */
+  onText(text: string, segment = -1): void {
+    if (this.#segment(text, this.#segIndex++, segment)) this.#any = true;
   }
 
   #begin(): void {
@@ -217,10 +228,12 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   }
 
   /** Scores one segment into #total; true when any rule fired. */
-  #segment(text: string, index: number): boolean {
+  #segment(text: string, index: number, segment: number): boolean {
     this.#occ = 0;
     this.#scanner.reset();
-    this.#norm.tokenize(text, this.#scanner);
+    const words = this.#words;
+    if (words !== undefined && segment >= 0) words.tokenize(segment, text, this.#norm, this.#scanner);
+    else this.#norm.tokenize(text, this.#scanner);
     const n = this.#occ;
     if (n === 0) return false;
     const occCue = this.#occCue;

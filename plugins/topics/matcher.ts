@@ -5,6 +5,7 @@ import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { WordAutomaton, WordScanner, type MatchSink } from '../../src/text/automaton.ts';
 import { TextNormalizer } from '../../src/text/normalize.ts';
+import type { PromptWords } from '../../src/text/word-tape.ts';
 import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from '../../src/text/scan.ts';
 
 /** One configured allow or deny entry: a phrase (inline or from a list file) or a regex. */
@@ -51,6 +52,8 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   readonly #entryCode: Int32Array;
   readonly #regexes: readonly { readonly entry: number; readonly re: UserRegex }[];
   readonly #norm = new TextNormalizer();
+  /** The request's tokenised prompt during a `matchPrompt` given one (tokenise once, shared with moderation). */
+  #words: PromptWords | undefined;
   /** Hit codes of the current scan, deduplicated, in `#hits[0 .. #nhits)`. */
   #hits = new Int32Array(64);
   #nhits = 0;
@@ -135,12 +138,14 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     }
   }
 
-  /** TextVisitor: normalises and matches one text segment. */
-  onText(text: string): void {
+  /** TextVisitor: normalises and matches one text segment (`segment`: its index in the prompt view, -1 for none). */
+  onText(text: string, segment = -1): void {
     const scanner = this.#scanner;
     if (scanner !== null) {
       scanner.reset();
-      this.#norm.tokenize(text, scanner);
+      const words = this.#words;
+      if (words !== undefined && segment >= 0) words.tokenize(segment, text, this.#norm, scanner);
+      else this.#norm.tokenize(text, scanner);
     }
     if (this.#regexes.length > 0) {
       let normalized: string | undefined;
@@ -155,10 +160,18 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     }
   }
 
-  /** Matches the items `mode` and `scope` select from a request's prompt. */
-  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation'): TopicHits {
+  /**
+   * Matches the items `mode` and `scope` select from a request's prompt; `words`, the request's tokenised prompt (the
+   * request path passes it), saves tokenising a message another scan has tokenised already.
+   */
+  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation', words?: PromptWords): TopicHits {
     this.#begin();
-    visitScannedTexts(view, mode, this, scope);
+    this.#words = words;
+    try {
+      visitScannedTexts(view, mode, this, scope);
+    } finally {
+      this.#words = undefined;
+    }
     return this.#finish();
   }
 

@@ -257,6 +257,11 @@ export class TextNormalizer implements WordSink {
   #ncuts = 0;
   /** Whether a possessive `'s` ending a word is dropped (`competitor's` → `competitor`) or joined (`competitors`). */
   readonly #dropPossessive: boolean;
+  /**
+   * Apostrophes met between two word characters by the last `tokenize` (the only place the possessive option is read):
+   * when 0, the words streamed are the same in either possessive mode (a word tape may serve both, src/text/word-tape.ts).
+   */
+  apostrophes = 0;
 
   /**
    * `possessive`: `drop` (default; the topic matcher) removes a possessive `'s` at the end of a word, so a phrase
@@ -265,6 +270,11 @@ export class TextNormalizer implements WordSink {
    */
   constructor(opts: { possessive?: 'drop' | 'join' } = {}) {
     this.#dropPossessive = opts.possessive !== 'join';
+  }
+
+  /** True when a possessive `'s` is joined (`possessive: 'join'`), false when it is dropped (the default). */
+  get joinsPossessive(): boolean {
+    return !this.#dropPossessive;
   }
 
   /**
@@ -283,6 +293,7 @@ export class TextNormalizer implements WordSink {
    */
   tokenize(text: string, sink: WordSink): void {
     const n = text.length;
+    this.apostrophes = 0;
     let bytes = this.#bytes;
     if (bytes.length < n + 16) {
       this.#buf8 = new Uint8Array(n + (n >> 1) + 24);
@@ -334,6 +345,7 @@ export class TextNormalizer implements WordSink {
         // possessive 's at the end of the word, which is dropped (bytes[n] is the sentinel 0, so i + 2 ≤ n + 1 is readable
         // once i + 1 < n)
         if (bytes[i] === 0x27 && (a = W[bytes[i + 1]!]!) !== 0) {
+          this.apostrophes++;
           if (this.#dropPossessive && (bytes[i + 1] === 0x73 || bytes[i + 1] === 0x53) && (i + 2 >= n || W[bytes[i + 2]!] === 0)) { skip = 2; break; }
           i++;
           apos = true;
@@ -368,6 +380,7 @@ export class TextNormalizer implements WordSink {
     // NFKD is applied lazily, at the first non-ASCII character: it leaves an ASCII prefix unchanged (ASCII
     // characters decompose to themselves and are starters, so canonical reordering never moves them), so the
     // scan goes on at the same index of the normalised text. Pure-ASCII text is read once.
+    this.apostrophes = 0;
     let s = text;
     let n = s.length;
     let folded = false;
@@ -416,6 +429,7 @@ export class TextNormalizer implements WordSink {
               continue; // same index, now in the normalised text
             }
             if (isWordAt(s, i + 1)) {
+              this.apostrophes++;
               if (this.#dropPossessive && isPossessiveAt(s, i)) {
                 i += 2;
                 inTok = false;
@@ -494,7 +508,7 @@ export class TextNormalizer implements WordSink {
         if (inTok) { inTok = false; this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink); }
         this.#cjkWord(rawLen, code, -1, sink);
         rawLen++;
-      } else if (cls === APOS && inTok && this.#dropPossessive && isWordAt(s, i + 1) && isPossessiveAt(s, i)) {
+      } else if (cls === APOS && inTok && isWordAt(s, i + 1) && ++this.apostrophes > 0 && this.#dropPossessive && isPossessiveAt(s, i)) {
         i += 2;
         inTok = false;
         this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
