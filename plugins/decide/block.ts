@@ -9,6 +9,9 @@ import {
 } from '../../src/sdk/block-helpers.ts';
 import { ALLOWLIST_MISS, DEFAULT_REASON_CODES, REASON_CODE_PATTERN } from './reason-codes.ts';
 import { CATEGORIES as MODERATION_CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
+import { readEscalation, type EscalationConfig, type EscalationDraft } from './escalation-block.ts';
+
+export { ESCALATION_SETTINGS, type EscalationConfig } from './escalation-block.ts';
 
 /** Response patterns, in the order the docs list them. */
 export const PATTERNS: readonly Decision[] = Object.freeze(['allow', 'rewrite', 'summary', 'escalate', 'refuse']);
@@ -18,8 +21,6 @@ export const RESPOND_STATEMENTS: readonly string[] = Object.freeze(['when', 'oth
 export const TRIGGER_KEYWORDS: readonly string[] = Object.freeze(['denylist', 'any', 'allowlist_miss']);
 /** Options that may follow a response pattern. */
 export const RULE_OPTIONS: readonly string[] = Object.freeze(['reason', 'with', 'max_tokens']);
-/** Settings of the `escalation { … }` sub-block. */
-export const ESCALATION_SETTINGS: readonly string[] = Object.freeze(['url', 'retries', 'timeout', 'backoff', 'include_prompt']);
 
 /** Default texts and limits (documented in plugins/decide/README.md). */
 export const DEFAULTS = Object.freeze({
@@ -72,18 +73,6 @@ export interface CompiledRespondRule {
   readonly outcome: DecisionOutcome;
 }
 
-/** The `escalation { … }` settings. */
-export interface EscalationConfig {
-  readonly url: string;
-  /** Retries after the first attempt (total attempts = retries + 1). */
-  readonly retries: number;
-  /** Per-attempt timeout. */
-  readonly timeoutMs: number;
-  /** First backoff delay; doubles after each failed attempt. */
-  readonly backoffMs: number;
-  readonly includePrompt: boolean;
-}
-
 /** The compiled `respond` block of one policy. Deep-frozen. */
 export interface RespondConfig {
   readonly policyId: string;
@@ -117,7 +106,6 @@ interface RuleDraft {
 }
 
 type Env = Pick<CompileEnv, 'report' | 'policyId'>;
-type EscalationDraft = { -readonly [K in keyof EscalationConfig]?: EscalationConfig[K] };
 
 const ALL_TRIGGER_NAMES: readonly string[] = [...TRIGGER_KEYWORDS, ...MODERATION_CATEGORIES];
 
@@ -310,98 +298,6 @@ function readText(st: Statement, env: Env): string | undefined {
     return undefined;
   }
   return v.value;
-}
-
-/** Reads a duration term (`2s`, `250ms`) within [min, max] ms. */
-function readDuration(v: Value | undefined, name: string, minMs: number, maxMs: number, at: Span, env: Env): number | undefined {
-  if (v === undefined || v.kind !== 'Number' || v.unit !== 'duration') {
-    reportError(env, 'POL0470', v?.span ?? at, `"${name}" needs a duration`, [`e.g. ${name} ${name === 'backoff' ? '250ms' : '2s'}`]);
-    return undefined;
-  }
-  if (v.value < minMs || v.value > maxMs) {
-    reportError(env, 'POL0470', v.span, `"${name}" ${v.raw} is out of range`, [`expected between ${minMs}ms and ${maxMs / 1000}s`]);
-    return undefined;
-  }
-  return v.value;
-}
-
-/** Reads the `escalation { … }` sub-block. */
-function readEscalation(st: Statement, env: Env): EscalationDraft | undefined {
-  if (st.terms.length !== 1 || !st.body) {
-    reportError(env, 'POL0470', st.span, 'expected escalation { url "…"; retries 3; timeout 2s; include_prompt off }');
-    return undefined;
-  }
-  const out: EscalationDraft = {};
-  const seen = new Map<string, Span>();
-  let ok = true;
-  for (const s of st.body) {
-    const kwTerm = s.terms[0];
-    const kw = identName(kwTerm);
-    if (kw === undefined || !ESCALATION_SETTINGS.includes(kw)) {
-      const shown = kwTerm ? describeValue(kwTerm) : '""';
-      reportError(env, 'POL0470', kwTerm?.span ?? s.span, `unknown escalation setting ${shown}`, suggestNotes(kw ?? shown, ESCALATION_SETTINGS));
-      ok = false;
-      continue;
-    }
-    const prev = seen.get(kw);
-    if (prev) {
-      reportError(env, 'POL0464', kwTerm!.span, `duplicate escalation setting "${kw}"`, [`first given at ${ruleRef(prev)}`]);
-      ok = false;
-      continue;
-    }
-    seen.set(kw, s.span);
-    const v = s.terms[1];
-    if (s.terms.length > 2 || s.body) {
-      reportError(env, 'POL0470', s.span, `"${kw}" takes one value`);
-      ok = false;
-      continue;
-    }
-    switch (kw) {
-      case 'url': {
-        if (v === undefined || v.kind !== 'String') {
-          reportError(env, 'POL0469', v?.span ?? s.span, '"url" needs a string', ['e.g. url "https://hooks.example.com/policy"']);
-          ok = false;
-          break;
-        }
-        let u: URL | undefined;
-        try { u = new URL(v.value); } catch { u = undefined; }
-        if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-          reportError(env, 'POL0469', v.span, `invalid escalation url "${v.value}"`, ['expected an absolute http:// or https:// URL']);
-          ok = false;
-          break;
-        }
-        out.url = u.href;
-        break;
-      }
-      case 'retries':
-        if (v === undefined || v.kind !== 'Number' || v.unit !== 'none' || !Number.isInteger(v.value) || v.value > 10) {
-          reportError(env, 'POL0470', v?.span ?? s.span, '"retries" needs a whole number from 0 to 10');
-          ok = false;
-        } else out.retries = v.value;
-        break;
-      case 'timeout': {
-        const ms = readDuration(v, 'timeout', 1, 60_000, s.span, env);
-        if (ms === undefined) ok = false; else out.timeoutMs = ms;
-        break;
-      }
-      case 'backoff': {
-        const ms = readDuration(v, 'backoff', 0, 60_000, s.span, env);
-        if (ms === undefined) ok = false; else out.backoffMs = ms;
-        break;
-      }
-      case 'include_prompt': {
-        const n = identName(v);
-        if (n === 'on' || n === 'off') out.includePrompt = n === 'on';
-        else {
-          reportError(env, 'POL0470', v?.span ?? s.span, `"include_prompt" needs on or off${v ? `, found ${describeValue(v)}` : ''}`,
-            n ? suggestNotes(n, ['on', 'off']) : ['expected one of: "on", "off"']);
-          ok = false;
-        }
-        break;
-      }
-    }
-  }
-  return ok ? out : undefined;
 }
 
 function effectFor(pattern: Decision, text: string | undefined, maxTokens: number | undefined, refusal: string, holding: string): Effect {
