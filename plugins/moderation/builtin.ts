@@ -2,8 +2,8 @@
 // topics normaliser's output, then rules over cue occurrences (any / ordered sequence / proximity), benign masks and
 // context dampeners, combined noisy-OR per category. Synchronous, explainable, no allocation when nothing matches.
 import {
-  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type PromptWords, type ScanMode,
-  type TextVisitor,
+  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type ScanMode,
+  type TextVisitor, type WordTapes,
 } from '../../src/sdk/text.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
@@ -88,8 +88,9 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   #explain: { fired: FiredRule[]; dampened: string[]; segment: number } | null = null;
   #any = false;
   #segIndex = 0;
-  /** The request's tokenised prompt during a `classifyPrompt` given one (tokenise once, shared with topics). */
-  #words: PromptWords | undefined;
+  /** During a `classifyPrompt` given word tapes: the tapes and the view (tokenise once, shared with topics). */
+  #tapes: WordTapes | undefined;
+  #view: PromptView | undefined;
 
   constructor(lexicon: Lexicon) {
     this.lexicon = lexicon;
@@ -177,16 +178,18 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   }
 
   /**
-   * Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path); `words`, the
-   * request's tokenised prompt, saves tokenising a message the topic scan has tokenised already.
+   * Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path); with `tapes`
+   * (the request path passes `promptTapes`) a message the topic scan has tokenised is replayed, not tokenised again.
    */
-  classifyPrompt(view: PromptView, mode: ScanMode, words?: PromptWords): Scores {
+  classifyPrompt(view: PromptView, mode: ScanMode, tapes?: WordTapes): Scores {
     this.#begin();
-    this.#words = words;
+    this.#tapes = tapes;
+    this.#view = view;
     try {
       visitScannedTexts(view, mode, this);
     } finally {
-      this.#words = undefined;
+      this.#tapes = undefined;
+      this.#view = undefined;
     }
     return this.#finish();
   }
@@ -231,8 +234,8 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   #segment(text: string, index: number, segment: number): boolean {
     this.#occ = 0;
     this.#scanner.reset();
-    const words = this.#words;
-    if (words !== undefined && segment >= 0) words.tokenize(segment, text, this.#norm, this.#scanner);
+    const tapes = this.#tapes;
+    if (tapes !== undefined && segment >= 0) tapes.tokenize(this.#view!, segment, text, this.#norm, this.#scanner);
     else this.#norm.tokenize(text, this.#scanner);
     const n = this.#occ;
     if (n === 0) return false;

@@ -7,7 +7,7 @@ import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sd
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { defineErrors, GatewayError } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
-import { promptWords, scannedTexts } from '../../src/sdk/text.ts';
+import { promptTapes, scannedTexts } from '../../src/sdk/text.ts';
 import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import { compileModeration, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
@@ -164,7 +164,7 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   if (config.cascade !== null) {
     // the builtin classifier first: outside the band its scores decide, inside it the remote provider does
     const t0 = performance.now();
-    local = builtinClassifier().classifyPrompt(ctx.prompt, config.scan, promptWords(ctx));
+    local = builtinClassifier().classifyPrompt(ctx.prompt, config.scan, promptTapes);
     observe(ctx, 'builtin', t0);
     const top = maxScore(local);
     if (top < config.cascade.low || top > config.cascade.high) {
@@ -174,7 +174,7 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   }
   if (rt.remote === null) {
     const t0 = performance.now();
-    const scores = builtinClassifier().classifyPrompt(ctx.prompt, config.scan, promptWords(ctx));
+    const scores = builtinClassifier().classifyPrompt(ctx.prompt, config.scan, promptTapes);
     observe(ctx, 'builtin', t0);
     applyScores(rt, ctx, scores, 'builtin');
     return undefined;

@@ -2,7 +2,7 @@
 // regexes, and publishes the hits (topicsKey) for decide and the verdict. It never answers a request by itself.
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
-import { promptWords } from '../../src/sdk/text.ts';
+import { promptTapes } from '../../src/sdk/text.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
@@ -20,7 +20,7 @@ export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Sc
  * frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
-  const hits = config.matcher.matchPrompt(ctx.prompt, config.scan, config.scope, promptWords(ctx));
+  const hits = config.matcher.matchPrompt(ctx.prompt, config.scan, config.scope, promptTapes);
   if (hits.allow.length === 0 && hits.deny.length === 0) {
     ctx.set(topicsKey, noHits);
     return;

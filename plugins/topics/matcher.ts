@@ -5,7 +5,7 @@ import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { WordAutomaton, WordScanner, type MatchSink } from '../../src/text/automaton.ts';
 import { TextNormalizer } from '../../src/text/normalize.ts';
-import type { PromptWords } from '../../src/text/word-tape.ts';
+import type { WordTapes } from '../../src/text/word-tape.ts';
 import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from '../../src/text/scan.ts';
 
 /** One configured allow or deny entry: a phrase (inline or from a list file) or a regex. */
@@ -52,8 +52,9 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   readonly #entryCode: Int32Array;
   readonly #regexes: readonly { readonly entry: number; readonly re: UserRegex }[];
   readonly #norm = new TextNormalizer();
-  /** The request's tokenised prompt during a `matchPrompt` given one (tokenise once, shared with moderation). */
-  #words: PromptWords | undefined;
+  /** During a `matchPrompt` given word tapes: the tapes and the view (tokenise once, shared with moderation). */
+  #tapes: WordTapes | undefined;
+  #view: PromptView | undefined;
   /** Hit codes of the current scan, deduplicated, in `#hits[0 .. #nhits)`. */
   #hits = new Int32Array(64);
   #nhits = 0;
@@ -143,8 +144,8 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     const scanner = this.#scanner;
     if (scanner !== null) {
       scanner.reset();
-      const words = this.#words;
-      if (words !== undefined && segment >= 0) words.tokenize(segment, text, this.#norm, scanner);
+      const tapes = this.#tapes;
+      if (tapes !== undefined && segment >= 0) tapes.tokenize(this.#view!, segment, text, this.#norm, scanner);
       else this.#norm.tokenize(text, scanner);
     }
     if (this.#regexes.length > 0) {
@@ -161,16 +162,18 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   }
 
   /**
-   * Matches the items `mode` and `scope` select from a request's prompt; `words`, the request's tokenised prompt (the
-   * request path passes it), saves tokenising a message another scan has tokenised already.
+   * Matches the items `mode` and `scope` select from a request's prompt; with `tapes` (the request path passes
+   * `promptTapes`) a message another scan of the same prompt has tokenised is replayed, not tokenised again.
    */
-  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation', words?: PromptWords): TopicHits {
+  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation', tapes?: WordTapes): TopicHits {
     this.#begin();
-    this.#words = words;
+    this.#tapes = tapes;
+    this.#view = view;
     try {
       visitScannedTexts(view, mode, this, scope);
     } finally {
-      this.#words = undefined;
+      this.#tapes = undefined;
+      this.#view = undefined;
     }
     return this.#finish();
   }

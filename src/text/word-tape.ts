@@ -1,70 +1,134 @@
-// Tokenise once per request: a word tape records the words the normaliser streams for one text while passing them on,
-// and replays them to later sinks; PromptWords keeps one tape per prompt segment, so topics and moderation scanning
-// the same message share one tokenisation (whichever runs first records it). Exact: a replay streams the same words.
+// Tokenise once per request: the word tapes record the words the normaliser streams for each scanned segment of a
+// request's prompt while passing them on, and replay them to the next scan of the same prompt — topics and moderation
+// share one tokenisation per message (whichever runs first records it). Exact: a replay streams the same words.
 import type { PromptView } from '../sdk/prompt-view.ts';
 import type { TextNormalizer, WordSink } from './normalize.ts';
 
-/** Record fields per word: start in `chars`, length, hash, packed key lo, hi (as WordSink.onWord takes them). */
+/** Record fields per word: start in the character buffer, length, hash, packed key lo, hi (as WordSink.onWord takes them). */
 const REC = 5;
 /** Code units of slack after the last word: the automaton reads 8 units from a short word's start. */
 const SLACK = 8;
+/** Segments longer than this are tokenised directly, never recorded (bounds the buffers kept between requests). */
+const MAX_RECORDED_TEXT = 1 << 16;
+
+/** Per-segment state flags. */
+const RECORDED = 1;
+/** Recorded by a normaliser that joins possessives. */
+const JOIN = 2;
+/** The text had no apostrophe inside a word: the words are the same in either possessive mode. */
+const ANY_MODE = 4;
+/** The recording asked the sink's vocabulary (`knows`): the words depend on that sink, never replayed. */
+const SINK_BOUND = 8;
+/** Tokenised once without recording (recording was off): a second scan of it shows recording would pay. */
+const SEEN = 16;
+/** Views in a row whose tapes nobody replayed before recording is switched off (a policy with one scan only). */
+const IDLE_VIEWS = 8;
+/** While recording is off, one view in this many is still recorded, to notice when a second scan appears. */
+const PROBE_EVERY = 32;
 
 /**
- * The words one `tokenize` streamed, replayable. A tape serves a normaliser of the possessive mode it was recorded in;
- * it serves the other mode too when the text had no apostrophe between word characters (the only place the modes
- * differ). A tape whose recording asked the sink `knows` (a word with invisible characters inside) depends on that
- * sink's vocabulary and is never replayed.
+ * The recorded words of the segments of one prompt view: the last view a scan asked about (a request's `ctx.prompt`;
+ * its topic and moderation scans run back to back, so the second finds the first's tape). A scan of another view
+ * starts afresh; buffers are reused, so the request path allocates nothing once they have grown. A tape serves a
+ * normaliser of the possessive mode it was recorded in, and the other mode too when its text had no apostrophe inside a
+ * word (the only place the modes differ); a tape whose recording asked the sink `knows` (a word with invisible
+ * characters inside) depends on that sink's vocabulary and is never replayed. Not re-entrant (scans never yield).
+ * Recording costs a copy of the words: when {@link IDLE_VIEWS} views in a row had no second scan (topics without
+ * moderation, or the reverse), recording stops until a second scan of a view shows up again (results never depend on it).
  */
-export class WordTape implements WordSink {
-  #chars: Uint16Array;
+export class WordTapes implements WordSink {
+  #view: PromptView | null = null;
+  #chars = new Uint16Array(1024);
   #used = 0;
-  #rec: Int32Array;
+  #rec = new Int32Array(256 * REC);
   #count = 0;
+  /** Per segment index: flags, first record, record count. */
+  #flags = new Uint8Array(16);
+  #first = new Int32Array(16);
+  #words = new Int32Array(16);
   #target: WordSink | null = null;
-  /** The possessive mode of the normaliser that recorded it. */
-  #join = false;
-  /** Replayable to a normaliser of the other possessive mode. */
-  #anyMode = false;
-  /** Replayable at all (no `knows` was asked while recording). */
-  #replayable = false;
+  #recording = 0;
+  /** A second scan of the current view read a segment (from its tape, or would have). */
+  #wanted = false;
+  /** Views in a row without a second scan; recording is on while below IDLE_VIEWS (or for a probe). */
+  #idle = 0;
+  #probe = 0;
+  #recordOn = true;
 
-  constructor(textLength: number) {
-    this.#chars = new Uint16Array(textLength + SLACK);
-    this.#rec = new Int32Array(Math.max(8, (textLength >> 1) + 2) * REC);
+  /**
+   * Streams the normalised words of segment `segment` of `view` (its text is `text`) to `sink`, exactly as
+   * `norm.tokenize(text, sink)` would: from its tape when one serves `norm`, else tokenising (recording the first time).
+   */
+  tokenize(view: PromptView, segment: number, text: string, norm: TextNormalizer, sink: WordSink): void {
+    if (view !== this.#view) this.#reset(view);
+    if (segment < 0 || segment >= this.#flags.length || text.length > MAX_RECORDED_TEXT) {
+      norm.tokenize(text, sink);
+      return;
+    }
+    const flags = this.#flags[segment]!;
+    if ((flags & RECORDED) === 0) {
+      if ((flags & SEEN) !== 0) this.#wanted = true;
+      if (this.#recordOn) this.#record(segment, text, norm, sink);
+      else {
+        this.#flags[segment] = SEEN;
+        norm.tokenize(text, sink);
+      }
+    } else if ((flags & SINK_BOUND) === 0 && ((flags & ANY_MODE) !== 0 || ((flags & JOIN) !== 0) === norm.joinsPossessive)) {
+      this.#wanted = true;
+      this.#replay(this.#first[segment]!, this.#words[segment]!, sink);
+    } else norm.tokenize(text, sink);
   }
 
-  /** Tokenises `text` with `norm` into `sink`, recording the words. */
-  record(norm: TextNormalizer, text: string, sink: WordSink): void {
+  /** Forgets every tape (the next scan records afresh). */
+  clear(): void {
+    this.#view = null;
+    this.#used = 0;
+    this.#count = 0;
+    this.#flags.fill(0);
+  }
+
+  #reset(view: PromptView): void {
+    if (this.#view !== null) this.#idle = this.#wanted ? 0 : Math.min(this.#idle + 1, IDLE_VIEWS);
+    this.#wanted = false;
+    this.#recordOn = this.#idle < IDLE_VIEWS || ++this.#probe % PROBE_EVERY === 0;
+    this.clear();
+    this.#view = view;
+    const n = view.segments.length;
+    if (n > this.#flags.length) {
+      const size = Math.min(n, 4096);
+      this.#flags = new Uint8Array(size);
+      this.#first = new Int32Array(size);
+      this.#words = new Int32Array(size);
+    }
+  }
+
+  #record(segment: number, text: string, norm: TextNormalizer, sink: WordSink): void {
+    const first = this.#count;
     this.#target = sink;
-    this.#replayable = true;
+    this.#recording = RECORDED;
     try {
       norm.tokenize(text, this);
     } finally {
       this.#target = null;
     }
-    this.#join = norm.joinsPossessive;
-    this.#anyMode = norm.apostrophes === 0;
+    this.#first[segment] = first;
+    this.#words[segment] = this.#count - first;
+    this.#flags[segment] = this.#recording | (norm.joinsPossessive ? JOIN : 0) | (norm.apostrophes === 0 ? ANY_MODE : 0);
   }
 
-  /** Whether a replay streams what `norm.tokenize` would stream for the recorded text. */
-  serves(norm: TextNormalizer): boolean {
-    return this.#replayable && (this.#anyMode || this.#join === norm.joinsPossessive);
-  }
-
-  /** Streams the recorded words to `sink`. */
-  replay(sink: WordSink): void {
+  #replay(first: number, words: number, sink: WordSink): void {
     const chars = this.#chars;
     const rec = this.#rec;
-    for (let w = 0, end = this.#count * REC; w < end; w += REC) {
+    for (let w = first * REC, end = (first + words) * REC; w < end; w += REC) {
       sink.onWord(chars, rec[w]!, rec[w + 1]!, rec[w + 2]!, rec[w + 3]!, rec[w + 4]!);
     }
   }
 
+  /** WordSink while recording: appends the word to the tape, then passes it on. */
   onWord(chars: Uint16Array, start: number, len: number, hash: number, lo: number, hi: number): void {
     let out = this.#chars;
     const at = this.#used;
     if (at + len + SLACK > out.length) {
-      // NFKD may expand the text (one code unit into several): grow
       const grown = new Uint16Array((at + len) * 2 + SLACK);
       grown.set(out.subarray(0, at));
       this.#chars = out = grown;
@@ -89,35 +153,11 @@ export class WordTape implements WordSink {
 
   knows(chars: Uint16Array, start: number, len: number, hash: number): boolean {
     // the words streamed now depend on this sink's vocabulary: do not replay them to another
-    this.#replayable = false;
+    this.#recording |= SINK_BOUND;
     const t = this.#target!;
     return t.knows === undefined ? true : t.knows(chars, start, len, hash);
   }
 }
 
-/**
- * The per-request tokenised view of a prompt: one lazily recorded tape per segment of the prompt view (by segment
- * index, as `visitScannedTexts` passes it). Kept on the request context (`promptWords` in src/sdk/text.ts); dropped
- * with the request.
- */
-export class PromptWords {
-  readonly #tapes: (WordTape | undefined)[];
-
-  constructor(view: PromptView) {
-    this.#tapes = new Array<WordTape | undefined>(view.segments.length);
-  }
-
-  /**
-   * Streams the normalised words of segment `segment` (whose text is `text`) to `sink`, as `norm.tokenize(text, sink)`
-   * would: from its tape when one serves `norm`, else tokenising (and recording, the first time).
-   */
-  tokenize(segment: number, text: string, norm: TextNormalizer, sink: WordSink): void {
-    const tape = this.#tapes[segment];
-    if (tape === undefined) {
-      const t = new WordTape(text.length);
-      this.#tapes[segment] = t;
-      t.record(norm, text, sink);
-    } else if (tape.serves(norm)) tape.replay(sink);
-    else norm.tokenize(text, sink);
-  }
-}
+/** The process's word tapes: what the topic and moderation scans of a request share. */
+export const promptTapes = new WordTapes();

@@ -1,12 +1,14 @@
 // Tokenise once (src/text/word-tape.ts): a recorded word tape replays exactly what the normaliser streams, in either
 // possessive mode when the text allows it, never after the recording asked the sink's vocabulary; topics and the
-// builtin moderation classifier share one tokenisation per message and find what they find without it.
+// builtin moderation classifier share one tokenisation per message, find what they find without it, and recording
+// stops while no second scan reads the tapes.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { TextNormalizer, type WordSink } from '../../src/text/normalize.ts';
-import { PromptWords, WordTape } from '../../src/text/word-tape.ts';
+import { promptTapes, WordTapes } from '../../src/text/word-tape.ts';
 import { readPrompt } from '../../src/sdk/prompt-view.ts';
 import type { ApiRequest } from '../../src/sdk/types.ts';
+import type { PromptView } from '../../src/sdk/prompt-view.ts';
 import { TopicMatcher } from '../../plugins/topics/matcher.ts';
 import { normalizeText } from '../../src/text/normalize.ts';
 import { builtinClassifier } from '../../plugins/moderation/builtin.ts';
@@ -26,6 +28,9 @@ class Collect implements WordSink {
 /** A normaliser that counts its tokenize calls. */
 class Counting extends TextNormalizer {
   calls = 0;
+  constructor(opts: { possessive?: 'drop' | 'join' } = {}) {
+    super(opts);
+  }
   override tokenize(text: string, sink: WordSink): void {
     this.calls++;
     super.tokenize(text, sink);
@@ -38,64 +43,86 @@ const text = fc.array(fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('\u200B', 'é', 'ß', 'і', 'ｗ', '𝐰', '😀', '\u0301', '世', '\uFF07', 'ﬁ') },
 ), { maxLength: 24 }).map((parts) => parts.join(''));
 
-describe('WordTape', () => {
-  const modes = [new TextNormalizer(), new TextNormalizer({ possessive: 'join' })];
+/** A prompt view of one segment (the tapes key on the view's identity and read only its segment count). */
+const oneSegment = (): PromptView => ({ segments: [{ item: 0, kind: 'text', text: '' }] }) as unknown as PromptView;
 
-  it('records exactly what tokenize streams, and replays it to any normaliser it says it serves', () => {
+describe('WordTapes', () => {
+  const drop = new Counting();
+  const modes: [Counting, Counting] = [drop, new Counting({ possessive: 'join' })];
+
+  /** Streams segment 0 of `view` through `tapes` with `norm`; returns the stream and whether it was replayed. */
+  const scan = (tapes: WordTapes, view: PromptView, s: string, norm: Counting, vocabulary?: ReadonlySet<string>) => {
+    const sink = new Collect(vocabulary);
+    const before = norm.calls;
+    tapes.tokenize(view, 0, s, norm, sink);
+    return { stream: sink.stream, replayed: norm.calls === before };
+  };
+
+  it('records exactly what tokenize streams, and replays it only where that is exactly what tokenize would stream', () => {
     let crossMode = 0;
-    let refused = 0;
+    let direct = 0;
+    const tapes = new WordTapes();
     fc.assert(fc.property(text, fc.boolean(), fc.boolean(), (s, joinFirst, withVocabulary) => {
       const vocabulary = withVocabulary ? new Set(['wire', 'ship', 'shipping']) : undefined;
-      const [first, second] = joinFirst ? [modes[1]!, modes[0]!] : [modes[0]!, modes[1]!];
-      const tape = new WordTape(s.length);
-      const recorded = new Collect(vocabulary);
-      tape.record(first, s, recorded);
-      const direct = new Collect(vocabulary);
-      first.tokenize(s, direct);
-      expect(recorded.stream).toEqual(direct.stream);
+      const [first, second] = joinFirst ? [modes[1], modes[0]] : [modes[0], modes[1]];
+      const view = oneSegment();
+      const recorded = scan(tapes, view, s, first, vocabulary);
+      expect(recorded.replayed).toBe(false);
+      const want = (norm: TextNormalizer) => { const c = new Collect(vocabulary); norm.tokenize(s, c); return c.stream; };
+      expect(recorded.stream).toEqual(want(first));
       for (const norm of [first, second]) {
-        if (!tape.serves(norm)) { refused++; continue; }
-        if (norm === second) crossMode++;
-        const replayed = new Collect(vocabulary);
-        tape.replay(replayed);
-        const want = new Collect(vocabulary);
-        norm.tokenize(s, want);
-        expect(replayed.stream).toEqual(want.stream);
+        const again = scan(tapes, view, s, norm, vocabulary);
+        expect(again.stream).toEqual(want(norm));
+        if (!again.replayed) direct++;
+        else if (norm === second) crossMode++;
       }
     }), { numRuns: 3000 });
     // both outcomes occur: the property is not vacuous
     expect(crossMode).toBeGreaterThan(100);
-    expect(refused).toBeGreaterThan(100);
+    expect(direct).toBeGreaterThan(100);
   });
 
   it('serves the other possessive mode only when the text has no apostrophe inside a word', () => {
-    const [drop, join] = modes as [TextNormalizer, TextNormalizer];
-    const plain = new WordTape(20);
-    plain.record(drop, 'the wire transfer', new Collect());
-    expect([plain.serves(drop), plain.serves(join)]).toEqual([true, true]);
-    const possessive = new WordTape(20);
-    possessive.record(drop, "someone's car", new Collect());
-    expect([possessive.serves(drop), possessive.serves(join)]).toEqual([true, false]);
-    const curly = new WordTape(20);
-    curly.record(join, 'don\u2019t', new Collect());
-    expect([curly.serves(drop), curly.serves(join)]).toEqual([false, true]);
+    const tapes = new WordTapes();
+    const replayedIn = (s: string, recordWith: Counting, then: Counting): boolean => {
+      const view = oneSegment();
+      scan(tapes, view, s, recordWith);
+      return scan(tapes, view, s, then).replayed;
+    };
+    expect([replayedIn('the wire transfer', modes[0], modes[0]), replayedIn('the wire transfer', modes[0], modes[1])]).toEqual([true, true]);
+    expect([replayedIn("someone's car", modes[0], modes[0]), replayedIn("someone's car", modes[0], modes[1])]).toEqual([true, false]);
+    expect([replayedIn('don\u2019t', modes[1], modes[0]), replayedIn('don\u2019t', modes[1], modes[1])]).toEqual([false, true]);
   });
 
-  it('is never replayed after the recording asked the sink whether it knows a word (invisible characters inside)', () => {
-    const tape = new WordTape(20);
-    tape.record(modes[0]!, 'ship\u200Bping', new Collect(new Set(['ship'])));
-    expect(tape.serves(modes[0]!)).toBe(false);
-    // the answer depends on the sink even when it has no vocabulary (the joined word): not replayed to another
-    const asked = new WordTape(20);
-    asked.record(modes[0]!, 'ship\u200Bping', new Collect());
-    expect(asked.serves(modes[0]!)).toBe(false);
-    const visible = new WordTape(20);
-    visible.record(modes[0]!, 'ship\u00E9 ping', new Collect(new Set(['ship'])));
-    expect(visible.serves(modes[0]!)).toBe(true);
+  it('never replays words whose recording asked the sink whether it knows a word (invisible characters inside)', () => {
+    const tapes = new WordTapes();
+    for (const vocabulary of [new Set(['ship']), undefined]) {
+      const view = oneSegment();
+      scan(tapes, view, 'ship\u200Bping', modes[0], vocabulary);
+      expect(scan(tapes, view, 'ship\u200Bping', modes[0], vocabulary).replayed).toBe(false);
+    }
+    const view = oneSegment();
+    scan(tapes, view, 'ship\u00E9 ping', modes[0], new Set(['ship']));
+    expect(scan(tapes, view, 'ship\u00E9 ping', modes[0], new Set(['ship'])).replayed).toBe(true);
+  });
+
+  it('stops recording after views that no second scan read, and starts again when one does', () => {
+    const tapes = new WordTapes();
+    const twice = (): number => {
+      const view = oneSegment();
+      const before = drop.calls;
+      scan(tapes, view, 'wire transfer', drop);
+      scan(tapes, view, 'wire transfer', drop);
+      return drop.calls - before;
+    };
+    expect(twice()).toBe(1);
+    for (let i = 0; i < 8; i++) scan(tapes, oneSegment(), 'wire transfer', drop); // single scans: recording goes off
+    expect(twice()).toBe(2); // not recorded, but the second scan is noticed
+    expect(twice()).toBe(1); // so the next view is recorded again
   });
 });
 
-describe('PromptWords: topics and moderation tokenise each message once', () => {
+describe('promptTapes: topics and moderation tokenise each message once', () => {
   const request = {
     model: 'm',
     messages: [
@@ -114,24 +141,23 @@ describe('PromptWords: topics and moderation tokenise each message once', () => 
   );
 
   it('gives the same hits and scores with the shared tokenisation as without', () => {
-    const words = new PromptWords(view);
-    for (const scope of ['latest', 'conversation'] as const) {
-      expect(matcher.matchPrompt(view, 'all', scope, words)).toEqual(matcher.matchPrompt(view, 'all', scope));
-    }
     const classifier = builtinClassifier();
-    const shared = classifier.classifyPrompt(view, 'all', words);
+    for (const scope of ['latest', 'conversation'] as const) {
+      expect(matcher.matchPrompt(view, 'all', scope, promptTapes)).toEqual(matcher.matchPrompt(view, 'all', scope));
+    }
+    const shared = classifier.classifyPrompt(view, 'all', promptTapes);
     expect(shared).toEqual(classifier.classifyPrompt(view, 'all'));
     expect(shared['self-harm']).toBeGreaterThan(0.5); // the classifier did read the replayed words
-    expect(matcher.matchPrompt(view, 'all', 'conversation', words)).toEqual({ allow: [0], deny: [1, 2] });
+    expect(matcher.matchPrompt(view, 'all', 'conversation', promptTapes)).toEqual({ allow: [0], deny: [1, 2] });
   });
 
   it('tokenises a message once for every scan of the request that reads it', () => {
-    const words = new PromptWords(view);
+    const tapes = new WordTapes();
     const norm = new Counting();
     const seen: string[][] = [];
     for (let round = 0; round < 3; round++) {
       const sink = new Collect();
-      for (let k = 0; k < view.segments.length; k++) words.tokenize(k, view.segments[k]!.text, norm, sink);
+      for (let k = 0; k < view.segments.length; k++) tapes.tokenize(view, k, view.segments[k]!.text, norm, sink);
       seen.push(sink.stream);
     }
     expect(norm.calls).toBe(view.segments.length);
