@@ -1,13 +1,17 @@
 // The matching normaliser shared by the topic matcher and the builtin moderation classifier: folds text into a
 // canonical word stream (NFKD compatibility folding, case, diacritics, homoglyphs, invisibles, separators, leet).
 // Phrases (compile time) and request text (hot path) go through this same function, so they always agree.
-import {
-  APOS, ASCII, ASCII_FLAGS, ASCII_WORD, ASTRAL_FOLD, astralClass, CJK, CLASS, DROP, EXPAND, EXPANSIONS,
-  F_ASCII_LETTER, F_LEET_DIGIT, F_OTHER_LETTER, FNV_OFFSET, FNV_PRIME, FOLD, hashWord, HOMOGLYPHS, INVISIBLE,
-  KEY_MASKS, LEET, PACK_MAX, packHi, packLo, SEP, WORD,
-} from './char-tables.ts';
+import * as tables from './char-tables.ts';
 
 export { hashWord, HOMOGLYPHS, PACK_MAX, packHi, packLo } from './char-tables.ts';
+
+// The tables as this module's own constants: the hot loops read them without the per-access check an imported
+// binding costs (measured: the topic scan ~1.5× slower reading them as imports).
+const {
+  APOS, ASCII, ASCII_FLAGS, ASCII_WORD, ASTRAL_FOLD, astralClass, CJK, CLASS, DROP, EXPAND, EXPANSIONS,
+  F_ASCII_LETTER, F_LEET_DIGIT, F_OTHER_LETTER, FNV_OFFSET, FNV_PRIME, FOLD, hashWord, INVISIBLE,
+  KEY_MASKS, LEET, PACK_MAX, packHi, packLo, SEP, WORD,
+} = tables;
 
 /** Streams `raw[start..start+len)` to `sink` with its hash and packed key computed here (words rewritten after tokenising). */
 function emitWord(sink: WordSink, raw: Uint16Array, start: number, len: number): void {

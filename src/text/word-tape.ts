@@ -46,6 +46,8 @@ export class WordTapes implements WordSink {
   #flags = new Uint8Array(16);
   #first = new Int32Array(16);
   #words = new Int32Array(16);
+  /** Segments below this index may have flags set (what `clear` resets). */
+  #touched = 0;
   #target: WordSink | null = null;
   #recording = 0;
   /** A second scan of the current view read a segment (from its tape, or would have). */
@@ -66,6 +68,7 @@ export class WordTapes implements WordSink {
       return;
     }
     const flags = this.#flags[segment]!;
+    if (segment >= this.#touched) this.#touched = segment + 1;
     if ((flags & RECORDED) === 0) {
       if ((flags & SEEN) !== 0) this.#wanted = true;
       if (this.#recordOn) this.#record(segment, text, norm, sink);
@@ -84,7 +87,9 @@ export class WordTapes implements WordSink {
     this.#view = null;
     this.#used = 0;
     this.#count = 0;
-    this.#flags.fill(0);
+    const flags = this.#flags;
+    for (let k = 0, n = this.#touched; k < n; k++) flags[k] = 0;
+    this.#touched = 0;
   }
 
   #reset(view: PromptView): void {
