@@ -4,7 +4,7 @@ import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sd
 import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import { promptTapes } from '../../src/sdk/text.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { compileTopics, type TopicsConfig } from './block.ts';
+import { compileTopics, TOPICS_SCHEMA, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 
 export { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
@@ -41,6 +41,7 @@ export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: To
 export const topicsPlugin = definePlugin<TopicsConfig>({
   name: 'topics',
   blocks: ['topics'],
+  schemas: [TOPICS_SCHEMA],
   diagnostics: [420, 429],
   compile: (blocks, env) => compileTopics(blocks, env),
   hooks(config): PluginHooks {

@@ -39,8 +39,13 @@ export interface StatementSchema {
   readonly once?: SchemaDiagnostic<[first: Span]>;
   /** Required: what a block without it reports (at the block's name). */
   readonly required?: SchemaDiagnostic;
-  /** Takes no `{ … }` body: what a body reports. */
-  readonly noBody?: SchemaDiagnostic;
+  /** Takes no `{ … }` body: what a body reports (at the statement, or at its keyword with `at: 'keyword'`). */
+  readonly noBody?: SchemaDiagnostic & { readonly at?: 'statement' | 'keyword' };
+  /**
+   * Further reference rows for forms of this statement, after its own row; their `syntax` is markdown as the table
+   * shows it (several forms in one row: `` `allow list "file"`, `deny list "file"` ``).
+   */
+  readonly moreRows?: readonly { readonly syntax: string; readonly meaning: string; readonly default: string }[];
   /** Recognised only to be refused (left out of the reference table): `format` in an `audit` block. */
   readonly refused?: boolean;
 }
@@ -51,8 +56,11 @@ export interface BlockSchema {
   readonly statements: readonly StatementSchema[];
   /** Every statement keyword, in schema order (what POL0401's did-you-mean offers). */
   readonly keywords: readonly string[];
-  /** The block takes no qualifier (`auth { … }`, not `auth "x" { … }`): what one reports (gets the qualifier as written). */
-  readonly noQualifier?: SchemaDiagnostic<[found: string]>;
+  /**
+   * The block takes no qualifier (`auth { … }`, not `auth "x" { … }`): what one reports (gets the qualifier as written);
+   * for the first qualifier only, or for each with `every`.
+   */
+  readonly noQualifier?: SchemaDiagnostic<[found: string]> & { readonly every?: boolean };
 }
 
 /** Declares a block schema (frozen; keywords derived from the statements). */
@@ -74,8 +82,8 @@ function report<A extends unknown[]>(env: Env, d: SchemaDiagnostic<A>, span: Spa
  * statements by keyword, in file order; the plugin reads their values and applies its semantic checks.
  */
 export function readBlock(block: Block, schema: BlockSchema, env: Env): Map<string, Statement[]> {
-  const q = block.qualifiers[0];
-  if (q !== undefined && schema.noQualifier) report(env, schema.noQualifier, q.span, describeValue(q));
+  const nq = schema.noQualifier;
+  if (nq) for (const q of nq.every ? block.qualifiers : block.qualifiers.slice(0, 1)) report(env, nq, q.span, describeValue(q));
   return statementsByKeyword(block, schema.keywords, env);
 }
 
@@ -130,8 +138,13 @@ export function reportRepeat(env: Env, st: StatementSchema, at: Span, first: Spa
 /** Reports the schema's `noBody` diagnostic when the statement has a `{ … }` body; true when it has none. */
 export function checkNoBody(s: Statement, st: StatementSchema, env: Env): boolean {
   if (!s.body) return true;
-  if (st.noBody) report(env, st.noBody, s.span);
+  reportNoBody(env, st, st.noBody?.at === 'keyword' ? s.terms[0]!.span : s.span);
   return false;
+}
+
+/** Reports the schema's `noBody` diagnostic at `at` (for a plugin that checks bodies of several statements at once). */
+export function reportNoBody(env: Env, st: StatementSchema, at: Span): void {
+  if (st.noBody) report(env, st.noBody, at);
 }
 
 /** A `word` value: the word when it is one of the schema's words, else undefined (the caller reports). */
@@ -147,6 +160,8 @@ export function wordNotes(found: string, value: ValueSchema): string[] {
 
 /** The language reference's table of a block: `| statement | meaning | default |`, a row per (non-refused) statement. */
 export function referenceTable(schema: BlockSchema): string {
-  const rows = schema.statements.filter((s) => !s.refused).map((s) => `| \`${s.syntax}\` | ${s.meaning} | ${s.default} |`);
+  const row = (syntax: string, r: { meaning: string; default: string }): string => `| ${syntax} | ${r.meaning} | ${r.default} |`;
+  const rows = schema.statements.filter((s) => !s.refused)
+    .flatMap((s) => [row(`\`${s.syntax}\``, s), ...(s.moreRows ?? []).map((m) => row(m.syntax, m))]);
   return ['| statement | meaning | default |', '|---|---|---|', ...rows].join('\n');
 }
