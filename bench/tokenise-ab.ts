@@ -1,12 +1,12 @@
 // Tokenise once, in one process: the topic scan (10,000 deny phrases, as in bench/rules-full) and the builtin
 // moderation classifier on the benchmark prompt, this checkout against another (`--base DIR`, e.g. a `git archive`
 // of the commit before), interleaved rounds; medians of µs per request and of the per-round ratio this ÷ base.
-//   npx node bench/tokenise-ab.ts --base /tmp/base [--rounds 15]
+//   npx node bench/tokenise-ab.ts --base /tmp/base [--rounds 15] [--repeat 1]   (--repeat N: the prompt N times over)
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { PROMPT } from './contenders.ts';
 
-const { values: opts } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '15' } } });
+const { values: opts } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '15' }, repeat: { type: 'string', default: '1' } } });
 if (!opts.base) throw new Error('usage: npx node bench/tokenise-ab.ts --base DIR [--rounds N]');
 const HEAD = fileURLToPath(new URL('../', import.meta.url));
 const BASE = opts.base.endsWith('/') ? opts.base : `${opts.base}/`;
@@ -23,7 +23,7 @@ async function load(root: string) {
   };
 }
 
-const request = { model: 'm', messages: [{ role: 'system', content: 'You are a helpful customer-support assistant.' }, { role: 'user', content: PROMPT }] };
+const request = { model: 'm', messages: [{ role: 'system', content: 'You are a helpful customer-support assistant.' }, { role: 'user', content: Array.from({ length: Number(opts.repeat) }, () => PROMPT).join(' ') }] };
 const phrase = (i: number): string => `zq${(i * 7919) % 100003} xv${i}`;
 
 /** One request's topic scan and moderation on a checkout; `topicsOnly` leaves moderation out. */
