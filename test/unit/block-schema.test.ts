@@ -1,6 +1,6 @@
 // Declarative block schemas (src/sdk/block-schema.ts): the structural checks a schema gives a plugin (qualifier,
 // unknown statement with did-you-mean, required, once, body) and the language reference's tables, which
-// docs/policy-language.md must carry verbatim for every block whose plugin declares a schema.
+// docs/policy-language.md must carry verbatim for every block whose plugin declares a schema. (The demo schema borrows documented codes.)
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALL_PLUGINS } from '../../plugins/index.ts';
@@ -11,13 +11,13 @@ import {
 
 const schema = defineBlockSchema({
   block: 'demo',
-  noQualifier: { code: 'POL0999', message: (found) => `no qualifier, found ${found}`, notes: ['write demo { … }'] },
+  noQualifier: { code: 'POL0497', message: (found) => `no qualifier, found ${found}`, notes: ['write demo { … }'] },
   statements: [
     { keyword: 'limit', syntax: 'limit N', meaning: 'the limit', default: '10', values: [{ kind: 'number', name: 'N', unit: 'none' }],
-      required: { code: 'POL0998', message: 'needs a limit' },
-      once: { code: 'POL0997', message: 'limit twice', notes: (first) => [`first given at ${spanRef(first)}`] } },
+      required: { code: 'POL0406', message: 'needs a limit' },
+      once: { code: 'POL0493', message: 'limit twice', notes: (first) => [`first given at ${spanRef(first)}`] } },
     { keyword: 'mode', syntax: 'mode on\\|off', meaning: 'the mode', default: '`off`', values: [{ kind: 'word', words: ['on', 'off'] }],
-      noBody: { code: 'POL0996', message: '"mode" takes no body' } },
+      noBody: { code: 'POL0496', message: '"mode" takes no body' } },
     { keyword: 'legacy', syntax: 'legacy', meaning: 'refused', default: '—', refused: true },
   ],
 });
@@ -37,10 +37,10 @@ describe('block schemas', () => {
     expect(checkRequired(block, byKw, schema, env)).toBe(false);
     for (const st of byKw.get('mode') ?? []) expect(checkNoBody(st, statementSchema(schema, 'mode'), env)).toBe(false);
     expect(diags.map((d) => [d.code, d.message, d.notes ?? []])).toEqual([
-      ['POL0999', 'no qualifier, found "x"', ['write demo { … }']],
+      ['POL0497', 'no qualifier, found "x"', ['write demo { … }']],
       ['POL0401', 'unknown statement "limt" in demo block', ['did you mean "limit"?', 'expected one of: "limit", "mode", "legacy"']],
-      ['POL0998', 'needs a limit', []],
-      ['POL0996', '"mode" takes no body', []],
+      ['POL0406', 'needs a limit', []],
+      ['POL0496', '"mode" takes no body', []],
     ]);
   });
 
@@ -49,7 +49,7 @@ describe('block schemas', () => {
     const read: string[] = [];
     forEachOnce(readBlock(block, schema, env).get('limit'), statementSchema(schema, 'limit'), env, (st) => read.push(st.terms[1]!.span.start.line.toString()));
     expect(read).toEqual(['3']);
-    expect(diags.map((d) => `${d.code} ${d.span.start.line} ${d.notes![0]}`)).toEqual(['POL0997 4 first given at p.policy:3:3', 'POL0997 5 first given at p.policy:3:3']);
+    expect(diags.map((d) => `${d.code} ${d.span.start.line} ${d.notes![0]}`)).toEqual(['POL0493 4 first given at p.policy:3:3', 'POL0493 5 first given at p.policy:3:3']);
   });
 
   it('renders the reference table, without refused statements', () => {
