@@ -1,6 +1,6 @@
-// Declarative block schemas (src/sdk/block-schema.ts): the structural checks a schema gives a plugin (qualifier,
-// unknown statement with did-you-mean, required, once, body) and the language reference's tables, which
-// docs/policy-language.md must carry verbatim for every block whose plugin declares a schema. (The demo schema borrows documented codes.)
+// Declarative block schemas (src/sdk/block-schema.ts): the checks a schema gives a plugin (qualifier, unknown statement
+// with did-you-mean, required, once, body; the demo schema borrows documented codes) and the reference tables, which
+// docs/policy-language.md must carry verbatim for every block whose plugin declares a schema.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALL_PLUGINS } from '../../plugins/index.ts';
