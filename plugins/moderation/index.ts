@@ -9,7 +9,7 @@ import { defineErrors, GatewayError } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { promptTapes, scannedTexts } from '../../src/sdk/text.ts';
 import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
-import { compileModeration, type ModerationConfig } from './block.ts';
+import { compileModeration, MODERATION_SCHEMA, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
 import { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
@@ -207,6 +207,7 @@ function maxScore(scores: Scores): number {
 export const moderationPlugin = definePlugin<ModerationConfig>({
   name: 'moderation',
   blocks: ['moderation'],
+  schemas: [MODERATION_SCHEMA],
   errors: MODERATION_ERRORS,
   metrics: MODERATION_METRICS,
   diagnostics: [430, 439],
