@@ -4,9 +4,9 @@ import type { Block, Span, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import type { Decision } from '../../src/sdk/types.ts';
 import {
-  describeValue, didYouMean, flattenTerm, globMatch, identName, reportError, reportWarning, ruleRef,
-  statementsByKeyword, suggestNotes,
+  describeValue, didYouMean, flattenTerm, globMatch, identName, reportError, reportWarning, ruleRef, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
+import { defineBlockSchema, readBlock, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import { ALLOWLIST_MISS, DEFAULT_REASON_CODES, REASON_CODE_PATTERN } from './reason-codes.ts';
 import { CATEGORIES as MODERATION_CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
 import { readEscalation, type EscalationConfig, type EscalationDraft } from './escalation-block.ts';
@@ -15,8 +15,19 @@ export { ESCALATION_SETTINGS, type EscalationConfig } from './escalation-block.t
 
 /** Response patterns, in the order the docs list them. */
 export const PATTERNS: readonly Decision[] = Object.freeze(['allow', 'rewrite', 'summary', 'escalate', 'refuse']);
+/** The `respond` block's schema: statements, the repeat rule of its settings, and the reference table (rules are read in file order). */
+export const RESPOND_SCHEMA = defineBlockSchema({
+  block: 'respond',
+  statements: [
+    { keyword: 'when', syntax: 'when TRIGGERS PATTERN [reason "CODE"] [with "TEXT"] [max_tokens N]', meaning: 'a rule; TRIGGERS is one trigger or a comma list (`"violence/*", denylist`); categories may be strings or bare words', default: '—' },
+    { keyword: 'otherwise', syntax: 'otherwise PATTERN [reason "CODE"] [with "TEXT"] [max_tokens N]', meaning: 'what happens when no rule fired; at most one, and the last rule (POL0463)', default: '`otherwise allow`' },
+    { keyword: 'refusal', syntax: 'refusal "TEXT"', meaning: 'text of `refuse` rules without `with`, and of the allowlist-miss refusal', default: '`Sorry, I can\'t help with that.`', values: [{ kind: 'string', name: 'TEXT' }], once: { code: 'POL0464', message: 'duplicate "refusal" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'holding', syntax: 'holding "TEXT"', meaning: 'holding message of `escalate` rules without `with`', default: '`Thanks for your message. It needs a review by our team, and someone will follow up with you shortly.`', values: [{ kind: 'string', name: 'TEXT' }], once: { code: 'POL0464', message: 'duplicate "holding" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'escalation', syntax: 'escalation { … }', meaning: 'the webhook escalations are POSTed to; required when a rule escalates (POL0468)', default: '—', once: { code: 'POL0464', message: 'duplicate "escalation" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+  ],
+});
 /** Statement keywords of the `respond` block. */
-export const RESPOND_STATEMENTS: readonly string[] = Object.freeze(['when', 'otherwise', 'refusal', 'holding', 'escalation']);
+export const RESPOND_STATEMENTS: readonly string[] = RESPOND_SCHEMA.keywords;
 /** Trigger keywords a `when` rule may use besides category names and globs. */
 export const TRIGGER_KEYWORDS: readonly string[] = Object.freeze(['denylist', 'any', 'allowlist_miss']);
 /** Options that may follow a response pattern. */
@@ -352,7 +363,7 @@ export function compileRespond(blocks: readonly Block[], env: Env): RespondConfi
       [`first defined at ${ruleRef(blocks[0]!.nameSpan)}`]);
   }
   const block = blocks[0]!;
-  const byKw = statementsByKeyword(block, RESPOND_STATEMENTS, env);
+  const byKw = readBlock(block, RESPOND_SCHEMA, env);
   const statements = [...byKw.values()].flat().sort((a, b) => a.span.start.offset - b.span.start.offset);
 
   let refusal: string | undefined;
@@ -378,7 +389,7 @@ export function compileRespond(blocks: readonly Block[], env: Env): RespondConfi
     }
     const prev = singles.get(kw);
     if (prev) {
-      reportError(env, 'POL0464', st.terms[0]!.span, `duplicate "${kw}" statement`, [`first given at ${ruleRef(prev)}`]);
+      reportRepeat(env, statementSchema(RESPOND_SCHEMA, kw), st.terms[0]!.span, prev);
       continue;
     }
     singles.set(kw, st.span);
