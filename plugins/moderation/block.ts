@@ -11,8 +11,6 @@ import { builtinClassifier } from './builtin.ts';
 import { PROVIDERS, REMOTE_DEFAULTS, type ProviderName, type RemoteSettings } from './providers.ts';
 import { CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
 
-/** Settings of a remote provider body. */
-export const PROVIDER_SETTINGS: readonly string[] = Object.freeze(['url', 'key', 'model', 'timeout', 'template', 'band']);
 /** Default flag threshold (`flag c` = `flag c above 0.5`) and cache size. */
 export const MODERATION_DEFAULTS = Object.freeze({ threshold: 0.5, cacheSize: 10_000, maxCacheSize: 10_000_000, maxTimeoutMs: 60_000, band: Object.freeze([0.1, 0.9] as const) });
 
@@ -43,13 +41,28 @@ export interface ModerationConfig {
   readonly scan: ScanMode;
 }
 
+/** The settings of a remote provider's `{ … }` body: keywords, repeat rule, reference table. */
+export const PROVIDER_SCHEMA = defineBlockSchema({
+  block: 'provider',
+  statements: [
+    { keyword: 'url', syntax: 'url "…"', meaning: 'absolute `http://` or `https://` URL of the endpoint (for `llama_guard`, its chat completions URL)', default: '— (required)', once: { code: 'POL0436', message: 'duplicate provider setting "url"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'key', syntax: 'key env "NAME"', meaning: 'environment variable holding the API key, sent as `Authorization: Bearer …`; a key written in the policy is an error (POL0433)', default: 'no key', once: { code: 'POL0436', message: 'duplicate provider setting "key"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'model', syntax: 'model "…"', meaning: 'model name sent to the provider', default: '`omni-moderation-latest` (openai), `meta-llama/Llama-Guard-3-8B` (llama_guard)', once: { code: 'POL0436', message: 'duplicate provider setting "model"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'timeout', syntax: 'timeout D', meaning: 'per-call timeout, 1ms–60s', default: '`2s`', once: { code: 'POL0436', message: 'duplicate provider setting "timeout"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'template', syntax: 'template gateway\\|server', meaning: '`llama_guard` only: `gateway` sends the full Llama Guard 3 prompt, `server` sends the raw conversation for a server that applies the template itself', default: '`gateway`', once: { code: 'POL0436', message: 'duplicate provider setting "template"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'band', syntax: 'band LOW HIGH', meaning: 'cascades only: requests whose highest builtin score is from LOW to HIGH (inclusive, 0 ≤ LOW ≤ HIGH ≤ 1; numbers or percentages) go to the remote provider; `band 0 1` sends every request', default: '`band 0.1 0.9`', once: { code: 'POL0436', message: 'duplicate provider setting "band"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+  ],
+});
+/** Settings of a remote provider body. */
+export const PROVIDER_SETTINGS: readonly string[] = PROVIDER_SCHEMA.keywords;
+
 /** The `moderation` block's schema: statements, their repeat and body rules, and the reference table. */
 export const MODERATION_SCHEMA = defineBlockSchema({
   block: 'moderation',
   noQualifier: { code: 'POL0436', message: (found) => `the moderation block takes no qualifier, found ${found}`, notes: ['write moderation { … }'], every: true },
   statements: [
     {
-      keyword: 'provider', syntax: 'provider builtin', meaning: 'the built-in classifier: a lexicon of cue phrases matched on the same normalised text as `topics`, in process, synchronous, explainable', default: '✓ (the default)',
+      keyword: 'provider', body: PROVIDER_SCHEMA, syntax: 'provider builtin', meaning: 'the built-in classifier: a lexicon of cue phrases matched on the same normalised text as `topics`, in process, synchronous, explainable', default: '✓ (the default)',
       moreRows: [
         { syntax: '`provider openai { … }`', meaning: 'an OpenAI-style moderation endpoint (`POST {input, model}`, `category_scores` read from the answer)', default: '—' },
         { syntax: '`provider llama_guard { … }`', meaning: 'a Llama-Guard-style classifier served over chat completions (answer `safe` or `unsafe` with its hazard categories, mapped onto the taxonomy)', default: '—' },
@@ -134,7 +147,7 @@ function readProvider(st: Statement, env: Env): { name: ProviderName; remote: Re
       continue;
     }
     if (seen.has(key)) {
-      reportError(env, 'POL0436', s.terms[0]!.span, `duplicate provider setting "${key}"`, [`first given at ${ruleRef(seen.get(key)!)}`]);
+      reportRepeat(env, statementSchema(PROVIDER_SCHEMA, key), s.terms[0]!.span, seen.get(key)!);
       ok = false;
       continue;
     }

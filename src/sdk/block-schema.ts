@@ -48,6 +48,8 @@ export interface StatementSchema {
   readonly moreRows?: readonly { readonly syntax: string; readonly meaning: string; readonly default: string }[];
   /** Recognised only to be refused (left out of the reference table): `format` in an `audit` block. */
   readonly refused?: boolean;
+  /** The settings of its `{ … }` body, as a schema of their own (the reference shows them in a `setting` table). */
+  readonly body?: BlockSchema;
 }
 
 /** A block's schema: its keyword, qualifier rule and statements. Frozen. */
@@ -158,10 +160,13 @@ export function wordNotes(found: string, value: ValueSchema): string[] {
   return value.kind === 'word' ? suggestNotes(found, value.words) : [];
 }
 
-/** The language reference's table of a block: `| statement | meaning | default |`, a row per (non-refused) statement. */
-export function referenceTable(schema: BlockSchema): string {
+/**
+ * The language reference's table of a block: `| statement | meaning | default |`, a row per (non-refused) statement;
+ * `column` names the first column (`setting` for a statement's body schema).
+ */
+export function referenceTable(schema: BlockSchema, column = 'statement'): string {
   const row = (syntax: string, r: { meaning: string; default: string }): string => `| ${syntax} | ${r.meaning} | ${r.default} |`;
   const rows = schema.statements.filter((s) => !s.refused)
     .flatMap((s) => [row(`\`${s.syntax}\``, s), ...(s.moreRows ?? []).map((m) => row(m.syntax, m))]);
-  return ['| statement | meaning | default |', '|---|---|---|', ...rows].join('\n');
+  return [`| ${column} | meaning | default |`, '|---|---|---|', ...rows].join('\n');
 }

@@ -71,5 +71,7 @@ describe('block schemas', () => {
     const section = reference.slice(reference.indexOf(`\n### ${block}\n`));
     expect(section.length, `no "### ${block}" section`).toBeLessThan(reference.length);
     expect(section).toContain(referenceTable(s));
+    // a statement's body settings (moderation's remote providers) have a `setting` table of their own
+    for (const st of s.statements) if (st.body) expect(section).toContain(referenceTable(st.body, 'setting'));
   });
 });
