@@ -9,7 +9,7 @@ import {
 import { defineBlockSchema, readBlock, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import { ALLOWLIST_MISS, DEFAULT_REASON_CODES, REASON_CODE_PATTERN } from './reason-codes.ts';
 import { CATEGORIES as MODERATION_CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
-import { readEscalation, type EscalationConfig, type EscalationDraft } from './escalation-block.ts';
+import { ESCALATION_SCHEMA, readEscalation, type EscalationConfig, type EscalationDraft } from './escalation-block.ts';
 
 export { ESCALATION_SETTINGS, type EscalationConfig } from './escalation-block.ts';
 
@@ -23,7 +23,7 @@ export const RESPOND_SCHEMA = defineBlockSchema({
     { keyword: 'otherwise', syntax: 'otherwise PATTERN [reason "CODE"] [with "TEXT"] [max_tokens N]', meaning: 'what happens when no rule fired; at most one, and the last rule (POL0463)', default: '`otherwise allow`' },
     { keyword: 'refusal', syntax: 'refusal "TEXT"', meaning: 'text of `refuse` rules without `with`, and of the allowlist-miss refusal', default: '`Sorry, I can\'t help with that.`', values: [{ kind: 'string', name: 'TEXT' }], once: { code: 'POL0464', message: 'duplicate "refusal" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
     { keyword: 'holding', syntax: 'holding "TEXT"', meaning: 'holding message of `escalate` rules without `with`', default: '`Thanks for your message. It needs a review by our team, and someone will follow up with you shortly.`', values: [{ kind: 'string', name: 'TEXT' }], once: { code: 'POL0464', message: 'duplicate "holding" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
-    { keyword: 'escalation', syntax: 'escalation { … }', meaning: 'the webhook escalations are POSTed to; required when a rule escalates (POL0468)', default: '—', once: { code: 'POL0464', message: 'duplicate "escalation" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'escalation', body: ESCALATION_SCHEMA, syntax: 'escalation { … }', meaning: 'the webhook escalations are POSTed to; required when a rule escalates (POL0468)', default: '—', once: { code: 'POL0464', message: 'duplicate "escalation" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
   ],
 });
 /** Statement keywords of the `respond` block. */

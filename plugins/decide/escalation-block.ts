@@ -4,9 +4,42 @@
 import type { Span, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import { describeValue, identName, reportError, ruleRef, suggestNotes } from '../../src/sdk/block-helpers.ts';
+import { defineBlockSchema, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
+
+/** The settings of the `escalation { … }` sub-block: keywords, values, repeat rule, reference table. */
+export const ESCALATION_SCHEMA = defineBlockSchema({
+  block: 'escalation',
+  statements: [
+    {
+      keyword: 'url', syntax: 'url "https://…"', meaning: 'absolute `http://` or `https://` URL the event is POSTed to (required)', default: '—',
+      values: [{ kind: 'string', name: 'url' }],
+      once: { code: 'POL0464', message: 'duplicate escalation setting "url"', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+    {
+      keyword: 'retries', syntax: 'retries N', meaning: 'retries after the first attempt, 0–10', default: '`3`',
+      values: [{ kind: 'number', name: 'N', unit: 'none', min: 0, max: 10 }],
+      once: { code: 'POL0464', message: 'duplicate escalation setting "retries"', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+    {
+      keyword: 'timeout', syntax: 'timeout D', meaning: 'per-attempt timeout, 1ms–60s', default: '`5s`',
+      values: [{ kind: 'number', name: 'D', unit: 'duration', min: 1, max: 60_000 }],
+      once: { code: 'POL0464', message: 'duplicate escalation setting "timeout"', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+    {
+      keyword: 'backoff', syntax: 'backoff D', meaning: 'wait before the first retry; doubles each retry (capped at 30s), 0–60s', default: '`250ms`',
+      values: [{ kind: 'number', name: 'D', unit: 'duration', min: 0, max: 60_000 }],
+      once: { code: 'POL0464', message: 'duplicate escalation setting "backoff"', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+    {
+      keyword: 'include_prompt', syntax: 'include_prompt on\\|off', meaning: 'add the request\'s `messages` to the event', default: '`off`',
+      values: [{ kind: 'word', words: ['on', 'off'] }],
+      once: { code: 'POL0464', message: 'duplicate escalation setting "include_prompt"', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+  ],
+});
 
 /** Settings of the `escalation { … }` sub-block. */
-export const ESCALATION_SETTINGS: readonly string[] = Object.freeze(['url', 'retries', 'timeout', 'backoff', 'include_prompt']);
+export const ESCALATION_SETTINGS: readonly string[] = ESCALATION_SCHEMA.keywords;
 
 /** The `escalation { … }` settings. */
 export interface EscalationConfig {
@@ -57,7 +90,7 @@ export function readEscalation(st: Statement, env: Env): EscalationDraft | undef
     }
     const prev = seen.get(kw);
     if (prev) {
-      reportError(env, 'POL0464', kwTerm!.span, `duplicate escalation setting "${kw}"`, [`first given at ${ruleRef(prev)}`]);
+      reportRepeat(env, statementSchema(ESCALATION_SCHEMA, kw), kwTerm!.span, prev);
       ok = false;
       continue;
     }
