@@ -58,6 +58,13 @@ export interface BlockSchema {
   readonly statements: readonly StatementSchema[];
   /** Every statement keyword, in schema order (what POL0401's did-you-mean offers). */
   readonly keywords: readonly string[];
+  /** The reference table's first column (default `statement`; `construct` for `redact`). */
+  readonly column?: string;
+  /**
+   * Reference rows before the statements' for constructs that are not keyword statements (`redact`'s qualifier and
+   * detector lists); `syntax` in markdown as the table shows it.
+   */
+  readonly preamble?: readonly { readonly syntax: string; readonly meaning: string; readonly default: string }[];
   /**
    * The block takes no qualifier (`auth { … }`, not `auth "x" { … }`): what one reports (gets the qualifier as written);
    * for the first qualifier only, or for each with `every`.
@@ -164,9 +171,12 @@ export function wordNotes(found: string, value: ValueSchema): string[] {
  * The language reference's table of a block: `| statement | meaning | default |`, a row per (non-refused) statement;
  * `column` names the first column (`setting` for a statement's body schema).
  */
-export function referenceTable(schema: BlockSchema, column = 'statement'): string {
+export function referenceTable(schema: BlockSchema, column = schema.column ?? 'statement'): string {
   const row = (syntax: string, r: { meaning: string; default: string }): string => `| ${syntax} | ${r.meaning} | ${r.default} |`;
-  const rows = schema.statements.filter((s) => !s.refused)
-    .flatMap((s) => [row(`\`${s.syntax}\``, s), ...(s.moreRows ?? []).map((m) => row(m.syntax, m))]);
+  const rows = [
+    ...(schema.preamble ?? []).map((p) => row(p.syntax, p)),
+    ...schema.statements.filter((s) => !s.refused)
+      .flatMap((s) => [row(`\`${s.syntax}\``, s), ...(s.moreRows ?? []).map((m) => row(m.syntax, m))]),
+  ];
   return [`| ${column} | meaning | default |`, '|---|---|---|', ...rows].join('\n');
 }
