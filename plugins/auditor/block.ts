@@ -2,9 +2,10 @@
 // AuditConfig. Every policy gets a config (the auditor is always on), with defaults when it has no `audit` block.
 import type { Block, Span, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
+import { describeValue, flattenTerm, identName, reportError, reportWarning } from '../../src/sdk/block-helpers.ts';
 import {
-  describeValue, flattenTerm, identName, reportError, reportWarning, statementsByKeyword, suggestNotes,
-} from '../../src/sdk/block-helpers.ts';
+  checkNoBody, defineBlockSchema, forEachOnce, readBlock, readWord, spanRef, statementSchema, wordNotes,
+} from '../../src/sdk/block-schema.ts';
 
 /** The compiled `audit` block of one policy. Deep-frozen. */
 export interface AuditConfig {
@@ -20,16 +21,55 @@ export interface AuditConfig {
   readonly replay: boolean;
 }
 
-/** Statement keywords of the `audit` block (`format` is recognised only to explain that it is gateway-wide). */
-export const AUDIT_STATEMENTS: readonly string[] = Object.freeze(['tag', 'prompts', 'replay', 'format']);
-
 /** Longest audit tag accepted. */
 export const MAX_TAG_LENGTH = 128;
 
 type Env = Pick<CompileEnv, 'report' | 'policyId'>;
 
 const TAG_SHAPE = 'expected: tag "team:support", "tier:gold"';
-const SHAPES: Readonly<Record<string, string>> = { prompts: 'expected: prompts on | prompts off', replay: 'expected: replay on | replay off' };
+const SHAPES: Readonly<Record<'prompts' | 'replay', string>> = {
+  prompts: 'expected: prompts on | prompts off', replay: 'expected: replay on | replay off',
+};
+
+/** The `audit` block's schema (`format` is recognised only to explain that it is gateway-wide). */
+export const AUDIT_SCHEMA = defineBlockSchema({
+  block: 'audit',
+  noQualifier: { code: 'POL0497', message: (found) => `the audit block takes no qualifier, found ${found}`, notes: ['write audit { … }'] },
+  statements: [
+    {
+      keyword: 'tag',
+      syntax: 'tag "t1", "t2", …',
+      meaning: 'tags written in the `tags` field of every record of this policy, in file order. May be repeated; a repeated tag is a warning (POL0494) and kept once. A tag is 1–128 characters without spaces, quotes, backslashes, commas or control characters (`team:support`, `cost-center/42`)',
+      default: 'no tags',
+      values: [{ kind: 'string', name: 'tag' }],
+      noBody: { code: 'POL0496', message: '"tag" takes no "{ … }" body', notes: [TAG_SHAPE] },
+    },
+    {
+      keyword: 'prompts',
+      syntax: 'prompts on\\|off',
+      meaning: '`on` adds `prompt` and `output` fields: the request\'s messages and the answer **after redaction**, each cut at 16384 characters; at most once per block',
+      default: '`off`',
+      values: [{ kind: 'word', words: ['on', 'off'] }],
+      once: { code: 'POL0493', message: '"prompts" given twice in the audit block', notes: (first) => [`first given at ${spanRef(first)}`] },
+      noBody: { code: 'POL0496', message: '"prompts" takes no "{ … }" body', notes: [SHAPES.prompts] },
+    },
+    {
+      keyword: 'replay',
+      syntax: 'replay on\\|off',
+      meaning: '`on` adds the `replay` field: the prompt the policy read — before its own edits (instructions, caps), after its `redact request` block — with the endpoint and model, everything [`policy-gateway replay`](replay.md) needs to re-evaluate the request under other rules. It records user prompts: see the privacy cost in docs/replay.md; at most once per block',
+      default: '`off`',
+      values: [{ kind: 'word', words: ['on', 'off'] }],
+      once: { code: 'POL0493', message: '"replay" given twice in the audit block', notes: (first) => [`first given at ${spanRef(first)}`] },
+      noBody: { code: 'POL0496', message: '"replay" takes no "{ … }" body', notes: [SHAPES.replay] },
+    },
+    { keyword: 'format', syntax: 'format …', meaning: 'refused: the audit format is gateway-wide (POL0495)', default: '—', refused: true },
+  ],
+});
+
+/** Statement keywords of the `audit` block. */
+export const AUDIT_STATEMENTS: readonly string[] = AUDIT_SCHEMA.keywords;
+const TAG = statementSchema(AUDIT_SCHEMA, 'tag');
+const ON_OFF = { prompts: statementSchema(AUDIT_SCHEMA, 'prompts'), replay: statementSchema(AUDIT_SCHEMA, 'replay') };
 
 /** Why `tag` text is not a usable audit tag, or undefined when it is. */
 export function invalidTagReason(tag: string): string | undefined {
@@ -43,7 +83,7 @@ export function invalidTagReason(tag: string): string | undefined {
 
 /** Reads `tag …` statements into `tags` (deduplicated; a repeat is a POL0494 warning). */
 function readTags(st: Statement, tags: string[], spans: Map<string, Span>, env: Env): void {
-  if (st.body) reportError(env, 'POL0496', st.span, '"tag" takes no "{ … }" body', [TAG_SHAPE]);
+  checkNoBody(st, TAG, env);
   if (st.terms.length < 2) {
     reportError(env, 'POL0490', st.terms[0]!.span, '"tag" needs at least one tag', [TAG_SHAPE]);
     return;
@@ -73,13 +113,14 @@ function readTags(st: Statement, tags: string[], spans: Map<string, Span>, env: 
 
 /** Reads `prompts on|off` or `replay on|off`; returns the flag, or undefined after reporting POL0492. */
 function readOnOff(st: Statement, kw: 'prompts' | 'replay', env: Env): boolean | undefined {
-  const shape = SHAPES[kw]!;
-  if (st.body) reportError(env, 'POL0496', st.span, `"${kw}" takes no "{ … }" body`, [shape]);
+  const schema = ON_OFF[kw];
+  checkNoBody(st, schema, env);
   const v = st.terms[1];
   const word = identName(v);
-  if (v === undefined || st.terms.length > 2 || (word !== 'on' && word !== 'off')) {
+  const onOff = schema.values![0]!;
+  if (v === undefined || st.terms.length > 2 || readWord(v, onOff) === undefined) {
     const at = st.terms.length > 2 ? st.terms[2]! : (v ?? st.terms[0]!);
-    const notes = word !== undefined && word !== 'on' && word !== 'off' ? suggestNotes(word, ['on', 'off']) : [shape];
+    const notes = word !== undefined && readWord(v, onOff) === undefined ? wordNotes(word, onOff) : [SHAPES[kw]];
     const msg = v === undefined ? `"${kw}" needs on or off`
       : st.terms.length > 2 ? `unexpected ${describeValue(st.terms[2]!)} after "${kw} ${word ?? describeValue(v)}"`
         : `"${kw}" expects on or off, found ${describeValue(v)}`;
@@ -98,25 +139,15 @@ export function compileAudit(blocks: readonly Block[], env: Env): AuditConfig {
   const tags: string[] = [];
   const tagSpans = new Map<string, Span>();
   const flags = { prompts: false, replay: false };
-  const flagAt: { prompts?: Span; replay?: Span } = {};
+  const flagAt = { prompts: {} as { at?: Span }, replay: {} as { at?: Span } };
   for (const block of blocks) {
-    if (block.qualifiers.length > 0) {
-      reportError(env, 'POL0497', block.qualifiers[0]!.span, `the audit block takes no qualifier, found ${describeValue(block.qualifiers[0]!)}`,
-        ['write audit { … }']);
-    }
-    const byKw = statementsByKeyword(block, AUDIT_STATEMENTS, env);
+    const byKw = readBlock(block, AUDIT_SCHEMA, env);
     for (const st of byKw.get('tag') ?? []) readTags(st, tags, tagSpans, env);
     for (const kw of ['prompts', 'replay'] as const) {
-      for (const st of byKw.get(kw) ?? []) {
-        const first = flagAt[kw];
-        if (first) {
-          reportError(env, 'POL0493', st.terms[0]!.span, `"${kw}" given twice in the audit block`, [`first given at ${first.file}:${first.start.line}:${first.start.col}`]);
-          continue;
-        }
-        flagAt[kw] = st.terms[0]!.span;
+      forEachOnce(byKw.get(kw), ON_OFF[kw], env, (st) => {
         const on = readOnOff(st, kw, env);
         if (on !== undefined) flags[kw] = on;
-      }
+      }, flagAt[kw]);
     }
     for (const st of byKw.get('format') ?? []) {
       reportError(env, 'POL0495', st.terms[0]!.span, 'the audit format is set for the whole gateway, not per policy',

@@ -3,7 +3,7 @@
 import { definePlugin, type Outcome, type PluginHooks } from '../../src/sdk/plugin.ts';
 import { stateKey, type GatewayServices, type RequestContext } from '../../src/sdk/context.ts';
 import type { ApiAnswer, StreamChunk } from '../../src/sdk/types.ts';
-import { compileAudit, type AuditConfig } from './block.ts';
+import { AUDIT_SCHEMA, compileAudit, type AuditConfig } from './block.ts';
 import { formatAuditRecord } from './format.ts';
 import { buildAuditRecord, buildUnchainedRecord, formatRequestLogfmt, type Capture, type UnchainedEnd } from './record.ts';
 import { sinkFor } from './sink.ts';
@@ -84,6 +84,7 @@ export function withReplay(config: AuditConfig, hooks: PluginHooks): PluginHooks
 export const auditorPlugin = definePlugin<AuditConfig>({
   name: 'auditor',
   blocks: ['audit'],
+  schemas: [AUDIT_SCHEMA],
   // Records what every other plugin did: last in the chain, after the redactor rewrote the output.
   after: ['auth', 'quota', 'rollout', 'topics', 'moderation', 'decide', 'redactor'],
   metrics: AUDITOR_METRICS,

@@ -3,11 +3,29 @@
 import { resolve } from 'node:path';
 import type { Block, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
-import { describeValue, reportError, reportWarning, statementsByKeyword } from '../../src/sdk/block-helpers.ts';
+import { describeValue, reportError, reportWarning } from '../../src/sdk/block-helpers.ts';
+import { checkRequired, defineBlockSchema, readBlock, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import { parseKeysFile, type KeyEntry } from './keys-file.ts';
 
+const EXAMPLE = 'write: auth { keys "keys/support.keys" }';
+
+/** The auth block's schema: one required `keys` statement, no qualifier. */
+export const AUTH_SCHEMA = defineBlockSchema({
+  block: 'auth',
+  noQualifier: { code: 'POL0405', message: 'the auth block takes no qualifier', notes: [EXAMPLE] },
+  statements: [{
+    keyword: 'keys',
+    syntax: 'keys "path"',
+    meaning: 'the keys file of this policy, relative to the directory of the `.policy` file (absolute paths work too). It must resolve, symlinks followed, inside the policy root or an `--allow-path` directory (POL0313). Required, exactly once. Several policies may share one file.',
+    default: '— (required)',
+    values: [{ kind: 'string', name: 'path' }],
+    required: { code: 'POL0406', message: 'the auth block needs a keys file', notes: [EXAMPLE] },
+    once: { code: 'POL0405', message: 'only one keys file per auth block', notes: (first) => [`first given at ${first.file}:${first.start.line}`] },
+  }],
+});
+
 /** The statements an auth block accepts. */
-export const AUTH_STATEMENTS = ['keys'] as const;
+export const AUTH_STATEMENTS = AUTH_SCHEMA.keywords;
 
 /** Compiled auth block of one policy. */
 export interface AuthConfig {
@@ -46,19 +64,11 @@ export function compileAuth(blocks: readonly Block[], env: CompileEnv): AuthConf
   if (blocks.length === 0) return undefined;
   const block = blocks[0]!;
   // NOTE: a second auth block is reported by the core check (POL0303); only the first is compiled.
-  if (block.qualifiers.length > 0) {
-    reportError(env, 'POL0405', block.qualifiers[0]!.span, 'the auth block takes no qualifier', ['write: auth { keys "keys/support.keys" }']);
-  }
-  const byKw = statementsByKeyword(block, AUTH_STATEMENTS, env);
-  const keysSts = byKw.get('keys') ?? [];
-  if (keysSts.length === 0) {
-    reportError(env, 'POL0406', block.nameSpan, 'the auth block needs a keys file', ['write: auth { keys "keys/support.keys" }']);
-    return undefined;
-  }
-  for (const dup of keysSts.slice(1)) {
-    reportError(env, 'POL0405', dup.terms[0]!.span, 'only one keys file per auth block',
-      [`first given at ${keysSts[0]!.span.file}:${keysSts[0]!.span.start.line}`]);
-  }
+  const byKw = readBlock(block, AUTH_SCHEMA, env);
+  if (!checkRequired(block, byKw, AUTH_SCHEMA, env)) return undefined;
+  const keysSts = byKw.get('keys')!;
+  // the repeats first (the keys file is read after): the order the diagnostics have always come in
+  for (const dup of keysSts.slice(1)) reportRepeat(env, statementSchema(AUTH_SCHEMA, 'keys'), dup.terms[0]!.span, keysSts[0]!.span);
   const p = keysPath(keysSts[0]!, env);
   if (!p) return undefined;
   const text = env.readText(p.value, p.span);

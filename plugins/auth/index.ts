@@ -5,7 +5,7 @@ import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sd
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { defineErrors, GatewayError, TRACE_FORBIDDEN, type ErrorDef } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
-import { compileAuth, type AuthConfig } from './block.ts';
+import { AUTH_SCHEMA, compileAuth, type AuthConfig } from './block.ts';
 import { KeyRing } from './key-ring.ts';
 import { runKeys } from './keys-command.ts';
 import { digestKey, digestsEqual, keyIdOf, type KeyEntry } from './keys-file.ts';
@@ -148,6 +148,7 @@ export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: Ke
 export const authPlugin = definePlugin<AuthConfig>({
   name: 'auth',
   blocks: ['auth'],
+  schemas: [AUTH_SCHEMA],
   errors: AUTH_ERRORS,
   reasonCodes: AUTH_REASON_CODES,
   metrics: AUTH_METRICS,

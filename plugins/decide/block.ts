@@ -4,22 +4,34 @@ import type { Block, Span, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import type { Decision } from '../../src/sdk/types.ts';
 import {
-  describeValue, didYouMean, flattenTerm, globMatch, identName, reportError, reportWarning, ruleRef,
-  statementsByKeyword, suggestNotes,
+  describeValue, didYouMean, flattenTerm, globMatch, identName, reportError, reportWarning, ruleRef, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
+import { defineBlockSchema, readBlock, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import { ALLOWLIST_MISS, DEFAULT_REASON_CODES, REASON_CODE_PATTERN } from './reason-codes.ts';
-import { MODERATION_CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
+import { CATEGORIES as MODERATION_CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
+import { ESCALATION_SCHEMA, readEscalation, type EscalationConfig, type EscalationDraft } from './escalation-block.ts';
+
+export { ESCALATION_SETTINGS, type EscalationConfig } from './escalation-block.ts';
 
 /** Response patterns, in the order the docs list them. */
 export const PATTERNS: readonly Decision[] = Object.freeze(['allow', 'rewrite', 'summary', 'escalate', 'refuse']);
+/** The `respond` block's schema: statements, the repeat rule of its settings, and the reference table (rules are read in file order). */
+export const RESPOND_SCHEMA = defineBlockSchema({
+  block: 'respond',
+  statements: [
+    { keyword: 'when', syntax: 'when TRIGGERS PATTERN [reason "CODE"] [with "TEXT"] [max_tokens N]', meaning: 'a rule; TRIGGERS is one trigger or a comma list (`"violence/*", denylist`); categories may be strings or bare words', default: '—' },
+    { keyword: 'otherwise', syntax: 'otherwise PATTERN [reason "CODE"] [with "TEXT"] [max_tokens N]', meaning: 'what happens when no rule fired; at most one, and the last rule (POL0463)', default: '`otherwise allow`' },
+    { keyword: 'refusal', syntax: 'refusal "TEXT"', meaning: 'text of `refuse` rules without `with`, and of the allowlist-miss refusal', default: '`Sorry, I can\'t help with that.`', values: [{ kind: 'string', name: 'TEXT' }], once: { code: 'POL0464', message: 'duplicate "refusal" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'holding', syntax: 'holding "TEXT"', meaning: 'holding message of `escalate` rules without `with`', default: '`Thanks for your message. It needs a review by our team, and someone will follow up with you shortly.`', values: [{ kind: 'string', name: 'TEXT' }], once: { code: 'POL0464', message: 'duplicate "holding" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'escalation', body: ESCALATION_SCHEMA, syntax: 'escalation { … }', meaning: 'the webhook escalations are POSTed to; required when a rule escalates (POL0468)', default: '—', once: { code: 'POL0464', message: 'duplicate "escalation" statement', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+  ],
+});
 /** Statement keywords of the `respond` block. */
-export const RESPOND_STATEMENTS: readonly string[] = Object.freeze(['when', 'otherwise', 'refusal', 'holding', 'escalation']);
+export const RESPOND_STATEMENTS: readonly string[] = RESPOND_SCHEMA.keywords;
 /** Trigger keywords a `when` rule may use besides category names and globs. */
 export const TRIGGER_KEYWORDS: readonly string[] = Object.freeze(['denylist', 'any', 'allowlist_miss']);
 /** Options that may follow a response pattern. */
 export const RULE_OPTIONS: readonly string[] = Object.freeze(['reason', 'with', 'max_tokens']);
-/** Settings of the `escalation { … }` sub-block. */
-export const ESCALATION_SETTINGS: readonly string[] = Object.freeze(['url', 'retries', 'timeout', 'backoff', 'include_prompt']);
 
 /** Default texts and limits (documented in plugins/decide/README.md). */
 export const DEFAULTS = Object.freeze({
@@ -72,18 +84,6 @@ export interface CompiledRespondRule {
   readonly outcome: DecisionOutcome;
 }
 
-/** The `escalation { … }` settings. */
-export interface EscalationConfig {
-  readonly url: string;
-  /** Retries after the first attempt (total attempts = retries + 1). */
-  readonly retries: number;
-  /** Per-attempt timeout. */
-  readonly timeoutMs: number;
-  /** First backoff delay; doubles after each failed attempt. */
-  readonly backoffMs: number;
-  readonly includePrompt: boolean;
-}
-
 /** The compiled `respond` block of one policy. Deep-frozen. */
 export interface RespondConfig {
   readonly policyId: string;
@@ -117,7 +117,6 @@ interface RuleDraft {
 }
 
 type Env = Pick<CompileEnv, 'report' | 'policyId'>;
-type EscalationDraft = { -readonly [K in keyof EscalationConfig]?: EscalationConfig[K] };
 
 const ALL_TRIGGER_NAMES: readonly string[] = [...TRIGGER_KEYWORDS, ...MODERATION_CATEGORIES];
 
@@ -312,98 +311,6 @@ function readText(st: Statement, env: Env): string | undefined {
   return v.value;
 }
 
-/** Reads a duration term (`2s`, `250ms`) within [min, max] ms. */
-function readDuration(v: Value | undefined, name: string, minMs: number, maxMs: number, at: Span, env: Env): number | undefined {
-  if (v === undefined || v.kind !== 'Number' || v.unit !== 'duration') {
-    reportError(env, 'POL0470', v?.span ?? at, `"${name}" needs a duration`, [`e.g. ${name} ${name === 'backoff' ? '250ms' : '2s'}`]);
-    return undefined;
-  }
-  if (v.value < minMs || v.value > maxMs) {
-    reportError(env, 'POL0470', v.span, `"${name}" ${v.raw} is out of range`, [`expected between ${minMs}ms and ${maxMs / 1000}s`]);
-    return undefined;
-  }
-  return v.value;
-}
-
-/** Reads the `escalation { … }` sub-block. */
-function readEscalation(st: Statement, env: Env): EscalationDraft | undefined {
-  if (st.terms.length !== 1 || !st.body) {
-    reportError(env, 'POL0470', st.span, 'expected escalation { url "…"; retries 3; timeout 2s; include_prompt off }');
-    return undefined;
-  }
-  const out: EscalationDraft = {};
-  const seen = new Map<string, Span>();
-  let ok = true;
-  for (const s of st.body) {
-    const kwTerm = s.terms[0];
-    const kw = identName(kwTerm);
-    if (kw === undefined || !ESCALATION_SETTINGS.includes(kw)) {
-      const shown = kwTerm ? describeValue(kwTerm) : '""';
-      reportError(env, 'POL0470', kwTerm?.span ?? s.span, `unknown escalation setting ${shown}`, suggestNotes(kw ?? shown, ESCALATION_SETTINGS));
-      ok = false;
-      continue;
-    }
-    const prev = seen.get(kw);
-    if (prev) {
-      reportError(env, 'POL0464', kwTerm!.span, `duplicate escalation setting "${kw}"`, [`first given at ${ruleRef(prev)}`]);
-      ok = false;
-      continue;
-    }
-    seen.set(kw, s.span);
-    const v = s.terms[1];
-    if (s.terms.length > 2 || s.body) {
-      reportError(env, 'POL0470', s.span, `"${kw}" takes one value`);
-      ok = false;
-      continue;
-    }
-    switch (kw) {
-      case 'url': {
-        if (v === undefined || v.kind !== 'String') {
-          reportError(env, 'POL0469', v?.span ?? s.span, '"url" needs a string', ['e.g. url "https://hooks.example.com/policy"']);
-          ok = false;
-          break;
-        }
-        let u: URL | undefined;
-        try { u = new URL(v.value); } catch { u = undefined; }
-        if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-          reportError(env, 'POL0469', v.span, `invalid escalation url "${v.value}"`, ['expected an absolute http:// or https:// URL']);
-          ok = false;
-          break;
-        }
-        out.url = u.href;
-        break;
-      }
-      case 'retries':
-        if (v === undefined || v.kind !== 'Number' || v.unit !== 'none' || !Number.isInteger(v.value) || v.value > 10) {
-          reportError(env, 'POL0470', v?.span ?? s.span, '"retries" needs a whole number from 0 to 10');
-          ok = false;
-        } else out.retries = v.value;
-        break;
-      case 'timeout': {
-        const ms = readDuration(v, 'timeout', 1, 60_000, s.span, env);
-        if (ms === undefined) ok = false; else out.timeoutMs = ms;
-        break;
-      }
-      case 'backoff': {
-        const ms = readDuration(v, 'backoff', 0, 60_000, s.span, env);
-        if (ms === undefined) ok = false; else out.backoffMs = ms;
-        break;
-      }
-      case 'include_prompt': {
-        const n = identName(v);
-        if (n === 'on' || n === 'off') out.includePrompt = n === 'on';
-        else {
-          reportError(env, 'POL0470', v?.span ?? s.span, `"include_prompt" needs on or off${v ? `, found ${describeValue(v)}` : ''}`,
-            n ? suggestNotes(n, ['on', 'off']) : ['expected one of: "on", "off"']);
-          ok = false;
-        }
-        break;
-      }
-    }
-  }
-  return ok ? out : undefined;
-}
-
 function effectFor(pattern: Decision, text: string | undefined, maxTokens: number | undefined, refusal: string, holding: string): Effect {
   switch (pattern) {
     case 'allow': return Object.freeze({ kind: 'allow' });
@@ -456,7 +363,7 @@ export function compileRespond(blocks: readonly Block[], env: Env): RespondConfi
       [`first defined at ${ruleRef(blocks[0]!.nameSpan)}`]);
   }
   const block = blocks[0]!;
-  const byKw = statementsByKeyword(block, RESPOND_STATEMENTS, env);
+  const byKw = readBlock(block, RESPOND_SCHEMA, env);
   const statements = [...byKw.values()].flat().sort((a, b) => a.span.start.offset - b.span.start.offset);
 
   let refusal: string | undefined;
@@ -482,7 +389,7 @@ export function compileRespond(blocks: readonly Block[], env: Env): RespondConfi
     }
     const prev = singles.get(kw);
     if (prev) {
-      reportError(env, 'POL0464', st.terms[0]!.span, `duplicate "${kw}" statement`, [`first given at ${ruleRef(prev)}`]);
+      reportRepeat(env, statementSchema(RESPOND_SCHEMA, kw), st.terms[0]!.span, prev);
       continue;
     }
     singles.set(kw, st.span);

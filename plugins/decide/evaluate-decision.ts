@@ -2,7 +2,7 @@
 // else the first rule (file order) any present trigger fires; else `otherwise`. No I/O, no allocation.
 import type { DecisionOutcome, RespondConfig } from './block.ts';
 import { ruleCoversCategory } from './block.ts';
-import { MODERATION_CATEGORY_SET } from './taxonomy.ts';
+import { CATEGORY_SET as MODERATION_CATEGORY_SET } from '../../src/sdk/taxonomy.ts';
 
 /** The triggers one request produced (from the topics and moderation plugins' state). */
 export interface DecisionInput {

@@ -5,7 +5,7 @@ import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sd
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { decisionKey, moderationKey, rolloutKey, topicsKey } from '../../src/sdk/state-keys.ts';
-import { compileRespond, type RespondConfig } from './block.ts';
+import { compileRespond, RESPOND_SCHEMA, type RespondConfig } from './block.ts';
 import { addInstruction, capOutputTokens } from '../../src/sdk/request-edits.ts';
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
 import { evaluateDecision } from './evaluate-decision.ts';
@@ -76,6 +76,7 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
 export const decidePlugin = definePlugin<RespondConfig>({
   name: 'decide',
   blocks: ['respond'],
+  schemas: [RESPOND_SCHEMA],
   // Decides from what these published (rollout mode, topic hits, moderation flags).
   after: ['rollout', 'topics', 'moderation'],
   reasonCodes: DECIDE_REASON_CODES,
@@ -90,5 +91,5 @@ export const decidePlugin = definePlugin<RespondConfig>({
 export default decidePlugin;
 export { compileRespond, evaluateDecision, decisionKey };
 export type { RespondConfig };
-export { MODERATION_CATEGORIES } from './taxonomy.ts';
+export { CATEGORIES as MODERATION_CATEGORIES } from '../../src/sdk/taxonomy.ts';
 export { DEFAULT_REASON_CODES, ALLOWLIST_MISS } from './reason-codes.ts';

@@ -5,7 +5,7 @@ import { rolloutKey } from '../../src/sdk/state-keys.ts';
 import type { TraceRecorder } from '../../src/sdk/trace.ts';
 import { ruleCoversCategory, type CompiledRespondRule, type DecisionOutcome, type RespondConfig } from './block.ts';
 import type { DecisionInput } from './evaluate-decision.ts';
-import { MODERATION_CATEGORY_SET } from './taxonomy.ts';
+import { CATEGORY_SET as MODERATION_CATEGORY_SET } from '../../src/sdk/taxonomy.ts';
 
 /** The triggers of `input` that fire `rule` (a denylist hit, flagged categories), in that order. */
 function firedBy(rule: CompiledRespondRule, input: DecisionInput): string[] {

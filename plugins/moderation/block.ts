@@ -3,17 +3,14 @@
 import type { Block, Span, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
-  describeValue, didYouMean, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword, suggestNotes,
+  describeValue, didYouMean, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
+import { checkNoBody, defineBlockSchema, readBlock, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import { DEFAULT_SCAN, SCAN_MODES, type ScanMode } from '../../src/sdk/text.ts';
 import { builtinClassifier } from './builtin.ts';
 import { PROVIDERS, REMOTE_DEFAULTS, type ProviderName, type RemoteSettings } from './providers.ts';
-import { CATEGORIES, expandCategoryGlob } from './taxonomy.ts';
+import { CATEGORIES, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
 
-/** Statement keywords of the `moderation` block. */
-export const MODERATION_STATEMENTS: readonly string[] = Object.freeze(['provider', 'flag', 'on_error', 'cache', 'scan']);
-/** Settings of a remote provider body. */
-export const PROVIDER_SETTINGS: readonly string[] = Object.freeze(['url', 'key', 'model', 'timeout', 'template', 'band']);
 /** Default flag threshold (`flag c` = `flag c above 0.5`) and cache size. */
 export const MODERATION_DEFAULTS = Object.freeze({ threshold: 0.5, cacheSize: 10_000, maxCacheSize: 10_000_000, maxTimeoutMs: 60_000, band: Object.freeze([0.1, 0.9] as const) });
 
@@ -44,18 +41,55 @@ export interface ModerationConfig {
   readonly scan: ScanMode;
 }
 
+/** The settings of a remote provider's `{ … }` body: keywords, repeat rule, reference table. */
+export const PROVIDER_SCHEMA = defineBlockSchema({
+  block: 'provider',
+  statements: [
+    { keyword: 'url', syntax: 'url "…"', meaning: 'absolute `http://` or `https://` URL of the endpoint (for `llama_guard`, its chat completions URL)', default: '— (required)', once: { code: 'POL0436', message: 'duplicate provider setting "url"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'key', syntax: 'key env "NAME"', meaning: 'environment variable holding the API key, sent as `Authorization: Bearer …`; a key written in the policy is an error (POL0433)', default: 'no key', once: { code: 'POL0436', message: 'duplicate provider setting "key"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'model', syntax: 'model "…"', meaning: 'model name sent to the provider', default: '`omni-moderation-latest` (openai), `meta-llama/Llama-Guard-3-8B` (llama_guard)', once: { code: 'POL0436', message: 'duplicate provider setting "model"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'timeout', syntax: 'timeout D', meaning: 'per-call timeout, 1ms–60s', default: '`2s`', once: { code: 'POL0436', message: 'duplicate provider setting "timeout"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'template', syntax: 'template gateway\\|server', meaning: '`llama_guard` only: `gateway` sends the full Llama Guard 3 prompt, `server` sends the raw conversation for a server that applies the template itself', default: '`gateway`', once: { code: 'POL0436', message: 'duplicate provider setting "template"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+    { keyword: 'band', syntax: 'band LOW HIGH', meaning: 'cascades only: requests whose highest builtin score is from LOW to HIGH (inclusive, 0 ≤ LOW ≤ HIGH ≤ 1; numbers or percentages) go to the remote provider; `band 0 1` sends every request', default: '`band 0.1 0.9`', once: { code: 'POL0436', message: 'duplicate provider setting "band"', notes: (first) => [`first given at ${ruleRef(first)}`] } },
+  ],
+});
+/** Settings of a remote provider body. */
+export const PROVIDER_SETTINGS: readonly string[] = PROVIDER_SCHEMA.keywords;
+
+/** The `moderation` block's schema: statements, their repeat and body rules, and the reference table. */
+export const MODERATION_SCHEMA = defineBlockSchema({
+  block: 'moderation',
+  noQualifier: { code: 'POL0436', message: (found) => `the moderation block takes no qualifier, found ${found}`, notes: ['write moderation { … }'], every: true },
+  statements: [
+    {
+      keyword: 'provider', body: PROVIDER_SCHEMA, syntax: 'provider builtin', meaning: 'the built-in classifier: a lexicon of cue phrases matched on the same normalised text as `topics`, in process, synchronous, explainable', default: '✓ (the default)',
+      moreRows: [
+        { syntax: '`provider openai { … }`', meaning: 'an OpenAI-style moderation endpoint (`POST {input, model}`, `category_scores` read from the answer)', default: '—' },
+        { syntax: '`provider llama_guard { … }`', meaning: 'a Llama-Guard-style classifier served over chat completions (answer `safe` or `unsafe` with its hazard categories, mapped onto the taxonomy)', default: '—' },
+        { syntax: '`provider builtin then openai { … }`, `provider builtin then llama_guard { … }`', meaning: 'a **cascade**: the builtin classifier scores every request; a request whose highest builtin score lies inside the `band` (a body setting, below) goes to the remote provider and its scores decide; any other is decided on the builtin scores, with no call. The builtin\'s recall is low, so the low end of the band decides what is never checked remotely: `npm run eval:moderation` prints the share sent and the cascade\'s precision/recall for several bands. When the remote call fails under `on_error open`, the builtin scores decide', default: '—' },
+      ],
+      once: { code: 'POL0436', message: 'duplicate "provider" statement', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+    { keyword: 'flag', syntax: 'flag CATEGORIES [above T]', meaning: 'flag the categories covered (a category, a glob, or a comma list of them) when their score is above T: a score from 0 up to, not including, 1 (`0.7`) or a percentage below 100 (`70%`). May be repeated: a category is flagged when its score is above the threshold of any rule that covers it', default: 'without any `flag`, every category is flagged above `0.5`; `above` defaults to `0.5`', noBody: { code: 'POL0436', message: '"flag" takes no "{ … }" body', at: 'keyword' } },
+    { keyword: 'on_error', syntax: 'on_error open\\|closed', meaning: 'when a remote provider fails (timeout, network, HTTP error, bad answer, missing key): `open` counts the request as "nothing flagged" (the audit record gets `moderation_error`), `closed` rejects it with 503 `GW_ERR_MODERATION_UNAVAILABLE`', default: '`open`', values: [{ kind: 'word', words: ['open', 'closed'] }], once: { code: 'POL0436', message: 'duplicate "on_error" statement', notes: (first) => [`first given at ${ruleRef(first)}`] }, noBody: { code: 'POL0436', message: '"on_error" takes no "{ … }" body', at: 'keyword' } },
+    { keyword: 'cache', syntax: 'cache N\\|off', meaning: 'results of a remote provider kept in memory (LRU, keyed by a sha256 of the scanned text), a whole number up to 10M (`50k`); no effect with `builtin` (a warning)', default: '`10000`', once: { code: 'POL0436', message: 'duplicate "cache" statement', notes: (first) => [`first given at ${ruleRef(first)}`] }, noBody: { code: 'POL0436', message: '"cache" takes no "{ … }" body', at: 'keyword' } },
+    { keyword: 'scan', syntax: 'scan user\\|last_user\\|all', meaning: 'which messages are classified, as in [topics](#topics)', default: '`user`', values: [{ kind: 'word', words: SCAN_MODES }], once: { code: 'POL0436', message: 'duplicate "scan" statement', notes: (first) => [`first given at ${ruleRef(first)}`] }, noBody: { code: 'POL0436', message: '"scan" takes no "{ … }" body', at: 'keyword' } },
+  ],
+});
+
+/** Statement keywords of the `moderation` block. */
+export const MODERATION_STATEMENTS: readonly string[] = MODERATION_SCHEMA.keywords;
+
 type Env = Pick<CompileEnv, 'report' | 'policyId'>;
 
 function once(sts: readonly Statement[] | undefined, kw: string, env: Env): Statement | undefined {
   if (!sts || sts.length === 0) return undefined;
-  for (const st of sts.slice(1)) {
-    reportError(env, 'POL0436', st.terms[0]!.span, `duplicate "${kw}" statement`, [`first given at ${ruleRef(sts[0]!.span)}`]);
-  }
+  for (const st of sts.slice(1)) reportRepeat(env, statementSchema(MODERATION_SCHEMA, kw), st.terms[0]!.span, sts[0]!.span);
   return sts[0];
 }
 
 function noBody(st: Statement, env: Env): void {
-  if (st.body) reportError(env, 'POL0436', st.terms[0]!.span, `"${identName(st.terms[0])}" takes no "{ … }" body`);
+  checkNoBody(st, statementSchema(MODERATION_SCHEMA, identName(st.terms[0])!), env);
 }
 
 /** A bare word or string value, or undefined. */
@@ -113,7 +147,7 @@ function readProvider(st: Statement, env: Env): { name: ProviderName; remote: Re
       continue;
     }
     if (seen.has(key)) {
-      reportError(env, 'POL0436', s.terms[0]!.span, `duplicate provider setting "${key}"`, [`first given at ${ruleRef(seen.get(key)!)}`]);
+      reportRepeat(env, statementSchema(PROVIDER_SCHEMA, key), s.terms[0]!.span, seen.get(key)!);
       ok = false;
       continue;
     }
@@ -243,8 +277,7 @@ export function compileModeration(blocks: readonly Block[], outer: Env): Moderat
   if (block === undefined) return undefined;
   let errors = 0;
   const env: Env = { policyId: outer.policyId, report: (d) => { if (d.severity === 'error') errors++; outer.report(d); } };
-  for (const q of block.qualifiers) reportError(env, 'POL0436', q.span, `the moderation block takes no qualifier, found ${describeValue(q)}`, ['write moderation { … }']);
-  const byKw = statementsByKeyword(block, MODERATION_STATEMENTS, env);
+  const byKw = readBlock(block, MODERATION_SCHEMA, env);
   let failed = false;
   // provider
   let provider: ProviderName = 'builtin';

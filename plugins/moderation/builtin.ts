@@ -2,12 +2,13 @@
 // topics normaliser's output, then rules over cue occurrences (any / ordered sequence / proximity), benign masks and
 // context dampeners, combined noisy-OR per category. Synchronous, explainable, no allocation when nothing matches.
 import {
-  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type ScanMode, type TextVisitor,
+  normalizeText, TextNormalizer, visitScannedTexts, WordAutomaton, WordScanner, type MatchSink, type ScanMode,
+  type TextVisitor, type WordTapes,
 } from '../../src/sdk/text.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import { expandPhrase, loadLexicon, type Lexicon } from './lexicon.ts';
-import { CATEGORIES, CATEGORY_INDEX, propagateParents } from './taxonomy.ts';
+import { CATEGORIES, CATEGORY_INDEX, propagateParents } from '../../src/sdk/taxonomy.ts';
 
 /** Scores per taxonomy category, 0..1. */
 export type Scores = Readonly<Record<string, number>>;
@@ -87,6 +88,9 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   #explain: { fired: FiredRule[]; dampened: string[]; segment: number } | null = null;
   #any = false;
   #segIndex = 0;
+  /** During a `classifyPrompt` given word tapes: the tapes and the view (tokenise once, shared with topics). */
+  #tapes: WordTapes | undefined;
+  #view: PromptView | undefined;
 
   constructor(lexicon: Lexicon) {
     this.lexicon = lexicon;
@@ -173,10 +177,20 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
     return this.#finish();
   }
 
-  /** Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path). */
-  classifyPrompt(view: PromptView, mode: ScanMode): Scores {
+  /**
+   * Scores the items `mode` selects from a request's prompt (no intermediate arrays: the request path); with `tapes`
+   * (the request path passes `promptTapes`) a message the topic scan has tokenised is replayed, not tokenised again.
+   */
+  classifyPrompt(view: PromptView, mode: ScanMode, tapes?: WordTapes): Scores {
     this.#begin();
-    visitScannedTexts(view, mode, this);
+    this.#tapes = tapes;
+    this.#view = view;
+    try {
+      visitScannedTexts(view, mode, this);
+    } finally {
+      this.#tapes = undefined;
+      this.#view = undefined;
+    }
     return this.#finish();
   }
 
@@ -185,9 +199,9 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
     return this.classifyPrompt(readPrompt('chat', request), mode);
   }
 
-  /** TextVisitor: scores one segment. */
-  onText(text: string): void {
-    if (this.#segment(text, this.#segIndex++)) this.#any = true;
+  /** TextVisitor: scores one segment (`segment`: its index in the prompt view, -1 for none). */
+  onText(text: string, segment = -1): void {
+    if (this.#segment(text, this.#segIndex++, segment)) this.#any = true;
   }
 
   #begin(): void {
@@ -217,10 +231,12 @@ export class BuiltinClassifier implements MatchSink, TextVisitor {
   }
 
   /** Scores one segment into #total; true when any rule fired. */
-  #segment(text: string, index: number): boolean {
+  #segment(text: string, index: number, segment: number): boolean {
     this.#occ = 0;
     this.#scanner.reset();
-    this.#norm.tokenize(text, this.#scanner);
+    const tapes = this.#tapes;
+    if (tapes !== undefined && segment >= 0) tapes.tokenize(this.#view!, segment, text, this.#norm, this.#scanner);
+    else this.#norm.tokenize(text, this.#scanner);
     const n = this.#occ;
     if (n === 0) return false;
     const occCue = this.#occCue;

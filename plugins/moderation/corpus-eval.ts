@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtinClassifier, type BuiltinClassifier } from './builtin.ts';
-import { CATEGORIES, CATEGORY_INDEX, PARENT } from './taxonomy.ts';
+import { CATEGORIES, CATEGORY_INDEX, PARENT } from '../../src/sdk/taxonomy.ts';
 
 /** One labelled corpus item. */
 export interface CorpusItem {

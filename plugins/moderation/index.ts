@@ -7,13 +7,13 @@ import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sd
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { defineErrors, GatewayError } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
-import { scannedTexts } from '../../src/sdk/text.ts';
+import { promptTapes, scannedTexts } from '../../src/sdk/text.ts';
 import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
-import { compileModeration, type ModerationConfig } from './block.ts';
+import { compileModeration, MODERATION_SCHEMA, type ModerationConfig } from './block.ts';
 import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
 import { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
-import { CATEGORIES } from './taxonomy.ts';
+import { CATEGORIES } from '../../src/sdk/taxonomy.ts';
 import { traceModeration } from './trace.ts';
 
 export { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
@@ -23,7 +23,7 @@ export {
   PROVIDERS, LLAMA_GUARD_CATEGORIES, REMOTE_DEFAULTS, ProviderError, openAIProvider, llamaGuardProvider, llamaGuardPrompt,
   parseOpenAIModeration, parseLlamaGuard, type ModerationProvider, type ProviderName, type RemoteSettings, type ProviderFailure,
 } from './providers.ts';
-export { CATEGORIES, expandCategoryGlob, categoryGlobMatch } from './taxonomy.ts';
+export { CATEGORIES, expandCategoryGlob, categoryGlobMatch } from '../../src/sdk/taxonomy.ts';
 
 /** The errors moderation answers with (docs/errors.md). */
 export const MODERATION_ERRORS = defineErrors({
@@ -165,7 +165,7 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   if (config.cascade !== null) {
     // the builtin classifier first: outside the band its scores decide, inside it the remote provider does
     const t0 = performance.now();
-    local = builtinClassifier().classifyPrompt(ctx.prompt, config.scan);
+    local = builtinClassifier().classifyPrompt(ctx.prompt, config.scan, promptTapes);
     observe(ctx, 'builtin', t0);
     const top = maxScore(local);
     if (top < config.cascade.low || top > config.cascade.high) {
@@ -175,7 +175,7 @@ export function moderateRequest(rt: ModerationRuntime, ctx: RequestContext): Req
   }
   if (rt.remote === null) {
     const t0 = performance.now();
-    const scores = builtinClassifier().classifyPrompt(ctx.prompt, config.scan);
+    const scores = builtinClassifier().classifyPrompt(ctx.prompt, config.scan, promptTapes);
     observe(ctx, 'builtin', t0);
     applyScores(rt, ctx, scores, 'builtin');
     return undefined;
@@ -208,6 +208,7 @@ function maxScore(scores: Scores): number {
 export const moderationPlugin = definePlugin<ModerationConfig>({
   name: 'moderation',
   blocks: ['moderation'],
+  schemas: [MODERATION_SCHEMA],
   errors: MODERATION_ERRORS,
   metrics: MODERATION_METRICS,
   diagnostics: [430, 439],

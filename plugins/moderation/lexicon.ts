@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CATEGORY_INDEX } from './taxonomy.ts';
+import { CATEGORY_INDEX } from '../../src/sdk/taxonomy.ts';
 
 /** Default lexicon directory (shipped with the plugin). */
 export const LEXICON_DIR = fileURLToPath(new URL('./lexicon/', import.meta.url));

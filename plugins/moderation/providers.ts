@@ -1,7 +1,7 @@
 // Moderation providers: the interface, the two remote wire formats (an OpenAI-style POST /v1/moderations, and a
 // Llama-Guard-style classifier behind an OpenAI-compatible chat completions endpoint) and the S-code → taxonomy table.
 import type { Scores } from './builtin.ts';
-import { CATEGORIES, CATEGORY_INDEX, propagateParents } from './taxonomy.ts';
+import { CATEGORIES, CATEGORY_INDEX, propagateParents } from '../../src/sdk/taxonomy.ts';
 
 /** Provider names as the `provider` statement spells them. */
 export const PROVIDERS = Object.freeze(['builtin', 'openai', 'llama_guard'] as const);

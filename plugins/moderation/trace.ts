@@ -4,7 +4,7 @@ import type { RequestContext } from '../../src/sdk/context.ts';
 import { moderationErrorKey, moderationKey } from '../../src/sdk/state-keys.ts';
 import type { TraceRecorder } from '../../src/sdk/trace.ts';
 import type { ModerationConfig } from './block.ts';
-import { CATEGORIES } from './taxonomy.ts';
+import { CATEGORIES } from '../../src/sdk/taxonomy.ts';
 
 /** Records the `moderation` step from the published result (after the provider answered, or failed). */
 export function traceModeration(config: ModerationConfig, ctx: RequestContext, trace: TraceRecorder): void {

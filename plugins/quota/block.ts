@@ -3,13 +3,42 @@
 import type { Block, NumberValue, Statement, Value } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
-  describeValue, identName, reportError, reportWarning, statementsByKeyword, suggestNotes,
+  describeValue, identName, reportError, reportWarning, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
+import { defineBlockSchema, readBlock, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import type { Price } from './estimate.ts';
 import { WINDOWS, type WindowName } from './windows.ts';
 
+
+/** The quota block's schema: statements, the repeat rules of `reserve` and `on_error`, and the reference table. */
+export const QUOTA_SCHEMA = defineBlockSchema({
+  block: 'quota',
+  noQualifier: { code: 'POL0419', message: 'the quota block takes no qualifier' },
+  statements: [
+    {
+      keyword: 'user', syntax: 'user N requests per W', meaning: 'at most N requests per user per window W', default: '—',
+      moreRows: [{ syntax: '`user N tokens per W`', meaning: 'at most N tokens (prompt + completion, as the upstream reports them) per user per window', default: '—' }],
+    },
+    {
+      keyword: 'project', syntax: 'project N tokens per W', meaning: 'token budget per project per window', default: '—',
+      moreRows: [{ syntax: '`project N usd per W`', meaning: 'cost budget in US dollars (decimals allowed: `0.50`) per project per window, priced with the `price` table', default: '—' }, { syntax: '`user N usd per W`, `project N requests per W`', meaning: 'also accepted: any subject × any unit', default: '—' }],
+    },
+    { keyword: 'price', syntax: 'price "glob" input I output O', meaning: 'price of the models matching `glob` (`*` any run of characters, `?` one, case-sensitive) in **US dollars per 1M tokens** (prompt = input, completion = output); the first matching `price` in file order wins', default: '—' },
+    {
+      keyword: 'reserve', syntax: 'reserve N', meaning: 'completion tokens a request reserves when it gives neither `max_completion_tokens` nor `max_tokens` (1 … 10,000,000)', default: '`1024`',
+      values: [{ kind: 'number', name: 'N', unit: 'none', min: 1, max: 10_000_000 }],
+      once: { code: 'POL0419', message: '"reserve" is given more than once', notes: (first) => [`first given at ${first.file}:${first.start.line}`] },
+    },
+    {
+      keyword: 'on_error', syntax: 'on_error open\\|closed', meaning: 'when the store (Redis) is unreachable: `open` admits the request without applying limits, `closed` answers 503 `GW_ERR_QUOTA_UNAVAILABLE`', default: '`open`',
+      values: [{ kind: 'word', words: ['open', 'closed'] }],
+      once: { code: 'POL0419', message: '"on_error" is given more than once', notes: (first) => [`first given at ${first.file}:${first.start.line}`] },
+    },
+  ],
+});
+
 /** Statement keywords of the quota block. */
-export const QUOTA_STATEMENTS = ['user', 'project', 'price', 'reserve', 'on_error'] as const;
+export const QUOTA_STATEMENTS: readonly string[] = QUOTA_SCHEMA.keywords;
 /** Units a limit counts in (singular forms are accepted too). */
 export const QUOTA_UNITS = ['requests', 'tokens', 'usd'] as const;
 const UNIT_ALIASES: Readonly<Record<string, 'requests' | 'tokens' | 'usd'>> = {
@@ -180,10 +209,7 @@ export function compileQuota(blocks: readonly Block[], env: CompileEnv): QuotaCo
   if (blocks.length === 0) return undefined;
   const block = blocks[0]!;
   // NOTE: a second quota block is reported by the core check (POL0303); only the first is compiled.
-  if (block.qualifiers.length > 0) {
-    reportError(env, 'POL0419', block.qualifiers[0]!.span, 'the quota block takes no qualifier');
-  }
-  const byKw = statementsByKeyword(block, QUOTA_STATEMENTS, env);
+  const byKw = readBlock(block, QUOTA_SCHEMA, env);
   let ok = true;
   const limits: Limit[] = [];
   const seen = new Map<string, Statement>();
@@ -233,7 +259,7 @@ export function compileQuota(blocks: readonly Block[], env: CompileEnv): QuotaCo
   let reserve = DEFAULT_RESERVE;
   const reserves = byKw.get('reserve') ?? [];
   for (const dup of reserves.slice(1)) {
-    reportError(env, 'POL0419', dup.terms[0]!.span, '"reserve" is given more than once', [`first given at ${reserves[0]!.span.file}:${reserves[0]!.span.start.line}`]);
+    reportRepeat(env, statementSchema(QUOTA_SCHEMA, 'reserve'), dup.terms[0]!.span, reserves[0]!.span);
     ok = false;
   }
   if (reserves[0]) {
@@ -250,7 +276,7 @@ export function compileQuota(blocks: readonly Block[], env: CompileEnv): QuotaCo
   let onError: 'open' | 'closed' = 'open';
   const modes = byKw.get('on_error') ?? [];
   for (const dup of modes.slice(1)) {
-    reportError(env, 'POL0419', dup.terms[0]!.span, '"on_error" is given more than once', [`first given at ${modes[0]!.span.file}:${modes[0]!.span.start.line}`]);
+    reportRepeat(env, statementSchema(QUOTA_SCHEMA, 'on_error'), dup.terms[0]!.span, modes[0]!.span);
     ok = false;
   }
   if (modes[0]) {

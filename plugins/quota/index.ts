@@ -5,7 +5,7 @@ import { definePlugin, type Outcome, type PluginHooks, type RequestAction } from
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { GatewayError } from '../../src/sdk/errors.ts';
 import { QUOTA_ERRORS, QUOTA_METRICS, QUOTA_REASON_CODES } from './declarations.ts';
-import { compileQuota, type Limit, type QuotaConfig } from './block.ts';
+import { compileQuota, QUOTA_SCHEMA, type Limit, type QuotaConfig } from './block.ts';
 import { completionReservation, costMicros, estimatePromptTokens, priceFor, type Price } from './estimate.ts';
 import { principalKey, quotaKey, type QuotaReservation } from '../../src/sdk/state-keys.ts';
 import type { CounterSpec, ReserveResult } from './store.ts';
@@ -298,6 +298,7 @@ export function quotaHooks(config: QuotaConfig): PluginHooks {
 export const quotaPlugin = definePlugin<QuotaConfig>({
   name: 'quota',
   blocks: ['quota'],
+  schemas: [QUOTA_SCHEMA],
   // Counts per key when a request names no user: auth must have accepted it first.
   after: ['auth'],
   errors: QUOTA_ERRORS,

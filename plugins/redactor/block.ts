@@ -5,6 +5,7 @@ import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
   compileUserRegex, describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
+import { defineBlockSchema, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import { BUILTIN_DETECTORS, DETECTOR_GROUPS, DETECTOR_NAMES, type Detector } from './detectors.ts';
 import { customDetector } from './custom.ts';
 import { RedactionEngine, type RedactStyle } from './engine.ts';
@@ -13,6 +14,35 @@ import { RedactionEngine, type RedactStyle } from './engine.ts';
 export const SCOPES: readonly string[] = Object.freeze(['response', 'request', 'both']);
 /** Statement keywords besides detector names. */
 export const KEYWORDS: readonly string[] = Object.freeze(['pattern', 'style']);
+
+/**
+ * The `redact` block's schema, for its reference table and the `style` repeat rule: the qualifier and detector lists
+ * are constructs of their own (the groups' rows follow DETECTOR_GROUPS); compileRedact reads every statement itself.
+ */
+export const REDACT_SCHEMA = defineBlockSchema({
+  block: 'redact',
+  column: 'construct',
+  preamble: [
+    { syntax: 'qualifier `response`, `request`, `both`', meaning: 'which side is redacted: `response` (every choice\'s content, refusal and reasoning text, tool-call arguments), `request` (every message before it goes upstream: string content, text parts, tool-call arguments), or both. At most one qualifier (POL0441)', default: '`response`' },
+    { syntax: 'detector list', meaning: 'enables built-in detectors by name or group (table below), separated by commas; one list per line, or several lines', default: '— (a block that enables nothing is a warning, POL0446)' },
+    { syntax: '`all`', meaning: 'every built-in detector', default: '—' },
+    ...Object.entries(DETECTOR_GROUPS).filter(([g]) => g !== 'all')
+      .map(([g, names]) => ({ syntax: `\`${g}\``, meaning: `group: ${names.map((n) => `\`${n}\``).join(', ')}`, default: '—' })),
+  ],
+  statements: [
+    { keyword: 'pattern', syntax: 'pattern /re/ [as "L"]', meaning: 'a custom detector. The regex runs on RE2 (flags `i m s u`); its longest match must be bounded (POL0443: `/ACME-\\d+/` is refused, `/ACME-\\d{1,64}/` is fine) and at most 512 characters (POL0450). `L` (1–64 printable characters) replaces the match; the metric and audit type is `L` without surrounding brackets (`[ACCOUNT]` → `ACCOUNT`)', default: 'label `[REDACTED]`, type `custom`' },
+    {
+      keyword: 'style', syntax: 'style label', meaning: 'replace with the detector\'s label: `[EMAIL]`, `[PHONE]`, `[CREDIT_CARD]`, `[US_SSN]`, `[IBAN]`, `[IPV4]`, `[IPV6]`, `[JWT]`, `[URL_CREDENTIALS]`, `[API_KEY]`, `[PRIVATE_KEY]`, `[TOKEN]`, or the pattern\'s label', default: '✓ (the default style)',
+      values: [{ kind: 'word', words: ['label', 'mask', 'partial', 'hash'] }],
+      moreRows: [
+        { syntax: '`style mask ["x"]`', meaning: 'replace every value with the fixed text (1–32 characters), hiding its length', default: '`"****"`' },
+        { syntax: '`style partial [n]`', meaning: 'keep the last `n` letters or digits (1–8; never more than half of them), replace the others with `*`, keep separators: `**** **** **** 1111`', default: '`4`' },
+        { syntax: '`style hash`', meaning: 'a stable keyed token such as `[EMAIL:3f9a1c2b]` (HMAC-SHA256 of type and value): same value, same token, not reversible. Key: the environment variable `POLICY_GATEWAY_REDACT_KEY`; without it a random key per process', default: '—' },
+      ],
+      once: { code: 'POL0449', message: 'more than one "style" in this redact block', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+  ],
+});
 /** Replacement styles. */
 export const STYLES: readonly string[] = Object.freeze(['label', 'mask', 'partial', 'hash']);
 /** Longest match a custom pattern may have (it becomes the streaming hold-back window). */
@@ -187,7 +217,7 @@ export function typeOfLabel(label: string): string {
 function readStyle(st: Statement, draft: Draft, env: Env): void {
   const head = st.terms[0]!;
   if (draft.style !== undefined) {
-    reportError(env, 'POL0449', head.span, 'more than one "style" in this redact block', [`first given at ${ruleRef(draft.styleSpan!)}`]);
+    reportRepeat(env, statementSchema(REDACT_SCHEMA, 'style'), head.span, draft.styleSpan!);
     return;
   }
   const kv = st.terms[1];

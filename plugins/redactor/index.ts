@@ -9,7 +9,7 @@ import type { ChatCompletion, ChatCompletionChunk, ResponseObject, ResponseStrea
 import { redactionKey, requestRedactorKey, type RedactionReport, type RequestTextRedactor } from '../../src/sdk/state-keys.ts';
 
 export { redactionKey, type RedactionReport } from '../../src/sdk/state-keys.ts';
-import { compileRedact, type RedactConfig, type RedactSide } from './block.ts';
+import { compileRedact, REDACT_SCHEMA, type RedactConfig, type RedactSide } from './block.ts';
 import { ChunkRedactor, jsonContent, redactCompletion, redactRequest, redactTextCompletion } from './apply.ts';
 import { redactResponseObject, ResponseStreamRedactor } from './responses.ts';
 import type { RedactSink } from './engine.ts';
@@ -162,6 +162,7 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
 export const redactorPlugin = definePlugin<RedactConfig>({
   name: 'redactor',
   blocks: ['redact'],
+  schemas: [REDACT_SCHEMA],
   // Redacts the answer a decision let through; nothing that records output (the auditor) may come before it.
   after: ['decide'],
   metrics: REDACTOR_METRICS,

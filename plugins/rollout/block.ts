@@ -6,13 +6,45 @@ import type { RolloutMode } from '../../src/sdk/types.ts';
 import {
   describeValue, flattenTerm, globMatch, hasWildcard, identName, reportError, reportWarning, ruleRef, suggestNotes,
 } from '../../src/sdk/block-helpers.ts';
+import { defineBlockSchema, reportRepeat, statementSchema } from '../../src/sdk/block-schema.ts';
 import type { RolloutResult } from '../../src/sdk/state-keys.ts';
 
 /** Mode words of a rollout rule and the verdict mode each selects. */
 export const MODES: Readonly<Record<string, RolloutMode>> = Object.freeze({ enforce: 'enforced', shadow: 'shadow' });
 const MODE_WORDS: readonly string[] = Object.keys(MODES);
+
+/** The `rollout` block's schema. Rules and `default` are read in file order (rule order is meaning) by compileRollout. */
+export const ROLLOUT_SCHEMA = defineBlockSchema({
+  block: 'rollout',
+  statements: [
+    {
+      keyword: 'enforce',
+      syntax: 'enforce target T [percent P%]',
+      meaning: 'requests whose target matches T (and, with `percent`, whose user is in the first P% of buckets) are enforced: the decision is applied',
+      default: '—',
+      values: [{ kind: 'word', words: ['target'] }, { kind: 'string', name: 'T' }, { kind: 'word', words: ['percent'] }, { kind: 'number', name: 'P', unit: 'percent', min: 0, max: 100 }],
+    },
+    {
+      keyword: 'shadow',
+      syntax: 'shadow target T [percent P%]',
+      meaning: 'the same, but shadowed: the decision is computed and recorded, and the request passes unchanged (`effective_decision: "allow"`, `enforced: false`, no escalation webhook)',
+      default: '—',
+      values: [{ kind: 'word', words: ['target'] }, { kind: 'string', name: 'T' }, { kind: 'word', words: ['percent'] }, { kind: 'number', name: 'P', unit: 'percent', min: 0, max: 100 }],
+    },
+    {
+      keyword: 'default',
+      syntax: 'default enforce\\|shadow',
+      meaning: 'the mode when no rule matches (at most once)',
+      default: '`enforce`',
+      values: [{ kind: 'word', words: MODE_WORDS }],
+      once: { code: 'POL0486', message: 'more than one "default" in rollout block', notes: (first) => [`first given at ${ruleRef(first)}`] },
+    },
+  ],
+});
+
 /** Statement keywords of the `rollout` block. */
-export const ROLLOUT_STATEMENTS: readonly string[] = Object.freeze([...MODE_WORDS, 'default']);
+export const ROLLOUT_STATEMENTS: readonly string[] = ROLLOUT_SCHEMA.keywords;
+const DEFAULT = statementSchema(ROLLOUT_SCHEMA, 'default');
 
 /** One compiled `enforce|shadow target … [percent N%]` rule (one per target when a rule lists several). */
 export interface CompiledRolloutRule {
@@ -180,7 +212,7 @@ export function compileRollout(blocks: readonly Block[], env: Env): RolloutConfi
     }
     if (kw === 'default') {
       if (defaultSpan) {
-        reportError(env, 'POL0486', first!.span, 'more than one "default" in rollout block', [`first given at ${ruleRef(defaultSpan)}`]);
+        reportRepeat(env, DEFAULT, first!.span, defaultSpan);
         continue;
       }
       defaultSpan = st.span;

@@ -2,7 +2,7 @@
 // default) and a stable percentage of policy_user, before topics/moderation/decide run; publishes it as rolloutKey.
 import { definePlugin, type PluginHooks } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { compileRollout, type RolloutConfig } from './block.ts';
+import { compileRollout, ROLLOUT_SCHEMA, type RolloutConfig } from './block.ts';
 import { selectRollout } from './select-rollout.ts';
 import { rolloutKey } from '../../src/sdk/state-keys.ts';
 import { traceRollout } from './trace.ts';
@@ -20,6 +20,7 @@ export function applyRollout(config: RolloutConfig, ctx: RequestContext): void {
 export const rolloutPlugin = definePlugin<RolloutConfig>({
   name: 'rollout',
   blocks: ['rollout'],
+  schemas: [ROLLOUT_SCHEMA],
   diagnostics: [480, 489],
   compile: (blocks, env) => compileRollout(blocks, env),
   hooks(config): PluginHooks {

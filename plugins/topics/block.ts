@@ -3,15 +3,56 @@
 import type { Block, ScalarValue, Span, Statement } from '../../src/sdk/ast.ts';
 import type { CompileEnv } from '../../src/sdk/plugin.ts';
 import {
-  compileUserRegex, describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, statementsByKeyword,
-  suggestNotes, type UserRegex,
+  compileUserRegex, describeValue, flattenTerm, identName, reportError, reportWarning, ruleRef, suggestNotes,
+  type UserRegex,
 } from '../../src/sdk/block-helpers.ts';
-import { normalizeText } from './normalize.ts';
+import {
+  checkNoBody, defineBlockSchema, readBlock, reportNoBody, reportRepeat, statementSchema,
+} from '../../src/sdk/block-schema.ts';
+import { normalizeText } from '../../src/text/normalize.ts';
 import { TopicMatcher, type PhraseSpec, type TopicEntry } from './matcher.ts';
-import { DEFAULT_SCAN, DEFAULT_SCOPE, SCAN_MODES, SCOPES, type ScanMode, type Scope } from './scan.ts';
+import { DEFAULT_SCAN, DEFAULT_SCOPE, SCAN_MODES, SCOPES, type ScanMode, type Scope } from '../../src/text/scan.ts';
+
+/** The `topics` block's schema: its statements and reference table (entries are read in file order by compileTopics). */
+export const TOPICS_SCHEMA = defineBlockSchema({
+  block: 'topics',
+  noQualifier: { code: 'POL0427', message: (found) => `the topics block takes no qualifier, found ${found}`, notes: ['write topics { … }'], every: true },
+  statements: [
+    {
+      keyword: 'allow', syntax: 'allow ENTRIES', meaning: 'allowlist entries: a comma list of double-quoted phrases and `/regexes/`. When the policy has any allow entry, a request that matches none of them is **refused** (reason `ALLOWLIST_MISS`) before any other rule',
+      default: 'no allowlist',
+      values: [{ kind: 'string', name: 'ENTRIES' }],
+      noBody: { code: 'POL0427', message: '"allow" takes no "{ … }" body', at: 'keyword' },
+    },
+    {
+      keyword: 'deny', syntax: 'deny ENTRIES', meaning: 'denylist entries; a hit is the `denylist` trigger of the `respond` block', default: '—',
+      values: [{ kind: 'string', name: 'ENTRIES' }],
+      noBody: { code: 'POL0427', message: '"deny" takes no "{ … }" body', at: 'keyword' },
+      moreRows: [
+        { syntax: '`allow list "file"`, `deny list "file"`', meaning: 'entries read from a text file, relative to the policy file and inside the policy root or an `--allow-path` directory (POL0313): one phrase per line, blank lines and lines starting with `#` ignored', default: '—' },
+        { syntax: '`allow exact …`, `deny exact …` (also `deny exact list "file"`)', meaning: 'the phrases of this statement match only as written: no plural forms (below). Put the phrases that must be exact in their own statement', default: 'plural forms on' },
+      ],
+    },
+    {
+      keyword: 'scan', syntax: 'scan user\\|last_user\\|all', meaning: 'which roles are matched: user messages, only the last user message, or user, system, developer and assistant messages (tool results are never scanned)', default: '`user`',
+      values: [{ kind: 'word', words: SCAN_MODES }],
+      once: { code: 'POL0425', message: 'duplicate "scan" statement', notes: (first) => [`first given at ${ruleRef(first)}`] },
+      noBody: { code: 'POL0427', message: '"scan" takes no "{ … }" body', at: 'keyword' },
+    },
+    {
+      keyword: 'scope', syntax: 'scope latest\\|conversation', meaning: 'which turns are matched: `latest` — the last user turn (the last user message and the messages of the same turn right before it); `conversation` — every message of the request. With `latest`, a refused turn that stays in the chat history does not refuse every later turn; but a client can put text in an earlier fake turn that is then not matched — use `conversation` where a deny list is a hard boundary', default: '`latest`',
+      values: [{ kind: 'word', words: SCOPES }],
+      once: { code: 'POL0425', message: 'duplicate "scope" statement', notes: (first) => [`first given at ${ruleRef(first)}`] },
+      noBody: { code: 'POL0427', message: '"scope" takes no "{ … }" body', at: 'keyword' },
+    },
+  ],
+});
 
 /** Statement keywords of the `topics` block. */
-export const TOPICS_STATEMENTS: readonly string[] = Object.freeze(['allow', 'deny', 'scan', 'scope']);
+export const TOPICS_STATEMENTS: readonly string[] = TOPICS_SCHEMA.keywords;
+const SCAN = statementSchema(TOPICS_SCHEMA, 'scan');
+const SCOPE = statementSchema(TOPICS_SCHEMA, 'scope');
+
 
 /** At most this many duplicate-phrase warnings per statement; the rest are summed up in one note. */
 const MAX_DUPLICATE_WARNINGS = 5;
@@ -160,7 +201,7 @@ function addList(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env, exac
 }
 
 function readEntries(d: Draft, kind: 'allow' | 'deny', st: Statement, env: Env): void {
-  if (st.body) reportError(env, 'POL0427', st.terms[0]!.span, `"${kind}" takes no "{ … }" body`);
+  checkNoBody(st, statementSchema(TOPICS_SCHEMA, kind), env);
   // `exact` right after the keyword: the phrases of this statement match only as written (no plural forms)
   const exact = identName(st.terms[1]) === 'exact';
   const first = exact ? 2 : 1;
@@ -196,7 +237,7 @@ function readScan(sts: readonly Statement[], env: Env): { mode: ScanMode; rule: 
   let rule: string | null = null;
   sts.forEach((st, i) => {
     if (i > 0) {
-      reportError(env, 'POL0425', st.terms[0]!.span, 'duplicate "scan" statement', [`first given at ${ruleRef(sts[0]!.span)}`]);
+      reportRepeat(env, SCAN, st.terms[0]!.span, sts[0]!.span);
       return;
     }
     const v = st.terms[1];
@@ -219,9 +260,9 @@ function readScan(sts: readonly Statement[], env: Env): { mode: ScanMode; rule: 
 function readScope(sts: readonly Statement[], env: Env): Scope {
   let scope: Scope = DEFAULT_SCOPE;
   sts.forEach((st, i) => {
-    if (st.body) reportError(env, 'POL0427', st.terms[0]!.span, '"scope" takes no "{ … }" body');
+    checkNoBody(st, SCOPE, env);
     if (i > 0) {
-      reportError(env, 'POL0425', st.terms[0]!.span, 'duplicate "scope" statement', [`first given at ${ruleRef(sts[0]!.span)}`]);
+      reportRepeat(env, SCOPE, st.terms[0]!.span, sts[0]!.span);
       return;
     }
     const v = st.terms[1];
@@ -254,8 +295,7 @@ export function compileTopics(blocks: readonly Block[], outer: Env): TopicsConfi
     report: (d) => { if (d.severity === 'error') errors++; outer.report(d); },
     readText: (path, span) => { const t = outer.readText(path, span); if (t === undefined) errors++; return t; },
   };
-  for (const q of block.qualifiers) reportError(env, 'POL0427', q.span, `the topics block takes no qualifier, found ${describeValue(q)}`, ['write topics { … }']);
-  const byKw = statementsByKeyword(block, TOPICS_STATEMENTS, env);
+  const byKw = readBlock(block, TOPICS_SCHEMA, env);
   const d: Draft = { entries: [], phrases: [], regexes: [], seen: { allow: new Map(), deny: new Map() } };
   // Allow and deny statements are read in file order so entry indices follow configuration order.
   for (const st of block.statements) {
@@ -264,7 +304,7 @@ export function compileTopics(blocks: readonly Block[], outer: Env): TopicsConfi
   }
   const scan = readScan(byKw.get('scan') ?? [], env);
   const scope = readScope(byKw.get('scope') ?? [], env);
-  if (byKw.get('scan')?.some((s) => s.body)) reportError(env, 'POL0427', byKw.get('scan')![0]!.terms[0]!.span, '"scan" takes no "{ … }" body');
+  if (byKw.get('scan')?.some((s) => s.body)) reportNoBody(env, SCAN, byKw.get('scan')![0]!.terms[0]!.span);
   if (d.entries.length === 0) {
     if (errors > 0) return undefined;
     reportWarning(env, 'POL0429', block.nameSpan, 'topics block has no allow or deny entries', ['the topic matcher is off for this policy']);

@@ -2,17 +2,18 @@
 // regexes, and publishes the hits (topicsKey) for decide and the verdict. It never answers a request by itself.
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
+import { promptTapes } from '../../src/sdk/text.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { compileTopics, type TopicsConfig } from './block.ts';
+import { compileTopics, TOPICS_SCHEMA, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 import { traceTopics } from './trace.ts';
 
 export { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 export { compileTopics, pluralForms, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
-export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from './normalize.ts';
-export { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
+export { normalizeText, TextNormalizer, HOMOGLYPHS, type WordSink } from '../../src/text/normalize.ts';
+export { WordAutomaton, WordScanner, type MatchSink } from '../../src/text/automaton.ts';
 export { TopicMatcher, type TopicEntry, type TopicHits } from './matcher.ts';
-export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from './scan.ts';
+export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Scope, visitScannedTexts, scannedTexts } from '../../src/text/scan.ts';
 
 /**
  * Scans the request and publishes the result as `topicsKey`: the configured phrases as written that matched, in
@@ -20,7 +21,7 @@ export { SCAN_MODES, DEFAULT_SCAN, SCOPES, DEFAULT_SCOPE, type ScanMode, type Sc
  * frozen result is published).
  */
 export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: TopicsResult): void {
-  const hits = config.matcher.matchPrompt(ctx.prompt, config.scan, config.scope);
+  const hits = config.matcher.matchPrompt(ctx.prompt, config.scan, config.scope, promptTapes);
   if (hits.allow.length === 0 && hits.deny.length === 0) {
     ctx.set(topicsKey, noHits);
     return;
@@ -41,6 +42,7 @@ export function scanTopics(config: TopicsConfig, ctx: RequestContext, noHits: To
 export const topicsPlugin = definePlugin<TopicsConfig>({
   name: 'topics',
   blocks: ['topics'],
+  schemas: [TOPICS_SCHEMA],
   diagnostics: [420, 429],
   compile: (blocks, env) => compileTopics(blocks, env),
   hooks(config): PluginHooks {

@@ -3,9 +3,10 @@
 import type { UserRegex } from '../../src/sdk/block-helpers.ts';
 import { readPrompt, type PromptView } from '../../src/sdk/prompt-view.ts';
 import type { ChatRequest } from '../../src/sdk/types.ts';
-import { WordAutomaton, WordScanner, type MatchSink } from './automaton.ts';
-import { TextNormalizer } from './normalize.ts';
-import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from './scan.ts';
+import { WordAutomaton, WordScanner, type MatchSink } from '../../src/text/automaton.ts';
+import { TextNormalizer } from '../../src/text/normalize.ts';
+import type { WordTapes } from '../../src/text/word-tape.ts';
+import { visitScannedTexts, type ScanMode, type Scope, type TextVisitor } from '../../src/text/scan.ts';
 
 /** One configured allow or deny entry: a phrase (inline or from a list file) or a regex. */
 export interface TopicEntry {
@@ -51,6 +52,9 @@ export class TopicMatcher implements MatchSink, TextVisitor {
   readonly #entryCode: Int32Array;
   readonly #regexes: readonly { readonly entry: number; readonly re: UserRegex }[];
   readonly #norm = new TextNormalizer();
+  /** During a `matchPrompt` given word tapes: the tapes and the view (tokenise once, shared with moderation). */
+  #tapes: WordTapes | undefined;
+  #view: PromptView | undefined;
   /** Hit codes of the current scan, deduplicated, in `#hits[0 .. #nhits)`. */
   #hits = new Int32Array(64);
   #nhits = 0;
@@ -135,12 +139,14 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     }
   }
 
-  /** TextVisitor: normalises and matches one text segment. */
-  onText(text: string): void {
+  /** TextVisitor: normalises and matches one text segment (`segment`: its index in the prompt view, -1 for none). */
+  onText(text: string, segment = -1): void {
     const scanner = this.#scanner;
     if (scanner !== null) {
       scanner.reset();
-      this.#norm.tokenize(text, scanner);
+      const tapes = this.#tapes;
+      if (tapes !== undefined && segment >= 0) tapes.tokenize(this.#view!, segment, text, this.#norm, scanner);
+      else this.#norm.tokenize(text, scanner);
     }
     if (this.#regexes.length > 0) {
       let normalized: string | undefined;
@@ -155,10 +161,20 @@ export class TopicMatcher implements MatchSink, TextVisitor {
     }
   }
 
-  /** Matches the items `mode` and `scope` select from a request's prompt. */
-  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation'): TopicHits {
+  /**
+   * Matches the items `mode` and `scope` select from a request's prompt; with `tapes` (the request path passes
+   * `promptTapes`) a message another scan of the same prompt has tokenised is replayed, not tokenised again.
+   */
+  matchPrompt(view: PromptView, mode: ScanMode, scope: Scope = 'conversation', tapes?: WordTapes): TopicHits {
     this.#begin();
-    visitScannedTexts(view, mode, this, scope);
+    this.#tapes = tapes;
+    this.#view = view;
+    try {
+      visitScannedTexts(view, mode, this, scope);
+    } finally {
+      this.#tapes = undefined;
+      this.#view = undefined;
+    }
     return this.#finish();
   }
 

@@ -5,7 +5,7 @@ import type { PromptSegment } from '../../src/sdk/prompt-view.ts';
 import { traceText, type TraceRecorder, type TraceSpan } from '../../src/sdk/trace.ts';
 import type { TopicsConfig } from './block.ts';
 import type { TopicMatcher } from './matcher.ts';
-import { visitScannedTexts } from './scan.ts';
+import { visitScannedTexts } from '../../src/sdk/text.ts';
 
 /** Hits located per request at most (the others are listed without a span). */
 const MAX_LOCATED = 32;

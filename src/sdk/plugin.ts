@@ -1,6 +1,7 @@
 // The plugin contract: what a plugin declares (blocks, errors, reason codes, metrics, its diagnostic range, CLI
 // commands, what it runs after) and the hooks it runs. A plugin compiles its blocks once per policy, then its hooks run
 // per request in the fixed chain order. Plugins import from src/sdk/ only.
+import type { BlockSchema } from './block-schema.ts';
 import type { Block, Diagnostic, Span } from './ast.ts';
 import type { ErrorDef, GatewayError } from '../errors.ts';
 import type { GatewayServices, RequestContext } from './context.ts';
@@ -141,6 +142,11 @@ export interface PluginFactory<Config = unknown> {
   readonly reasonCodes?: Readonly<Record<string, string>>;
   /** Its metrics (`defineMetrics`); the gateway creates them, hooks get them with `ctx.services.metricsOf(…)`. */
   readonly metrics?: MetricDecls;
+  /**
+   * The schemas of its blocks (`defineBlockSchema`): the statements the language reference's table lists for each (a
+   * docs test compares), and what `readBlock` checks. Plugins not yet converted leave it out.
+   */
+  readonly schemas?: readonly BlockSchema[];
   /** The numbers of its own POL diagnostic codes, first and last (inclusive): [420, 429] for POL0420–POL0429. */
   readonly diagnostics?: readonly [number, number];
   /** `policy-gateway` subcommands it contributes. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { globMatch } from '../../src/sdk/glob.ts';
-import { categoryGlobMatch, expandCategoryGlob } from '../../plugins/decide/taxonomy.ts';
+import { categoryGlobMatch, expandCategoryGlob } from '../../src/sdk/taxonomy.ts';
 
 /** Reference semantics: the glob as an anchored regex (test-only; the matcher itself builds no regex). */
 function reference(pattern: string, text: string): boolean {

@@ -1,5 +1,5 @@
-// The SDK is the only door: a plugin imports nothing from src/ outside src/sdk/, nothing from grammar/, and nothing
-// from another plugin's folder; the SDK imports no plugin (but for the one documented bridge, src/sdk/text.ts).
+// The SDK is the only door: a plugin imports nothing from src/ outside src/sdk/ and src/text/ (the shared text library),
+// nothing from grammar/, and nothing from another plugin's folder; neither the SDK nor the text library imports a plugin.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ describe('the SDK is the only door', () => {
     expect(pluginFiles.length).toBeGreaterThan(40);
   });
 
-  it.each(pluginFiles.map((file) => ({ file })))('$file imports only its own folder and src/sdk/', ({ file }) => {
+  it.each(pluginFiles.map((file) => ({ file })))('$file imports only its own folder, src/sdk/ and src/text/', ({ file }) => {
     const own = file.split('/').slice(0, 2).join('/'); // plugins/<name>
     for (const target of localImports(join(root, file))) {
       if (file === 'plugins/index.ts') {
@@ -45,23 +45,18 @@ describe('the SDK is the only door', () => {
         expect(target === 'src/sdk/plugin.ts' || /^plugins\/[a-z]+\/index\.ts$/.test(target), `${file} -> ${target}`).toBe(true);
         continue;
       }
-      const ok = target.startsWith(`${own}/`) || target.startsWith('src/sdk/');
-      expect(ok, `${file} imports ${target}: go through src/sdk/`).toBe(true);
+      const ok = target.startsWith(`${own}/`) || target.startsWith('src/sdk/') || target.startsWith('src/text/');
+      expect(ok, `${file} imports ${target}: go through src/sdk/ (or src/text/)`).toBe(true);
     }
   });
 
-  it('src/sdk/ imports no plugin, except the text bridge to the topics text machinery (part B moves it to src/text/)', () => {
-    const bridged = new Set(['plugins/topics/normalize.ts', 'plugins/topics/automaton.ts', 'plugins/topics/scan.ts']);
-    let bridges = 0;
-    for (const f of tsFiles(join(root, 'src/sdk'))) {
+  it('src/sdk/ and src/text/ import no plugin (the text machinery lives in src/text/, not in the topics plugin)', () => {
+    const files = [...tsFiles(join(root, 'src/sdk')), ...tsFiles(join(root, 'src/text'))];
+    expect(files.map((f) => relative(root, f))).toContain('src/text/normalize.ts');
+    for (const f of files) {
       const file = relative(root, f);
-      for (const target of localImports(f)) {
-        if (!target.startsWith('plugins/')) continue;
-        expect(file === 'src/sdk/text.ts' && bridged.has(target), `${file} imports ${target}`).toBe(true);
-        bridges++;
-      }
+      for (const target of localImports(f)) expect(target.startsWith('plugins/'), `${file} imports ${target}`).toBe(false);
     }
-    expect(bridges).toBe(3);
   });
 
   it('the import scan sees every kind of import (a scan that finds nothing would pass vacuously)', () => {

@@ -2,7 +2,7 @@
 // position and did-you-mean notes, and the compiled shape (precomputed category tables, frozen config).
 import { describe, expect, it } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
-import { MODERATION_CATEGORIES } from '../../../plugins/decide/taxonomy.ts';
+import { CATEGORIES as MODERATION_CATEGORIES } from '../../../src/sdk/taxonomy.ts';
 import { compileWith } from './policy-helpers.ts';
 
 const F = 'rules/test.policy';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decidePlugin } from '../../../plugins/decide/index.ts';
 import { evaluateDecision, type DecisionInput } from '../../../plugins/decide/evaluate-decision.ts';
 import fc from 'fast-check';
-import { categoryGlobMatch } from '../../../plugins/decide/taxonomy.ts';
+import { categoryGlobMatch } from '../../../src/sdk/taxonomy.ts';
 import { compileClean, compileWith } from './policy-helpers.ts';
 
 const F = 'rules/test.policy';

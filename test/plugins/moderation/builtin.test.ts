@@ -9,7 +9,7 @@ import {
   BuiltinClassifier, builtinClassifier, CATEGORIES, moderationKey, moderationPlugin, ZERO_SCORES, categoryGlobMatch, expandCategoryGlob,
 } from '../../../plugins/moderation/index.ts';
 import { expandPhrase, loadLexicon } from '../../../plugins/moderation/lexicon.ts';
-import { MODERATION_CATEGORIES, categoryGlobMatch as decideGlobMatch } from '../../../plugins/decide/taxonomy.ts';
+import { CATEGORIES as MODERATION_CATEGORIES, categoryGlobMatch as decideGlobMatch } from '../../../src/sdk/taxonomy.ts';
 import { ctxFor, testServices } from '../../helpers/ctx.ts';
 import { compileClean } from '../topics/policy.ts';
 

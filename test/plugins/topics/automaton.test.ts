@@ -2,8 +2,8 @@
 // prefixes and suffixes, repeated words), plus its construction errors.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { WordAutomaton, WordScanner, type MatchSink } from '../../../plugins/topics/automaton.ts';
-import { TextNormalizer, hashWord, packHi, packLo } from '../../../plugins/topics/normalize.ts';
+import { WordAutomaton, WordScanner, type MatchSink } from '../../../src/text/automaton.ts';
+import { TextNormalizer, hashWord, packHi, packLo } from '../../../src/text/normalize.ts';
 
 /** Every (pattern, last word index) occurrence of `patterns` in `words`, sorted. */
 function naive(patterns: readonly (readonly string[])[], words: readonly string[]): string[] {

@@ -2,7 +2,7 @@
 // to the same words as its folding (test/fixtures/topics/casefold.txt, generated from the Unicode data; SOURCES.md).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { normalizeText } from '../../../plugins/topics/normalize.ts';
+import { normalizeText } from '../../../src/text/normalize.ts';
 
 const rows = readFileSync(new URL('../../fixtures/topics/casefold.txt', import.meta.url), 'utf8')
   .split('\n').filter((l) => l !== '' && !l.startsWith('#'))

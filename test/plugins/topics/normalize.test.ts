@@ -2,7 +2,7 @@
 // letter-spacing and leet, plus the streaming (tokenize) form agreeing with the string form on arbitrary input.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HOMOGLYPHS, PACK_MAX, TextNormalizer, hashWord, normalizeText, packHi, packLo, type WordSink } from '../../../plugins/topics/normalize.ts';
+import { HOMOGLYPHS, PACK_MAX, TextNormalizer, hashWord, normalizeText, packHi, packLo, type WordSink } from '../../../src/text/normalize.ts';
 
 interface Case { note: string; input: string; want: string }
 

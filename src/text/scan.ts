@@ -1,6 +1,6 @@
 // Which items of a request's prompt the topic matcher and the moderation classifier read (`scan user | last_user |
 // all`, `scope latest | conversation`), and the walk over their text. Shared by the topics and moderation plugins.
-import type { PromptView } from '../../src/sdk/prompt-view.ts';
+import type { PromptView } from '../sdk/prompt-view.ts';
 
 /** Scan modes, in the order the docs list them. */
 export const SCAN_MODES = Object.freeze(['user', 'last_user', 'all'] as const);
@@ -20,9 +20,12 @@ export type Scope = (typeof SCOPES)[number];
 /** The default scope: the latest turn, so that a refused turn kept in the history does not refuse every later one. */
 export const DEFAULT_SCOPE: Scope = 'latest';
 
-/** Receives each scanned text segment (one message's string content, or one text content part). */
+/**
+ * Receives each scanned text segment (one message's string content, or one text content part) with its index in
+ * `view.segments` (the key of its word tape, src/text/word-tape.ts).
+ */
 export interface TextVisitor {
-  onText(text: string): void;
+  onText(text: string, segment: number): void;
 }
 
 /** Roles `scan all` reads (tool results and function messages are never scanned). */
@@ -57,7 +60,7 @@ export function visitScannedTexts(view: PromptView, mode: ScanMode, v: TextVisit
     const s = segs[k]!;
     if (s.item < from || s.item > to || s.kind !== 'text') continue;
     const role = roles[s.item]!;
-    if (mode === 'all' ? ALL_ROLES.has(role) : role === 'user') v.onText(s.text);
+    if (mode === 'all' ? ALL_ROLES.has(role) : role === 'user') v.onText(s.text, k);
   }
 }
 

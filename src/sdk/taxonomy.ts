@@ -1,5 +1,6 @@
 // The moderation category taxonomy (OpenAI moderation names), its parent/child structure, and category globs
-// (`self-harm/*`) as the `flag` statement uses them. Same names and glob rule as the decide plugin's `when` triggers.
+// (`self-harm/*`): the one copy, read by moderation (`flag`, scores) and decide (`when` triggers) through the SDK.
+import { globMatch } from './glob.ts';
 
 /** Every category, sorted (the order `flagged` lists use). */
 export const CATEGORIES = Object.freeze([
@@ -26,23 +27,6 @@ export const PARENT: Int8Array = Int8Array.from(CATEGORIES, (c) => {
   return slash < 0 ? -1 : CATEGORY_INDEX.get(c.slice(0, slash))!;
 });
 
-/** `*` matches any run of characters (including `/`), `?` one character; no regex, linear backtracking. */
-function globMatch(pattern: string, text: string): boolean {
-  let p = 0;
-  let t = 0;
-  let star = -1;
-  let mark = 0;
-  while (t < text.length) {
-    const pc = p < pattern.length ? pattern.charCodeAt(p) : -1;
-    if (pc === 42) { star = p++; mark = t; }
-    else if (pc !== -1 && (pc === 63 || pc === text.charCodeAt(t))) { p++; t++; }
-    else if (star !== -1) { p = star + 1; t = ++mark; }
-    else return false;
-  }
-  while (p < pattern.length && pattern.charCodeAt(p) === 42) p++;
-  return p === pattern.length;
-}
-
 /**
  * True when a category glob covers `category`. A glob ending in `/*` also covers its parent (`self-harm/*` covers
  * `self-harm`, `self-harm/intent` and `self-harm/instructions`): an operator who writes `self-harm/*` means the family.
@@ -56,6 +40,9 @@ export function categoryGlobMatch(glob: string, category: string): boolean {
 export function expandCategoryGlob(glob: string): Category[] {
   return CATEGORIES.filter((c) => categoryGlobMatch(glob, c));
 }
+
+/** The taxonomy as a set, for O(1) membership on the request path. */
+export const CATEGORY_SET: ReadonlySet<string> = new Set(CATEGORIES);
 
 /** Raises each parent score to at least the maximum of its children (in place). */
 export function propagateParents(scores: Float64Array): void {

@@ -1,192 +1,17 @@
 // The matching normaliser shared by the topic matcher and the builtin moderation classifier: folds text into a
 // canonical word stream (NFKD compatibility folding, case, diacritics, homoglyphs, invisibles, separators, leet).
 // Phrases (compile time) and request text (hot path) go through this same function, so they always agree.
+import * as tables from './char-tables.ts';
 
-/** Character classes of the per-code-unit table. */
-const SEP = 0;
-const WORD = 1;
-const DROP = 2;
-const EXPAND = 3;
-const APOS = 4;
-/** Invisible characters (format characters, Hangul fillers): removed, but remembered as possible word breaks. */
-const INVISIBLE = 5;
-/** Han ideographs and kana: scripts written without spaces between words, so each character is a word of its own. */
-const CJK = 6;
+export { hashWord, HOMOGLYPHS, PACK_MAX, packHi, packLo } from './char-tables.ts';
 
-/** Class of each BMP code unit (surrogates are handled in the loop). Built once at module load. */
-const CLASS = new Uint8Array(65536);
-/** Folded form of each WORD code unit: lower-case, then homoglyph → Latin. */
-const FOLD = new Uint16Array(65536);
-/** Two-letter expansions (ß → ss, æ → ae, œ → oe, ĳ → ij). */
-const EXPANSIONS = new Map<number, readonly [number, number]>([
-  [0x00df, [0x73, 0x73]], [0x00e6, [0x61, 0x65]], [0x00c6, [0x61, 0x65]], [0x0153, [0x6f, 0x65]], [0x0152, [0x6f, 0x65]],
-  [0x1e9e, [0x73, 0x73]],
-]);
-
-/**
- * Look-alike letters folded onto the Latin letter they imitate, applied after lower-casing. Covers the Cyrillic and
- * Greek letters that render like Latin ones, Latin small capitals and letters whose stroke is not a decomposable
- * diacritic (ø, ł, đ, ħ, ı). Fullwidth, mathematical and circled forms need no entry: NFKD folds them.
- */
-export const HOMOGLYPHS: Readonly<Record<string, string>> = Object.freeze({
-  // Cyrillic
-  'а': 'a', 'в': 'b', 'е': 'e', 'ѐ': 'e', 'і': 'i', 'ј': 'j', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p',
-  'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y', 'һ': 'h', 'ӏ': 'l',
-  'ɡ': 'g',
-  // Greek
-  'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'μ': 'm', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
-  'υ': 'u', 'χ': 'x', 'γ': 'y', 'ζ': 'z', 'ω': 'w',
-  // Latin look-alikes without a canonical decomposition
-  'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɩ': 'i', 'ø': 'o', 'ł': 'l', 'đ': 'd', 'ħ': 'h', 'ŧ': 't', 'ƀ': 'b',
-  // small capitals
-  'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i', 'ᴊ': 'j', 'ᴋ': 'k', 'ʟ': 'l',
-  'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y',
-  'ᴢ': 'z',
-});
-
-/** Leet digits folded to letters inside tokens that also contain an ASCII letter (`k1ll` → `kill`). */
-const LEET = new Uint16Array(128);
-for (const [d, l] of [['0', 'o'], ['1', 'i'], ['3', 'e'], ['4', 'a'], ['5', 's'], ['7', 't']] as const) {
-  LEET[d.charCodeAt(0)] = l.charCodeAt(0);
-}
-
-/** Invisible code units removed without breaking a word (besides every \p{Cf} format character). */
-const DROP_RANGES: readonly (readonly [number, number])[] = [
-  [0x0300, 0x036f], // combining diacritical marks (what NFKD splits off accented letters), incl. U+034F CGJ
-  [0x1ab0, 0x1aff], [0x1dc0, 0x1dff], [0x20d0, 0x20ff], [0xfe20, 0xfe2f], // more combining diacritics
-  [0x17b4, 0x17b5], [0x180b, 0x180f], // Khmer inherent vowels, Mongolian variation selectors
-  [0xfe00, 0xfe0f], // variation selectors
-  [0x3099, 0x309a], // combining kana voiced sound marks (NFKD splits them off が, ぱ …)
-];
-
-/** Han and kana ranges (BMP) whose characters are words of one character each (see CJK). */
-const CJK_RANGES: readonly (readonly [number, number])[] = [
-  [0x3005, 0x3007], // 々 〆 〇
-  [0x3040, 0x3098], [0x309b, 0x30ff], // hiragana, katakana (with ー), without the combining voiced marks
-  [0x31f0, 0x31ff], // katakana phonetic extensions
-  [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xf900, 0xfaff], // CJK unified ideographs (ext. A), compatibility ideographs
-];
-
-/** Case folding of astral letters (Deseret, Osage, Adlam …): code point → folded code point. Built once at load. */
-const ASTRAL_FOLD = new Map<number, number>();
-/** Letters that render as nothing (Hangul fillers): treated like zero-width characters. */
-const INVISIBLE_LETTERS: readonly number[] = [0x115f, 0x1160, 0x3164, 0xffa0];
-
-function buildTables(): void {
-  const word = /^[\p{L}\p{N}\p{M}]$/u;
-  const format = /^\p{Cf}$/u;
-  for (let cp = 0; cp < 65536; cp++) {
-    if (cp >= 0xd800 && cp <= 0xdfff) continue; // surrogates: SEP in the table, handled in the loop
-    const ch = String.fromCharCode(cp);
-    if (format.test(ch)) { CLASS[cp] = INVISIBLE; continue; }
-    if (word.test(ch)) {
-      CLASS[cp] = WORD;
-      // full case folding (CaseFolding.txt): lower-case the upper-case form, so that ς (final sigma) folds like σ,
-      // ϐ like β, ſ like s; where that form is several letters (ß → SS), the plain lower case
-      const viaUpper = ch.toUpperCase().toLowerCase();
-      const lower = viaUpper.length === 1 ? viaUpper : ch.toLowerCase();
-      // `İ`.toLowerCase() is "i" + U+0307: keep the base letter (the mark would be dropped anyway)
-      let f = lower.length === 1 || (lower.length === 2 && lower.charCodeAt(1) >= 0x300 && lower.charCodeAt(1) <= 0x36f)
-        ? lower.charCodeAt(0) : cp;
-      const h = HOMOGLYPHS[String.fromCharCode(f)];
-      if (h !== undefined) f = h.charCodeAt(0);
-      FOLD[cp] = f;
-    }
-  }
-  for (const [lo, hi] of DROP_RANGES) for (let cp = lo; cp <= hi; cp++) CLASS[cp] = DROP;
-  for (const [lo, hi] of CJK_RANGES) for (let cp = lo; cp <= hi; cp++) { CLASS[cp] = CJK; FOLD[cp] = cp; }
-  // the iota subscript (what NFKD splits off ᾳ, ῳ …) is a letter under full case folding (ᾳ → αι), not a diacritic
-  CLASS[0x0345] = WORD;
-  FOLD[0x0345] = FOLD[0x03b9]!;
-  for (let cp = 0x10400; cp <= 0x1e9ff; cp++) {
-    const ch = String.fromCodePoint(cp);
-    const f = ch.toUpperCase().toLowerCase();
-    if (f !== ch && f.length === 2) ASTRAL_FOLD.set(cp, f.codePointAt(0)!);
-  }
-  for (const cp of INVISIBLE_LETTERS) CLASS[cp] = INVISIBLE;
-  for (const cp of EXPANSIONS.keys()) CLASS[cp] = EXPAND;
-  // apostrophes join the letters around them (don't → dont) and separate elsewhere ('quoted')
-  for (const cp of [0x27, 0x2019, 0x02bc, 0xff07]) CLASS[cp] = APOS;
-}
-buildTables();
-
-/** Astral code points: tag characters and supplementary variation selectors vanish; emoji and symbols separate; other astral letters are word characters. */
-function astralClass(cp: number): number {
-  if (cp >= 0x20000 && cp <= 0x3134f) return CJK; // CJK unified ideographs, extensions B–H
-  if (cp >= 0xe0000 && cp <= 0xe007f) return INVISIBLE;
-  if (cp >= 0xe0100 && cp <= 0xe01ef) return DROP;
-  if (cp >= 0x1f000 && cp <= 0x1faff) return SEP;
-  if (cp >= 0x1d000 && cp <= 0x1d24f) return SEP;
-  return WORD;
-}
-
-/** Token flags. */
-const F_ASCII_LETTER = 1;
-const F_LEET_DIGIT = 2;
-const F_OTHER_LETTER = 4;
-
-/** ASCII fast path: 0 separator, 1 apostrophe, otherwise the folded (lower-case) character. */
-const ASCII = new Uint8Array(128);
-/** ASCII token flags per character. */
-const ASCII_FLAGS = new Uint8Array(128);
-for (let c = 0; c < 128; c++) {
-  if (c >= 65 && c <= 90) { ASCII[c] = c + 32; ASCII_FLAGS[c] = F_ASCII_LETTER; }
-  else if (c >= 97 && c <= 122) { ASCII[c] = c; ASCII_FLAGS[c] = F_ASCII_LETTER; }
-  else if (c >= 48 && c <= 57) { ASCII[c] = c; ASCII_FLAGS[c] = LEET[c] !== 0 ? F_LEET_DIGIT : 0; }
-  else if (c === 0x27) ASCII[c] = 1;
-}
-
-/** ASCII letters and digits: the folded character | token flags << 8; 0 for every other ASCII character. */
-const ASCII_WORD = new Uint16Array(128);
-for (let c = 0; c < 128; c++) if (ASCII[c]! > 1) ASCII_WORD[c] = ASCII[c]! | (ASCII_FLAGS[c]! << 8);
-
-/** FNV-1a hash of a normalised word, as {@link WordSink.onWord} receives it. */
-export function hashWord(chars: Uint16Array | string, start: number, len: number): number {
-  let h = FNV_OFFSET;
-  if (typeof chars === 'string') {
-    for (let p = start, end = start + len; p < end; p++) h = Math.imul(h ^ chars.charCodeAt(p), FNV_PRIME);
-  } else {
-    for (let p = start, end = start + len; p < end; p++) h = Math.imul(h ^ chars[p]!, FNV_PRIME);
-  }
-  return h;
-}
-const FNV_OFFSET = 0x811c9dc5 | 0;
-
-/** Longest word that has a packed key. */
-export const PACK_MAX = 8;
-/** Per word length n ≤ 8: the masks of the packed key's low and high halves, at 2n and 2n + 1. */
-const KEY_MASKS = new Int32Array(18);
-for (let n = 0; n <= 8; n++) {
-  KEY_MASKS[2 * n] = n >= 4 ? -1 : (1 << (8 * n)) - 1;
-  KEY_MASKS[2 * n + 1] = n <= 4 ? 0 : n === 8 ? -1 : (1 << (8 * (n - 4))) - 1;
-}
-
-/**
- * The packed key of a short ASCII word (at most {@link PACK_MAX} characters, all below 128), in two halves: its
- * characters one byte each, the last four in `packLo` (the last character in the low byte) and the ones before in
- * `packHi`. With the length, it is the word itself: a matcher compares keys instead of characters. -1 from
- * `packHi` when the word has no key (longer, or a character of 128 or more); `packLo` is then meaningless.
- */
-export function packLo(chars: Uint16Array | string, start: number, len: number): number {
-  let lo = 0;
-  for (let p = start, end = start + len; p < end; p++) lo = (lo << 8) | (typeof chars === 'string' ? chars.charCodeAt(p) : chars[p]!);
-  return lo;
-}
-
-/** The high half of a word's packed key, or -1 when it has none (see {@link packLo}). */
-export function packHi(chars: Uint16Array | string, start: number, len: number): number {
-  if (len > PACK_MAX) return -1;
-  let lo = 0;
-  let hi = 0;
-  for (let p = start, end = start + len; p < end; p++) {
-    const c = typeof chars === 'string' ? chars.charCodeAt(p) : chars[p]!;
-    if (c >= 128) return -1;
-    hi = (hi << 8) | (lo >>> 24);
-    lo = (lo << 8) | c;
-  }
-  return hi;
-}
-const FNV_PRIME = 16777619;
+// The tables as this module's own constants: the hot loops read them without the per-access check an imported
+// binding costs (measured: the topic scan ~1.5× slower reading them as imports).
+const {
+  APOS, ASCII, ASCII_FLAGS, ASCII_WORD, ASTRAL_FOLD, astralClass, CJK, CLASS, DROP, EXPAND, EXPANSIONS,
+  F_ASCII_LETTER, F_LEET_DIGIT, F_OTHER_LETTER, FNV_OFFSET, FNV_PRIME, FOLD, hashWord, INVISIBLE,
+  KEY_MASKS, LEET, PACK_MAX, packHi, packLo, SEP, WORD,
+} = tables;
 
 /** Streams `raw[start..start+len)` to `sink` with its hash and packed key computed here (words rewritten after tokenising). */
 function emitWord(sink: WordSink, raw: Uint16Array, start: number, len: number): void {
@@ -257,6 +82,11 @@ export class TextNormalizer implements WordSink {
   #ncuts = 0;
   /** Whether a possessive `'s` ending a word is dropped (`competitor's` → `competitor`) or joined (`competitors`). */
   readonly #dropPossessive: boolean;
+  /**
+   * Apostrophes met between two word characters by the last `tokenize` (the only place the possessive option is read):
+   * when 0, the words streamed are the same in either possessive mode (a word tape may serve both, src/text/word-tape.ts).
+   */
+  apostrophes = 0;
 
   /**
    * `possessive`: `drop` (default; the topic matcher) removes a possessive `'s` at the end of a word, so a phrase
@@ -265,6 +95,11 @@ export class TextNormalizer implements WordSink {
    */
   constructor(opts: { possessive?: 'drop' | 'join' } = {}) {
     this.#dropPossessive = opts.possessive !== 'join';
+  }
+
+  /** True when a possessive `'s` is joined (`possessive: 'join'`), false when it is dropped (the default). */
+  get joinsPossessive(): boolean {
+    return !this.#dropPossessive;
   }
 
   /**
@@ -283,6 +118,7 @@ export class TextNormalizer implements WordSink {
    */
   tokenize(text: string, sink: WordSink): void {
     const n = text.length;
+    this.apostrophes = 0;
     let bytes = this.#bytes;
     if (bytes.length < n + 16) {
       this.#buf8 = new Uint8Array(n + (n >> 1) + 24);
@@ -334,6 +170,7 @@ export class TextNormalizer implements WordSink {
         // possessive 's at the end of the word, which is dropped (bytes[n] is the sentinel 0, so i + 2 ≤ n + 1 is readable
         // once i + 1 < n)
         if (bytes[i] === 0x27 && (a = W[bytes[i + 1]!]!) !== 0) {
+          this.apostrophes++;
           if (this.#dropPossessive && (bytes[i + 1] === 0x73 || bytes[i + 1] === 0x53) && (i + 2 >= n || W[bytes[i + 2]!] === 0)) { skip = 2; break; }
           i++;
           apos = true;
@@ -368,6 +205,7 @@ export class TextNormalizer implements WordSink {
     // NFKD is applied lazily, at the first non-ASCII character: it leaves an ASCII prefix unchanged (ASCII
     // characters decompose to themselves and are starters, so canonical reordering never moves them), so the
     // scan goes on at the same index of the normalised text. Pure-ASCII text is read once.
+    this.apostrophes = 0;
     let s = text;
     let n = s.length;
     let folded = false;
@@ -416,6 +254,7 @@ export class TextNormalizer implements WordSink {
               continue; // same index, now in the normalised text
             }
             if (isWordAt(s, i + 1)) {
+              this.apostrophes++;
               if (this.#dropPossessive && isPossessiveAt(s, i)) {
                 i += 2;
                 inTok = false;
@@ -494,7 +333,7 @@ export class TextNormalizer implements WordSink {
         if (inTok) { inTok = false; this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink); }
         this.#cjkWord(rawLen, code, -1, sink);
         rawLen++;
-      } else if (cls === APOS && inTok && this.#dropPossessive && isWordAt(s, i + 1) && isPossessiveAt(s, i)) {
+      } else if (cls === APOS && inTok && isWordAt(s, i + 1) && ++this.apostrophes > 0 && this.#dropPossessive && isPossessiveAt(s, i)) {
         i += 2;
         inTok = false;
         this.#endWord(tokStart, rawLen - tokStart, flags, h, kLo, kHi, sink);
