@@ -2,9 +2,9 @@
 // by step: explainRequest(input, env?) → ExplainResult (plain JSON), renderExplain(result) → text. A draft source is
 // compiled in memory with the bundled plugins, its diagnostics returned, never thrown. The console calls this (docs/explain.md).
 import { Registry } from 'prom-client';
-import { pino } from 'pino';
 import { renderDiagnostic, type Diagnostic } from '../../grammar/diagnostics.ts';
 import { ChainRunner } from '../chain/run-chain.ts';
+import { inProcessServices } from './services.ts';
 import { runPolicy } from '../chain/run-policy.ts';
 import { toGatewayError } from '../errors.ts';
 import { parseApiRequest } from '../http/parse-request.ts';
@@ -108,26 +108,8 @@ export interface ExplainResult {
 /** Longest draft source accepted (the console sends drafts over HTTP). */
 export const MAX_DRAFT_BYTES = 1024 * 1024;
 
-/**
- * Services of a one-off explanation: a fresh metric registry with `plugins`' metrics, a silent logger, no audit output,
- * the memory quota store (a fresh one per services object), no background tasks (escalation webhooks are not sent).
- */
-export function explainServices(plugins: readonly PluginFactory<any>[], env: Readonly<Record<string, string | undefined>> = {}):
-  GatewayServices & { readonly metrics: Metrics } {
-  const metrics = createMetrics(new Registry(), plugins, { defaults: false });
-  return {
-    metrics,
-    log: pino({ level: 'silent' }),
-    metricsOf: (decls) => metrics.of(decls),
-    env,
-    redisUrl: undefined,
-    audit: { destination: 'off', format: 'logfmt' },
-    onClose: () => undefined,
-    onReopen: () => undefined,
-    // webhooks (escalation) are never sent by an explanation
-    background: () => undefined,
-  };
-}
+/** Services of a one-off explanation (see src/author/services.ts). */
+export const explainServices = inProcessServices;
 
 function failed(policyId: string, code: string, message: string, diagnostics: readonly ExplainDiagnostic[] = [], revision: string | null = null): ExplainResult {
   return {

@@ -1,13 +1,11 @@
 // The replay engine: every replayable line evaluated in-process under the old and the new rule set (runPolicy, the
 // gateway's own chain, with auth, quota, redactor and auditor left out and no upstream call), tallied into a decision
 // diff per policy and (old → new) bucket. Compiles nothing per record; src/cli/replay.ts prints the result.
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { buildChain } from '../chain/build-chain.ts';
 import { ChainRunner } from '../chain/run-chain.ts';
+import { inProcessServices } from '../author/services.ts';
 import { runPolicy, type PolicyRunEnv } from '../chain/run-policy.ts';
 import { E } from '../errors.ts';
-import { createMetrics } from '../metrics.ts';
 import type { CompiledPolicy, CompiledPolicySet } from '../policy/types.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
@@ -64,22 +62,10 @@ export interface ReplayResult { readonly item: ReplayItem; readonly policy: stri
 const same = (a: DecisionTriple, b: DecisionTriple): boolean => a.decision === b.decision && a.effective === b.effective && a.reason === b.reason;
 const reject = (reason: string): DecisionTriple => ({ decision: 'reject', effective: 'reject', reason });
 
-/** Quiet services for in-process runs: no logs, metrics in a private registry, background work (webhooks) dropped. */
+/** Quiet services for in-process runs (src/author/services.ts); a replay calls nothing, webhooks included. */
 function replayServices(plugins: readonly PluginFactory<any>[], env: Readonly<Record<string, string | undefined>>): { services: GatewayServices; runner: ChainRunner } {
-  const metrics = createMetrics(new Registry(), plugins, { defaults: false });
-  const services: GatewayServices = {
-    log: pino({ level: 'silent' }),
-    metricsOf: (decls) => metrics.of(decls),
-    // Secrets policies name (a remote moderation provider's key), as the gateway reads them.
-    env,
-    redisUrl: undefined,
-    audit: { destination: 'off', format: 'logfmt' },
-    onClose: () => undefined,
-    onReopen: () => undefined,
-    // Escalation webhooks are not sent: a replay calls nothing.
-    background: () => undefined,
-  };
-  return { services, runner: new ChainRunner(metrics, 5000) };
+  const services = inProcessServices(plugins, env);
+  return { services, runner: new ChainRunner(services.metrics, 5000) };
 }
 
 /**

@@ -1,12 +1,10 @@
 // Runs policy test cases in-process on a compiled rule set with runPolicy (src/chain/run-policy.ts): the same hooks and
 // context as an HTTP request, against a fresh in-memory quota store and an explicit clock per case, no upstream calls.
 // Gives each expectation's actual value in the canonical text test-file.ts gives expected ones.
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
 import { ChainRunner } from '../chain/run-chain.ts';
+import { inProcessServices } from '../author/services.ts';
 import { runPolicy, type PolicyRunResult } from '../chain/run-policy.ts';
 import { E } from '../errors.ts';
-import { createMetrics } from '../metrics.ts';
 import type { CompiledPolicySet } from '../policy/types.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
@@ -43,22 +41,10 @@ export interface CaseResult {
   readonly durationMs: number;
 }
 
-/** Services of one case: fresh metrics and quota store (the store is per services), no audit output, no background tasks. */
+/** Services of one case (src/author/services.ts): fresh metrics and quota store, no audit output, no background tasks. */
 function caseServices(plugins: readonly PluginFactory<any>[], env: Readonly<Record<string, string | undefined>>): { services: GatewayServices; runner: ChainRunner } {
-  const registry = new Registry();
-  const metrics = createMetrics(registry, plugins, { defaults: false });
-  const services: GatewayServices = {
-    log: pino({ level: 'silent' }),
-    metricsOf: (decls) => metrics.of(decls),
-    env,
-    redisUrl: undefined,
-    audit: { destination: 'off', format: 'logfmt' },
-    onClose: () => undefined,
-    onReopen: () => undefined,
-    // Escalation webhooks and the like never leave a test run.
-    background: () => undefined,
-  };
-  return { services, runner: new ChainRunner(metrics, 5000) };
+  const services = inProcessServices(plugins, env);
+  return { services, runner: new ChainRunner(services.metrics, 5000) };
 }
 
 /** The request body a spec describes, in the endpoint's shape. */
