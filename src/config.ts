@@ -53,7 +53,12 @@ export interface GatewayConfig {
   readonly upstreamBodyLimit: number;
   /** Directories outside the policy root that files named by a policy may resolve into. */
   readonly allowPaths: readonly string[];
+  /** The console: its keys file (entries with grants=admin open it) and its own listener; undefined when off. */
+  readonly console: { readonly keys: string; readonly host: string; readonly port: number } | undefined;
 }
+
+/** Where the console listens when --console-keys is given without --console-listen. */
+export const DEFAULT_CONSOLE_LISTEN = { host: '127.0.0.1', port: 5001 } as const;
 
 export const SERVE_HELP = `Usage: policy-gateway serve [options]
 
@@ -94,6 +99,12 @@ Starts the gateway. Every option can also be set by the environment variable in 
                             a decompressed body (then 502) (default 64mb)
   --allow-path DIR          a directory outside the policy root that keys and list files named by a policy may
                             be in (repeatable) [POLICY_GATEWAY_ALLOW_PATH, comma-separated]
+  --console-keys FILE       turn the console on (/console: live decisions, per-policy stats, policies, a playground);
+                            only keys of FILE (the keys-file format) whose entry has grants=admin open it
+                            [POLICY_GATEWAY_CONSOLE_KEYS] (default: no console)
+  --console-listen [HOST:]PORT
+                            the console's own listener, never the main port (default 127.0.0.1:5001; binding another
+                            host exposes it to that network: see docs/security.md) [POLICY_GATEWAY_CONSOLE_LISTEN]
   --grace DUR               graceful-shutdown grace period for in-flight requests (default 30s)
   --plugin-timeout DUR      budget for each asynchronous plugin hook (default 10s)
   --log-level LEVEL         fatal|error|warn|info|debug [LOG_LEVEL] (default info)
@@ -164,6 +175,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
         'max-json-depth': { type: 'string' }, 'request-timeout': { type: 'string' }, 'idle-timeout': { type: 'string' },
         'max-connections': { type: 'string' }, 'ops-reserve': { type: 'string' }, 'ops-listen': { type: 'string' },
         'upstream-body-limit': { type: 'string' }, 'allow-path': { type: 'string', multiple: true },
+        'console-keys': { type: 'string' }, 'console-listen': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -207,6 +219,19 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     if (!m) throw new ConfigError(`--ops-listen: expected [HOST:]PORT, got "${opsRaw}"`);
     opsListen = Object.freeze({ host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port: parseInt10(m[2]!, '--ops-listen port', 0, 65535) });
   }
+  const consoleKeys = str('console-keys', 'POLICY_GATEWAY_CONSOLE_KEYS', '');
+  const consoleRaw = str('console-listen', 'POLICY_GATEWAY_CONSOLE_LISTEN', '');
+  if (consoleRaw !== '' && consoleKeys === '') throw new ConfigError('--console-listen: the console needs --console-keys FILE (a keys file with a grants=admin entry)');
+  let consoleCfg: GatewayConfig['console'];
+  if (consoleKeys !== '') {
+    let listen: { host: string; port: number } = { ...DEFAULT_CONSOLE_LISTEN };
+    if (consoleRaw !== '') {
+      const m = /^(?:(.+):)?(\d+)$/.exec(consoleRaw);
+      if (!m) throw new ConfigError(`--console-listen: expected [HOST:]PORT, got "${consoleRaw}"`);
+      listen = { host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port: parseInt10(m[2]!, '--console-listen port', 0, 65535) };
+    }
+    consoleCfg = Object.freeze({ keys: consoleKeys, ...listen });
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   return Object.freeze({
     host: str('host', 'POLICY_GATEWAY_HOST', '127.0.0.1'),
@@ -236,5 +261,6 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     opsListen,
     upstreamBodyLimit: parseSize(str('upstream-body-limit', undefined, '64mb'), '--upstream-body-limit'),
     allowPaths: Object.freeze((values['allow-path'] as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_ALLOW_PATH)),
+    console: consoleCfg,
   });
 }

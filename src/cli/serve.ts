@@ -14,6 +14,8 @@ import { PolicyStore } from '../policy/store.ts';
 import { buildRegistry } from '../plugin-registry.ts';
 import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
+import type { ExplainApi } from '../console/playground.ts';
+import type { DecisionFeed } from '../console/feed.ts';
 
 interface Running {
   gateway: Gateway;
@@ -42,6 +44,10 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   const closers: (() => Promise<void> | void)[] = [];
   const reopeners: (() => void)[] = [];
   const tasks = new Set<Promise<void>>();
+  // The console runs in one process: the only one, or worker 1 of a cluster (see docs/console.md).
+  const workerIndex = cluster.isWorker ? Number(process.env.PGW_WORKER_INDEX ?? cluster.worker?.id ?? 1) : 0;
+  const consoleHere = config.console !== undefined && workerIndex <= 1;
+  const feed: DecisionFeed | undefined = consoleHere ? new (await import('../console/feed.ts')).DecisionFeed() : undefined;
   const services: GatewayServices = {
     log,
     metricsOf: (decls) => metrics.of(decls),
@@ -54,6 +60,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
       const p = task().catch((err: unknown) => { log.warn({ err }, 'background task failed'); }).finally(() => tasks.delete(p));
       tasks.add(p);
     },
+    ...(feed === undefined ? {} : { decisions: feed }),
   };
 
   let upstreamConfigs: readonly UpstreamConfig[] = config.upstreams;
@@ -102,10 +109,24 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
       for (const p of unchainedHooks) p.onUnchainedEnd!(e, services);
     },
   });
+  let consolePort: number | undefined;
+  if (feed !== undefined && config.console !== undefined) {
+    const { AdminKeys } = await import('../console/admin-keys.ts');
+    const { ConsoleServer } = await import('../console/server.ts');
+    const { playgroundRunner } = await import('../console/playground.ts');
+    const keys = new AdminKeys(config.console.keys, log);
+    const consoleServer = new ConsoleServer({
+      feed, keys, log, policies: store,
+      playground: playgroundRunner(loadExplain),
+      worker: cluster.isWorker ? { id: workerIndex, of: Number(process.env.PGW_WORKERS ?? config.workers) } : undefined,
+    });
+    consolePort = await consoleServer.listen(config.console.port, config.console.host);
+    closers.push(() => consoleServer.close());
+  }
   const port = await gateway.listen(config.port, config.host);
   const opsPort = config.opsListen ? await gateway.listenOps(config.opsListen.port, config.opsListen.host) : undefined;
   const set = store.current!;
-  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), ...(consolePort === undefined ? {} : { consolePort, consoleUrl: `http://${config.console!.host}:${consolePort}/console` }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
   warnOnFdLimit(config, log);
 
   let stopping: Promise<number> | undefined;
@@ -186,8 +207,11 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   const log = createLogger(config.logLevel);
   const aggregator = new AggregatorRegistry();
   let stopping = false;
-  const fork = () => {
-    const w = cluster.fork();
+  // Each worker keeps its index (1..N) across restarts: worker 1 runs the console.
+  const indexOf = new Map<number, number>();
+  const fork = (index: number) => {
+    const w = cluster.fork({ PGW_WORKER_INDEX: String(index), PGW_WORKERS: String(config.workers) });
+    indexOf.set(w.id, index);
     w.on('message', (m: { type?: string; id?: number }) => {
       if (m?.type !== 'pgw:metrics-req') return;
       aggregator.clusterMetrics().then(
@@ -197,7 +221,7 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
     });
     return w;
   };
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 1; i <= config.workers; i++) fork(i);
   log.info({ workers: config.workers }, 'cluster started');
   const listening = new Set<number>();
   cluster.on('listening', (w) => { listening.add(w.id); });
@@ -216,7 +240,7 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
       return;
     }
     log.error({ worker: w.id, code, signal }, 'worker exited unexpectedly: restarting');
-    fork();
+    fork(indexOf.get(w.id) ?? 1);
   });
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -237,4 +261,14 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   log.info('stopped');
   log.flush?.();
   return exitCode;
+}
+
+/**
+ * The policy author's explain module (src/author/explain.ts, issue 15), loaded when the playground first runs. Named
+ * through a variable until that module is on this branch, so the console builds without it; the playground answers
+ * with an error instead of an explanation while it is missing.
+ */
+async function loadExplain(): Promise<ExplainApi> {
+  const explainModule = '../author/explain.ts';
+  return (await import(explainModule)) as ExplainApi;
 }
