@@ -109,7 +109,7 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
       return reject(ctx, 'forbidden', E.GW_ERR_AUTH_FORBIDDEN, [`project "${project}"`]);
     }
   }
-  ctx.set(principalKey, { id: entry.id, label: entry.label });
+  ctx.set(principalKey, { id: entry.id, label: entry.label, grants: entry.grants });
   return undefined;
 }
 
@@ -134,7 +134,7 @@ export const authPlugin = definePlugin<AuthConfig>({
   metrics: AUTH_METRICS,
   diagnostics: [405, 409],
   commands: {
-    keys: { usage: 'create --label L --policy P [--file F] | list | revoke --id ID', run: runKeys },
+    keys: { usage: 'create --label L --policy P [--grant G] [--file F] | list | revoke --id ID', run: runKeys },
   },
   compile: compileAuth,
   hooks: authHooks,

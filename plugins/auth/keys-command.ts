@@ -4,7 +4,8 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  formatKeyLine, generateKey, isValidLabel, isValidListName, KEY_PREFIX, normalizeKeyId, parseExpiry, parseKeysFile,
+  formatKeyLine, generateKey, isKnownGrant, isValidLabel, isValidListName, KEY_PREFIX, KNOWN_GRANTS, normalizeKeyId, parseExpiry,
+  parseKeysFile, type Grant,
 } from './keys-file.ts';
 
 /** Where `keys` reads and writes when `--file` is not given (relative to the working directory). */
@@ -12,11 +13,13 @@ export const DEFAULT_KEYS_FILE = 'keys/default.keys';
 
 const HELP = `Usage: policy-gateway keys <create|list|revoke> [options]
 
-  create --label L --policy P [--policy P2 | --policy P1,P2 | --policy '*'] [--project X] [--expires DATE] [--file F]
+  create --label L --policy P [--policy P2 | --policy P1,P2 | --policy '*'] [--project X] [--expires DATE]
+         [--grant G] [--file F]
          Prints a new key ONCE on stdout and appends its sha256 digest to the keys file.
+         --grant debug (may ask for a live evaluation trace) and/or admin (may open the console); repeatable.
          --project restricts the key to those projects (requests must name one); '*' = any named project.
          --expires 2027-01-01 (00:00:00Z that day) or 2027-01-01T12:00:00Z.
-  list   [--file F] [--json]     Ids, labels, policies, projects and expiry of every key (no secrets exist to show).
+  list   [--file F] [--json]     Ids, labels, policies, projects, expiry and grants of every key (no secrets exist to show).
   revoke --id ID [--file F]      Removes a key (ID is pgk_xxxxxxxxxxxx or the 12-character id); takes effect
                                  within about a second on running gateways.
 
@@ -57,6 +60,7 @@ async function create(v: Record<string, unknown>, io: KeysIo, file: string): Pro
   const label = v.label as string | undefined;
   const policies = splitList(v.policy as string[] | undefined);
   const projects = splitList(v.project as string[] | undefined);
+  const grants = splitList(v.grant as string[] | undefined);
   const usage = (msg: string) => { io.stderr.write(`policy-gateway keys create: ${msg}\n`); return 2; };
   if (label === undefined) return usage('--label is required');
   if (!isValidLabel(label)) return usage(`invalid label "${label}": 1 to 64 of A-Z a-z 0-9 . _ : @ / -`);
@@ -65,6 +69,7 @@ async function create(v: Record<string, unknown>, io: KeysIo, file: string): Pro
   if (policies.includes('*') && policies.length > 1) return usage('--policy "*" already allows every policy; give it alone');
   for (const p of projects) if (p !== '*' && !isValidListName(p)) return usage(`invalid project id "${p}"`);
   if (projects.includes('*') && projects.length > 1) return usage('--project "*" already allows every project; give it alone');
+  for (const g of grants) if (!isKnownGrant(g)) return usage(`unknown grant "${g}": expected ${KNOWN_GRANTS.map((x) => `"${x}"`).join(' or ')}`);
   let expiresAt: number | null = null;
   if (v.expires !== undefined) {
     const t = parseExpiry(v.expires as string);
@@ -86,6 +91,7 @@ async function create(v: Record<string, unknown>, io: KeysIo, file: string): Pro
     policies: policies[0] === '*' ? '*' : policies,
     projects: projects.length === 0 ? null : projects[0] === '*' ? '*' : projects,
     expiresAt,
+    grants: [...new Set(grants as Grant[])],
   });
   const header = text === '' ? '# policy-gateway keys file: one key per line (sha256 digests only). See plugins/auth/README.md\n' : '';
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
@@ -108,12 +114,13 @@ async function list(v: Record<string, unknown>, io: KeysIo, file: string): Promi
     policies: k.policies === '*' ? '*' : k.policies.join(','),
     projects: k.projects === null ? '-' : k.projects === '*' ? '*' : k.projects.join(','),
     expires: k.expiresAt === null ? 'never' : new Date(k.expiresAt).toISOString().replace('.000Z', 'Z'),
+    grants: k.grants.length === 0 ? '-' : k.grants.join(','),
     status: k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'active',
   }));
   if (v.json) {
     io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   } else {
-    const head = { id: 'ID', label: 'LABEL', policies: 'POLICIES', projects: 'PROJECTS', expires: 'EXPIRES', status: 'STATUS' };
+    const head = { id: 'ID', label: 'LABEL', policies: 'POLICIES', projects: 'PROJECTS', expires: 'EXPIRES', grants: 'GRANTS', status: 'STATUS' };
     const cols = Object.keys(head) as (keyof typeof head)[];
     const width = Object.fromEntries(cols.map((c) => [c, Math.max(head[c].length, ...rows.map((r) => r[c].length))]));
     for (const r of [head, ...rows]) io.stdout.write(`${cols.map((c) => r[c].padEnd(width[c]!)).join('  ').trimEnd()}\n`);
@@ -161,7 +168,7 @@ export async function runKeys(argv: readonly string[], io: KeysIo): Promise<numb
       args: rest,
       options: {
         label: { type: 'string' }, policy: { type: 'string', multiple: true }, project: { type: 'string', multiple: true },
-        expires: { type: 'string' }, file: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' },
+        expires: { type: 'string' }, grant: { type: 'string', multiple: true }, file: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true, allowPositionals: false,

@@ -35,8 +35,23 @@ export interface KeyEntry {
   readonly projects: null | '*' | readonly string[];
   /** Epoch ms from which the key no longer works, or null when it never expires. */
   readonly expiresAt: number | null;
+  /** What the key may do beyond calling its policies (`grants=`): see KNOWN_GRANTS. Empty when none. */
+  readonly grants: readonly Grant[];
   /** 1-based line in the keys file. */
   readonly line: number;
+}
+
+/**
+ * The grants a keys-file entry may carry (`grants=debug,admin`): `debug` may ask for a live evaluation trace
+ * (`x-policy-gateway-explain: 1`), `admin` may open the console. Any other value is a keys-file problem.
+ */
+export const KNOWN_GRANTS = ['debug', 'admin'] as const;
+/** One known grant. */
+export type Grant = (typeof KNOWN_GRANTS)[number];
+
+/** True when `g` is a known grant. */
+export function isKnownGrant(g: string): g is Grant {
+  return (KNOWN_GRANTS as readonly string[]).includes(g);
 }
 
 /** A problem on one line of a keys file. */
@@ -51,7 +66,7 @@ export interface ParsedKeysFile {
   readonly problems: readonly KeysFileProblem[];
 }
 
-const ATTRS = ['label', 'policies', 'projects', 'expires'] as const;
+const ATTRS = ['label', 'policies', 'projects', 'expires', 'grants'] as const;
 
 /** The sha256 digest of a presented key (the whole `pgk_…` string). */
 export function digestKey(key: string): Buffer {
@@ -148,7 +163,7 @@ function parseList(v: string): string[] | undefined {
  * line and, for a line that starts with a well-formed key id, that public id — never any other text of the file (the
  * messages reach logs and `check` output, and a mistyped path can name a file full of secrets).
  * Format (one key per line, `#` starts a comment, blank lines ignored):
- * `pgk_<id> sha256:<64 hex> label=<label> policies=<p1,p2|*> [projects=<x,y|*>] [expires=<date|date-time>]`
+ * `pgk_<id> sha256:<64 hex> label=<label> policies=<p1,p2|*> [projects=<x,y|*>] [expires=<date|date-time>] [grants=<debug,admin>]`
  */
 export function parseKeysFile(text: string): ParsedKeysFile {
   const keys = new Map<string, KeyEntry>();
@@ -175,6 +190,7 @@ export function parseKeysFile(text: string): ParsedKeysFile {
     let policies: '*' | string[] | undefined;
     let projects: null | '*' | string[] = null;
     let expiresAt: number | null = null;
+    let grants: Grant[] = [];
     let ok = true;
     const seen = new Set<string>();
     for (let ai = 0; ai < attrs.length; ai++) {
@@ -212,6 +228,15 @@ export function parseKeysFile(text: string): ParsedKeysFile {
           else expiresAt = t;
           break;
         }
+        case 'grants': {
+          const list = value.split(',');
+          const unknown = list.findIndex((g) => !isKnownGrant(g));
+          if (unknown >= 0) {
+            bad(`key "${idField}": unknown grant in ${field} (expected a comma-separated list of ${KNOWN_GRANTS.map((g) => `"${g}"`).join(', ')})`);
+            ok = false;
+          } else grants = [...new Set(list as Grant[])];
+          break;
+        }
       }
     }
     if (!ok) continue;
@@ -223,7 +248,7 @@ export function parseKeysFile(text: string): ParsedKeysFile {
       id, digest: Buffer.from(digestField.slice(7), 'hex'), label,
       policies: policies === '*' ? '*' : Object.freeze(policies),
       projects: projects === null || projects === '*' ? projects : Object.freeze(projects),
-      expiresAt, line,
+      expiresAt, grants: Object.freeze(grants), line,
     }));
   }
   return { keys, problems };
@@ -232,10 +257,12 @@ export function parseKeysFile(text: string): ParsedKeysFile {
 /** The keys-file line for a new key (its digest, never the key). */
 export function formatKeyLine(k: {
   id: string; key: string; label: string; policies: '*' | readonly string[]; projects?: '*' | readonly string[] | null; expiresAt?: number | null;
+  grants?: readonly Grant[];
 }): string {
   let line = `${KEY_PREFIX}${k.id} sha256:${digestKey(k.key).toString('hex')} label=${k.label}`;
   line += ` policies=${k.policies === '*' ? '*' : k.policies.join(',')}`;
   if (k.projects) line += ` projects=${k.projects === '*' ? '*' : k.projects.join(',')}`;
   if (k.expiresAt !== undefined && k.expiresAt !== null) line += ` expires=${new Date(k.expiresAt).toISOString().replace('.000Z', 'Z')}`;
+  if (k.grants !== undefined && k.grants.length > 0) line += ` grants=${k.grants.join(',')}`;
   return line;
 }

@@ -9,6 +9,16 @@ export interface Principal {
   readonly id: string;
   /** The key's label from the keys file (the audit record's `key_label`). */
   readonly label: string;
+  /**
+   * The key's grants from the keys file (`grants=debug,admin`): `debug` may ask for a live evaluation trace, `admin`
+   * may open the console. Absent or empty: none. The HTTP edge checks them; plugins need not.
+   */
+  readonly grants?: readonly string[];
+}
+
+/** True when the request authenticated with a key whose entry carries `grant` (false when the policy has no auth block). */
+export function hasGrant(principal: Principal | undefined, grant: 'debug' | 'admin'): boolean {
+  return principal?.grants !== undefined && principal.grants.includes(grant);
 }
 
 /** Set by the auth plugin's onRequest when the policy has an auth block and the key was accepted. */

@@ -107,7 +107,10 @@ describe('keys file format', () => {
     { note: 'a missing label', line: `pgk_AAAAAAAAAAAA sha256:${hex} policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": missing "label="' },
     { note: 'a missing policies list', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a`, problem: 'key "pgk_AAAAAAAAAAAA": missing "policies=" (a list of policy ids, or "*")' },
     { note: 'an upper-case digest', line: `pgk_AAAAAAAAAAAA sha256:${'A'.repeat(64)} label=a policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": expected "sha256:" followed by 64 lower-case hex digits after the id' },
-    { note: 'an unknown attribute (a typo must not widen access)', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p projcts=x`, problem: 'key "pgk_AAAAAAAAAAAA": unknown attribute in field 5 (expected "label=", "policies=", "projects=", "expires=")' },
+    { note: 'an unknown attribute (a typo must not widen access)', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p projcts=x`, problem: 'key "pgk_AAAAAAAAAAAA": unknown attribute in field 5 (expected "label=", "policies=", "projects=", "expires=", "grants=")' },
+    { note: 'known grants', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p grants=debug,admin` },
+    { note: 'an unknown grant (a typo must not grant anything)', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p grants=debug,root`, problem: 'key "pgk_AAAAAAAAAAAA": unknown grant in field 5 (expected a comma-separated list of "debug", "admin")' },
+    { note: 'an empty grant in the list', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p grants=debug,`, problem: 'key "pgk_AAAAAAAAAAAA": unknown grant in field 5 (expected a comma-separated list of "debug", "admin")' },
     { note: 'a day that does not exist', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p expires=2027-02-30`, problem: 'key "pgk_AAAAAAAAAAAA": invalid expiry in field 5 (expected 2027-01-01 or 2027-01-01T00:00:00Z)' },
     { note: 'a local time without offset', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=p expires=2027-01-01T00:00:00`, problem: 'key "pgk_AAAAAAAAAAAA": invalid expiry in field 5 (expected 2027-01-01 or 2027-01-01T00:00:00Z)' },
     { note: 'a label with a space-free but invalid character', line: `pgk_AAAAAAAAAAAA sha256:${hex} label=a"b policies=p`, problem: 'key "pgk_AAAAAAAAAAAA": invalid label in field 3 (1 to 64 of A-Z a-z 0-9 . _ : @ / -)' },
@@ -117,6 +120,12 @@ describe('keys file format', () => {
     expect(r.problems.map((p) => p.message)).toEqual(problem ? [problem] : []);
     expect(r.keys.size).toBe(problem ? 0 : 1);
     if (!problem) expect(r.keys.get('AAAAAAAAAAAA')!.line).toBe(3);
+  });
+
+  it('grants are kept in order, deduplicated; absent means none', () => {
+    const r = parseKeysFile(`pgk_AAAAAAAAAAAA sha256:${hex} label=a policies=* grants=admin,debug,admin\npgk_BBBBBBBBBBBB sha256:${hex} label=b policies=*`);
+    expect(r.keys.get('AAAAAAAAAAAA')!.grants).toEqual(['admin', 'debug']);
+    expect(r.keys.get('BBBBBBBBBBBB')!.grants).toEqual([]);
   });
 
   it('an expiry date means 00:00:00Z of that day', () => {
@@ -164,7 +173,7 @@ describe('auth onRequest', () => {
     if (status === null) {
       expect(action).toBeUndefined();
       expect(typeof ctx.get(principalKey)?.label).toBe('string');
-      expect(ctx.get(principalKey)).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9]{12}$/), label: expect.any(String) });
+      expect(ctx.get(principalKey)).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9]{12}$/), label: expect.any(String), grants: [] });
       return;
     }
     expect(action).toMatchObject({ kind: 'reject' });

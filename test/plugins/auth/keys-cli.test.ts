@@ -96,15 +96,20 @@ describe('keys list and revoke', () => {
     const dir = tempDir();
     const file = join(dir, 'keys/support.keys');
     const a = (await keys(['create', '--label', 'alpha', '--policy', 'support-bot', '--file', file])).stdout.trim();
-    const b = (await keys(['create', '--label', 'beta', '--policy', '*', '--project', 'x,y', '--expires', '2099-06-01T12:00:00Z', '--file', file])).stdout.trim();
+    const b = (await keys(['create', '--label', 'beta', '--policy', '*', '--project', 'x,y', '--expires', '2099-06-01T12:00:00Z', '--grant', 'debug', '--grant', 'admin', '--file', file])).stdout.trim();
     const list = await keys(['list', '--file', file]);
     expect(list.code).toBe(0);
-    expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+LABEL\s+POLICIES\s+PROJECTS\s+EXPIRES\s+STATUS$/);
-    expect(list.stdout).toMatch(new RegExp(`${a.slice(0, 16)}\\s+alpha\\s+support-bot\\s+-\\s+never\\s+active`));
-    expect(list.stdout).toMatch(new RegExp(`${b.slice(0, 16)}\\s+beta\\s+\\*\\s+x,y\\s+2099-06-01T12:00:00Z\\s+active`));
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+LABEL\s+POLICIES\s+PROJECTS\s+EXPIRES\s+GRANTS\s+STATUS$/);
+    expect(list.stdout).toMatch(new RegExp(`${a.slice(0, 16)}\\s+alpha\\s+support-bot\\s+-\\s+never\\s+-\\s+active`));
+    expect(list.stdout).toMatch(new RegExp(`${b.slice(0, 16)}\\s+beta\\s+\\*\\s+x,y\\s+2099-06-01T12:00:00Z\\s+debug,admin\\s+active`));
     expect(list.stdout).not.toContain('sha256');
     const json = JSON.parse((await keys(['list', '--json', '--file', file])).stdout);
     expect(json.map((k: { label: string }) => k.label)).toEqual(['alpha', 'beta']);
+    expect(json.map((k: { grants: string }) => k.grants)).toEqual(['-', 'debug,admin']);
+    expect(readFileSync(file, 'utf8')).toMatch(/label=beta .* grants=debug,admin\n/);
+    const badGrant = await keys(['create', '--label', 'gamma', '--policy', '*', '--grant', 'root', '--file', file]);
+    expect(badGrant.code).toBe(2);
+    expect(badGrant.stderr).toContain('unknown grant "root"');
 
     const rv = await keys(['revoke', '--id', a.slice(0, 16), '--file', file]);
     expect(rv.code).toBe(0);
