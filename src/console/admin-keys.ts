@@ -55,5 +55,5 @@ export class AdminKeys {
 
 /** True when the key entry carries the `admin` grant. */
 function isAdmin(e: KeyEntry): boolean {
-  return (e as KeyEntry & { grants?: readonly string[] }).grants?.includes('admin') === true;
+  return e.grants.includes('admin');
 }
