@@ -112,9 +112,11 @@ function detail(rec) {
     dl.append(el('dt', { text: k }), el('dd', { text: v === null ? '–' : typeof v === 'object' ? JSON.stringify(v) : String(v) }));
   }
   const box = $('#detail');
-  box.replaceChildren(el('h2', { text: `Request ${rec.request_id}` }), dl);
-  if ('prompt' in rec) box.append(el('h2', { text: 'Prompt (redacted, captured: prompts on)' }), el('pre', { text: rec.prompt ?? '–' }));
-  if ('output' in rec) box.append(el('h2', { text: 'Output (redacted)' }), el('pre', { text: rec.output ?? '–' }));
+  box.replaceChildren(el('h2', { text: `Request ${rec.request_id}` }));
+  // Present only when the policy opts into capture (audit { prompts on }), and then as the redactor left them.
+  if ('prompt' in rec) box.append(el('h3', { text: 'Prompt (captured: prompts on)' }), el('pre', { class: 'prompt', text: rec.prompt ?? '–' }));
+  if ('output' in rec) box.append(el('h3', { text: 'Output, redacted' }), el('pre', { class: 'output', text: rec.output ?? '–' }));
+  box.append(dl);
 }
 
 function addRows(recs, fresh) {

@@ -1,0 +1,241 @@
+// The console end to end in a real headless Chromium (Debian's, driven by playwright-core): the real CLI serves it on
+// --console-listen; the page is refused without an admin key, shows a decision live after a request through the
+// proxy, filters, opens a policy, and runs the playground. Writes the README's screenshots to docs/console/.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ROOT, rulesDir, runCli, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'docs/console');
+
+const RULES = {
+  'support.policy': `policy "support" {
+  description "Support assistant: competitor talk is refused"
+  default
+
+  topics {
+    deny "competitor pricing"
+  }
+
+  respond {
+    when denylist refuse with "I can't help with that topic."
+    otherwise allow
+  }
+
+  redact response {
+    email
+  }
+
+  audit {
+    tag "team:support"
+    prompts on
+  }
+}
+`,
+  'trial.policy': `policy "trial" {
+  description "A stricter policy tried in shadow mode first"
+
+  topics {
+    deny "refund"
+  }
+
+  respond {
+    when denylist refuse
+    otherwise allow
+  }
+
+  rollout {
+    shadow target "*"
+  }
+}
+`,
+};
+
+const DRAFT = `policy "draft" {
+  topics {
+    deny "wire transfer"
+  }
+
+  respond {
+    when denylist refuse reason "NO_WIRES"
+    otherwise allow
+  }
+}
+`;
+
+let gw: GatewayProcess;
+let consoleUrl: string;
+let browser: Browser;
+let adminKey: string;
+let readerKey: string;
+
+async function createKey(file: string, label: string, grant?: string): Promise<string> {
+  const r = await runCli(['keys', 'create', '--label', label, '--policy', '*', ...(grant ? ['--grant', grant] : []), '--file', file]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** Sends a chat completion through the proxy; returns its request id. */
+async function chat(policy: string, content: string, user = 'user-12345'): Promise<string> {
+  const r = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-policy-id': policy, 'x-policy-user': user },
+    body: JSON.stringify({ model: 'demo-model', messages: [{ role: 'user', content }] }),
+  });
+  await r.arrayBuffer();
+  expect(r.status).toBe(200);
+  return r.headers.get('x-request-id')!;
+}
+
+async function openConsole(key: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${consoleUrl}`);
+  await page.fill('#key', key);
+  await page.click('#login-form button[type=submit]');
+  return page;
+}
+
+beforeAll(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pgw-console-'));
+  const keys = path.join(dir, 'console.keys');
+  adminKey = await createKey(keys, 'ops-admin', 'admin');
+  readerKey = await createKey(keys, 'reader');
+  gw = await startGateway(['--rules', rulesDir(RULES), '--console-keys', keys, '--console-listen', '127.0.0.1:0', '--audit', 'off']);
+  const m = /"consoleUrl":"([^"]+)"/.exec(gw.stdout());
+  expect(m, gw.stdout()).not.toBeNull();
+  consoleUrl = m![1]!;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  mkdirSync(SHOTS, { recursive: true });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.stop();
+});
+
+describe('console', () => {
+  it('is not on the public listener, and its API refuses without a key, with a wrong key and with a key lacking the admin grant', async () => {
+    const pub = await fetch(`${gw.url}/console`);
+    expect(pub.status).toBe(404);
+    const api = (key?: string) => fetch(`${consoleUrl.replace(/\/console$/, '')}/console/api/me`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    const none = await api();
+    expect(none.status).toBe(401);
+    expect((await none.json()).error.code).toBe('missing_api_key');
+    const wrong = await api(adminKey.slice(0, -4) + 'AAAA');
+    expect(wrong.status).toBe(401);
+    expect((await wrong.json()).error.code).toBe('invalid_api_key');
+    const reader = await api(readerKey);
+    expect(reader.status).toBe(403);
+    expect((await reader.json()).error.message).toContain('no admin grant');
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(consoleUrl);
+    expect(await page.isVisible('#login')).toBe(true);
+    expect(await page.isVisible('#tabs')).toBe(false);
+    await page.fill('#key', readerKey);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#login-error:has-text("403")');
+    expect(await page.textContent('#login-error')).toContain('no admin grant');
+    expect(await page.isVisible('#tabs')).toBe(false);
+    await page.screenshot({ path: path.join(SHOTS, 'refused.png') });
+    await page.close();
+  });
+
+  it('shows a decision live after a request through the proxy, with its audit fields and only the redacted output', async () => {
+    const page = await openConsole(adminKey);
+    await page.waitForSelector('#stream-state:has-text("live")');
+    expect(await page.textContent('#who')).toContain('ops-admin');
+    const id = await chat('support', 'Summarize our refund policy and mail it to jane.doe@example.com');
+    const row = page.locator(`#decisions tr[data-request-id="${id}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('support');
+    await chat('support', 'What is the competitor pricing?');
+    await chat('trial', 'How do I get a refund?');
+    await page.waitForFunction(() => document.querySelectorAll('#decisions tbody tr').length >= 3);
+    await row.click();
+    const detail = await page.textContent('#detail');
+    expect(detail).toContain(id);
+    expect(detail).toContain('team:support');
+    // prompts on: the prompt and the output are shown, the output as the redactor left it.
+    expect(detail).toContain('[EMAIL]');
+    expect(await page.locator('#detail pre').last().textContent()).not.toContain('jane.doe@example.com');
+    await page.screenshot({ path: path.join(SHOTS, 'live.png') });
+    await page.close();
+  });
+
+  it('filters the live decisions (decision, policy) on history and stream alike', async () => {
+    const page = await openConsole(adminKey);
+    await page.waitForSelector('#stream-state:has-text("live")');
+    await page.selectOption('#filters select[name=decision]', 'refuse');
+    await page.click('#filters button[type=submit]');
+    await page.waitForSelector('#stream-state:has-text("live")');
+    const allowed = await chat('support', 'Where is my parcel?');
+    const refused = await chat('support', 'Tell me the competitor pricing again');
+    await page.locator(`#decisions tr[data-request-id="${refused}"]`).waitFor();
+    expect(await page.locator(`#decisions tr[data-request-id="${allowed}"]`).count()).toBe(0);
+    const decisions = await page.locator('#decisions tbody tr td:nth-child(3)').allTextContents();
+    expect(decisions.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(decisions)).toEqual(new Set(['refuse']));
+    // A shadow decision: decided refuse, applied allow.
+    await page.fill('#filters input[name=policy_id]', 'trial');
+    await page.selectOption('#filters select[name=decision]', '');
+    await page.selectOption('#filters select[name=rollout_mode]', 'shadow');
+    await page.click('#filters button[type=submit]');
+    await page.waitForSelector('#stream-state:has-text("live")');
+    const shadow = await chat('trial', 'I want a refund');
+    const row = page.locator(`#decisions tr[data-request-id="${shadow}"]`);
+    await row.waitFor();
+    expect(await row.locator('td').nth(2).textContent()).toBe('refuse');
+    expect(await row.locator('td').nth(3).textContent()).toBe('allow');
+    await page.close();
+  });
+
+  it('shows per-policy figures from its own counters: decisions, reasons, shadow disagreement, added latency', async () => {
+    const page = await openConsole(adminKey);
+    await page.waitForSelector('#tabs:not([hidden])');
+    await page.click('nav button[data-tab=stats]');
+    const trial = page.locator('.card[data-policy="trial"]');
+    await trial.waitFor();
+    const text = await trial.textContent();
+    expect(text).toContain('shadow would change (2/2)');
+    expect(text).toContain('100.0%');
+    const support = await page.locator('.card[data-policy="support"]').textContent();
+    expect(support).toMatch(/refuse [2-9]/);
+    expect(support).toContain('REFUSE');
+    expect(support).toMatch(/\d+(\.\d+)? ms/);
+    await page.screenshot({ path: path.join(SHOTS, 'per-policy.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('lists the loaded policies with revision, last reload and source', async () => {
+    const page = await openConsole(adminKey);
+    await page.waitForSelector('#tabs:not([hidden])');
+    await page.click('nav button[data-tab=policies]');
+    await page.locator('#policy-list li[data-policy="support"]').click();
+    await page.waitForSelector('#policy-view pre.source');
+    expect(await page.textContent('#policy-view pre.source')).toContain('deny "competitor pricing"');
+    expect(await page.textContent('#reload')).toMatch(/Revision [0-9a-f]{12}.*Last reload: success/);
+    await page.screenshot({ path: path.join(SHOTS, 'policies.png') });
+    await page.close();
+  });
+
+  it('runs the playground on a draft policy and shows the explain trace', async () => {
+    const page = await openConsole(adminKey);
+    await page.waitForSelector('#tabs:not([hidden])');
+    await page.click('nav button[data-tab=playground]');
+    await page.selectOption('#play-policy', '');
+    await page.fill('#play-source', DRAFT);
+    await page.fill('#play-request', JSON.stringify({ model: 'demo-model', messages: [{ role: 'user', content: 'Please make a wire transfer for me' }] }));
+    await page.click('#play-form button[type=submit]');
+    await page.waitForSelector('#play-trace, #play-error');
+    expect(await page.locator('#play-error').count(), (await page.locator('#play-error').textContent()) ?? '').toBe(0);
+    const trace = await page.textContent('#play-trace');
+    expect(trace).toContain('refuse');
+    expect(trace).toContain('NO_WIRES');
+    await page.screenshot({ path: path.join(SHOTS, 'playground.png'), fullPage: true });
+    await page.close();
+  });
+});
