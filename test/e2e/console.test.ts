@@ -1,7 +1,7 @@
 // The console end to end in a real headless Chromium (Debian's, driven by playwright-core): the real CLI serves it on
 // --console-listen; the page is refused without an admin key, shows a decision live after a request through the
 // proxy, filters, opens a policy, and runs the playground. Writes the README's screenshots to docs/console/.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ const RULES = {
     otherwise allow
   }
 
-  redact response {
+  redact both {
     email
   }
 
@@ -67,6 +67,7 @@ const DRAFT = `policy "draft" {
 `;
 
 let gw: GatewayProcess;
+let rules: string;
 let consoleUrl: string;
 let browser: Browser;
 let adminKey: string;
@@ -103,7 +104,8 @@ beforeAll(async () => {
   const keys = path.join(dir, 'console.keys');
   adminKey = await createKey(keys, 'ops-admin', 'admin');
   readerKey = await createKey(keys, 'reader');
-  gw = await startGateway(['--rules', rulesDir(RULES), '--console-keys', keys, '--console-listen', '127.0.0.1:0', '--audit', 'off']);
+  rules = rulesDir(RULES);
+  gw = await startGateway(['--rules', rules, '--console-keys', keys, '--console-listen', '127.0.0.1:0', '--audit', 'off']);
   const m = /"consoleUrl":"([^"]+)"/.exec(gw.stdout());
   expect(m, gw.stdout()).not.toBeNull();
   consoleUrl = m![1]!;
@@ -153,15 +155,26 @@ describe('console', () => {
     await row.waitFor();
     expect(await row.textContent()).toContain('support');
     await chat('support', 'What is the competitor pricing?');
-    await chat('trial', 'How do I get a refund?');
+    const trialId = await chat('trial', 'How do I get a refund?');
     await page.waitForFunction(() => document.querySelectorAll('#decisions tbody tr').length >= 3);
     await row.click();
     const detail = await page.textContent('#detail');
     expect(detail).toContain(id);
     expect(detail).toContain('team:support');
-    // prompts on: the prompt and the output are shown, the output as the redactor left it.
-    expect(detail).toContain('[EMAIL]');
-    expect(await page.locator('#detail pre').last().textContent()).not.toContain('jane.doe@example.com');
+    // prompts on: the prompt and the output are shown, as the redactor left them (redact both).
+    const prompt = await page.textContent('#detail pre.prompt');
+    const output = await page.textContent('#detail pre.output');
+    expect(prompt).toContain('Summarize our refund policy');
+    expect(output).toContain('You said');
+    for (const text of [prompt, output]) {
+      expect(text).toContain('[EMAIL]');
+      expect(text).not.toContain('jane.doe@example.com');
+    }
+    // A policy without capture: no prompt or output in its records.
+    await page.locator(`#decisions tr[data-request-id="${trialId}"]`).click();
+    expect(await page.locator('#detail pre.prompt').count()).toBe(0);
+    expect(await page.locator('#detail pre.output').count()).toBe(0);
+    await row.click();
     await page.screenshot({ path: path.join(SHOTS, 'live.png') });
     await page.close();
   });
@@ -218,7 +231,18 @@ describe('console', () => {
     await page.waitForSelector('#policy-view pre.source');
     expect(await page.textContent('#policy-view pre.source')).toContain('deny "competitor pricing"');
     expect(await page.textContent('#reload')).toMatch(/Revision [0-9a-f]{12}.*Last reload: success/);
+    // A broken edit: the reload fails, the last good policies keep serving, the page shows why.
+    writeFileSync(path.join(rules, 'trial.policy'), RULES['trial.policy'].replace('deny "refund"', 'deny "refund'));
+    await expect.poll(async () => {
+      await page.click('nav button[data-tab=live]');
+      await page.click('nav button[data-tab=policies]');
+      return page.textContent('#reload');
+    }, { timeout: 10_000 }).toContain('error at');
+    expect(await page.textContent('#reload pre.diagnostics')).toMatch(/trial\.policy:\d+:\d+: error\[POL\d{4}\]/);
+    expect(await page.locator('#policy-list li').count()).toBe(2);
+    await page.locator('#policy-list li[data-policy="support"]').click();
     await page.screenshot({ path: path.join(SHOTS, 'policies.png') });
+    writeFileSync(path.join(rules, 'trial.policy'), RULES['trial.policy']);
     await page.close();
   });
 
