@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM } from '../setup/global-setup.ts';
 import { ROOT, rulesDir, runCli, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'docs/console');
 
 const RULES = {
