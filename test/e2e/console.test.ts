@@ -66,6 +66,8 @@ const DRAFT = `policy "draft" {
 }
 `;
 
+type ErrorBody = { error: { message: string; code: string } };
+
 let gw: GatewayProcess;
 let rules: string;
 let consoleUrl: string;
@@ -125,13 +127,13 @@ describe('console', () => {
     const api = (key?: string) => fetch(`${consoleUrl.replace(/\/console$/, '')}/console/api/me`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
     const none = await api();
     expect(none.status).toBe(401);
-    expect((await none.json()).error.code).toBe('missing_api_key');
+    expect(((await none.json()) as ErrorBody).error.code).toBe('missing_api_key');
     const wrong = await api(adminKey.slice(0, -4) + 'AAAA');
     expect(wrong.status).toBe(401);
-    expect((await wrong.json()).error.code).toBe('invalid_api_key');
+    expect(((await wrong.json()) as ErrorBody).error.code).toBe('invalid_api_key');
     const reader = await api(readerKey);
     expect(reader.status).toBe(403);
-    expect((await reader.json()).error.message).toContain('no admin grant');
+    expect(((await reader.json()) as ErrorBody).error.message).toContain('no admin grant');
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(consoleUrl);
@@ -156,7 +158,7 @@ describe('console', () => {
     expect(await row.textContent()).toContain('support');
     await chat('support', 'What is the competitor pricing?');
     const trialId = await chat('trial', 'How do I get a refund?');
-    await page.waitForFunction(() => document.querySelectorAll('#decisions tbody tr').length >= 3);
+    await page.waitForFunction("document.querySelectorAll('#decisions tbody tr').length >= 3");
     await row.click();
     const detail = await page.textContent('#detail');
     expect(detail).toContain(id);
