@@ -49,7 +49,8 @@ export function matches(rec: Readonly<Record<string, unknown>>, f: DecisionFilte
 }
 
 function frameOf(e: Entry): string {
-  return (e.frame ??= `id: ${e.seq}\nevent: decision\ndata: ${JSON.stringify({ seq: e.seq, ...e.rec })}\n\n`);
+  // `{"seq":N,` spliced before the record's own members: no copy of the record per frame.
+  return (e.frame ??= `id: ${e.seq}\nevent: decision\ndata: {"seq":${e.seq},${JSON.stringify(e.rec).slice(1)}\n\n`);
 }
 
 /** The decision feed of one gateway process. `publish` is O(1) on the request path; fan-out runs on a timer. */
