@@ -53,13 +53,22 @@ export function recordUnchained(end: UnchainedEnd, services: GatewayServices): v
 
 /** The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts. */
 export function auditHooks(config: AuditConfig): PluginHooks {
-  const onComplete = (outcome: Outcome, ctx: RequestContext): void => recordRequest(config, outcome, ctx);
+  const onComplete = (outcome: Outcome, ctx: RequestContext): void => {
+    if (ctx.trace !== undefined) {
+      ctx.trace.add({ plugin: 'auditor', kind: 'audit', prompts: config.prompts ? 'on' : 'off', tags: config.tags, destination: sinkFor(ctx.services).off ? 'off' : 'on' });
+    }
+    recordRequest(config, outcome, ctx);
+  };
   if (!config.prompts) return Object.freeze({ onComplete });
   return Object.freeze({
     // Last in the chain: when this runs, every earlier request hook (request-scope redaction included) has run.
     responseAccess: 'read',
     requestAccess: 'none',
-    onRequest: (ctx: RequestContext) => { capture(ctx).passedChain = true; },
+    onRequest: (ctx: RequestContext) => {
+      capture(ctx).passedChain = true;
+      // what a traced request may show: the prompt text this record captures
+      ctx.trace?.allowPromptText();
+    },
     // Response hooks run in reverse order, so the auditor sees the answer first: keep references only and
     // read the text at onComplete, after the redactor has rewritten these objects in place.
     onResponse: (body: ApiAnswer, ctx: RequestContext) => { capture(ctx).body = body; },

@@ -10,6 +10,7 @@ import { KeyRing } from './key-ring.ts';
 import { runKeys } from './keys-command.ts';
 import { digestKey, digestsEqual, keyIdOf, type KeyEntry } from './keys-file.ts';
 import { principalKey } from '../../src/sdk/state-keys.ts';
+import type { TraceRecorder } from '../../src/sdk/trace.ts';
 
 export { principalKey, type Principal } from '../../src/sdk/state-keys.ts';
 export type { AuthConfig } from './block.ts';
@@ -113,6 +114,17 @@ function authenticate(ring: KeyRing, ctx: RequestContext, log: Logger): RequestA
   return undefined;
 }
 
+/** Records the `auth` step of a traced request: the key accepted (id, label, grants) or why it was refused. */
+function traceAuth(ctx: RequestContext, trace: TraceRecorder, action: RequestAction, keysFile: string): void {
+  const p = ctx.get(principalKey);
+  if (action?.kind === 'reject') {
+    const e = action.error;
+    trace.add({ plugin: 'auth', kind: 'auth', keys_file: keysFile, outcome: 'rejected', status: e.status, code: e.code, message: e.message });
+    return;
+  }
+  trace.add({ plugin: 'auth', kind: 'auth', keys_file: keysFile, outcome: 'accepted', key_id: p ? `pgk_${p.id}` : null, key_label: p?.label ?? null, grants: p?.grants ?? [] });
+}
+
 /** Builds the hooks of one compiled auth block; the key ring (reloading key set) lives as long as the policy. */
 export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: KeyRing } {
   const ring = new KeyRing(config.path, config.keys, undefined, config.roots);
@@ -120,7 +132,9 @@ export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: Ke
     ring,
     requestAccess: 'none', // headers and metadata only
     onRequest(ctx) {
-      return authenticate(ring, ctx, ctx.services.log);
+      const action = authenticate(ring, ctx, ctx.services.log);
+      if (ctx.trace !== undefined) traceAuth(ctx, ctx.trace, action, config.file);
+      return action;
     },
   };
 }

@@ -10,6 +10,7 @@ import { addInstruction, capOutputTokens } from '../../src/sdk/request-edits.ts'
 import { buildEscalationEvent, sendEscalation } from './escalation.ts';
 import { evaluateDecision } from './evaluate-decision.ts';
 import { DECIDE_REASON_CODES } from './reason-codes.ts';
+import { traceDecision } from './trace.ts';
 
 /** Every metric this plugin writes (labels come from configuration only). */
 export const DECIDE_METRICS = defineMetrics({
@@ -28,13 +29,15 @@ export function decideRequest(config: RespondConfig, ctx: RequestContext): Reque
   const topics = ctx.get(topicsKey);
   const mod = ctx.get(moderationKey);
   const flagged = mod?.flagged ?? EMPTY;
-  const out = evaluateDecision(config, {
+  const input = {
     allowlistConfigured: topics?.allowlistConfigured ?? false,
     allowlistHits: topics?.allowlistHits ?? EMPTY,
     denylistHits: topics?.denylistHits ?? EMPTY,
     flagged,
-  });
+  };
+  const out = evaluateDecision(config, input);
   ctx.set(decisionKey, out);
+  if (ctx.trace !== undefined) traceDecision(config, input, out, ctx, ctx.trace);
   if (ctx.get(rolloutKey)?.mode === 'shadow') return undefined;
   const eff = out.effect;
   switch (eff.kind) {

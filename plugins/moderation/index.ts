@@ -14,6 +14,7 @@ import { builtinClassifier, ZERO_SCORES, type Scores } from './builtin.ts';
 import { llamaGuardProvider, openAIProvider, ProviderError, type ModerationProvider } from './providers.ts';
 import { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 import { CATEGORIES } from './taxonomy.ts';
+import { traceModeration } from './trace.ts';
 
 export { moderationErrorKey, moderationKey, type ModerationResult } from '../../src/sdk/state-keys.ts';
 export { compileModeration, MODERATION_STATEMENTS, PROVIDER_SETTINGS, MODERATION_DEFAULTS, type ModerationConfig, type FlagRule } from './block.ts';
@@ -215,7 +216,14 @@ export const moderationPlugin = definePlugin<ModerationConfig>({
     const rt = createRuntime(config);
     return Object.freeze({
       requestAccess: 'read',
-      onRequest: (ctx: RequestContext) => moderateRequest(rt, ctx),
+      onRequest: (ctx: RequestContext) => {
+        const action = moderateRequest(rt, ctx);
+        if (ctx.trace === undefined) return action;
+        const trace = ctx.trace;
+        if (action instanceof Promise) return action.then((a) => { traceModeration(config, ctx, trace); return a; });
+        traceModeration(config, ctx, trace);
+        return action;
+      },
     });
   },
 });

@@ -151,6 +151,7 @@ function rateLimitHeaders(p: Plan, values: readonly number[], now: number, out: 
 
 function storeFailed(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, err: unknown, now: number): RequestAction {
   const closed = config.onError === 'closed';
+  if (ctx.trace !== undefined) ctx.trace.add({ plugin: 'quota', kind: 'quota', store: h.store.kind, admitted: null, error: 'store unreachable', on_error: config.onError });
   h.health.failure(ctx.services, h.store.kind, err, now, closed ? 'fail_closed' : 'fail_open');
   if (!closed) return undefined;
   return { kind: 'reject', error: new GatewayError(E.GW_ERR_QUOTA_UNAVAILABLE, [], { cause: err }) };
@@ -174,9 +175,25 @@ function reservationOf(p: Plan): QuotaReservation {
   };
 }
 
+/** Records the `quota` step of a traced request: each limit with its window, use before, amount asked and verdict. */
+function traceQuota(ctx: RequestContext, p: Plan, r: ReserveResult | null, now: number, store: string): void {
+  ctx.trace!.add({
+    plugin: 'quota', kind: 'quota', store, admitted: r?.ok ?? null, prompt_estimate: p.prompt, completion_reserve: p.completion,
+    limits: p.limits.map((l, i) => {
+      const used = r === null ? null : r.ok ? r.values[i]! - p.counters[i]!.amount : r.values[i]!;
+      return {
+        rule: l.rule, limit: l.name, kind: l.kind, max: l.limit, used, asked: p.counters[i]!.amount,
+        window_resets_in_s: Math.ceil((p.ends[i]! - now) / 1000),
+        within: used === null ? null : used + p.counters[i]!.amount <= l.limit,
+      };
+    }),
+  });
+}
+
 function concludeReservation(config: QuotaConfig, ctx: RequestContext, h: StoreHandle, p: Plan, st: QuotaReservation, r: ReserveResult,
   now: number): RequestAction | Promise<RequestAction> {
   h.health.success(ctx.services, h.store.kind);
+  if (ctx.trace !== undefined) traceQuota(ctx, p, r, now, h.store.kind);
   if (r.ok) {
     st.admitted = true;
     if (st.settled) {

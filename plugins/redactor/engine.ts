@@ -74,8 +74,10 @@ export interface RedactSink {
   readonly key: string | Uint8Array;
   /** Redactions so far per detector type (never the values). */
   readonly counts: Record<string, number>;
-  /** When given, every redacted span is recorded here (absolute positions in the input). Tests and the eval. */
-  readonly spans?: { start: number; end: number; type: string }[];
+  /** When given, every redacted span is recorded here (absolute positions in the input). Tests, the eval, the trace. */
+  readonly spans?: { start: number; end: number; type: string; original?: string }[];
+  /** With `spans`: also record the original text of each span (an evaluation trace; never on the request path). */
+  readonly spanText?: boolean;
 }
 
 interface Cand {
@@ -348,7 +350,9 @@ export class RedactionEngine {
       if (js) for (let i = a; i < c.b; i++) jsonStep(js, text.charCodeAt(i));
       const name = dets[c.d]!.name;
       sink.counts[name] = (sink.counts[name] ?? 0) + 1;
-      if (sink.spans) sink.spans.push({ start: st.base + a, end: st.base + c.b, type: name });
+      if (sink.spans) {
+        sink.spans.push(sink.spanText ? { start: st.base + a, end: st.base + c.b, type: name, original: text.slice(a, c.b) } : { start: st.base + a, end: st.base + c.b, type: name });
+      }
       pos = c.b;
       lastEnd = c.b;
     }

@@ -30,6 +30,8 @@ interface RedactState {
   readonly requestSink: RedactSink;
   chunks: ChunkRedactor | undefined;
   events: ResponseStreamRedactor | undefined;
+  /** Traced requests only: whether the response step was added to the trace. */
+  responseTraced: boolean;
 }
 const internalKey = stateKey<RedactState>('redactor.state');
 
@@ -54,11 +56,30 @@ function stateOf(ctx: RequestContext): RedactState {
   if (st === undefined) {
     const key = redactKey(ctx.services);
     const report: RedactionReport = { response: {}, request: {} };
-    st = { report, responseSink: { key, counts: report.response }, requestSink: { key, counts: report.request }, chunks: undefined, events: undefined };
+    const traced = ctx.trace !== undefined;
+    st = {
+      report, responseSink: traced ? traceSink(key, report.response) : { key, counts: report.response },
+      requestSink: traced ? traceSink(key, report.request) : { key, counts: report.request }, chunks: undefined, events: undefined, responseTraced: false,
+    };
     ctx.set(internalKey, st);
     ctx.set(redactionKey, report);
   }
   return st;
+}
+
+/** A sink that also records each span and its original text (traced requests only). */
+function traceSink(key: string | Uint8Array, counts: Record<string, number>): RedactSink {
+  return { key, counts, spans: [], spanText: true };
+}
+
+/**
+ * Adds the redactor's response step to a traced request's trace, once: it points at the sink's span list, which keeps
+ * growing as stream chunks are redacted (a span found across chunks is recorded when it is decided). Read at snapshot.
+ */
+function traceResponse(st: RedactState, ctx: RequestContext): void {
+  if (st.responseTraced || ctx.trace === undefined) return;
+  st.responseTraced = true;
+  ctx.trace.add({ plugin: 'redactor', kind: 'redaction', scope: 'response', field_spans: st.responseSink.spans });
 }
 
 function chunksOf(side: RedactSide, ctx: RequestContext): ChunkRedactor {
@@ -84,11 +105,17 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
     hooks.requestAccess = 'marked';
     hooks.onRequest = (ctx) => {
       if (redactRequest(req.engine, ctx.endpoint, ctx.request, stateOf(ctx).requestSink)) ctx.markRequestChanged();
+      if (ctx.trace !== undefined) {
+        const spans = stateOf(ctx).requestSink.spans!;
+        if (spans.length > 0) ctx.trace.requestRedacted();
+        ctx.trace.add({ plugin: 'redactor', kind: 'redaction', scope: 'request', field_spans: spans });
+      }
     };
   }
   if (res) {
     hooks.responseAccess = 'marked';
     hooks.onResponse = (body, ctx) => {
+      if (ctx.trace !== undefined) traceResponse(stateOf(ctx), ctx);
       let changed: boolean;
       switch (ctx.endpoint) {
         case 'chat': changed = redactCompletion(res.engine, body as ChatCompletion, stateOf(ctx).responseSink, jsonContent(ctx.request)); break;
@@ -99,6 +126,7 @@ export function redactorHooks(config: RedactConfig): PluginHooks {
       if (changed) ctx.markResponseChanged();
     };
     hooks.onChunk = (chunk, ctx) => {
+      if (ctx.trace !== undefined) traceResponse(stateOf(ctx), ctx);
       if (ctx.endpoint === 'responses') return eventsOf(res, ctx).event(chunk as ResponseStreamEvent, ctx) ? 'modified' : 'pass';
       return chunksOf(res, ctx).chunk(chunk as ChatCompletionChunk | TextCompletion) ? 'modified' : 'pass';
     };

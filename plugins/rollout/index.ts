@@ -5,10 +5,12 @@ import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileRollout, type RolloutConfig } from './block.ts';
 import { selectRollout } from './select-rollout.ts';
 import { rolloutKey } from '../../src/sdk/state-keys.ts';
+import { traceRollout } from './trace.ts';
 
 /** Publishes the rollout choice (`rolloutKey`: enforce or shadow, and the rule that chose it) for one request. */
 export function applyRollout(config: RolloutConfig, ctx: RequestContext): void {
   ctx.set(rolloutKey, selectRollout(config, ctx.meta.target, ctx.meta.user));
+  if (ctx.trace !== undefined) traceRollout(config, ctx, ctx.trace);
 }
 
 /**

@@ -5,6 +5,7 @@ import { unreadablePrompt } from '../../src/sdk/prompt-view.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
 import { compileTopics, type TopicsConfig } from './block.ts';
 import { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
+import { traceTopics } from './trace.ts';
 
 export { topicsKey, type TopicsResult } from '../../src/sdk/state-keys.ts';
 export { compileTopics, pluralForms, TOPICS_STATEMENTS, type TopicsConfig } from './block.ts';
@@ -56,6 +57,7 @@ export const topicsPlugin = definePlugin<TopicsConfig>({
         const unreadable = unreadablePrompt(ctx.meta.policyId, ctx.prompt);
         if (unreadable !== undefined) return unreadable;
         scanTopics(config, ctx, noHits);
+        if (ctx.trace !== undefined) traceTopics(config, ctx, ctx.trace);
         return undefined;
       },
     });

@@ -4,12 +4,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayServices, RequestContext, RequestMeta, StateKey, Timings, Verdict } from '../sdk/context.ts';
 import { readPrompt, type PromptView } from '../sdk/prompt-view.ts';
+import type { TraceRecorder } from '../sdk/trace.ts';
 import type { ApiRequest, Endpoint, StreamChunk, Usage } from '../sdk/types.ts';
 import { assembleVerdict } from './verdict.ts';
 
 /** What a request context is built from: its fixed fields, the endpoint called (default `chat`), and the root logger its child logger comes from. */
 export type RequestInit = Pick<RequestContext, 'id' | 'now' | 'services' | 'route' | 'policy' | 'meta' | 'headers' | 'request' | 'clientWantsUsage' | 'timings'>
-  & { readonly rootLog: Logger; readonly endpoint?: Endpoint };
+  & { readonly rootLog: Logger; readonly endpoint?: Endpoint; readonly trace?: TraceRecorder };
 
 /** One request's context. Created after the body is validated and the policy resolved. A class: one object shape. */
 export class RequestCtx implements RequestContext {
@@ -35,6 +36,7 @@ export class RequestCtx implements RequestContext {
   /** The verdict, once sealed (after the request hooks); until then `verdict` assembles what is published so far. */
   #verdict: Verdict | undefined = undefined;
   readonly responseHeaders: Record<string, string> = {};
+  readonly trace: TraceRecorder | undefined;
   usage: Usage | undefined = undefined;
   /** Set by `markRequestChanged()`. */
   requestChanged = false;
@@ -57,6 +59,7 @@ export class RequestCtx implements RequestContext {
     this.request = init.request;
     this.clientWantsUsage = init.clientWantsUsage;
     this.timings = init.timings;
+    this.trace = init.trace;
   }
 
   /** The prompt of the request as the client sent it, read once on first use. */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { MetricDecls, MetricsOf } from './metrics.ts';
 import type { PromptView } from './prompt-view.ts';
+import type { TraceRecorder } from './trace.ts';
 import type { ApiRequest, Decision, Endpoint, RolloutMode, StreamChunk, Usage } from './types.ts';
 
 /** Shared run-time services of one gateway instance. */
@@ -128,6 +129,11 @@ export interface RequestContext {
   readonly verdict: Verdict;
   /** Extra response headers (x-ratelimit-*), set before the response head is sent. */
   readonly responseHeaders: Record<string, string>;
+  /**
+   * The evaluation trace, only when this request is traced (`explain`, the live debug header); else undefined. Plugins
+   * record their steps as `if (ctx.trace !== undefined) …`: with tracing off that one check is all a hook pays.
+   */
+  readonly trace: TraceRecorder | undefined;
   /** Token usage reported by the upstream, once known. */
   usage: Usage | undefined;
   /** Upstream HTTP status, once known. */
