@@ -263,12 +263,7 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   return exitCode;
 }
 
-/**
- * The policy author's explain module (src/author/explain.ts, issue 15), loaded when the playground first runs. Named
- * through a variable until that module is on this branch, so the console builds without it; the playground answers
- * with an error instead of an explanation while it is missing.
- */
-async function loadExplain(): Promise<ExplainApi> {
-  const explainModule = '../author/explain.ts';
-  return (await import(explainModule)) as ExplainApi;
+/** The policy author's explain module (src/author/explain.ts), loaded when the playground first runs. */
+function loadExplain(): Promise<ExplainApi> {
+  return import('../author/explain.ts');
 }

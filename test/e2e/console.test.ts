@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM } from '../setup/global-setup.ts';
 import { ROOT, rulesDir, runCli, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
@@ -68,6 +68,8 @@ const DRAFT = `policy "draft" {
 
 type ErrorBody = { error: { message: string; code: string } };
 
+/** Script errors of any page: none may happen (checked after every test). */
+const pageErrors: string[] = [];
 let gw: GatewayProcess;
 let rules: string;
 let consoleUrl: string;
@@ -95,6 +97,7 @@ async function chat(policy: string, content: string, user = 'user-12345'): Promi
 
 async function openConsole(key: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => { pageErrors.push(e.message); });
   await page.goto(`${consoleUrl}`);
   await page.fill('#key', key);
   await page.click('#login-form button[type=submit]');
@@ -114,6 +117,10 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   mkdirSync(SHOTS, { recursive: true });
 }, 60_000);
+
+afterEach(() => {
+  expect(pageErrors.splice(0)).toEqual([]);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -158,7 +165,7 @@ describe('console', () => {
     expect(await row.textContent()).toContain('support');
     await chat('support', 'What is the competitor pricing?');
     const trialId = await chat('trial', 'How do I get a refund?');
-    await page.waitForFunction("document.querySelectorAll('#decisions tbody tr').length >= 3");
+    await expect.poll(() => page.locator('#decisions tbody tr').count()).toBeGreaterThanOrEqual(3);
     await row.click();
     const detail = await page.textContent('#detail');
     expect(detail).toContain(id);
@@ -248,20 +255,41 @@ describe('console', () => {
     await page.close();
   });
 
-  it('runs the playground on a draft policy and shows the explain trace', async () => {
+  it('runs the playground on a draft policy and shows the explain trace; a broken draft shows its diagnostics; a loaded policy runs too', async () => {
     const page = await openConsole(adminKey);
     await page.waitForSelector('#tabs:not([hidden])');
     await page.click('nav button[data-tab=playground]');
+    await page.locator('#play-policy option[value="support"]').waitFor({ state: 'attached' });
+    const run = async (): Promise<string> => {
+      const before = await page.locator('#play-out').textContent();
+      await page.click('#play-form button[type=submit]');
+      await expect.poll(() => page.locator('#play-out').textContent()).not.toBe(before);
+      await page.waitForSelector('#play-trace, #play-error');
+      if (await page.locator('#play-error').count() > 0) expect.fail(`the playground answered with an error: ${await page.textContent('#play-error')}`);
+      return (await page.textContent('#play-out')) ?? '';
+    };
+
     await page.selectOption('#play-policy', '');
-    await page.fill('#play-source', DRAFT);
+    await page.fill('#play-source', DRAFT.replace('deny "wire transfer"', 'deny "wire transfer'));
     await page.fill('#play-request', JSON.stringify({ model: 'demo-model', messages: [{ role: 'user', content: 'Please make a wire transfer for me' }] }));
-    await page.click('#play-form button[type=submit]');
-    await page.waitForSelector('#play-trace, #play-error');
-    expect(await page.locator('#play-error').count(), (await page.locator('#play-error').textContent()) ?? '').toBe(0);
-    const trace = await page.textContent('#play-trace');
-    expect(trace).toContain('refuse');
+    const broken = await run();
+    expect(broken).toContain('EXPLAIN_POLICY_INVALID');
+    expect(broken).toMatch(/draft\.policy:3:\d+: error\[POL\d{4}\]/);
+
+    await page.fill('#play-source', DRAFT);
+    const out = await run();
+    expect(await page.textContent('#play-verdict')).toMatch(/Decision\s*refuse.*NO_WIRES.*rule draft\.policy:7/);
+    const trace = (await page.textContent('#play-trace')) ?? '';
+    expect(trace).toContain('wire transfer');
     expect(trace).toContain('NO_WIRES');
+    expect(out).not.toContain('EXPLAIN_');
     await page.screenshot({ path: path.join(SHOTS, 'playground.png'), fullPage: true });
+
+    await page.selectOption('#play-policy', 'support');
+    await page.fill('#play-request', JSON.stringify({ model: 'demo-model', messages: [{ role: 'user', content: 'What is the competitor pricing?' }] }));
+    await run();
+    expect(await page.textContent('#play-verdict')).toMatch(/Decision\s*refuse.*REFUSE/);
+    expect(await page.textContent('#play-trace')).toContain('competitor pricing');
     await page.close();
   });
 });

@@ -276,15 +276,17 @@ async function loadPlayground() {
   const current = sel.value;
   sel.replaceChildren(el('option', { value: '', text: 'draft (pasted below)' }), ...s.policies.map((p) => el('option', { value: p.id, text: p.id })));
   sel.value = current;
-  $('#draft-label').hidden = sel.value !== '';
+  $('#draft-label').hidden = $('#draft-id-label').hidden = sel.value !== '';
 }
-$('#play-policy').addEventListener('change', () => { $('#draft-label').hidden = $('#play-policy').value !== ''; });
+$('#play-policy').addEventListener('change', () => {
+  $('#draft-label').hidden = $('#draft-id-label').hidden = $('#play-policy').value !== '';
+});
 
 $('#play-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const out = $('#play-out');
   out.replaceChildren(el('p', { class: 'muted', text: 'running…' }));
-  const body = { stream: $('#play-stream').checked };
+  const body = {};
   try {
     const picked = $('#play-policy').value;
     if (picked) body.policy_id = picked;
@@ -292,8 +294,15 @@ $('#play-form').addEventListener('submit', async (ev) => {
     try { body.request = JSON.parse($('#play-request').value); } catch (e) { throw new Error(`the request is not JSON: ${e.message}`); }
     const a = $('#play-answer').value.trim();
     if (a) { try { body.answer = JSON.parse(a); } catch (e) { throw new Error(`the upstream answer is not JSON: ${e.message}`); } }
+    body.meta = { endpoint: $('#play-endpoint').value };
+    if ($('#play-user').value.trim()) body.meta.user = $('#play-user').value.trim();
+    if ($('#play-key').value.trim()) body.meta.authorization = $('#play-key').value.trim();
     const r = await (await api('playground', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
-    out.replaceChildren(el('h2', { text: 'Explanation' }), el('pre', { id: 'play-trace', text: r.rendered }),
+    const v = r.result.verdict;
+    const head = v
+      ? el('p', { id: 'play-verdict' }, 'Decision ', badge(v.decision), ' · applied ', badge(v.effective_decision), ` · ${v.reason_code} · ${v.rollout_mode}${v.rule ? ` · rule ${v.rule}` : ''}`)
+      : el('p', { id: 'play-verdict', class: 'error', text: r.result.problem ? `${r.result.problem.code}: ${r.result.problem.message}` : 'not evaluated' });
+    out.replaceChildren(el('h2', { text: 'Explanation' }), head, el('pre', { id: 'play-trace', text: r.rendered }),
       el('details', {}, el('summary', { text: 'as JSON' }), el('pre', { text: JSON.stringify(r.result, null, 2) })));
   } catch (e) {
     out.replaceChildren(el('p', { class: 'error', id: 'play-error', text: e.code ? `${e.code}: ${e.message}` : e.message }));
