@@ -176,12 +176,23 @@ export async function serve(config: GatewayConfig, env: Readonly<Record<string, 
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
   let metricsText: (() => Promise<string>) | undefined;
   if (cluster.isWorker) metricsText = askPrimaryForMetrics;
+  // A worker listens for the primary's stop from the start: a stop sent while it is still starting is kept and acted on
+  // once it listens (it was lost before, and the primary waited out the grace period to kill the worker).
+  let stopWanted: string | undefined;
+  let onStop: ((sig: string) => void) | undefined;
+  if (cluster.isWorker) {
+    process.on('message', (m: { type?: string }) => {
+      if (m?.type !== 'pgw:stop') return;
+      if (onStop) onStop('primary'); else stopWanted = 'primary';
+    });
+  }
   const running = await startGateway(config, env, plugins, { metricsText });
   return new Promise<number>((resolve) => {
     const onSignal = (sig: string) => { void running.stop(sig).then(resolve); };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
-    if (cluster.isWorker) process.on('message', (m: { type?: string }) => { if (m?.type === 'pgw:stop') onSignal('primary'); });
+    onStop = onSignal;
+    if (stopWanted !== undefined) onSignal(stopWanted);
   });
 }
 

@@ -2,6 +2,7 @@
 // --console-listen; the page is refused without an admin key, shows a decision live after a request through the
 // proxy, filters, opens a policy, and runs the playground. Writes the README's screenshots to docs/console/.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -293,3 +294,91 @@ describe('console', () => {
     await page.close();
   });
 });
+
+describe('console API: bad input gets a clear OpenAI-shaped error and changes nothing', () => {
+  const base = () => consoleUrl.replace(/\/console$/, '');
+  const call = (p: string, init: RequestInit = {}) =>
+    fetch(`${base()}${p}`, { ...init, headers: { authorization: `Bearer ${adminKey}`, ...(init.headers as Record<string, string> | undefined) } });
+  const expectError = async (r: Response, status: number, code: string, message?: RegExp) => {
+    expect(r.status).toBe(status);
+    expect(r.headers.get('content-type')).toContain('application/json');
+    const body = (await r.json()) as ErrorBody;
+    expect(body.error.code).toBe(code);
+    if (message) expect(body.error.message).toMatch(message);
+  };
+
+  it.each([
+    { note: 'an unknown filter', path: '/console/api/decisions?user=x', status: 400, code: 'invalid_console_request', msg: /unknown filter "user": filter on policy_id, decision/ },
+    { note: 'a limit out of range', path: '/console/api/decisions?limit=0', status: 400, code: 'invalid_console_request', msg: /limit must be an integer from 1 to 500/ },
+    { note: 'a filter value too long', path: `/console/api/stream?route=${'x'.repeat(300)}`, status: 400, code: 'invalid_console_request', msg: /longer than 256/ },
+    { note: 'an unknown API route', path: '/console/api/secrets', status: 404, code: 'unknown_url', msg: /unknown console route GET \/console\/api\/secrets/ },
+    { note: 'a path outside the console', path: '/v1/chat/completions', status: 404, code: 'unknown_url', msg: /the console is under \/console/ },
+    { note: 'an asset that does not exist (no path traversal)', path: '/console/assets/..%2f..%2fpackage.json', status: 404, code: 'unknown_url' },
+  ])('$note', async ({ path: p, status, code, msg }) => {
+    await expectError(await call(p), status, code, msg);
+  });
+
+  it('methods: POST on a GET route and GET on the playground are 405', async () => {
+    await expectError(await call('/console/api/stats', { method: 'POST' }), 405, 'method_not_allowed');
+    await expectError(await call('/console/api/playground'), 405, 'method_not_allowed');
+  });
+
+  it.each([
+    { note: 'not JSON', type: 'text/plain', body: 'hi', status: 415, code: 'unsupported_media_type' },
+    { note: 'bad JSON', type: 'application/json', body: '{', status: 400, code: 'invalid_json' },
+    { note: 'no policy and no draft', type: 'application/json', body: '{"request":{}}', status: 400, code: 'invalid_console_request' },
+    { note: 'an unknown field', type: 'application/json', body: '{"policy_id":"support","request":{},"extra":1}', status: 400, code: 'invalid_console_request' },
+    { note: 'a request that is not an object', type: 'application/json', body: '{"policy_id":"support","request":"hi"}', status: 400, code: 'invalid_console_request' },
+    { note: 'a body over 1 MiB', type: 'application/json', body: JSON.stringify({ policy_id: 'support', request: { pad: 'x'.repeat(1_100_000) } }), status: 413, code: 'request_too_large' },
+  ])('playground: $note', async ({ type, body, status, code }) => {
+    await expectError(await call('/console/api/playground', { method: 'POST', headers: { 'content-type': type }, body }), status, code);
+  });
+
+  it('the page is served with a strict Content-Security-Policy and no data; assets come from the gateway', async () => {
+    const page = await fetch(consoleUrl);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'; script-src 'self'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    const html = await page.text();
+    expect(html).not.toMatch(/https?:\/\//); // no CDN, no other origin
+    for (const asset of ['/console/assets/app.js', '/console/assets/app.css']) {
+      const r = await fetch(`${base()}${asset}`);
+      expect(r.status, asset).toBe(200);
+      expect(html).toContain(asset);
+    }
+  });
+
+  it('a wrong key gets 401 with WWW-Authenticate, and the playground does nothing for it', async () => {
+    const r = await fetch(`${base()}/console/api/playground`, { method: 'POST', headers: { authorization: 'Bearer pgk_AAAAAAAAAAAA_' + 'A'.repeat(40), 'content-type': 'application/json' }, body: '{}' });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toContain('Bearer');
+  });
+});
+
+describe('console startup and --workers', () => {
+  it('a missing keys file stops the gateway at start with the problem', async () => {
+    const r = await runCli(['serve', '--port', '0', '--console-keys', '/nonexistent/console.keys', '--console-listen', '127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--console-keys: cannot read "/nonexistent/console.keys"');
+  });
+
+  it('with --workers 2 the console runs in worker 1 and says so', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgw-console-w-'));
+    const keys = path.join(dir, 'console.keys');
+    const key = await createKey(keys, 'ops', 'admin');
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+    });
+    const cluster = await startGateway(['--rules', rules, '--workers', '2', '--console-keys', keys, '--console-listen', `127.0.0.1:${port}`, '--audit', 'off'], { timeoutMs: 40_000 });
+    try {
+      let me: { worker: { id: number; of: number } | null } | undefined;
+      for (let i = 0; i < 50 && me === undefined; i++) {
+        try { me = (await (await fetch(`http://127.0.0.1:${port}/console/api/me`, { headers: { authorization: `Bearer ${key}` } })).json()) as typeof me; } catch { await new Promise((r) => setTimeout(r, 100)); }
+      }
+      expect(me!.worker).toEqual({ id: 1, of: 2 });
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
+});
+
