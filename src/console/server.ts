@@ -79,10 +79,11 @@ export class ConsoleServer {
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const reqId = `console-${(++this.#seq).toString(36)}`;
-    const url = new URL(req.url ?? '/', 'http://console.invalid');
-    const p = url.pathname;
     const method = req.method ?? 'GET';
     try {
+      let url: URL;
+      try { url = new URL(req.url ?? '/', 'http://console.invalid'); } catch { throw new GatewayError(E.GW_ERR_BAD_HTTP, ['the request target is not a valid path']); }
+      const p = url.pathname;
       if (p === '/console' || p === '/console/') return this.#asset(res, 'index.html', method);
       if (p.startsWith('/console/assets/')) {
         const name = p.slice('/console/assets/'.length);
@@ -124,7 +125,7 @@ export class ConsoleServer {
     const method = req.method ?? 'GET';
     const want = route === 'playground' ? 'POST' : 'GET';
     if (!['me', 'decisions', 'stream', 'stats', 'policies', 'playground'].includes(route)) throw new GatewayError(E.GW_ERR_CONSOLE_NOT_FOUND, [method, `/console/api/${route.slice(0, 100)}`]);
-    if (method !== want && !(want === 'GET' && method === 'HEAD')) throw new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [method, `/console/api/${route}`]);
+    if (method !== want) throw new GatewayError(E.GW_ERR_METHOD_NOT_ALLOWED, [method, `/console/api/${route}`]);
     const feed = this.#o.feed;
     switch (route) {
       case 'me': return this.#json(res, this.#me(user), reqId);
