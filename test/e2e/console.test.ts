@@ -10,7 +10,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM } from '../setup/global-setup.ts';
 import { ROOT, rulesDir, runCli, startGateway, type GatewayProcess } from '../helpers/gateway-process.ts';
 
-const SHOTS = path.join(ROOT, 'docs/console');
+/**
+ * Where the screenshots go: the README's docs/console/ on a developer's run (commit them when the page changed); under
+ * CI a scratch directory, so a CI run never rewrites tracked files (the revision and times in them change every run).
+ */
+const SHOTS = process.env.CI ? mkdtempSync(path.join(tmpdir(), 'pgw-console-shots-')) : path.join(ROOT, 'docs/console');
 
 const RULES = {
   'support.policy': `policy "support" {
