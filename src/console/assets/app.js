@@ -49,6 +49,7 @@ async function open() {
     $('#tabs').hidden = false;
     $('#who').textContent = `${me.label} · ${me.worker ? `worker ${me.worker.id} of ${me.worker.of}` : 'single process'} · revision ${me.revision}`;
     show('live');
+    getPolicies().catch(() => { /* the policy filter just has no suggestions */ });
   } catch (e) {
     key = '';
     sessionStorage.removeItem('pgw-console-key');
