@@ -47,7 +47,8 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   // The console runs in one process: the only one, or worker 1 of a cluster (see docs/console.md).
   const workerIndex = cluster.isWorker ? Number(process.env.PGW_WORKER_INDEX ?? cluster.worker?.id ?? 1) : 0;
   const consoleHere = config.console !== undefined && workerIndex <= 1;
-  const feed: DecisionFeed | undefined = consoleHere ? new (await import('../console/feed.ts')).DecisionFeed() : undefined;
+  const feed: DecisionFeed | undefined = consoleHere
+    ? new (await import('../console/feed.ts')).DecisionFeed({}, Date.now, (n) => metrics.consoleDropped.inc(n)) : undefined;
   const services: GatewayServices = {
     log,
     metricsOf: (decls) => metrics.of(decls),

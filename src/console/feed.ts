@@ -66,8 +66,12 @@ export class DecisionFeed implements DecisionTap {
   /** Records the live stream lost: a full pending queue (all clients) or a client's full buffer (per client). */
   dropped = 0;
 
-  constructor(limits: Partial<FeedLimits> = {}, now: () => number = Date.now) {
+  readonly #onDrop: ((n: number) => void) | undefined;
+
+  /** `onDrop`: told how many records the stream lost each time it loses some (the gateway counts them in a metric). */
+  constructor(limits: Partial<FeedLimits> = {}, now: () => number = Date.now, onDrop?: (n: number) => void) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.#onDrop = onDrop;
     this.#ring = new Array<Entry | undefined>(this.limits.history);
     this.stats = new ConsoleStats(now);
   }
@@ -78,7 +82,7 @@ export class DecisionFeed implements DecisionTap {
     this.#ring[e.seq % this.#ring.length] = e;
     this.stats.add(rec);
     if (this.#clients.size === 0) return;
-    if (this.#pending.length >= this.limits.pending) { this.dropped++; return; }
+    if (this.#pending.length >= this.limits.pending) { this.dropped++; this.#onDrop?.(1); return; }
     this.#pending.push(e);
     this.#timer ??= setTimeout(() => this.#flush(), this.limits.flushMs).unref();
   }
@@ -146,6 +150,7 @@ export class DecisionFeed implements DecisionTap {
         for (const e of batch) if (matches(e.rec, c.filter)) want++;
         c.dropped += want;
         this.dropped += want;
+        if (want > 0) this.#onDrop?.(want);
         continue;
       }
       let out = '';

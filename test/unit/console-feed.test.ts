@@ -53,7 +53,8 @@ describe('DecisionFeed', () => {
 
   it('drops and counts records for a client that stops reading: the gateway never buffers more than the limit for it', async () => {
     const limit = 32 * 1024;
-    const feed = new DecisionFeed({ flushMs: 1, clientBuffer: limit });
+    let counted = 0;
+    const feed = new DecisionFeed({ flushMs: 1, clientBuffer: limit }, Date.now, (n) => { counted += n; });
     const seen: http.ServerResponse[] = [];
     const port = await serveFeed(feed, {}, seen);
     const sock = net.connect(port, '127.0.0.1');
@@ -77,6 +78,7 @@ describe('DecisionFeed', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(feed.dropped).toBeGreaterThanOrEqual(before + 1000);
     expect(seen[0]!.writableLength).toBeLessThan(limit + 100 * 2400);
+    expect(counted).toBe(feed.dropped); // what the gateway adds to policy_gateway_console_dropped_total
     // Reading again: the client is told how many it lost, then gets new records.
     got = '';
     sock.resume();
