@@ -40,6 +40,12 @@ const RULES = {
   }
 }
 `,
+  'metered.policy': `policy "metered" {
+  quota {
+    user 1 requests per minute
+  }
+}
+`,
   'trial.policy': `policy "trial" {
   description "A stricter policy tried in shadow mode first"
 
@@ -221,9 +227,21 @@ describe('console', () => {
   });
 
   it('shows per-policy figures from its own counters: decisions, reasons, shadow disagreement, added latency', async () => {
+    // One request within the quota, one over it (429 with GW_ERR_RATE_LIMITED): a quota rejection for the card.
+    await chat('metered', 'hello');
+    const over = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'metered', 'x-policy-user': 'user-12345' },
+      body: JSON.stringify({ model: 'demo-model', messages: [{ role: 'user', content: 'hello again' }] }),
+    });
+    await over.arrayBuffer();
+    expect(over.status).toBe(429);
     const page = await openConsole(adminKey);
     await page.waitForSelector('#tabs:not([hidden])');
     await page.click('nav button[data-tab=stats]');
+    const metered = page.locator('.card[data-policy="metered"]');
+    await metered.waitFor();
+    expect(await metered.textContent()).toMatch(/2requests.*1quota rejections/);
+    expect(await metered.textContent()).toContain('RATE_LIMITED');
     const trial = page.locator('.card[data-policy="trial"]');
     await trial.waitFor();
     const text = await trial.textContent();
@@ -253,7 +271,7 @@ describe('console', () => {
       return page.textContent('#reload');
     }, { timeout: 10_000 }).toContain('error at');
     expect(await page.textContent('#reload pre.diagnostics')).toMatch(/trial\.policy:\d+:\d+: error\[POL\d{4}\]/);
-    expect(await page.locator('#policy-list li').count()).toBe(2);
+    expect(await page.locator('#policy-list li').count()).toBe(3);
     await page.locator('#policy-list li[data-policy="support"]').click();
     await page.screenshot({ path: path.join(SHOTS, 'policies.png') });
     writeFileSync(path.join(rules, 'trial.policy'), RULES['trial.policy']);
