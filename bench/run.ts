@@ -37,7 +37,7 @@ const HELP = `Usage: npm run bench -- [options]
   --sse-gap MS            gap between the fake upstream's SSE chunks (default 2)
   --no-pin                do not pin processes with taskset
   --upstream-on gen|proxy pin the fake upstream with the load generator (default) or with the proxy
-  --no-extras             skip the other benchmark sections (redaction, matcher, quota, policy compile)
+  --no-extras             skip the other benchmark sections (redaction, matcher, quota, policy compile, trace)
   --base-ref REV          compare matcher and redaction speed with git revision REV in the same process
                           (default HEAD~1, the previous commit; checked out to a temporary directory)
   --base DIR              the same against a checkout in DIR
@@ -241,6 +241,7 @@ const EXTRAS: ReadonlyArray<{ file: string; fn: string; title: string; needsPlug
   { file: 'bench/matcher.ts', fn: 'benchMatcher', title: 'Topic matcher' },
   { file: 'bench/quota.ts', fn: 'benchQuota', title: 'Quota' },
   { file: 'bench/policy-compile.ts', fn: 'benchPolicyCompile', title: 'Policy compile', needsPlugins: true },
+  { file: 'bench/trace.ts', fn: 'benchTrace', title: 'Evaluation trace', needsPlugins: true },
 ];
 
 async function runExtras(quick: boolean): Promise<Extra[]> {

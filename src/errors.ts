@@ -68,6 +68,8 @@ export const E = defineErrors({
     message: 'policy "%s" is stateless: %s is not accepted (the gateway must see every turn it applies the policy to)' },
   GW_ERR_POLICY_REFUSED: { status: 403, type: INVALID, openaiCode: 'policy_refused', reasonCode: 'POLICY_REFUSAL', expose: true,
     message: 'policy "%s" refused this request: %s' },
+  GW_ERR_TRACE_FORBIDDEN: { status: 403, type: 'permission_error', openaiCode: 'trace_forbidden', reasonCode: 'INVALID_REQUEST', expose: true,
+    message: 'this request may not ask for an evaluation trace (x-policy-gateway-explain): %s' },
   GW_ERR_MESSAGES_INVALID: { status: 400, type: INVALID, openaiCode: 'invalid_messages', reasonCode: 'INVALID_REQUEST', expose: true,
     message: '"messages" must be an array of { role, content } objects: %s' },
   GW_ERR_BODY_TOO_LARGE: { status: 413, type: INVALID, openaiCode: 'request_too_large', reasonCode: 'INVALID_REQUEST', expose: true,

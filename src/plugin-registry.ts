@@ -5,7 +5,7 @@ import { CORE_REASON_CODES, errorTable, type ErrorTableRow } from './errors.ts';
 import type { CliCommand, PluginFactory } from './sdk/plugin.ts';
 
 /** The commands the CLI itself has; a plugin may not take these names. */
-export const CORE_COMMANDS: readonly string[] = Object.freeze(['serve', 'check', 'fmt', 'help']);
+export const CORE_COMMANDS: readonly string[] = Object.freeze(['serve', 'check', 'fmt', 'explain', 'help']);
 /** POL codes the SDK's shared block helpers report for every plugin (POL0401 unknown statement…), outside any range. */
 export const SHARED_PLUGIN_CODES: readonly [number, number] = Object.freeze([401, 404]) as readonly [number, number];
 

@@ -3,13 +3,13 @@
 import type { Logger } from 'pino';
 import { definePlugin, type PluginHooks, type RequestAction } from '../../src/sdk/plugin.ts';
 import type { RequestContext } from '../../src/sdk/context.ts';
-import { defineErrors, GatewayError, type ErrorDef } from '../../src/sdk/errors.ts';
+import { defineErrors, GatewayError, TRACE_FORBIDDEN, type ErrorDef } from '../../src/sdk/errors.ts';
 import { defineMetrics } from '../../src/sdk/metrics.ts';
 import { compileAuth, type AuthConfig } from './block.ts';
 import { KeyRing } from './key-ring.ts';
 import { runKeys } from './keys-command.ts';
 import { digestKey, digestsEqual, keyIdOf, type KeyEntry } from './keys-file.ts';
-import { principalKey } from '../../src/sdk/state-keys.ts';
+import { hasGrant, principalKey } from '../../src/sdk/state-keys.ts';
 import type { TraceRecorder } from '../../src/sdk/trace.ts';
 
 export { principalKey, type Principal } from '../../src/sdk/state-keys.ts';
@@ -132,8 +132,13 @@ export function authHooks(config: AuthConfig): PluginHooks & { readonly ring: Ke
     ring,
     requestAccess: 'none', // headers and metadata only
     onRequest(ctx) {
-      const action = authenticate(ring, ctx, ctx.services.log);
-      if (ctx.trace !== undefined) traceAuth(ctx, ctx.trace, action, config.file);
+      let action = authenticate(ring, ctx, ctx.services.log);
+      if (ctx.trace === undefined) return action;
+      // A live trace (the debug header) is for keys that carry the `debug` grant: refused before anything else runs.
+      if (action === undefined && ctx.trace.textMode === 'audit' && !hasGrant(ctx.get(principalKey), 'debug')) {
+        action = reject(ctx, 'forbidden', TRACE_FORBIDDEN, ['the policy key has no "debug" grant (grants=debug in the keys file)']);
+      }
+      traceAuth(ctx, ctx.trace, action, config.file);
       return action;
     },
   };

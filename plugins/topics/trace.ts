@@ -10,10 +10,16 @@ import { visitScannedTexts } from './scan.ts';
 /** Hits located per request at most (the others are listed without a span). */
 const MAX_LOCATED = 32;
 /** Texts longer than this are not searched for spans (the hit is listed without one). */
-const MAX_LOCATE_CHARS = 100_000;
+const MAX_LOCATE_CHARS = 20_000;
+/** Characters the span search may run the matcher over per request (later hits are listed without a span). */
+const LOCATE_BUDGET = 2_000_000;
 const WORD = /[\p{L}\p{M}\p{N}]+/gu;
 
+/** Characters matched so far by the span search of the current trace (reset per traceTopics; scans are synchronous). */
+let spent = 0;
+
 function hitsEntry(m: TopicMatcher, text: string, entry: number): boolean {
+  spent += text.length;
   const h = m.matchText(text);
   return h.allow.includes(entry) || h.deny.includes(entry);
 }
@@ -67,11 +73,13 @@ export function traceTopics(config: TopicsConfig, ctx: RequestContext, trace: Tr
   const hits = m.matchPrompt(ctx.prompt, config.scan, config.scope);
   const hitEntries = [...hits.allow, ...hits.deny].sort((a, b) => a - b);
   const segments = hitEntries.length > 0 ? scannedSegments(config, ctx) : [];
+  spent = 0;
   const listed = hitEntries.map((e, n) => {
     const entry = m.entries[e]!;
     let span: TraceSpan | null = null;
     if (n < MAX_LOCATED) {
       for (const seg of segments) {
+        if (spent > LOCATE_BUDGET) break;
         if (!hitsEntry(m, seg.text, e)) continue;
         const at = locateEntry(m, seg.text, e);
         if (at !== undefined) span = { item: seg.item, start: at.start, end: at.end, text: traceText(seg.text.slice(at.start, at.end)) };

@@ -1,6 +1,6 @@
-// `explain`: one request through one policy in-process (runPolicy: the HTTP edge's hooks, order and context), traced
-// step by step, as plain JSON (ExplainResult) and as text (renderExplain). A draft policy source is compiled in memory
-// with the bundled plugins; its diagnostics come back in the result, never thrown. The console playground calls this.
+// `explain`: one request through one policy in-process (runPolicy: the HTTP edge's hooks, order and context), traced step
+// by step: explainRequest(input, env?) → ExplainResult (plain JSON), renderExplain(result) → text. A draft source is
+// compiled in memory with the bundled plugins, its diagnostics returned, never thrown. The console calls this (docs/explain.md).
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { renderDiagnostic, type Diagnostic } from '../../grammar/diagnostics.ts';
@@ -8,6 +8,7 @@ import { ChainRunner } from '../chain/run-chain.ts';
 import { runPolicy } from '../chain/run-policy.ts';
 import { toGatewayError } from '../errors.ts';
 import { parseApiRequest } from '../http/parse-request.ts';
+import { DEFAULT_MAX_JSON_DEPTH, jsonTextNestsDeeper } from '../json-depth.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { compileSources } from '../policy/load.ts';
 import type { CompiledPolicySet } from '../policy/types.ts';
@@ -18,6 +19,9 @@ import { ENDPOINTS, type ApiAnswer, type Endpoint, type StreamChunk } from '../s
 import { renderExplain } from './render-explain.ts';
 
 export { renderExplain };
+
+/** The compiled rule set a gateway serves (the name the console's API uses). */
+export type CompiledRuleSet = CompiledPolicySet;
 
 /** Request metadata and context given besides the body (each overrides nothing: header and body must agree). */
 export interface ExplainMeta {
@@ -38,7 +42,7 @@ export interface ExplainMeta {
 /** What to explain. `rules` is a compiled rule set (what a gateway serves) or a draft policy's source. */
 export interface ExplainInput {
   readonly policyId: string;
-  readonly rules: CompiledPolicySet | { readonly source: string; readonly file?: string };
+  readonly rules: CompiledRuleSet | { readonly source: string; readonly file?: string };
   /** The request body as a client sends it; `policy_*` members are metadata, as over HTTP. */
   readonly request: unknown;
   /** The upstream's (non-streaming) answer, run through the response hooks when the request would go upstream. */
@@ -80,6 +84,8 @@ export interface ExplainResult {
   /** The evaluation in the decision flow's order (metadata, auth, quota, rollout, topics, moderation, decide, redactor, auditor). */
   readonly steps: readonly TraceStep[];
   readonly dropped_steps: number;
+  /** True when an answer or a stream was given (it is used only when the request goes upstream). */
+  readonly answer_given: boolean;
   /** The verdict (the `policy` block's content, plus the rule that fired). */
   readonly verdict: {
     readonly decision: string; readonly effective_decision: string; readonly reason_code: string;
@@ -90,7 +96,8 @@ export interface ExplainResult {
   readonly outcome: {
     readonly action: 'forward' | 'respond' | 'reject';
     readonly status: number;
-    readonly error: { readonly code: string; readonly message: string } | null;
+    /** The error answered (its reason code is the one an audit record of the request carries). */
+    readonly error: { readonly code: string; readonly reason_code: string; readonly message: string } | null;
     readonly content: string | null;
     readonly upstream_request: unknown;
     readonly answer: unknown;
@@ -125,7 +132,7 @@ export function explainServices(plugins: readonly PluginFactory<any>[], env: Rea
 function failed(policyId: string, code: string, message: string, diagnostics: readonly ExplainDiagnostic[] = [], revision: string | null = null): ExplainResult {
   return {
     explain_version: 1, policy_id: policyId, ok: false, problem: { code, message }, diagnostics, revision,
-    steps: [], dropped_steps: 0, verdict: null, outcome: null,
+    steps: [], dropped_steps: 0, answer_given: false, verdict: null, outcome: null,
   };
 }
 
@@ -148,6 +155,28 @@ function headersOf(meta: ExplainMeta | undefined): Record<string, string> {
   if (meta?.project != null) h['x-policy-project'] = meta.project;
   if (meta?.target != null) h['x-policy-target'] = meta.target;
   return h;
+}
+
+/** Largest answer or stream accepted, as JSON text. */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** `v` as JSON text, or undefined when it cannot be (a cycle, a BigInt, nesting deep enough to exhaust the stack). */
+function serialized(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why an answer or stream cannot be explained (too large, too deep, not JSON data), or undefined. */
+function checkInput(v: unknown, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  const text = serialized(v);
+  if (text === undefined) return `the ${what} is not JSON data (or nests too deeply)`;
+  if (text.length > MAX_ANSWER_BYTES) return `the ${what} is larger than ${MAX_ANSWER_BYTES} bytes of JSON`;
+  if (jsonTextNestsDeeper(text, DEFAULT_MAX_JSON_DEPTH)) return `the ${what} nests deeper than ${DEFAULT_MAX_JSON_DEPTH} levels`;
+  return undefined;
 }
 
 /** The text of choice 0's `delta.content` per chunk of a chat stream, or undefined when the stream carries other text. */
@@ -224,11 +253,16 @@ export async function explainRequest(input: ExplainInput, env: ExplainEnv = {}):
     return failed(policyId, 'EXPLAIN_BAD_INPUT', 'the answer must be a JSON object (the upstream\'s response body)', diagnostics, set.revision);
   }
   const headers = headersOf(input.meta);
+  // Inputs come from files and from the console over HTTP: bounded in size and nesting before anything walks them.
+  const tooBig = checkInput(input.answer, 'answer') ?? checkInput(input.stream, 'stream');
+  if (tooBig !== undefined) return failed(policyId, 'EXPLAIN_BAD_INPUT', tooBig, diagnostics, set.revision);
   let parsed;
   try {
     const body = input.stream !== undefined && input.request !== null && typeof input.request === 'object' && !Array.isArray(input.request)
       ? { stream: true, ...(input.request as object) } : input.request;
-    parsed = parseApiRequest(endpoint, Buffer.from(JSON.stringify(body ?? null)), headers);
+    const text = serialized(body ?? null);
+    if (text === undefined) return failed(policyId, 'EXPLAIN_BAD_INPUT', 'the request is not JSON data (or nests too deeply)', diagnostics, set.revision);
+    parsed = parseApiRequest(endpoint, Buffer.from(text), headers);
   } catch (e) {
     const err = toGatewayError(e);
     return failed(policyId, err.code, `invalid request: ${err.message}`, diagnostics, set.revision);
@@ -249,14 +283,14 @@ export async function explainRequest(input: ExplainInput, env: ExplainEnv = {}):
   const v = r.verdict;
   return {
     explain_version: 1, policy_id: policyId, ok: true, problem: null, diagnostics, revision: set.revision,
-    steps: snap.steps, dropped_steps: snap.dropped,
+    steps: snap.steps, dropped_steps: snap.dropped, answer_given: input.answer !== undefined || input.stream !== undefined,
     verdict: {
       decision: v.decision, effective_decision: v.effectiveDecision, reason_code: v.reasonCode, triggered_categories: v.triggeredCategories,
       allowlist_hits: v.allowlistHits, denylist_hits: v.denylistHits, rollout_mode: v.rolloutMode, enforced: v.enforced, rule: v.rule,
     },
     outcome: {
       action: r.action, status: r.error?.status ?? 200,
-      error: r.error ? { code: r.error.code, message: r.error.message } : null,
+      error: r.error ? { code: r.error.code, reason_code: r.error.reasonCode, message: r.error.message } : null,
       content: r.content ?? null,
       upstream_request: r.action === 'forward' ? r.request : null,
       answer: r.answer ?? null,

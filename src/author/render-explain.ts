@@ -55,7 +55,7 @@ function renderStep(s: TraceStep): string[] {
     }
     case 'topics': {
       const hits = o.hits as Obj[];
-      const head = `topics     scan ${String(o.scan)}, scope ${String(o.scope)}; ${String(o.entries)} entries, ${hits.length} hit${hits.length === 1 ? '' : 's'}`
+      const head = `topics     scan ${String(o.scan)}, scope ${String(o.scope)}; ${String(o.entries)} ${o.entries === 1 ? 'entry' : 'entries'}, ${hits.length} hit${hits.length === 1 ? '' : 's'}`
         + (o.allowlist_miss ? '; the allowlist is configured and nothing on it matched' : '');
       const rows = hits.map((h) => `${INDENT}      ${String(h.list)} ${q(h.phrase)}${at(h.rule)}${h.span ? ` at ${spanText(h.span as Obj)}` : ''}`);
       return [head, ...rows];
@@ -124,8 +124,14 @@ function answerText(result: ExplainResult): string | undefined {
     return text;
   }
   const a = o.answer as Obj | null;
+  if (Array.isArray(a?.output)) {
+    // a Response: the text of its output_text parts
+    const parts = (a.output as Obj[]).flatMap((item) => (Array.isArray(item?.content) ? (item.content as Obj[]) : []));
+    const texts = parts.filter((p) => p?.type === 'output_text' && typeof p.text === 'string').map((p) => p.text as string);
+    return texts.length > 0 ? texts.join('') : undefined;
+  }
   const c = (a?.choices as Obj[] | undefined)?.[0];
-  const t = (c?.message as Obj | undefined)?.content ?? c?.text ?? a?.output_text;
+  const t = (c?.message as Obj | undefined)?.content ?? c?.text;
   return typeof t === 'string' ? t : undefined;
 }
 
@@ -145,13 +151,21 @@ export function renderExplain(result: ExplainResult): string {
   });
   if (result.dropped_steps > 0) lines.push(`    … ${result.dropped_steps} more steps not kept`);
   const v = result.verdict!;
-  lines.push('');
-  lines.push(`verdict: decision=${v.decision} effective_decision=${v.effective_decision} reason_code=${v.reason_code} rollout_mode=${v.rollout_mode} enforced=${v.enforced} rule=${orDash(v.rule)}`);
-  lines.push(`         triggered_categories=${list(v.triggered_categories)} allowlist_hits=${list(v.allowlist_hits)} denylist_hits=${list(v.denylist_hits)}`);
   const o = result.outcome!;
-  if (o.action === 'reject') lines.push(`outcome: error ${o.status} ${o.error!.code}: ${o.error!.message}`);
-  else if (o.action === 'respond') lines.push(`outcome: answered by the policy, no upstream call: ${q(preview(o.content ?? ''))}`);
-  else {
+  lines.push('');
+  if (o.action === 'reject' && !result.steps.some((s) => s.kind === 'decide')) {
+    lines.push(`verdict: none: the request was rejected before the decision (reason_code=${o.error!.reason_code})`);
+  } else {
+    lines.push(`verdict: decision=${v.decision} effective_decision=${v.effective_decision} reason_code=${v.reason_code} rollout_mode=${v.rollout_mode} enforced=${v.enforced} rule=${orDash(v.rule)}`);
+    lines.push(`         triggered_categories=${list(v.triggered_categories)} allowlist_hits=${list(v.allowlist_hits)} denylist_hits=${list(v.denylist_hits)}`);
+  }
+  if (o.action !== 'forward') {
+    lines.push(o.action === 'reject' ? `outcome: error ${o.status} ${o.error!.code}: ${o.error!.message}`
+      : `outcome: answered by the policy, no upstream call: ${q(preview(o.content ?? ''))}`);
+    if (v.decision === 'escalate' && v.enforced) lines.push('         (the escalation webhook is not sent by explain)');
+    if (o.action === 'respond' && result.steps[0]?.endpoint === 'embeddings') lines.push('         (embeddings have no answer text: the client gets 403 GW_ERR_POLICY_REFUSED carrying it)');
+    if (result.answer_given) lines.push('         (the answer given was not used: the upstream would not be called)');
+  } else {
     lines.push('outcome: forwarded upstream');
     for (const l of upstreamSummary(o.upstream_request as Obj)) lines.push(`         ${l}`);
     const text = answerText(result);

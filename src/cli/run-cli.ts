@@ -1,4 +1,4 @@
-// The `policy-gateway` command line: serve | check | fmt, and the subcommands the registered plugins contribute (auth:
+// The `policy-gateway` command line: serve | check | fmt | explain, and the subcommands the registered plugins contribute (auth:
 // keys). A thin dispatcher over a plugin list; src/cli/main.ts runs it with the bundled plugins.
 import { ConfigError, parseServeConfig, SERVE_HELP } from '../config.ts';
 import { buildRegistry } from '../plugin-registry.ts';
@@ -16,6 +16,7 @@ Commands:
   serve     start the gateway (policy-gateway serve --help for every option)
   check     check .policy files: policy-gateway check [paths] [--format json]
   fmt       format .policy files: policy-gateway fmt [--check|--write] [paths]
+  explain   explain one request's evaluation: policy-gateway explain --policy ID --request req.json [--answer F|--stream F] [--format json]
 ${extra.join('\n')}
 
 Environment: POLICY_GATEWAY_* variables mirror serve's flags; REDIS_URL shares quotas across replicas.`;
@@ -57,6 +58,10 @@ export async function runCli(argv: readonly string[], loadPlugins: PluginLoader,
     case 'fmt': {
       const { runFmt } = await import('./fmt.ts');
       return runFmt(rest, io);
+    }
+    case 'explain': {
+      const { runExplain } = await import('./explain.ts');
+      return runExplain(rest, io, await loadPlugins(), process.env);
     }
     case undefined: case '-h': case '--help': case 'help':
       io.stdout.write(`${help(await loadPlugins())}\n`);

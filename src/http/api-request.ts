@@ -17,6 +17,7 @@ import { completeFlight, endUnchained, failFlight, inflightKey } from './request
 import { apiRouteName } from './routes.ts';
 import type { UpstreamProxy } from './upstream.ts';
 import { ENDPOINT_PATHS, type Endpoint } from '../sdk/types.ts';
+import { liveTraceFor } from './live-trace.ts';
 
 type Route = 'policy' | 'v1';
 /** The member a stream's bytes get when the client sent no stream_options (the gateway always asks for usage). */
@@ -83,7 +84,7 @@ function afterBody(edge: Edge, proxy: UpstreamProxy, req: Req, res: http.ServerR
       id: reqId, rootLog: edge.log, now: edge.now, services: edge.o.services, route, endpoint,
       policy: policyInfo(policy, revision),
       meta: { policyId: policy.id, user: parsed.user, project: parsed.project, target: parsed.target },
-      headers: req.headers, request, clientWantsUsage,
+      headers: req.headers, request, clientWantsUsage, trace: liveTraceFor(req.headers),
       timings: { startedAt, start, upstreamStart: 0, upstreamFirstByte: 0, upstreamEnd: 0, end: 0 },
     });
     req[FLIGHT] = new Flight(ctx, policy, stream, raw, parsed.scan);
@@ -99,6 +100,10 @@ function afterBody(edge: Edge, proxy: UpstreamProxy, req: Req, res: http.ServerR
   res.once('close', () => completeFlight(edge, flight, res));
   const refused = checkEndpoint(policy, flight);
   if (refused !== undefined) return failFlight(edge, res, flight, refused);
+  // An open policy never hands out traces (with an auth block, auth checks the key's `debug` grant).
+  if (ctx.trace !== undefined && !policy.plugins.some((p) => p.name === 'auth')) {
+    return failFlight(edge, res, flight, new GatewayError(E.GW_ERR_TRACE_FORBIDDEN, [`policy "${policy.id}" has no auth block`]));
+  }
   const action = runRequestPhase(edge.runner, policy, ctx);
   if (action instanceof Promise) {
     action.then((a) => afterRequestHooks(edge, proxy, req, res, flight, a), (e: unknown) => failFlight(edge, res, flight, toGatewayError(e)));

@@ -9,6 +9,7 @@ import { SSE_DONE, sseData } from '../chain/sse.ts';
 import type { PolicyBlock } from '../sdk/types.ts';
 import type { Flight } from './flight.ts';
 import { JSON_TYPE } from './respond-error.ts';
+import { traceMember, traceObject } from './live-trace.ts';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' } as const;
 
@@ -77,7 +78,7 @@ function answerChat(res: http.ServerResponse, f: Flight, content: string, policy
       out += sseData(`${head}"choices":[{"index":${index},"delta":{},"logprobs":null,"finish_reason":"stop"}]}`);
     }
     const usage = ctx.clientWantsUsage ? '"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0},' : '';
-    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}}`);
+    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}${traceMember(ctx)}}`);
     res.end(out + SSE_DONE);
     return;
   }
@@ -88,7 +89,7 @@ function answerChat(res: http.ServerResponse, f: Flight, content: string, policy
   const body = JSON.stringify({
     id, object: 'chat.completion', created, model, choices,
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    policy,
+    policy, policy_gateway: traceObject(ctx),
   });
   res.writeHead(200, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
   res.end(body);
@@ -115,7 +116,7 @@ function answerText(res: http.ServerResponse, f: Flight, content: string, policy
       out += sseData(`${head}"choices":[{"text":"","index":${index},"logprobs":null,"finish_reason":"stop"}]}`);
     }
     const usage = ctx.clientWantsUsage ? '"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0},' : '';
-    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}}`);
+    out += sseData(`${head}"choices":[],${usage}"policy":${JSON.stringify(policy)}${traceMember(ctx)}}`);
     res.end(out + SSE_DONE);
     return;
   }
@@ -124,7 +125,7 @@ function answerText(res: http.ServerResponse, f: Flight, content: string, policy
   const body = JSON.stringify({
     id, object: 'text_completion', created, model, choices,
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    policy,
+    policy, policy_gateway: traceObject(ctx),
   });
   res.writeHead(200, policyHeaders(ctx, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) }));
   res.end(body);

@@ -10,6 +10,8 @@ import type { Flight } from './flight.ts';
 import { responsesErrorEvent, sendError, sendLingering } from './respond-error.ts';
 import { endpointLabel, routeLabel } from './routes.ts';
 import { ENDPOINTS, type Endpoint } from '../sdk/types.ts';
+import { traceMember } from './live-trace.ts';
+import { hasGrant, principalKey } from '../sdk/state-keys.ts';
 
 type Route = 'policy' | 'v1';
 
@@ -95,7 +97,9 @@ export function failFlight(edge: Edge, res: http.ServerResponse, f: Flight, err:
     if (!res.writableEnded) res.end(responsesErrorEvent(f.error, f.events++));
     return;
   }
-  sendError(res, f.error, f.ctx.id, extra, edge.shuttingDown);
+  // A live trace rides on the error too, but only for a key allowed it (auth rejections, 401/403, never carry one).
+  const trace = f.ctx.trace !== undefined && hasGrant(f.ctx.get(principalKey), 'debug') ? traceMember(f.ctx) : '';
+  sendError(res, f.error, f.ctx.id, extra, edge.shuttingDown, trace);
 }
 
 /** Runs exactly once per chained request when the response is done or the client went away. */

@@ -32,8 +32,11 @@ export function responsesErrorEvent(err: GatewayError, sequence: number): string
  * Answers `err`: a whole JSON error answer, or — when a stream's head is already sent — one final SSE error event.
  * `extra` headers (x-ratelimit-*) are added; `close` asks the client to close the connection (a gateway stopping).
  */
-export function sendError(res: http.ServerResponse, err: GatewayError, reqId: string, extra?: Record<string, string>, close = false): void {
-  const body = JSON.stringify(err.toJSON());
+export function sendError(res: http.ServerResponse, err: GatewayError, reqId: string, extra?: Record<string, string>, close = false,
+  member = ''): void {
+  const json = JSON.stringify(err.toJSON());
+  // `member`: more members of the error body (`,"name":…`: the live trace), spliced in before its last brace
+  const body = member === '' ? json : `${json.slice(0, -1)}${member}}`;
   if (res.headersSent) {
     if (!res.writableEnded) res.end(sseData(body));
     return;

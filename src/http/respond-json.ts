@@ -13,6 +13,7 @@ import type { Flight } from './flight.ts';
 import { policyHeaders } from './local-answer.ts';
 import { failFlight } from './request-end.ts';
 import { JSON_TYPE } from './respond-error.ts';
+import { traceMember, traceObject } from './live-trace.ts';
 
 /** What an answer of each endpoint must have to be one (else the upstream's answer is broken: 502). */
 const ANSWER_SHAPE: Readonly<Record<Endpoint, { readonly field: string; readonly what: string }>> = {
@@ -56,9 +57,10 @@ export function respondJson(edge: Edge, proxyRes: http.IncomingMessage, res: htt
         // Nothing changed the answer: splice the policy block into the upstream's bytes instead of re-serialising.
         let end = raw.length - 1;
         while (end > 0 && raw[end] !== 0x7d) end--;
-        out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}}`)]);
+        out = Buffer.concat([raw.subarray(0, end), Buffer.from(`,"policy":${JSON.stringify(policyBlock(ctx))}${traceMember(ctx)}}`)]);
       } else {
         body.policy = policyBlock(ctx);
+        if (ctx.trace !== undefined) (body as Record<string, unknown>).policy_gateway = traceObject(ctx);
         out = Buffer.from(JSON.stringify(body));
       }
     } catch (e) {

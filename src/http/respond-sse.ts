@@ -10,6 +10,7 @@ import type { ChatCompletionChunk } from '../sdk/types.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 import { policyHeaders } from './local-answer.ts';
+import { traceObject } from './live-trace.ts';
 
 /**
  * Passes an upstream SSE answer on event by event: chunks through the plugins' onChunk hooks (re-encoded only when one
@@ -42,11 +43,12 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
     for (const extra of edge.runner.runStreamEnd(chain, ctx)) out += sseData(JSON.stringify(extra));
     if (usageChunk !== undefined) {
       usageChunk.policy = policyBlock(ctx);
+      if (ctx.trace !== undefined) (usageChunk as Record<string, unknown>).policy_gateway = traceObject(ctx);
       out += sseData(JSON.stringify(usageChunk));
     } else {
       const text = ctx.endpoint === 'completions';
       const m = meta ?? { id: `${text ? 'cmpl' : 'chatcmpl'}-${ctx.id}`, created: Math.floor(ctx.timings.startedAt / 1000), model: ctx.request.model };
-      out += sseData(JSON.stringify({ id: m.id, object: text ? 'text_completion' : 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx) }));
+      out += sseData(JSON.stringify({ id: m.id, object: text ? 'text_completion' : 'chat.completion.chunk', created: m.created, model: m.model, choices: [], policy: policyBlock(ctx), policy_gateway: traceObject(ctx) }));
     }
     out += SSE_DONE;
   };
