@@ -44,11 +44,12 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   const closers: (() => Promise<void> | void)[] = [];
   const reopeners: (() => void)[] = [];
   const tasks = new Set<Promise<void>>();
-  // The console runs in one process: the only one, or worker 1 of a cluster (see docs/console.md).
+  // The console's listener runs in one process: the only one, or worker 1 of a cluster; every worker counts its own
+  // requests for the per-policy figures, which the console adds up (see docs/console.md).
   const workerIndex = cluster.isWorker ? Number(process.env.PGW_WORKER_INDEX ?? cluster.worker?.id ?? 1) : 0;
-  const consoleHere = config.console !== undefined && workerIndex <= 1;
-  const feed: DecisionFeed | undefined = consoleHere
+  const feed: DecisionFeed | undefined = config.console !== undefined
     ? new (await import('../console/feed.ts')).DecisionFeed({}, Date.now, (n) => metrics.consoleDropped.inc(n)) : undefined;
+  if (feed !== undefined && cluster.isWorker) (await import('../console/cluster-stats.ts')).answerStatsRequests(feed.stats);
   const services: GatewayServices = {
     log,
     metricsOf: (decls) => metrics.of(decls),
@@ -111,7 +112,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
     },
   });
   let consolePort: number | undefined;
-  if (feed !== undefined && config.console !== undefined) {
+  if (feed !== undefined && config.console !== undefined && workerIndex <= 1) {
     const { AdminKeys } = await import('../console/admin-keys.ts');
     const { ConsoleServer } = await import('../console/server.ts');
     const { playgroundRunner } = await import('../console/playground.ts');
@@ -120,6 +121,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
       feed, keys, log, policies: store,
       playground: playgroundRunner(loadExplain),
       worker: cluster.isWorker ? { id: workerIndex, of: Number(process.env.PGW_WORKERS ?? config.workers) } : undefined,
+      clusterStats: cluster.isWorker ? (await import('../console/cluster-stats.ts')).askPrimaryForStats : undefined,
     });
     consolePort = await consoleServer.listen(config.console.port, config.console.host);
     closers.push(() => consoleServer.close());
@@ -219,11 +221,13 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   const log = createLogger(config.logLevel);
   const aggregator = new AggregatorRegistry();
   let stopping = false;
+  const relayStats = config.console ? (await import('../console/cluster-stats.ts')).relayStats : undefined;
   // Each worker keeps its index (1..N) across restarts: worker 1 runs the console.
   const indexOf = new Map<number, number>();
   const fork = (index: number) => {
     const w = cluster.fork({ PGW_WORKER_INDEX: String(index), PGW_WORKERS: String(config.workers) });
     indexOf.set(w.id, index);
+    if (relayStats) relayStats(w);
     w.on('message', (m: { type?: string; id?: number }) => {
       if (m?.type !== 'pgw:metrics-req') return;
       aggregator.clusterMetrics().then(

@@ -11,6 +11,7 @@ import type { CompiledPolicySet } from '../policy/types.ts';
 import type { LastReload } from '../policy/store.ts';
 import type { AdminKeys, ConsoleUser } from './admin-keys.ts';
 import { FILTER_FIELDS, type DecisionFeed, type DecisionFilter, type FilterField } from './feed.ts';
+import { ConsoleStats, type StatsSnapshot } from './stats.ts';
 
 /** Where the page, styles and script live (served from memory, read once at start). */
 const ASSETS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'assets');
@@ -39,6 +40,8 @@ export interface ConsoleOptions {
   readonly playground: PlaygroundRunner;
   /** This process in a --workers N cluster (1-based id and N), or undefined for a single process. */
   readonly worker?: { readonly id: number; readonly of: number };
+  /** In a cluster: every worker's counters (src/console/cluster-stats.ts), added up for the per-policy figures. */
+  readonly clusterStats?: () => Promise<{ parts: StatsSnapshot[]; workers: number }>;
 }
 
 /** The console listener of one gateway process. */
@@ -140,10 +143,33 @@ export class ConsoleServer {
         req.resume();
         return feed.subscribe(res, f, { 'x-request-id': reqId, ...SECURITY_HEADERS });
       }
-      case 'stats': return this.#json(res, { since: new Date(feed.stats.startedAt).toISOString(), worker: this.#o.worker ?? null, policies: feed.stats.view() }, reqId);
+      case 'stats': { void this.#stats(res, reqId); return; }
       case 'policies': return this.#json(res, this.#policies(), reqId);
       case 'playground': { void this.#playground(req, res, reqId); return; }
     }
+  }
+
+  /**
+   * The per-policy figures: this process's counters, or in a cluster every worker's added up (like /metrics); a
+   * cluster that does not answer in time gets this worker's own, marked `aggregated: false`.
+   */
+  async #stats(res: http.ServerResponse, reqId: string): Promise<void> {
+    const own = this.#o.feed.stats;
+    const worker = this.#o.worker ?? null;
+    let body: unknown = { since: new Date(own.startedAt).toISOString(), worker, aggregated: false, policies: own.view() };
+    if (this.#o.clusterStats) {
+      try {
+        const { parts, workers } = await this.#o.clusterStats();
+        const sum = new ConsoleStats();
+        for (const p of parts) sum.absorb(p);
+        const since = Math.min(...parts.map((p) => p.startedAt));
+        body = { since: new Date(Number.isFinite(since) ? since : own.startedAt).toISOString(), worker, aggregated: true,
+          workers: { answered: parts.length, running: workers }, policies: sum.view() };
+      } catch (err) {
+        this.#o.log.warn({ err }, 'console: cluster stats unavailable, showing this worker\'s own');
+      }
+    }
+    if (!res.destroyed) this.#json(res, body, reqId);
   }
 
   #me(user: ConsoleUser): unknown {

@@ -71,6 +71,19 @@ const decisionIndex = (d: unknown): number => {
   return i === -1 ? DECISIONS.length - 1 : i;
 };
 
+/** One process's counters as plain JSON (what a --workers N cluster sends to the console's worker). */
+export interface StatsSnapshot {
+  readonly startedAt: number;
+  readonly policies: Readonly<Record<string, {
+    total: number; decisions: number[]; reasons: [string, number][]; shadow: number; disagree: number; enforced: number;
+    quotaRejections: number; latencyCount: number; latencySumMs: number; latency: number[]; minutes: number[]; perMinute: number[][];
+  }>>;
+}
+
+const addInto = (into: number[], from: readonly number[]): void => {
+  for (let i = 0; i < into.length && i < from.length; i++) into[i]! += Number(from[i]) || 0;
+};
+
 /** Per-policy counters over every record added; `now` is the clock for the per-minute series. */
 export class ConsoleStats {
   readonly #byPolicy = new Map<string, PolicyCounters>();
@@ -118,6 +131,52 @@ export class ConsoleStats {
       c.perMinute[slot]!.fill(0);
     }
     c.perMinute[slot]![di]!++;
+  }
+
+  /** These counters as plain JSON, for another process to absorb. */
+  snapshot(): StatsSnapshot {
+    const policies: Record<string, StatsSnapshot['policies'][string]> = {};
+    for (const [id, c] of this.#byPolicy) {
+      policies[id] = {
+        total: c.total, decisions: [...c.decisions], reasons: [...c.reasons], shadow: c.shadow, disagree: c.disagree, enforced: c.enforced,
+        quotaRejections: c.quotaRejections, latencyCount: c.latencyCount, latencySumMs: c.latencySumMs, latency: [...c.latency],
+        minutes: [...c.minutes], perMinute: c.perMinute.map((m) => [...m]),
+      };
+    }
+    return { startedAt: this.startedAt, policies };
+  }
+
+  /** Adds another process's counters to these (the same bounds apply); ignores malformed parts. */
+  absorb(snap: StatsSnapshot): void {
+    for (const [id, p] of Object.entries(snap.policies ?? {})) {
+      if (p === null || typeof p !== 'object') continue;
+      let c = this.#byPolicy.get(id);
+      if (c === undefined) {
+        if (this.#byPolicy.size >= MAX_POLICIES) c = this.#other();
+        else this.#byPolicy.set(id, (c = new PolicyCounters()));
+      }
+      c.total += Number(p.total) || 0;
+      addInto(c.decisions, p.decisions ?? []);
+      for (const [reason, n] of p.reasons ?? []) {
+        const known = c.reasons.get(reason);
+        if (known !== undefined) c.reasons.set(reason, known + n);
+        else if (c.reasons.size < MAX_REASONS) c.reasons.set(reason, n);
+        else c.reasons.set('OTHER', (c.reasons.get('OTHER') ?? 0) + n);
+      }
+      c.shadow += Number(p.shadow) || 0;
+      c.disagree += Number(p.disagree) || 0;
+      c.enforced += Number(p.enforced) || 0;
+      c.quotaRejections += Number(p.quotaRejections) || 0;
+      c.latencyCount += Number(p.latencyCount) || 0;
+      c.latencySumMs += Number(p.latencySumMs) || 0;
+      addInto(c.latency, p.latency ?? []);
+      for (let slot = 0; slot < TIMELINE_MINUTES; slot++) {
+        const m = p.minutes?.[slot];
+        if (typeof m !== 'number' || m < 0) continue;
+        if (c.minutes[slot]! < m) { c.minutes[slot] = m; c.perMinute[slot]!.fill(0); }
+        if (c.minutes[slot] === m) addInto(c.perMinute[slot]!, p.perMinute?.[slot] ?? []);
+      }
+    }
   }
 
   #other(): PolicyCounters {

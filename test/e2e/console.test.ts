@@ -384,20 +384,37 @@ describe('console startup and --workers', () => {
     expect(r.stderr).toContain('--console-keys: cannot read "/nonexistent/console.keys"');
   });
 
-  it('with --workers 2 the console runs in worker 1 and says so', async () => {
+  it('with --workers 2 the console runs in worker 1, says so, and adds up both workers\' per-policy figures', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pgw-console-w-'));
     const keys = path.join(dir, 'console.keys');
     const key = await createKey(keys, 'ops', 'admin');
     const port = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
     });
-    const cluster = await startGateway(['--rules', rules, '--workers', '2', '--console-keys', keys, '--console-listen', `127.0.0.1:${port}`, '--audit', 'off'], { timeoutMs: 40_000 });
+    const cluster = await startGateway(['--rules', rules, '--workers', '2', '--console-keys', keys, '--console-listen', `127.0.0.1:${port}`, '--audit', 'off', '--log-level', 'info'], { timeoutMs: 40_000 });
     try {
       let me: { worker: { id: number; of: number } | null } | undefined;
       for (let i = 0; i < 50 && me === undefined; i++) {
         try { me = (await (await fetch(`http://127.0.0.1:${port}/console/api/me`, { headers: { authorization: `Bearer ${key}` } })).json()) as typeof me; } catch { await new Promise((r) => setTimeout(r, 100)); }
       }
       expect(me!.worker).toEqual({ id: 1, of: 2 });
+      // Both workers listening, then 20 requests at once (several connections, spread over the workers): the
+      // per-policy figures add up both workers' counters, like /metrics.
+      for (const until = Date.now() + 20_000; (cluster.stdout().match(/"msg":"listening"/g) ?? []).length < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        const r = await fetch(`${cluster.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-policy-id': 'support' },
+          body: JSON.stringify({ model: 'demo-model', messages: [{ role: 'user', content: 'Where is my parcel?' }] }) });
+        await r.arrayBuffer();
+        expect(r.status).toBe(200);
+      }));
+      const served = new Set(cluster.stdout().split('\n').filter((l) => l.includes('"msg":"request completed"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+      const stats = (await (await fetch(`http://127.0.0.1:${port}/console/api/stats`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        aggregated: boolean; workers: { answered: number; running: number }; policies: { policy_id: string; total: number }[];
+      };
+      expect(stats.aggregated).toBe(true);
+      expect(stats.workers).toEqual({ answered: 2, running: 2 });
+      expect(stats.policies.find((p) => p.policy_id === 'support')!.total).toBe(20);
+      expect(served.size).toBe(2); // both workers served some (round-robin): the total of 20 needs both workers' counters
     } finally {
       await cluster.stop();
     }

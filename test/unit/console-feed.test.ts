@@ -151,3 +151,36 @@ describe('ConsoleStats', () => {
     expect(t.at(-1)!.counts.allow).toBe(1);
   });
 });
+
+describe('ConsoleStats across processes (--workers N)', () => {
+  it('adds another process\'s snapshot: totals, reasons, latency buckets and the same minutes add up; older minutes give way', () => {
+    let now = Date.UTC(2026, 0, 13, 10, 5, 0);
+    const a = new ConsoleStats(() => now);
+    const b = new ConsoleStats(() => now);
+    a.add({ policy_id: 'p', decision: 'refuse', effective_decision: 'allow', rollout_mode: 'shadow', reason_code: 'REFUSE', overhead_ms: 0.2 });
+    b.add({ policy_id: 'p', decision: 'allow', effective_decision: 'allow', rollout_mode: 'shadow', reason_code: 'ALLOW', overhead_ms: 3 });
+    b.add({ policy_id: 'q', decision: 'reject', code: 'GW_ERR_RATE_LIMITED', reason_code: 'RATE_LIMITED' });
+    const sum = new ConsoleStats(() => now);
+    sum.absorb(JSON.parse(JSON.stringify(a.snapshot())));
+    sum.absorb(JSON.parse(JSON.stringify(b.snapshot())));
+    const [p, q] = sum.view();
+    expect(p).toMatchObject({ policy_id: 'p', total: 2, shadow: { decided: 2, would_change: 1, rate: 0.5 } });
+    expect(p!.latency_added_ms).toMatchObject({ count: 2, mean: 1.6 });
+    expect(p!.timeline.at(-1)!.counts).toMatchObject({ refuse: 1, allow: 1 });
+    expect(q).toMatchObject({ policy_id: 'q', total: 1, quota_rejections: 1 });
+    now += 2 * 60_000;
+    const c = new ConsoleStats(() => now);
+    c.add({ policy_id: 'p', decision: 'allow' });
+    sum.absorb(c.snapshot());
+    const t = sum.view()[0]!.timeline;
+    expect(t.at(-1)!.counts.allow).toBe(1);
+    expect(t.at(-3)!.counts).toMatchObject({ refuse: 1, allow: 1 });
+  });
+
+  it('ignores malformed parts', () => {
+    const s = new ConsoleStats();
+    s.absorb({ startedAt: 0, policies: { p: null } } as never);
+    s.absorb({ startedAt: 0 } as never);
+    expect(s.view()).toEqual([]);
+  });
+});

@@ -234,7 +234,10 @@ function card(p) {
 async function loadStats() {
   try {
     const s = await (await api('stats')).json();
-    $('#stats-note').textContent = `Counted by ${s.worker ? `worker ${s.worker.id} of ${s.worker.of} (its own requests only)` : 'this gateway process'} since ${s.since}.`;
+    const who = s.aggregated
+      ? `all ${s.workers.running} workers, added up like /metrics (${s.workers.answered} answered)`
+      : s.worker ? `worker ${s.worker.id} of ${s.worker.of} (its own requests only: the cluster did not answer)` : 'this gateway process';
+    $('#stats-note').textContent = `Counted by ${who} since ${s.since}.`;
     $('#stats-cards').replaceChildren(...(s.policies.length ? s.policies.map(card) : [el('p', { class: 'muted', text: 'No requests yet.' })]));
   } catch (e) { $('#stats-note').textContent = `Could not load stats: ${e.message}`; }
 }
