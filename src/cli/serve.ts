@@ -48,7 +48,8 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   // requests for the per-policy figures, which the console adds up (see docs/console.md).
   const workerIndex = cluster.isWorker ? Number(process.env.PGW_WORKER_INDEX ?? cluster.worker?.id ?? 1) : 0;
   const feed: DecisionFeed | undefined = config.console !== undefined
-    ? new (await import('../console/feed.ts')).DecisionFeed({}, Date.now, (n) => metrics.consoleDropped.inc(n)) : undefined;
+    // Workers other than the console's keep counters only (no history to show).
+    ? new (await import('../console/feed.ts')).DecisionFeed(workerIndex > 1 ? { history: 1 } : {}, Date.now, (n) => metrics.consoleDropped.inc(n)) : undefined;
   if (feed !== undefined && cluster.isWorker) (await import('../console/cluster-stats.ts')).answerStatsRequests(feed.stats);
   const services: GatewayServices = {
     log,
