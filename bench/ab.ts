@@ -13,7 +13,8 @@
 //                        `audit` means --audit off)
 //   CONFIG+redis         the same with --redis-url redis://127.0.0.1:6379 (quota counters in Redis), e.g. full+redis
 //   CONFIG+console       the same with --console-keys and one client reading the console's live decision stream
-//                        (bench/console-client.ts), e.g. full+console (row 6c of bench/run.ts)
+//                        (bench/console-client.ts), e.g. full+console (row 6c of bench/run.ts); CONFIG+console_idle:
+//                        the console on, no client
 // Prints CPU µs per request (user+system, from /proc), its system part, req/s and p50 per SPEC.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,7 +63,8 @@ try {
     const [configSpec, dir = ROOT] = spec.split('@') as [string, string?];
     const mods = configSpec.split('+').slice(1);
     const redis = mods.includes('redis');
-    const withConsole = mods.includes('console');
+    const withConsole = mods.includes('console') || mods.includes('console_idle');
+    const withReader = mods.includes('console');
     const config = configSpec.split('+')[0]!;
     const port = await freePort();
     let args: string[];
@@ -105,7 +107,7 @@ try {
       if (!up) await sleep(100);
     }
     if (!up) throw new Error(`${spec} did not start`);
-    if (withConsole) {
+    if (withReader) {
       // On cpu 0 with the load generator: the cost measured is the gateway's fan-out to it, not its reading.
       const reader = spawn(pin ? 'taskset' : process.execPath, [...(pin ? ['-c', '0', process.execPath] : []), path.join(ROOT, 'bench/console-client.ts'), `http://127.0.0.1:${consolePort}`, adminKey],
         { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });

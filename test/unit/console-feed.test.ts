@@ -27,6 +27,7 @@ async function serveFeed(feed: DecisionFeed, filter = {}, seen: http.ServerRespo
 describe('DecisionFeed', () => {
   it('keeps the last N records for a fresh page, oldest first, filtered exactly', () => {
     const feed = new DecisionFeed({ history: 5 });
+    expect(new DecisionFeed().limits).toMatchObject({ history: 100, perSecond: 200, clients: 16, clientBuffer: 1 << 20 });
     for (let i = 1; i <= 12; i++) feed.publish(rec(i));
     expect(feed.recent({}).map((r) => r.request_id)).toEqual(['r8', 'r9', 'r10', 'r11', 'r12']);
     expect(feed.recent({ policy_id: 'odd' }).map((r) => r.request_id)).toEqual(['r9', 'r11']);
@@ -54,7 +55,7 @@ describe('DecisionFeed', () => {
   it('drops and counts records for a client that stops reading: the gateway never buffers more than the limit for it', async () => {
     const limit = 32 * 1024;
     let counted = 0;
-    const feed = new DecisionFeed({ flushMs: 1, clientBuffer: limit }, Date.now, (n) => { counted += n; });
+    const feed = new DecisionFeed({ flushMs: 1, clientBuffer: limit, perSecond: Infinity }, Date.now, (n) => { counted += n; });
     const seen: http.ServerResponse[] = [];
     const port = await serveFeed(feed, {}, seen);
     const sock = net.connect(port, '127.0.0.1');
@@ -85,9 +86,26 @@ describe('DecisionFeed', () => {
     await new Promise((r) => setTimeout(r, 100));
     feed.publish(rec(7, { request_id: 'after' }));
     for (let i = 0; i < 100 && !got.includes('"after"'); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(got).toMatch(/event: dropped\ndata: \{"dropped":\d+\}/);
+    expect(got).toMatch(/event: dropped\ndata: \{"dropped":[1-9]\d*,"skipped":0\}/);
     expect(got).toContain('"after"');
     sock.destroy();
+  });
+
+  it('sends a client at most perSecond records a second and tells it how many it skipped; history keeps them all', async () => {
+    const feed = new DecisionFeed({ flushMs: 5, perSecond: 5 });
+    const port = await serveFeed(feed);
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('event: hello')) text += (await reader.read()).value;
+    for (let i = 0; i < 20; i++) feed.publish(rec(i));
+    await new Promise((r) => setTimeout(r, 30));
+    feed.publish(rec(99)); // the next batch carries the news
+    while (!text.includes('"skipped":')) text += (await reader.read()).value;
+    expect(text.match(/event: decision/g)).toHaveLength(5);
+    expect(text).toMatch(/event: dropped\ndata: \{"dropped":0,"skipped":1[56]\}/);
+    expect(feed.recent({}).length).toBe(21);
+    await reader.cancel();
   });
 
   it('refuses more live clients than its limit and forgets clients that left', async () => {

@@ -140,7 +140,8 @@ async function startLive() {
   $('#stream-state').textContent = 'connecting…';
   try {
     const hist = await (await api(`decisions${q ? `?${q}` : ''}`, { signal: ctrl.signal })).json();
-    $('#dropped').textContent = String(hist.dropped);
+    $('#dropped').textContent = '0';
+    $('#skipped').textContent = '0';
     addRows(hist.data, false);
     const r = await api(`stream${q ? `?${q}` : ''}`, { signal: ctrl.signal });
     $('#stream-state').textContent = 'live';
@@ -162,7 +163,12 @@ async function startLive() {
           else if (line.startsWith('data: ')) data += line.slice(6);
         }
         if (event === 'decision') addRows([JSON.parse(data)], true);
-        else if (event === 'dropped') $('#dropped').textContent = String(Number($('#dropped').textContent) + JSON.parse(data).dropped);
+        else if (event === 'hello') $('#per-second').textContent = String(JSON.parse(data).per_second);
+        else if (event === 'dropped') {
+          const d = JSON.parse(data);
+          $('#dropped').textContent = String(Number($('#dropped').textContent) + d.dropped);
+          $('#skipped').textContent = String(Number($('#skipped').textContent) + d.skipped);
+        }
       }
     }
     throw new Error('stream ended');
