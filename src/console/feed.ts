@@ -80,6 +80,7 @@ export class DecisionFeed implements DecisionTap {
   #seq = 0;
   #pending: Entry[] = [];
   readonly #clients = new Set<Client>();
+  /** The batch interval, while clients are connected. */
   #timer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Records the live stream lost: a full pending queue (all clients) or a client's full buffer (per client). */
@@ -109,7 +110,6 @@ export class DecisionFeed implements DecisionTap {
     if (this.#clients.size === 0) return;
     if (this.#pending.length >= this.limits.pending) { this.dropped++; this.#onDrop?.(1); return; }
     this.#pending.push(e);
-    this.#timer ??= setTimeout(() => this.#flush(), this.limits.flushMs).unref();
   }
 
   /** The last records (oldest first) matching `f`, at most `limit`. */
@@ -142,16 +142,22 @@ export class DecisionFeed implements DecisionTap {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...headers });
     res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ seq: this.#seq, dropped: this.dropped, per_second: this.limits.perSecond })}\n\n`);
     this.#clients.add(c);
+    // One interval timer for the batches while anyone listens (no timer object per batch).
+    this.#timer ??= setInterval(() => { if (this.#pending.length > 0) this.#flush(); }, this.limits.flushMs).unref();
     this.#heartbeat ??= setInterval(() => this.#beat(), this.limits.heartbeatMs).unref();
     res.once('close', () => {
       this.#clients.delete(c);
-      if (this.#clients.size === 0 && this.#heartbeat !== undefined) { clearInterval(this.#heartbeat); this.#heartbeat = undefined; }
+      if (this.#clients.size > 0) return;
+      clearInterval(this.#timer);
+      clearInterval(this.#heartbeat);
+      this.#timer = this.#heartbeat = undefined;
+      this.#pending = [];
     });
   }
 
   /** Ends every live stream (shutdown). */
   close(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     this.#timer = this.#heartbeat = undefined;
     for (const c of this.#clients) c.res.end();
@@ -164,7 +170,6 @@ export class DecisionFeed implements DecisionTap {
 
   /** One batch: each client gets one write of the records it wants, unless its socket buffer is already full. */
   #flush(): void {
-    this.#timer = undefined;
     const batch = this.#pending;
     this.#pending = [];
     const max = this.limits.clientBuffer;
