@@ -20,7 +20,7 @@ export interface FeedLimits {
   readonly clientBuffer: number;
   /** Live clients at once (default 16). */
   readonly clients: number;
-  /** Flush interval in ms (default 25). */
+  /** Flush interval in ms (default 100). */
   readonly flushMs: number;
   /**
    * Live records sent to one client per second (default 200): the stream is for people reading it; beyond it records
@@ -31,7 +31,7 @@ export interface FeedLimits {
   readonly heartbeatMs: number;
 }
 
-const DEFAULT_LIMITS: FeedLimits = { history: 100, pending: 5000, clientBuffer: 1 << 20, clients: 16, flushMs: 25, perSecond: 200, heartbeatMs: 15_000 };
+const DEFAULT_LIMITS: FeedLimits = { history: 100, pending: 5000, clientBuffer: 1 << 20, clients: 16, flushMs: 100, perSecond: 200, heartbeatMs: 15_000 };
 
 /**
  * One record as kept: its JSON text (built once, for the stream and the history alike) and the fields filters read —

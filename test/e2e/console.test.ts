@@ -331,7 +331,7 @@ describe('console API: bad input gets a clear OpenAI-shaped error and changes no
 
   it.each([
     { note: 'an unknown filter', path: '/console/api/decisions?user=x', status: 400, code: 'invalid_console_request', msg: /unknown filter "user": filter on policy_id, decision/ },
-    { note: 'a limit out of range', path: '/console/api/decisions?limit=0', status: 400, code: 'invalid_console_request', msg: /limit must be an integer from 1 to 500/ },
+    { note: 'a limit out of range', path: '/console/api/decisions?limit=0', status: 400, code: 'invalid_console_request', msg: /limit must be an integer from 1 to 100/ },
     { note: 'a filter value too long', path: `/console/api/stream?route=${'x'.repeat(300)}`, status: 400, code: 'invalid_console_request', msg: /longer than 256/ },
     { note: 'an unknown API route', path: '/console/api/secrets', status: 404, code: 'unknown_url', msg: /unknown console route GET \/console\/api\/secrets/ },
     { note: 'a path outside the console', path: '/v1/chat/completions', status: 404, code: 'unknown_url', msg: /the console is under \/console/ },
