@@ -13,6 +13,9 @@
 //                        `audit` means --audit off)
 //   CONFIG+redis         the same with --redis-url redis://127.0.0.1:6379 (quota counters in Redis), e.g. full+redis
 //   CONFIG+otlp          the same with tracing on: --otlp-endpoint to a sink this script runs (answers 200, keeps nothing)
+//   CONFIG+console       the same with --console-keys and one client reading the console's live decision stream
+//                        (bench/console-client.ts), e.g. full+console (row 6c of bench/run.ts); CONFIG+console_idle:
+//                        the console on, no client
 // Prints CPU µs per request (user+system, from /proc), its system part, req/s and p50 per SPEC.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,14 +63,20 @@ const body = JSON.stringify(benchRequest('bench-ab'));
 
 interface Proxy { spec: string; url: string; headers: Record<string, string>; child: ChildProcess; cpu: number[]; sys: number[]; rps: number[]; p50: number[] }
 const proxies: Proxy[] = [];
+const readers: ChildProcess[] = [];
 try {
   for (const [i, spec] of specs.entries()) {
     const [configSpec, dir = ROOT] = spec.split('@') as [string, string?];
-    const [config, ...extras] = configSpec.split('+') as [string, ...string[]];
-    const redis = extras.includes('redis');
-    const otlp = extras.includes('otlp');
+    const mods = configSpec.split('+').slice(1);
+    const redis = mods.includes('redis');
+    const otlp = mods.includes('otlp');
+    const withConsole = mods.includes('console') || mods.includes('console_idle');
+    const withReader = mods.includes('console');
+    const config = configSpec.split('+')[0]!;
     const port = await freePort();
     let args: string[];
+    let consolePort = 0;
+    let adminKey = '';
     let url = `http://127.0.0.1:${port}/policy/chat/completions`;
     let headers: Record<string, string> = { 'content-type': 'application/json' };
     if (config === 'bare') {
@@ -89,6 +98,11 @@ try {
       } else throw new Error(`unknown configuration "${config}" (bare, pass, full, full-without-…)`);
       if (redis) args.push('--redis-url', 'redis://127.0.0.1:6379');
       if (otlp) args.push('--otlp-endpoint', `http://127.0.0.1:${sinkPort}`);
+      if (withConsole) {
+        consolePort = await freePort();
+        adminKey = createKey({ node: process.execPath, root: ROOT }, path.join(tmp, `console-${i}.keys`), ['--label', 'ab-admin', '--policy', '*', '--grant', 'admin']);
+        args.push('--console-keys', path.join(tmp, `console-${i}.keys`), '--console-listen', `127.0.0.1:${consolePort}`);
+      }
     }
     const child = pin
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir })
@@ -101,6 +115,16 @@ try {
       if (!up) await sleep(100);
     }
     if (!up) throw new Error(`${spec} did not start`);
+    if (withReader) {
+      // On cpu 0 with the load generator: the cost measured is the gateway's fan-out to it, not its reading.
+      const reader = spawn(pin ? 'taskset' : process.execPath, [...(pin ? ['-c', '0', process.execPath] : []), path.join(ROOT, 'bench/console-client.ts'), `http://127.0.0.1:${consolePort}`, adminKey],
+        { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+      await new Promise<void>((resolve, reject) => {
+        reader.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('console client connected')) resolve(); });
+        reader.once('exit', (code) => reject(new Error(`${spec}: the console client exited with ${code}`)));
+      });
+      readers.push(reader);
+    }
     proxies.push({ spec, url, headers, child, cpu: [], sys: [], rps: [], p50: [] });
   }
   const load = (p: Proxy, s: number) => runLoad({ url: p.url, headers: p.headers, body, connections: 32, pipelining: 1, durationS: s });
@@ -128,6 +152,7 @@ try {
     console.log(`| ${p.spec} | ${cpu.toFixed(1)} | ${(cpu / base).toFixed(2)}× | ${median(p.sys).toFixed(1)} | ${rps.toFixed(0)} | ${(rps / baseRps).toFixed(2)}× | ${median(p.p50).toFixed(2)} |`);
   }
 } finally {
+  for (const r of readers) r.kill('SIGTERM');
   for (const p of proxies) p.child.kill('SIGTERM');
   upstream.close();
   upstream.closeAllConnections();

@@ -56,7 +56,7 @@ function row(role: string, rps: number, p50: number, ttfb?: number, streamErrors
 
 describe('targets', () => {
   it('passes when the gateway keeps enough of the bare proxy and adds little latency', () => {
-    const rows = [row('bare', 5000, 6.0, 1.0), row('portkey', 400, 60), row('gw-pass', 4700, 6.3, 1.4), row('gw-full', 4400, 6.4, 1.5)];
+    const rows = [row('bare', 5000, 6.0, 1.0), row('portkey', 400, 60), row('gw-pass', 4700, 6.3, 1.4), row('gw-full', 4400, 6.4, 1.5), row('gw-console', 4200, 6.5)];
     const t = evaluateTargets(rows);
     expect(t.map((x) => [x.name, x.status])).toEqual([
       ['gateway pass-through throughput', 'PASS'],
@@ -64,13 +64,14 @@ describe('targets', () => {
       ['full chain throughput', 'PASS'],
       ['full chain added p50', 'PASS'],
       ['full chain vs Portkey', 'PASS'],
+      ['console client connected', 'PASS'], // 0.955×
       ['gateway pass-through streaming TTFB', 'PASS'],
       ['full chain streaming TTFB', 'PASS'],
     ]);
   });
 
   it('fails each threshold it misses, and a stream that failed is never a PASS', () => {
-    const rows = [row('bare', 5000, 6.0, 1.0), row('portkey', 500, 60), row('gw-pass', 4400, 6.6, 1.2, 3), row('gw-full', 4000, 7.0, 2.5)];
+    const rows = [row('bare', 5000, 6.0, 1.0), row('portkey', 500, 60), row('gw-pass', 4400, 6.6, 1.2, 3), row('gw-full', 4000, 7.0, 2.5), row('gw-console', 3700, 7.2)];
     const t = Object.fromEntries(evaluateTargets(rows).map((x) => [x.name, x.status]));
     expect(t).toEqual({
       'gateway pass-through throughput': 'FAIL', // 88% < 90%
@@ -78,6 +79,7 @@ describe('targets', () => {
       'full chain throughput': 'FAIL', // 80% < 85%
       'full chain added p50': 'FAIL',
       'full chain vs Portkey': 'FAIL', // 8×
+      'console client connected': 'FAIL', // 0.925×
       'gateway pass-through streaming TTFB': 'FAIL', // 3 failed streams
       'full chain streaming TTFB': 'FAIL', // +1.5 ms
     });
@@ -89,6 +91,9 @@ describe('targets', () => {
     const full = t.find((x) => x.name === 'full chain throughput')!;
     expect(full.status).toBe('N/A');
     expect(full.why).toBe('full chain unavailable, see the table');
+    const console = t.find((x) => x.name === 'console client connected')!;
+    expect(console.status).toBe('N/A');
+    expect(console.why).toBe('full chain with a console client not measured');
   });
 
   it('shows the throughput ratio round by round next to the ratio of medians, which alone decides', () => {

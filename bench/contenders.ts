@@ -63,7 +63,7 @@ export interface Contender {
   what: string;
   /** Comparison kind: used to pick targets. */
   role: 'direct' | 'direct-responses' | 'nginx' | 'bare' | 'bare-fetch' | 'portkey' | 'portkey-guard' | 'gw-pass' | 'gw-full'
-    | 'gw-pass-responses' | 'gw-full-responses' | 'gw-redis' | 'gw-workers';
+    | 'gw-pass-responses' | 'gw-full-responses' | 'gw-redis' | 'gw-workers' | 'gw-console';
   /** Included in --quick. */
   quick: boolean;
   start(env: BenchEnv): Promise<Running>;
@@ -377,10 +377,10 @@ async function prepareFullRules(env: BenchEnv): Promise<{ dir: string; key: stri
  * Create a policy key with the gateway's own CLI (`policy-gateway keys create`, plugins/auth/README.md).
  * Throws Unavailable with the CLI's message when it cannot.
  */
-export function createKey(env: Pick<BenchEnv, 'node' | 'root'>, file: string): string {
+export function createKey(env: Pick<BenchEnv, 'node' | 'root'>, file: string, what: readonly string[] = ['--label', 'bench', '--policy', 'bench']): string {
   const r = spawnSync(
     env.node,
-    [path.join(env.root, 'src/cli/main.ts'), 'keys', 'create', '--label', 'bench', '--policy', 'bench', '--file', file],
+    [path.join(env.root, 'src/cli/main.ts'), 'keys', 'create', ...what, '--file', file],
     { cwd: env.root, encoding: 'utf8', env: gatewayEnv(), timeout: 30_000 },
   );
   const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
@@ -398,6 +398,8 @@ interface GatewayOpts {
   workers?: number;
   /** The endpoint measured: chat completions (default) or the Responses API. */
   api?: 'chat' | 'responses';
+  /** Run the console (--console-keys) with one client reading the live decision stream for the whole measurement. */
+  console?: boolean;
 }
 
 function gateway(id: string, num: string, label: string, what: string, role: Contender['role'], o: GatewayOpts): Contender {
@@ -427,6 +429,15 @@ function gateway(id: string, num: string, label: string, what: string, role: Con
       args.push('--rules', rulesDir, '--upstream', `http://127.0.0.1:${env.upstreamPort}/v1`, '--log-level', 'warn', '--no-watch');
       if (o.redis) args.push('--redis-url', env.redisUrl);
       if (o.workers && o.workers > 1) args.push('--workers', String(o.workers));
+      let consoleOrigin = '';
+      let adminKey = '';
+      if (o.console) {
+        const keys = path.join(env.tmp, `console-${id}.keys`);
+        adminKey = createKey(env, keys, ['--label', 'bench-admin', '--policy', '*', '--grant', 'admin']);
+        const consolePort = await freePort();
+        consoleOrigin = `http://127.0.0.1:${consolePort}`;
+        args.push('--console-keys', keys, '--console-listen', `127.0.0.1:${consolePort}`);
+      }
       const cpus = o.workers && o.workers > 1 ? env.multiCpus : env.proxyCpus;
       const child = spawnChild(id, env.node, args, { cpus, cwd: env.root, env: gatewayEnv() });
       await startOrExplain(
@@ -435,6 +446,13 @@ function gateway(id: string, num: string, label: string, what: string, role: Con
         'policy-gateway serve',
         30_000,
       );
+      let client: Child | undefined;
+      if (o.console) {
+        // Unpinned, like the load generator: the work measured is the gateway's fan-out, not this reader's.
+        client = spawnChild(`${id}-client`, env.node, [path.join(env.root, 'bench/console-client.ts'), consoleOrigin, adminKey], { cwd: env.root });
+        const why = await waitReady(client, async () => client!.output().includes('console client connected'), 10_000);
+        if (why) { await stopChild(client, 1000); await stopChild(child, 5000); throw new Unavailable(`console client ${why}: ${lastLines(client.output())}`); }
+      }
       const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : { authorization: 'Bearer sk-bench' };
       const api = o.api ?? 'chat';
       return {
@@ -444,7 +462,10 @@ function gateway(id: string, num: string, label: string, what: string, role: Con
         api,
         pid: child.pid,
         pinnedTo: pinLabel(cpus),
-        stop: () => stopChild(child, 35_000),
+        stop: async () => {
+          if (client) await stopChild(client, 2000);
+          await stopChild(child, 35_000);
+        },
       };
     },
   };
@@ -468,6 +489,9 @@ export const CONTENDERS: readonly Contender[] = [
     'gw-full',
     { rules: 'full' },
   ),
+  gateway('gw-console', '6c', 'Policy Gateway full chain, console client connected',
+    'config 6 with --console-keys and one client reading the live decision stream (/console/api/stream) throughout',
+    'gw-console', { rules: 'full', console: true }),
   gateway('gw-pass-responses', '5r', 'Policy Gateway pass-through, /v1/responses', 'config 5 on the Responses API: the same request as instructions + input to /policy/responses',
     'gw-pass-responses', { rules: 'pass', api: 'responses' }),
   gateway('gw-full-responses', '6r', 'Policy Gateway full chain, /v1/responses',

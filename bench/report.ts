@@ -164,6 +164,16 @@ export function evaluateTargets(rows: readonly Row[]): Target[] {
       else out.push(check('full chain vs Portkey', th3, r!.med!.rps >= 10 * pk!.med!.rps, `${(r!.med!.rps / pk!.med!.rps).toFixed(1)}× (${f0(r!.med!.rps)} vs ${f0(pk!.med!.rps)} req/s)`));
     }
   }
+  {
+    // Issue 19: a console client reading the live decisions must not slow the proxy.
+    const c = byRole(rows, 'gw-console');
+    const full = byRole(rows, 'gw-full');
+    const th = '≥ 0.95× the full chain req/s (same run)';
+    const why = usable(c, 'full chain with a console client') ?? usable(full, 'full chain');
+    if (why) out.push(na('console client connected', th, why));
+    else out.push(check('console client connected', th, c!.med!.rps >= 0.95 * full!.med!.rps,
+      `${(c!.med!.rps / full!.med!.rps).toFixed(3)}× (${f0(c!.med!.rps)} vs ${f0(full!.med!.rps)} req/s)${pairedNote(c!, full!)}`));
+  }
   for (const [role, name] of [
     ['gw-pass', 'gateway pass-through'],
     ['gw-full', 'full chain'],

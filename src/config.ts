@@ -57,7 +57,12 @@ export interface GatewayConfig {
   readonly otlpEndpoint: string | undefined;
   /** Share of new traces recorded (0..1); requests whose client trace is sampled (or not) follow it. */
   readonly otlpSampleRatio: number;
+  /** The console: its keys file (entries with grants=admin open it) and its own listener; undefined when off. */
+  readonly console: { readonly keys: string; readonly host: string; readonly port: number } | undefined;
 }
+
+/** Where the console listens when --console-keys is given without --console-listen. */
+export const DEFAULT_CONSOLE_LISTEN = { host: '127.0.0.1', port: 5001 } as const;
 
 export const SERVE_HELP = `Usage: policy-gateway serve [options]
 
@@ -104,6 +109,12 @@ Starts the gateway. Every option can also be set by the environment variable in 
                             OTEL_SERVICE_NAME names the service (default policy-gateway).
   --otlp-sample-ratio R     share of requests traced, 0 to 1, when the client sent no sampled traceparent (a client's
                             sampling decision is followed) [POLICY_GATEWAY_OTLP_SAMPLE_RATIO] (default 1)
+  --console-keys FILE       turn the console on (/console: live decisions, per-policy stats, policies, a playground);
+                            only keys of FILE (the keys-file format) whose entry has grants=admin open it
+                            [POLICY_GATEWAY_CONSOLE_KEYS] (default: no console)
+  --console-listen [HOST:]PORT
+                            the console's own listener, never the main port (default 127.0.0.1:5001; binding another
+                            host exposes it to that network: see docs/security.md) [POLICY_GATEWAY_CONSOLE_LISTEN]
   --grace DUR               graceful-shutdown grace period for in-flight requests (default 30s)
   --plugin-timeout DUR      budget for each asynchronous plugin hook (default 10s)
   --log-level LEVEL         fatal|error|warn|info|debug [LOG_LEVEL] (default info)
@@ -175,6 +186,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
         'max-connections': { type: 'string' }, 'ops-reserve': { type: 'string' }, 'ops-listen': { type: 'string' },
         'upstream-body-limit': { type: 'string' }, 'allow-path': { type: 'string', multiple: true },
         'otlp-endpoint': { type: 'string' }, 'otlp-sample-ratio': { type: 'string' },
+        'console-keys': { type: 'string' }, 'console-listen': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -232,6 +244,19 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
   if (ratioRaw.trim() === '' || !Number.isFinite(otlpSampleRatio) || otlpSampleRatio < 0 || otlpSampleRatio > 1) {
     throw new ConfigError(`--otlp-sample-ratio: expected a number from 0 to 1, got "${ratioRaw}"`);
   }
+  const consoleKeys = str('console-keys', 'POLICY_GATEWAY_CONSOLE_KEYS', '');
+  const consoleRaw = str('console-listen', 'POLICY_GATEWAY_CONSOLE_LISTEN', '');
+  if (consoleRaw !== '' && consoleKeys === '') throw new ConfigError('--console-listen: the console needs --console-keys FILE (a keys file with a grants=admin entry)');
+  let consoleCfg: GatewayConfig['console'];
+  if (consoleKeys !== '') {
+    let listen: { host: string; port: number } = { ...DEFAULT_CONSOLE_LISTEN };
+    if (consoleRaw !== '') {
+      const m = /^(?:(.+):)?(\d+)$/.exec(consoleRaw);
+      if (!m) throw new ConfigError(`--console-listen: expected [HOST:]PORT, got "${consoleRaw}"`);
+      listen = { host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port: parseInt10(m[2]!, '--console-listen port', 0, 65535) };
+    }
+    consoleCfg = Object.freeze({ keys: consoleKeys, ...listen });
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   return Object.freeze({
     host: str('host', 'POLICY_GATEWAY_HOST', '127.0.0.1'),
@@ -263,5 +288,6 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     allowPaths: Object.freeze((values['allow-path'] as string[] | undefined) ?? splitList(env.POLICY_GATEWAY_ALLOW_PATH)),
     otlpEndpoint,
     otlpSampleRatio,
+    console: consoleCfg,
   });
 }

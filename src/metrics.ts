@@ -47,6 +47,7 @@ export interface Metrics {
   readonly inflight: Gauge<'route' | 'endpoint'>;
   readonly openConnections: Gauge;
   readonly connectionsRejected: Counter;
+  readonly consoleDropped: Counter;
   /** The live metrics of a plugin's declaration object; throws for a declaration that was not registered. */
   of<D extends MetricDecls>(decls: D): MetricsOf<D>;
 }
@@ -98,6 +99,7 @@ export function createMetrics(registry: Registry, plugins: readonly MetricSource
     rulesLastReloadSuccess: new Gauge({ name: 'policy_gateway_rules_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load (the initial load or a reload that swapped in a new rule set).', registers, aggregator: 'max' }),
     inflight: new Gauge<'route' | 'endpoint'>({ name: 'policy_gateway_inflight_requests', help: 'Requests in flight.', labelNames: ['route', 'endpoint'], registers }),
     openConnections: new Gauge({ name: 'policy_gateway_open_connections', help: 'Client connections open on the main listener (--max-connections applies per process).', registers }),
+    consoleDropped: counter('policy_gateway_console_dropped_total', 'Decision records the console did not stream: a console client that did not keep up, or a full batch queue.', []),
     connectionsRejected: counter('policy_gateway_connections_rejected_total', 'Connections answered with a canned 503 before any request was read: beyond --max-connections plus --ops-reserve.', []),
   };
   core.buildInfo.set({ version: VERSION, node: process.version }, 1);

@@ -20,26 +20,35 @@ function capture(ctx: RequestContext): Capture {
   return c;
 }
 
-/** Writes the record of one finished chained request. Never throws (a failure is counted and logged once). */
+/**
+ * Writes the record of one finished chained request, and hands it to the console's live decisions when the gateway
+ * runs one (ctx.services.decisions). Never throws (a failure is counted and logged once).
+ */
 export function recordRequest(config: AuditConfig, outcome: Outcome, ctx: RequestContext): void {
   const sink = sinkFor(ctx.services);
-  if (sink.off) return;
-  let line: string;
+  const tap = ctx.services.decisions;
+  if (sink.off && tap === undefined) return;
+  let line: string | undefined;
   try {
     const c = config.prompts ? capture(ctx) : undefined;
-    line = sink.format === 'logfmt' ? formatRequestLogfmt(ctx, outcome, config, c) : formatAuditRecord(buildAuditRecord(ctx, outcome, config, c), sink.format);
+    const rec = tap !== undefined || sink.format !== 'logfmt' ? buildAuditRecord(ctx, outcome, config, c) : undefined;
+    if (!sink.off) line = rec === undefined || sink.format === 'logfmt' ? formatRequestLogfmt(ctx, outcome, config, c) : formatAuditRecord(rec, sink.format);
+    if (tap !== undefined) tap.publish(rec!);
   } catch (err) {
     sink.fail(err as Error, 'audit record could not be built');
     return;
   }
-  sink.write(line);
+  if (line !== undefined) sink.write(line);
 }
 
 /** Writes the record of a request that ended before reaching a policy (bad JSON, unknown policy or route, 413, 415). */
 export function recordUnchained(end: UnchainedEnd, services: GatewayServices): void {
   const sink = sinkFor(services);
-  if (sink.off) return;
-  sink.write(formatAuditRecord(buildUnchainedRecord(end, Date.now()), sink.format));
+  const tap = services.decisions;
+  if (sink.off && tap === undefined) return;
+  const rec = buildUnchainedRecord(end, Date.now());
+  if (!sink.off) sink.write(formatAuditRecord(rec, sink.format));
+  if (tap !== undefined) tap.publish(rec);
 }
 
 /** The hooks of one compiled audit config: onComplete always; capture hooks only when the policy opts in to prompts. */

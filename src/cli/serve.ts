@@ -16,6 +16,8 @@ import type { GatewayServices } from '../sdk/context.ts';
 import type { PluginFactory } from '../sdk/plugin.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import { VERSION } from '../version.ts';
+import type { ExplainApi } from '../console/playground.ts';
+import type { DecisionFeed } from '../console/feed.ts';
 
 interface Running {
   gateway: Gateway;
@@ -44,6 +46,13 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
   const closers: (() => Promise<void> | void)[] = [];
   const reopeners: (() => void)[] = [];
   const tasks = new Set<Promise<void>>();
+  // The console's listener runs in one process: the only one, or worker 1 of a cluster; every worker counts its own
+  // requests for the per-policy figures, which the console adds up (see docs/console.md).
+  const workerIndex = cluster.isWorker ? Number(process.env.PGW_WORKER_INDEX ?? cluster.worker?.id ?? 1) : 0;
+  const feed: DecisionFeed | undefined = config.console !== undefined
+    // Workers other than the console's keep counters only (no history to show).
+    ? new (await import('../console/feed.ts')).DecisionFeed(workerIndex > 1 ? { history: 1 } : {}, Date.now, (n) => metrics.consoleDropped.inc(n)) : undefined;
+  if (feed !== undefined && cluster.isWorker) (await import('../console/cluster-stats.ts')).answerStatsRequests(feed.stats);
   const services: GatewayServices = {
     log,
     metricsOf: (decls) => metrics.of(decls),
@@ -56,6 +65,7 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
       const p = task().catch((err: unknown) => { log.warn({ err }, 'background task failed'); }).finally(() => tasks.delete(p));
       tasks.add(p);
     },
+    ...(feed === undefined ? {} : { decisions: feed }),
   };
 
   let tracing: Tracing | undefined;
@@ -125,10 +135,25 @@ export async function startGateway(config: GatewayConfig, env: Readonly<Record<s
       for (const p of unchainedHooks) p.onUnchainedEnd!(e, services);
     },
   });
+  let consolePort: number | undefined;
+  if (feed !== undefined && config.console !== undefined && workerIndex <= 1) {
+    const { AdminKeys } = await import('../console/admin-keys.ts');
+    const { ConsoleServer } = await import('../console/server.ts');
+    const { playgroundRunner } = await import('../console/playground.ts');
+    const keys = new AdminKeys(config.console.keys, log);
+    const consoleServer = new ConsoleServer({
+      feed, keys, log, policies: store,
+      playground: playgroundRunner(loadExplain),
+      worker: cluster.isWorker ? { id: workerIndex, of: Number(process.env.PGW_WORKERS ?? config.workers) } : undefined,
+      clusterStats: cluster.isWorker ? (await import('../console/cluster-stats.ts')).askPrimaryForStats : undefined,
+    });
+    consolePort = await consoleServer.listen(config.console.port, config.console.host);
+    closers.push(() => consoleServer.close());
+  }
   const port = await gateway.listen(config.port, config.host);
   const opsPort = config.opsListen ? await gateway.listenOps(config.opsListen.port, config.opsListen.host) : undefined;
   const set = store.current!;
-  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
+  log.info({ host: config.host, port, url: `http://${config.host}:${port}/v1`, ...(opsPort === undefined ? {} : { opsPort }), ...(consolePort === undefined ? {} : { consolePort, consoleUrl: `http://${config.console!.host}:${consolePort}/console` }), policies: [...set.policies.keys()], revision: set.revision, defaultPolicy: config.defaultPolicy ?? set.defaultPolicyId }, 'listening');
   warnOnFdLimit(config, log);
 
   let stopping: Promise<number> | undefined;
@@ -184,12 +209,23 @@ export async function serve(config: GatewayConfig, env: Readonly<Record<string, 
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
   let metricsText: (() => Promise<string>) | undefined;
   if (cluster.isWorker) metricsText = askPrimaryForMetrics;
+  // A worker listens for the primary's stop from the start: a stop sent while it is still starting is kept and acted on
+  // once it listens (it was lost before, and the primary waited out the grace period to kill the worker).
+  let stopWanted: string | undefined;
+  let onStop: ((sig: string) => void) | undefined;
+  if (cluster.isWorker) {
+    process.on('message', (m: { type?: string }) => {
+      if (m?.type !== 'pgw:stop') return;
+      if (onStop) onStop('primary'); else stopWanted = 'primary';
+    });
+  }
   const running = await startGateway(config, env, plugins, { metricsText });
   return new Promise<number>((resolve) => {
     const onSignal = (sig: string) => { void running.stop(sig).then(resolve); };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
-    if (cluster.isWorker) process.on('message', (m: { type?: string }) => { if (m?.type === 'pgw:stop') onSignal('primary'); });
+    onStop = onSignal;
+    if (stopWanted !== undefined) onSignal(stopWanted);
   });
 }
 
@@ -215,8 +251,13 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   const log = createLogger(config.logLevel);
   const aggregator = new AggregatorRegistry();
   let stopping = false;
-  const fork = () => {
-    const w = cluster.fork();
+  const relayStats = config.console ? (await import('../console/cluster-stats.ts')).relayStats : undefined;
+  // Each worker keeps its index (1..N) across restarts: worker 1 runs the console.
+  const indexOf = new Map<number, number>();
+  const fork = (index: number) => {
+    const w = cluster.fork({ PGW_WORKER_INDEX: String(index), PGW_WORKERS: String(config.workers) });
+    indexOf.set(w.id, index);
+    if (relayStats) relayStats(w);
     w.on('message', (m: { type?: string; id?: number }) => {
       if (m?.type !== 'pgw:metrics-req') return;
       aggregator.clusterMetrics().then(
@@ -226,7 +267,7 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
     });
     return w;
   };
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 1; i <= config.workers; i++) fork(i);
   log.info({ workers: config.workers }, 'cluster started');
   const listening = new Set<number>();
   cluster.on('listening', (w) => { listening.add(w.id); });
@@ -245,7 +286,7 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
       return;
     }
     log.error({ worker: w.id, code, signal }, 'worker exited unexpectedly: restarting');
-    fork();
+    fork(indexOf.get(w.id) ?? 1);
   });
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -266,4 +307,9 @@ async function runPrimary(config: GatewayConfig): Promise<number> {
   log.info('stopped');
   log.flush?.();
   return exitCode;
+}
+
+/** The policy author's explain module (src/author/explain.ts), loaded when the playground first runs. */
+function loadExplain(): Promise<ExplainApi> {
+  return import('../author/explain.ts');
 }

@@ -42,6 +42,16 @@ export interface ReloadOutcome {
   readonly revision: string | undefined;
 }
 
+/** The last load or reload attempt that changed something (or failed): what the console's Policies page shows. */
+export interface LastReload {
+  readonly result: 'success' | 'error';
+  /** Epoch ms of the attempt. */
+  readonly at: number;
+  readonly diagnostics: readonly Diagnostic[];
+  /** The diagnostics rendered (`file:line:col`, source line and caret), '' when none. */
+  readonly rendered: string;
+}
+
 /**
  * Serves the current policy set and keeps it fresh. Requests read `current` once at their start and keep
  * that snapshot; a reload never changes a set in use (sets are deep-frozen).
@@ -49,6 +59,9 @@ export interface ReloadOutcome {
 export class PolicyStore {
   readonly #opts: PolicyStoreOptions;
   #current: CompiledPolicySet | undefined;
+  /** The source texts the serving set was built from (file → text). */
+  #sources: ReadonlyMap<string, string> = new Map();
+  #lastReload: LastReload | undefined;
   /** One non-recursive watcher per directory (absolute path → watcher); see #syncWatches for why. */
   #watchers = new Map<string, FSWatcher>();
   #timer: NodeJS.Timeout | undefined;
@@ -65,6 +78,21 @@ export class PolicyStore {
     return this.#current!;
   }
 
+  /** The source texts of the serving set (policy files and the files they name), file → text. */
+  get sources(): ReadonlyMap<string, string> {
+    return this.#sources;
+  }
+
+  /** The last load or reload attempt that swapped a set in or failed ('unchanged' reloads leave it). */
+  get lastReload(): LastReload | undefined {
+    return this.#lastReload;
+  }
+
+  #remember(result: 'success' | 'error', r: LoadResult): void {
+    this.#lastReload = { result, at: Date.now(), diagnostics: r.diagnostics, rendered: renderDiagnostics(r.diagnostics, r.sources) };
+    if (result === 'success') this.#sources = r.sources;
+  }
+
   /**
    * Initial load, then starts watching. Throws a plain Error whose message is the rendered diagnostics
    * when the policies do not load (the CLI prints it and exits). Warnings are logged.
@@ -76,6 +104,7 @@ export class PolicyStore {
     }
     this.#logWarnings(r);
     this.#current = r.set;
+    this.#remember('success', r);
     this.#opts.logger.info({ revision: r.set.revision, policies: r.set.policies.size, files: r.set.files.length }, 'policies loaded');
     if (this.#opts.watch !== false) await this.#syncWatches(r.sources.keys());
     return r.set;
@@ -131,6 +160,7 @@ export class PolicyStore {
       log.error({ errors, warnings: r.diagnostics.length - errors, revision: this.#current?.revision },
         'policy reload failed, keeping the last good policies');
       this.#logDiagnostics(r);
+      this.#remember('error', r);
       this.#notify('error', r.diagnostics);
       return { result: 'error', diagnostics: r.diagnostics, revision: this.#current?.revision };
     }
@@ -140,6 +170,7 @@ export class PolicyStore {
     }
     this.#logWarnings(r);
     this.#current = r.set; // the swap: one assignment; requests already running keep their snapshot
+    this.#remember('success', r);
     log.info({ revision: r.set.revision, policies: r.set.policies.size, files: r.set.files.length }, 'policies reloaded');
     this.#notify('success', r.diagnostics);
     return { result: 'success', diagnostics: r.diagnostics, revision: r.set.revision };

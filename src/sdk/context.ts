@@ -24,6 +24,19 @@ export interface GatewayServices {
   onReopen(fn: () => void): void;
   /** Runs a task off the request path (webhooks); shutdown waits for running tasks up to the grace period. */
   background(task: () => Promise<void>): void;
+  /**
+   * Where the auditor also hands each finished request's audit record (the console's live decisions), when the
+   * gateway runs a console; undefined otherwise (then no record object is built for it).
+   */
+  readonly decisions?: DecisionTap;
+}
+
+/**
+ * Receives audit records as requests end (src/console/feed.ts). `publish` MUST NOT block or throw: it is called on
+ * the request path, after the answer went out.
+ */
+export interface DecisionTap {
+  publish(record: Readonly<Record<string, unknown>>): void;
 }
 
 /** A typed key for per-request plugin state. The producing plugin exports it. */

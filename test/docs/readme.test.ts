@@ -90,6 +90,7 @@ const policyJson = claim((b) => b.lang === 'json' && quickCurls.some((c) => afte
 const jsSnippets = claim((b) => b.lang === 'js', 'the Node snippet');
 const pySnippets = claim((b) => b.lang === 'python', 'the Python snippet');
 const outputs = claim((b) => b.lang === 'text' && [...jsSnippets, ...pySnippets].some((s) => after(s) === b), 'a snippet\'s output');
+const consoleBlocks = claim((b) => b.heading === 'Console' && b.lang === 'bash', 'the console quickstart');
 const serveBlocks = claim((b) => b.lang === 'bash' && /^npx policy-gateway serve /m.test(b.text) && !/kubectl|docker/.test(b.text), 'serve with real backends');
 const keysBlocks = claim((b) => b.lang === 'bash' && /^npx policy-gateway keys /m.test(b.text), 'npx policy-gateway keys (its kubectl lines are not run)');
 const layout = claim((b) => b.heading === 'Layout' && b.lang === '', 'the layout');
@@ -255,6 +256,33 @@ describe('README.md', () => {
     writeFileSync(path.join(dir, 'quickstart.py'), here(pySnippets[0]!.text));
     const { stdout } = await run(findPython(), ['quickstart.py'], { cwd: dir, env: freshEnv() });
     expect(stdout.trimEnd()).toBe(after(pySnippets[0]!)!.text);
+  });
+
+  it('the console quickstart: the admin key it creates opens the console the serve line starts (on its default address)', async () => {
+    expect(consoleBlocks).toHaveLength(1);
+    const [create, serveLine] = commands(consoleBlocks[0]!.text).map((c) => c.replace(/\s+#.*/, ''));
+    const dir = tempDir();
+    const createArgs = shellWords(create!).slice(2);
+    const { stdout } = await run(process.execPath, [BIN, ...createArgs], { cwd: dir });
+    const key = /\bpgk_[A-Za-z0-9]{12}_[A-Za-z0-9]+/.exec(stdout)![0];
+    expect(readFileSync(path.join(dir, 'console.keys'), 'utf8')).toMatch(/ label=ops-admin policies=\* grants=admin$/m);
+    const words = shellWords(serveLine!);
+    expect(words.slice(0, 3)).toEqual(['npx', 'policy-gateway', 'serve']);
+    const args = words.slice(3).map((w) => (w === 'console.keys' ? path.join(dir, w) : w));
+    // The README's address is the default; the test binds a free port instead (5001 may be taken on this machine).
+    expect(consoleBlocks[0]!.text).toContain('http://127.0.0.1:5001/console');
+    const help = await run(process.execPath, [BIN, 'serve', '--help'], { cwd: ROOT });
+    expect(help.stdout).toContain('(default 127.0.0.1:5001;');
+    const g = await startGateway([...args, '--console-listen', '127.0.0.1:0']);
+    try {
+      const url = /"consoleUrl":"([^"]+)"/.exec(g.stdout())![1]!;
+      const me = await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${key}` } });
+      expect(me.status).toBe(200);
+      expect(((await me.json()) as { label: string }).label).toBe('ops-admin');
+      expect((await fetch(`${url}/api/me`)).status).toBe(401);
+    } finally {
+      await g.stop();
+    }
   });
 
   it('npx policy-gateway keys create (Kubernetes section) prints a key once and stores only its hash', async () => {

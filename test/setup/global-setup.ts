@@ -1,9 +1,9 @@
 // vitest globalSetup: makes the README's `npm test` self-sufficient on a fresh Debian-like machine. Redis: the one at
 // REDIS_URL (default 127.0.0.1:6379) when it answers, else a redis-server of our own on a spare port for this run (the
 // URL reaches every test worker through the environment). Debian tools the tests run for real (redis-server,
-// prometheus, promtool, docker-compose, curl for the README's examples, the Python connectors' python3-* modules): used
-// from PATH, installed with apt-get when running as root where apt-get exists, else the run fails at once saying the
-// exact command to run.
+// prometheus, promtool, docker-compose, curl for the README's examples, the Python connectors' python3-* modules, chromium
+// for the console's browser tests): used from PATH, installed with apt-get when running as root where apt-get exists,
+// else the run fails at once saying the exact command to run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import net from 'node:net';
@@ -16,10 +16,14 @@ import { findPython, PYTHON_PACKAGES } from '../../connectors/testing/python.ts'
  */
 type Tool = readonly [what: string, packages: string, present?: (env: NodeJS.ProcessEnv) => boolean];
 const pythonModules = (): boolean => { try { findPython(); return true; } catch { return false; } };
+/** The console's browser tests launch Debian's Chromium by this path (playwright-core's executablePath). */
+export const CHROMIUM = '/usr/bin/chromium';
+const chromium = (): boolean => { try { accessSync(CHROMIUM, constants.X_OK); return true; } catch { return false; } };
 const TOOLS: readonly Tool[] = [
   ['redis-server', 'redis-server'], ['prometheus', 'prometheus'], ['promtool', 'prometheus'],
   ['docker-compose', 'docker-compose'], ['curl', 'curl'],
   ['python3 with fastapi, httpx, uvicorn and pytest', PYTHON_PACKAGES.join(' '), pythonModules],
+  [CHROMIUM, 'chromium', chromium],
 ];
 const log = (msg: string): void => { process.stderr.write(`[test setup] ${msg}\n`); };
 

@@ -83,3 +83,29 @@ describe('tracing variables left empty (as a ConfigMap may)', () => {
     expect(parse([], { POLICY_GATEWAY_OTLP_ENDPOINT: '', POLICY_GATEWAY_OTLP_SAMPLE_RATIO: '' })).toMatchObject({ otlpEndpoint: undefined, otlpSampleRatio: 1 });
   });
 });
+
+describe('console flags', () => {
+  it('the console is off unless --console-keys is given; then it listens on loopback 5001 unless told otherwise', () => {
+    expect(parse([]).console).toBeUndefined();
+    expect(parse(['--console-keys', 'c.keys']).console).toEqual({ keys: 'c.keys', host: '127.0.0.1', port: 5001 });
+    expect(parse(['--console-keys', 'c.keys', '--console-listen', '9000']).console).toEqual({ keys: 'c.keys', host: '127.0.0.1', port: 9000 });
+    expect(parse([], { POLICY_GATEWAY_CONSOLE_KEYS: 'c.keys', POLICY_GATEWAY_CONSOLE_LISTEN: '10.0.0.5:5001' }).console)
+      .toEqual({ keys: 'c.keys', host: '10.0.0.5', port: 5001 });
+    expect(parse(['--console-keys', 'c.keys', '--console-listen', '[::1]:0']).console).toEqual({ keys: 'c.keys', host: '::1', port: 0 });
+  });
+
+  it.each([
+    { argv: ['--console-listen', '5001'], msg: '--console-listen: the console needs --console-keys FILE' },
+    { argv: ['--console-keys', 'c.keys', '--console-listen', 'here'], msg: '--console-listen: expected [HOST:]PORT' },
+    { argv: ['--console-keys', 'c.keys', '--console-listen', '70000'], msg: '--console-listen port: expected an integer from 0 to 65535' },
+  ])('refuses $argv', ({ argv, msg }) => {
+    expect(() => parse(argv)).toThrow(ConfigError);
+    expect(() => parse(argv)).toThrow(msg);
+  });
+
+  it('--help documents both flags and the default address', () => {
+    expect(SERVE_HELP).toContain('--console-keys FILE');
+    expect(SERVE_HELP).toContain('--console-listen [HOST:]PORT');
+    expect(SERVE_HELP).toContain('default 127.0.0.1:5001');
+  });
+});
