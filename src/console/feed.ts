@@ -34,19 +34,12 @@ export interface FeedLimits {
 const DEFAULT_LIMITS: FeedLimits = { history: 100, pending: 5000, clientBuffer: 1 << 20, clients: 16, flushMs: 100, perSecond: 200, heartbeatMs: 15_000 };
 
 /**
- * One record as kept: its JSON text (built once, for the stream and the history alike) and the fields filters read —
- * one flat string per record rather than the record object, less for the collector to trace while the ring holds it.
+ * One record as kept: the record object the auditor built, serialised only when a client is sent it or a page asks for
+ * history (at most `perSecond` records a second per client), never on the request path.
  */
 interface Entry {
   readonly seq: number;
-  /** `JSON.stringify(record)`. */
-  readonly json: string;
-  readonly policy_id: unknown;
-  readonly decision: unknown;
-  readonly effective_decision: unknown;
-  readonly reason_code: unknown;
-  readonly rollout_mode: unknown;
-  readonly route: unknown;
+  readonly rec: Readonly<Record<string, unknown>>;
 }
 
 interface Client {
@@ -69,7 +62,7 @@ export function matches(rec: Readonly<Partial<Record<FilterField, unknown>>>, f:
 
 /** The SSE frame of an entry: `{"seq":N,` spliced before the record's own members. */
 function frameOf(e: Entry): string {
-  return `id: ${e.seq}\nevent: decision\ndata: {"seq":${e.seq},${e.json.slice(1)}\n\n`;
+  return `id: ${e.seq}\nevent: decision\ndata: {"seq":${e.seq},${JSON.stringify(e.rec).slice(1)}\n\n`;
 }
 
 /** The decision feed of one gateway process. `publish` is O(1) on the request path; fan-out runs on a timer. */
@@ -100,11 +93,7 @@ export class DecisionFeed implements DecisionTap {
 
   /** Records one finished request: ring, stats and (when clients listen) the next flush. Never throws. */
   publish(rec: Readonly<Record<string, unknown>>): void {
-    const r = rec as Record<FilterField, unknown>;
-    const e: Entry = {
-      seq: ++this.#seq, json: JSON.stringify(rec), policy_id: r.policy_id, decision: r.decision, effective_decision: r.effective_decision,
-      reason_code: r.reason_code, rollout_mode: r.rollout_mode, route: r.route,
-    };
+    const e: Entry = { seq: ++this.#seq, rec };
     this.#ring[e.seq % this.#ring.length] = e;
     this.stats.add(rec);
     if (this.#clients.size === 0) return;
@@ -118,7 +107,7 @@ export class DecisionFeed implements DecisionTap {
     const n = this.#ring.length;
     for (let s = this.#seq; s > this.#seq - n && s > 0 && out.length < limit; s--) {
       const e = this.#ring[s % n];
-      if (e !== undefined && e.seq === s && matches(e, f)) out.push({ seq: e.seq, ...(JSON.parse(e.json) as Record<string, unknown>) });
+      if (e !== undefined && e.seq === s && matches(e.rec, f)) out.push({ seq: e.seq, ...e.rec });
     }
     return out.reverse();
   }
@@ -179,7 +168,7 @@ export class DecisionFeed implements DecisionTap {
       if (c.res.destroyed) continue;
       if (c.res.writableLength > max) {
         let want = 0;
-        for (const e of batch) if (matches(e, c.filter)) want++;
+        for (const e of batch) if (matches(e.rec, c.filter)) want++;
         c.dropped += want;
         this.dropped += want;
         if (want > 0) this.#onDrop?.(want);
@@ -188,7 +177,7 @@ export class DecisionFeed implements DecisionTap {
       if (now - c.windowStart >= 1000) { c.windowStart = now; c.sent = 0; }
       let out = '';
       for (const e of batch) {
-        if (!matches(e, c.filter)) continue;
+        if (!matches(e.rec, c.filter)) continue;
         if (c.sent < perSecond) { out += frameOf(e); c.sent++; } else c.skipped++;
       }
       if (c.dropped > 0 || c.skipped > 0) {
