@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';
-import { SseDecoder, type SseEvent } from '../chain/sse.ts';
+import type { SseEvent } from '../chain/sse.ts';
 import { usageOf } from '../chain/usage.ts';
 import { jsonTextNestsDeeper } from '../json-depth.ts';
 import type { ResponseStreamEvent } from '../sdk/types.ts';
@@ -13,6 +13,7 @@ import type { Flight } from './flight.ts';
 import { policyHeaders, sseEvent } from './local-answer.ts';
 import { responsesErrorEvent } from './respond-error.ts';
 import { traceObject } from './live-trace.ts';
+import { dropUpstream, readUpstreamSse } from './upstream-sse.ts';
 
 /** What an upstream event without data (a comment, a keep-alive) is passed on as. */
 const KEEP_ALIVE = ': keep-alive\n\n';
@@ -113,45 +114,19 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
     f.error = toGatewayError(err);
     out += responsesErrorEvent(f.error, f.events++);
     if (!res.writableEnded) { res.end(out); out = ''; }
-    proxyRes.destroy();
-    f.call?.destroy(); // proxyRes may be a decoder in front of the upstream body: drop the upstream call itself too
-    if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
+    dropUpstream(f, proxyRes);
   };
-  const decoder = new SseDecoder(onEvent);
-  proxyRes.on('data', (c: Buffer) => {
-    if (finished || res.destroyed) return;
-    const t = performance.now();
-    try {
-      decoder.push(c);
-      if (decoder.pending > edge.upstreamLimit) {
-        // One event that never ends (no blank line): bounded like any answer the gateway holds.
-        edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
-        throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event longer than ${edge.upstreamLimit} characters (--upstream-body-limit)`) });
-      }
-      flush();
-    } catch (e) {
-      failMidStream(e);
-    }
-    f.postMs += performance.now() - t;
-    if (!finished && res.writableNeedDrain) {
-      proxyRes.pause();
-      res.once('drain', () => proxyRes.resume());
-    }
-  });
-  proxyRes.on('end', () => {
-    if (finished || res.destroyed) return;
-    const t = performance.now();
-    try {
-      decoder.end();
+  readUpstreamSse(edge, f, proxyRes, res, onEvent, {
+    finished: () => finished,
+    flush,
+    fail: failMidStream,
+    ended: () => {
       if (!finished) {
         // The body ended before a terminal or error event: an upstream failure like a reset, not an answer.
         edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'interrupted' });
         ctx.timings.upstreamEnd = performance.now();
         failMidStream(new GatewayError(E.GW_ERR_UPSTREAM_INTERRUPTED, [], { cause: new Error('Responses stream ended without a terminal event') }));
       } else flush();
-    } catch (e) {
-      failMidStream(e);
-    }
-    f.postMs += performance.now() - t;
+    },
   });
 }

@@ -4,13 +4,14 @@
 import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';
-import { SseDecoder, SSE_DONE, sseData, type SseEvent } from '../chain/sse.ts';
+import { SSE_DONE, sseData, type SseEvent } from '../chain/sse.ts';
 import { jsonTextNestsDeeper } from '../json-depth.ts';
 import type { ChatCompletionChunk } from '../sdk/types.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 import { policyHeaders } from './local-answer.ts';
 import { traceObject } from './live-trace.ts';
+import { dropUpstream, readUpstreamSse } from './upstream-sse.ts';
 
 /**
  * Passes an upstream SSE answer on event by event: chunks through the plugins' onChunk hooks (re-encoded only when one
@@ -110,36 +111,13 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
     f.error = toGatewayError(e);
     out += sseData(JSON.stringify(f.error.toJSON()));
     if (!res.writableEnded) { res.end(out); out = ''; }
-    proxyRes.destroy();
-    f.call?.destroy(); // proxyRes may be a decoder in front of the upstream body: drop the upstream call itself too
-    if (f.proxyReq && !f.proxyReq.destroyed) f.proxyReq.destroy();
+    dropUpstream(f, proxyRes);
   };
-  const decoder = new SseDecoder(onEvent);
-  proxyRes.on('data', (c: Buffer) => {
-    if (finished || res.destroyed) return;
-    const t = performance.now();
-    try {
-      decoder.push(c);
-      if (decoder.pending > edge.upstreamLimit) {
-        // One event that never ends (no blank line): bounded like any answer the gateway holds.
-        edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
-        throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event longer than ${edge.upstreamLimit} characters (--upstream-body-limit)`) });
-      }
-      flush();
-    } catch (e) {
-      failMidStream(e);
-    }
-    f.postMs += performance.now() - t;
-    if (!finished && res.writableNeedDrain) {
-      proxyRes.pause();
-      res.once('drain', () => proxyRes.resume());
-    }
-  });
-  proxyRes.on('end', () => {
-    if (finished || res.destroyed) return;
-    const t = performance.now();
-    try {
-      decoder.end();
+  readUpstreamSse(edge, f, proxyRes, res, onEvent, {
+    finished: () => finished,
+    flush,
+    fail: failMidStream,
+    ended: () => {
       if (!finished && (done === 0 && doneHi === undefined || (started & ~done) !== 0 || (startedHi?.size ?? 0) > (doneHi?.size ?? 0))) {
         // The body ended without [DONE] while a choice had not finished (or none ever did): an upstream failure like
         // a reset, not an answer. Held-back text (the redactor's window) is never released: no runStreamEnd.
@@ -150,9 +128,6 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
         finish();
         flush();
       }
-    } catch (e) {
-      failMidStream(e);
-    }
-    f.postMs += performance.now() - t;
+    },
   });
 }
