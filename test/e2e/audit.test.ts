@@ -100,7 +100,9 @@ policy "refuser" {
   respond { otherwise refuse }
 }
 policy "limited" {
-  quota { user 2 requests per minute }
+  # a day-long window: quota windows are fixed and UTC-aligned, and a per-minute one let 4 through when this test
+  # ran across a minute boundary
+  quota { user 2 requests per day }
 }
 policy "locked" {
   auth { keys "keys/support.keys" }

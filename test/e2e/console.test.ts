@@ -42,7 +42,7 @@ const RULES = {
 `,
   'metered.policy': `policy "metered" {
   quota {
-    user 1 requests per minute
+    user 1 requests per day
   }
 }
 `,

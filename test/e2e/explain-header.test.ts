@@ -15,7 +15,7 @@ import { ALL_PLUGINS } from '../../plugins/index.ts';
 const rulesFor = (keys: string) => ({
   'traced.policy': `policy "traced" {
   auth { keys ${JSON.stringify(keys)} }
-  quota { user 3 requests per minute }
+  quota { user 3 requests per day }
   topics { deny "competitor pricing" }
   respond {
     when denylist refuse with "Not that topic."
@@ -79,7 +79,7 @@ describe('the live debug header', () => {
     expect(trace.prompt_text).toBe(false);
     expect(trace.steps.map((s: { kind: string }) => s.kind)).toEqual(['metadata', 'auth', 'quota', 'topics', 'decide', 'redaction']);
     expect(trace.steps[1]).toMatchObject({ outcome: 'accepted', key_label: 'debugger', grants: ['debug'] });
-    expect(trace.steps[2]).toMatchObject({ admitted: true, limits: [{ limit: 'user 3 requests per minute', used: 0, asked: 1 }] });
+    expect(trace.steps[2]).toMatchObject({ admitted: true, limits: [{ limit: 'user 3 requests per day', used: 0, asked: 1 }] });
     // the fake upstream's answer holds an e-mail address: redacted, and its span listed without the address
     expect(body.choices[0].message.content).toContain('[EMAIL]');
     expect(trace.steps[5].field_spans).toEqual([expect.objectContaining({ type: 'email' })]);
@@ -151,7 +151,7 @@ describe('the live debug header', () => {
     const body = JSON.parse(r.text);
     expect(body.error.code).toBe('rate_limit_exceeded');
     const quota = body.policy_gateway.trace.steps.find((s: { kind: string }) => s.kind === 'quota');
-    expect(quota).toMatchObject({ admitted: false, limits: [{ limit: 'user 3 requests per minute', used: 3, asked: 1, max: 3, within: false }] });
+    expect(quota).toMatchObject({ admitted: false, limits: [{ limit: 'user 3 requests per day', used: 3, asked: 1, max: 3, within: false }] });
   });
 
   it('a key without the debug grant gets 403 GW_ERR_TRACE_FORBIDDEN, before quota counts the request', async () => {

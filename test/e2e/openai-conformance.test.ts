@@ -57,7 +57,7 @@ policy "locked-other" {
   auth { keys ${JSON.stringify(keys)} }
 }
 policy "limited" {
-  quota { user 1 requests per minute }
+  quota { user 1 requests per day }
 }
 policy "chat-only" {
   routes chat

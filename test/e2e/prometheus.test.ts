@@ -86,7 +86,7 @@ function rules(upstream: string): Record<string, string> {
 `;
     }
   }
-  if (has('quota')) files['quota.policy'] = 'policy "limited" {\n  quota { user 1 requests per minute }\n}\n';
+  if (has('quota')) files['quota.policy'] = 'policy "limited" {\n  quota { user 1 requests per day }\n}\n';
   if (has('auth')) files['auth.policy'] = 'policy "locked" {\n  auth { keys "keys/k.keys" }\n}\n';
   if (has('redact')) files['redact.policy'] = 'policy "redacting" {\n  redact response { email }\n}\n';
   if (has('moderation') && has('respond')) {
