@@ -6,14 +6,13 @@ import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';
 import type { SseEvent } from '../chain/sse.ts';
 import { usageOf } from '../chain/usage.ts';
-import { jsonTextNestsDeeper } from '../json-depth.ts';
 import type { ResponseStreamEvent } from '../sdk/types.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 import { policyHeaders, sseEvent } from './local-answer.ts';
 import { responsesErrorEvent } from './respond-error.ts';
 import { traceObject } from './live-trace.ts';
-import { dropUpstream, readUpstreamSse } from './upstream-sse.ts';
+import { checkEventDepth, dropUpstream, readUpstreamSse } from './upstream-sse.ts';
 
 /** What an upstream event without data (a comment, a keep-alive) is passed on as. */
 const KEEP_ALIVE = ': keep-alive\n\n';
@@ -60,10 +59,7 @@ export function respondResponseEvents(edge: Edge, proxyRes: http.IncomingMessage
     // passed on unread.
     if (data === null) { out += KEEP_ALIVE; return; }
     if (data === '[DONE]') return; // not part of the Responses protocol: a server that adds it ends with it
-    if (jsonTextNestsDeeper(data, edge.maxDepth)) {
-      edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
-      throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event nested deeper than ${edge.maxDepth} levels`) });
-    }
+    checkEventDepth(edge, f, data);
     // Every Responses event is a JSON object with a type: anything else is dropped, never passed on unread (the
     // redactor could not see its text).
     let e: ResponseStreamEvent;

@@ -5,13 +5,12 @@ import type http from 'node:http';
 import { E, GatewayError, toGatewayError } from '../errors.ts';
 import { policyBlock } from '../chain/verdict.ts';
 import { SSE_DONE, sseData, type SseEvent } from '../chain/sse.ts';
-import { jsonTextNestsDeeper } from '../json-depth.ts';
 import type { ChatCompletionChunk } from '../sdk/types.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 import { policyHeaders } from './local-answer.ts';
 import { traceObject } from './live-trace.ts';
-import { dropUpstream, readUpstreamSse } from './upstream-sse.ts';
+import { checkEventDepth, dropUpstream, readUpstreamSse } from './upstream-sse.ts';
 
 /**
  * Passes an upstream SSE answer on event by event: chunks through the plugins' onChunk hooks (re-encoded only when one
@@ -58,11 +57,7 @@ export function respondSse(edge: Edge, proxyRes: http.IncomingMessage, res: http
     const data = ev.data;
     if (data === null) { out += `${ev.raw}\n\n`; return; }
     if (data === '[DONE]') { finish(); return; }
-    if (jsonTextNestsDeeper(data, edge.maxDepth)) {
-      // Re-serialising it (after redaction) would recurse past any sane bound: the stream is broken, not passed on.
-      edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
-      throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE chunk nested deeper than ${edge.maxDepth} levels`) });
-    }
+    checkEventDepth(edge, f, data);
     let chunk: ChatCompletionChunk;
     try {
       chunk = JSON.parse(data);

@@ -4,6 +4,7 @@
 import type http from 'node:http';
 import { E, GatewayError } from '../errors.ts';
 import { SseDecoder, type SseEvent } from '../chain/sse.ts';
+import { jsonTextNestsDeeper } from '../json-depth.ts';
 import type { Edge } from './edge.ts';
 import type { Flight } from './flight.ts';
 
@@ -62,4 +63,14 @@ export function readUpstreamSse(
     }
     f.postMs += performance.now() - t;
   });
+}
+
+/**
+ * Throws GW_ERR_UPSTREAM_BAD_RESPONSE (and counts it) when an event's JSON nests deeper than --max-json-depth:
+ * re-serialising it after the chunk hooks would recurse past any sane bound, so the stream is broken, not passed on.
+ */
+export function checkEventDepth(edge: Edge, f: Flight, data: string): void {
+  if (!jsonTextNestsDeeper(data, edge.maxDepth)) return;
+  edge.metrics.upstreamErrors.inc({ upstream: f.upstream.name, kind: 'bad_response' });
+  throw new GatewayError(E.GW_ERR_UPSTREAM_BAD_RESPONSE, [], { cause: new Error(`SSE event nested deeper than ${edge.maxDepth} levels`) });
 }
